@@ -1,0 +1,230 @@
+//! Scenarios: the files users write, read into a checked [`Scenario`].
+//!
+//! A scenario is TOML in format version 1 ([`spec`] has every field and its
+//! default). [`Scenario::from_toml`] parses it, merges its catalogue entries
+//! with the built-in catalogue and checks it, reporting every problem with the
+//! file, line, column and field, and a hint.
+//!
+//! ```
+//! use twin_sim::scenario::Scenario;
+//! let text = r#"
+//! format_version = 1
+//! name = "tiny"
+//! horizon = "1h"
+//! [[pools]]
+//! name = "od"
+//! node_type = "g6.xlarge"
+//! capacity = "on-demand"
+//! max_nodes = 4
+//! "#;
+//! let scenario = Scenario::from_toml(text, "tiny.toml").unwrap();
+//! assert_eq!(scenario.spec.pools[0].max_node_count(), 4);
+//! ```
+
+pub mod duration;
+mod error;
+mod locate;
+pub mod spec;
+mod validate;
+
+pub use duration::Dur;
+pub use error::{ErrorKind, ScenarioError, ScenarioErrors};
+pub use locate::{FieldPath, Segment};
+pub use spec::ScenarioSpec;
+pub use validate::{gang_fits, usable_gb};
+
+use crate::catalogue::Catalogue;
+use sha2::{Digest, Sha256};
+
+/// A parsed, checked scenario with the catalogue it runs against.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The scenario as written, defaults filled in.
+    pub spec: ScenarioSpec,
+    /// The built-in catalogue merged with the scenario's own entries.
+    pub catalogue: Catalogue,
+    /// Where the text came from (a path, or `<embedded>/name`).
+    pub origin: String,
+    /// SHA-256 of the scenario text, hex: identifies exactly what ran.
+    pub sha256: String,
+}
+
+impl Scenario {
+    /// Parses and checks scenario text. `origin` names the file in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioErrors> {
+        let spec = parse_spec(text, origin)?;
+        let catalogue = catalogue_of(&spec);
+        let problems = validate::check(&spec, &catalogue);
+        if !problems.is_empty() {
+            let errors = problems
+                .into_iter()
+                .map(|p| {
+                    let (line, column) =
+                        locate::span_of(text, &p.path).map_or((1, 1), |s| locate::line_col(text, s.start));
+                    ScenarioError {
+                        kind: p.kind,
+                        origin: origin.to_string(),
+                        line,
+                        column,
+                        field: p.path.to_string(),
+                        message: p.message,
+                        hint: p.hint,
+                    }
+                })
+                .collect();
+            return Err(ScenarioErrors(errors));
+        }
+        Ok(Scenario { spec, catalogue, origin: origin.to_string(), sha256: hex_sha256(text.as_bytes()) })
+    }
+
+    /// Checks a scenario built in code. Errors carry field paths; their line
+    /// and column are 0 since there is no text.
+    pub fn from_spec(spec: ScenarioSpec, origin: &str) -> Result<Scenario, ScenarioErrors> {
+        let catalogue = catalogue_of(&spec);
+        let problems = validate::check(&spec, &catalogue);
+        if !problems.is_empty() {
+            return Err(ScenarioErrors(
+                problems
+                    .into_iter()
+                    .map(|p| ScenarioError {
+                        kind: p.kind,
+                        origin: origin.to_string(),
+                        line: 0,
+                        column: 0,
+                        field: p.path.to_string(),
+                        message: p.message,
+                        hint: p.hint,
+                    })
+                    .collect(),
+            ));
+        }
+        let text = toml::to_string(&spec).unwrap_or_default();
+        Ok(Scenario { spec, catalogue, origin: origin.to_string(), sha256: hex_sha256(text.as_bytes()) })
+    }
+}
+
+fn catalogue_of(spec: &ScenarioSpec) -> Catalogue {
+    Catalogue::builtin().merged(&Catalogue {
+        accelerators: spec.accelerators.clone(),
+        node_types: spec.node_types.clone(),
+        models: spec.models.clone(),
+    })
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Deserializes the text, turning a serde error into a located one.
+fn parse_spec(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioErrors> {
+    let at = |kind, span: Option<std::ops::Range<usize>>, field: String, message: String, hint: Option<String>| {
+        let (line, column) = span.map_or((1, 1), |s| locate::line_col(text, s.start));
+        ScenarioErrors(vec![ScenarioError { kind, origin: origin.to_string(), line, column, field, message, hint }])
+    };
+    let de = match toml::Deserializer::parse(text) {
+        Ok(d) => d,
+        Err(e) => {
+            return Err(at(ErrorKind::Syntax, e.span(), String::new(), first_line(e.message()), Some("this is not valid TOML; see https://toml.io".into())));
+        }
+    };
+    match serde_path_to_error::deserialize::<_, ScenarioSpec>(de) {
+        Ok(spec) => Ok(spec),
+        Err(e) => {
+            let path = convert_path(e.path());
+            let inner = e.inner();
+            let message = first_line(inner.message());
+            let (kind, hint) = classify(&message, &path);
+            let span = inner.span().or_else(|| locate::span_of(text, &path));
+            Err(at(kind, span, path.to_string(), message, hint))
+        }
+    }
+}
+
+fn first_line(m: &str) -> String {
+    m.lines().next().unwrap_or(m).trim().to_string()
+}
+
+fn convert_path(p: &serde_path_to_error::Path) -> FieldPath {
+    use serde_path_to_error::Segment as S;
+    FieldPath(
+        p.iter()
+            .filter_map(|s| match s {
+                S::Seq { index } => Some(Segment::Index(*index)),
+                S::Map { key } => Some(Segment::Key(key.clone())),
+                S::Enum { variant } => Some(Segment::Key(variant.clone())),
+                S::Unknown => None,
+            })
+            .collect(),
+    )
+}
+
+/// Sorts a serde message into a kind and writes a hint for it.
+fn classify(message: &str, path: &FieldPath) -> (ErrorKind, Option<String>) {
+    if message.starts_with("unknown field") {
+        let hint = match (backticked(message).first(), expected_names(message)) {
+            (Some(found), expected) if !expected.is_empty() => match closest(found, &expected) {
+                Some(s) => format!("did you mean `{s}`? Fields allowed here: {}", expected.join(", ")),
+                None => format!("remove it; fields allowed here: {}", expected.join(", ")),
+            },
+            _ => "remove it or check its spelling".to_string(),
+        };
+        (ErrorKind::UnknownField, Some(hint))
+    } else if message.starts_with("unknown variant") {
+        let expected = expected_names(message);
+        let hint = match backticked(message).first().and_then(|f| closest(f, &expected)) {
+            Some(s) => format!("did you mean `{s}`? Allowed: {}", expected.join(", ")),
+            None => format!("allowed: {}", expected.join(", ")),
+        };
+        (ErrorKind::InvalidValue, Some(hint))
+    } else if message.starts_with("missing field") {
+        let field = backticked(message).first().cloned().unwrap_or_default();
+        let hint = if path.0.is_empty() {
+            format!("add `{field} = ...` at the top of the file")
+        } else {
+            format!("add `{field} = ...` to `{path}`")
+        };
+        (ErrorKind::MissingField, Some(hint))
+    } else if message.starts_with("invalid type") {
+        (ErrorKind::InvalidType, None)
+    } else if message.starts_with("invalid length") {
+        (ErrorKind::InvalidValue, None)
+    } else {
+        (ErrorKind::InvalidValue, None)
+    }
+}
+
+fn backticked(m: &str) -> Vec<String> {
+    m.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+fn expected_names(m: &str) -> Vec<String> {
+    match m.find("expected") {
+        Some(i) => backticked(&m[i..]),
+        None => Vec::new(),
+    }
+}
+
+fn closest(found: &str, candidates: &[String]) -> Option<String> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(found, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.clone())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests;
