@@ -135,6 +135,11 @@ impl<M: Model, C: Clock> Simulation<M, C> {
         }
     }
 
+    /// The time of the next live event, if any.
+    pub fn next_event_time(&mut self) -> Option<SimTime> {
+        self.queue.peek_time()
+    }
+
     /// The current simulated time.
     pub fn now(&self) -> SimTime {
         self.now

@@ -616,6 +616,15 @@ pub enum ArrivalSpec {
         /// Time of day of the peak, such as `"14h"`.
         peak: Dur,
     },
+    /// A Poisson process whose rate steps through a table (a launch-day
+    /// surge, a planned migration): each point's rate holds until the next.
+    Piecewise {
+        /// Change points in increasing time; the first must be at `"0s"`.
+        points: Vec<RatePoint>,
+        /// Repeat the table with this period (such as `"24h"`). Default: hold the last rate.
+        #[serde(default)]
+        repeat_every: Option<Dur>,
+    },
     /// A self-exciting Hawkes process with an exponential kernel: each arrival
     /// raises the rate by `branching / decay`, fading with time constant `decay`.
     Hawkes {
@@ -626,6 +635,16 @@ pub enum ArrivalSpec {
         /// Time constant of the excitation.
         decay: Dur,
     },
+}
+
+/// One change point of a piecewise arrival rate.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatePoint {
+    /// When the rate starts to hold.
+    pub at: Dur,
+    /// Requests per second from then on.
+    pub rate: f64,
 }
 
 /// A distribution of token counts.

@@ -536,6 +536,26 @@ fn check_arrivals(c: &mut Checker<'_>, a: &ArrivalSpec, p: &FieldPath) {
             rate(c, p.key("diurnal").key("mean_rate"), *mean_rate);
             c.fraction(p.key("diurnal").key("amplitude"), "the amplitude", *amplitude, true);
         }
+        ArrivalSpec::Piecewise { points, repeat_every } => {
+            let pp = p.key("piecewise");
+            if points.is_empty() {
+                c.report(ErrorKind::InvalidValue, pp.key("points"), "the rate table is empty", Some("add points such as `{ at = \"0h\", rate = 5.0 }`".into()));
+            }
+            if points.first().is_some_and(|f| !f.at.get().is_zero()) {
+                c.report(ErrorKind::InvalidValue, pp.key("points").index(0).key("at"), "the first rate point must be at \"0s\"", None);
+            }
+            for (i, pt) in points.iter().enumerate() {
+                rate(c, pp.key("points").index(i).key("rate"), pt.rate);
+                if i > 0 && pt.at <= points[i - 1].at {
+                    c.report(ErrorKind::InvalidValue, pp.key("points").index(i).key("at"), "rate points must be in increasing time", None);
+                }
+            }
+            if let (Some(r), Some(last)) = (repeat_every, points.last()) {
+                if *r <= last.at {
+                    c.report(ErrorKind::InvalidValue, pp.key("repeat_every"), "the repeat period must be longer than the last point's time", None);
+                }
+            }
+        }
         ArrivalSpec::Hawkes { baseline, branching, decay } => {
             let hp = p.key("hawkes");
             rate(c, hp.key("baseline"), *baseline);

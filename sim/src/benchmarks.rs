@@ -1,0 +1,119 @@
+//! Reference workloads for measuring Twin: the classic hold model for the
+//! bare engine, and a fleet-scale week of inference. Benchmarks and
+//! `twin bench` time them; nothing here reads a clock.
+
+use crate::engine::{Context, Model, Simulation};
+use crate::rng::{RngStreams, SimRng};
+use crate::time::{SimDuration, SimTime};
+use rand::Rng;
+
+/// The hold model: every event schedules one more at an exponential delay,
+/// so the queue keeps a constant number of pending events.
+pub struct HoldModel {
+    rng: SimRng,
+    mean_delay_ns: f64,
+    /// Events handled.
+    pub handled: u64,
+}
+
+impl Model for HoldModel {
+    type Event = u32;
+
+    #[inline]
+    fn handle(&mut self, event: u32, ctx: &mut Context<'_, u32>) {
+        self.handled += 1;
+        let u: f64 = self.rng.random();
+        let delay = (-(1.0 - u).ln() * self.mean_delay_ns) as u64;
+        ctx.schedule_in(SimDuration(delay.max(1)), event);
+    }
+}
+
+/// A hold-model simulation with `pending` events in its queue.
+pub fn hold_simulation(pending: usize, seed: u64) -> Simulation<HoldModel> {
+    let mut rng = RngStreams::new(seed).stream("hold");
+    let mean_delay_ns = 1e6;
+    let starts: Vec<u64> = (0..pending).map(|_| (rng.random::<f64>() * mean_delay_ns) as u64).collect();
+    let mut sim = Simulation::new(HoldModel { rng, mean_delay_ns, handled: 0 });
+    for (i, t) in starts.into_iter().enumerate() {
+        sim.schedule_at(SimTime(t), i as u32);
+    }
+    sim
+}
+
+/// A week of inference on 1,000 GPUs (512 reserved H100s and 488 on-demand
+/// A100s) serving `million_requests` million requests across four services
+/// of 250 single-GPU replicas each.
+pub fn fleet_week(million_requests: f64) -> String {
+    let rate = million_requests * 1e6 / (7.0 * 86_400.0);
+    let service = |name: &str, model: &str, pool: &str, replicas: u32, share: f64, arrivals: &str| {
+        let r = rate * share;
+        let arrivals = arrivals.replace("RATE", &format!("{r:.6}")).replace("BURST", &format!("{:.6}", r * 3.0)).replace("CALM", &format!("{:.6}", r * 0.5));
+        format!(
+            r#"
+[[services]]
+name = "{name}"
+team = "bench"
+model = "{model}"
+pools = ["{pool}"]
+replicas = {replicas}
+max_batch = 64
+slo = {{ ttft = "2s", e2e = "60s" }}
+arrivals = {arrivals}
+prompt_tokens = {{ lognormal = {{ median = 500, sigma = 0.8, max = 8000 }} }}
+output_tokens = {{ lognormal = {{ median = 200, sigma = 0.6, max = 2000 }} }}
+"#
+        )
+    };
+    let mut s = String::from(
+        r#"format_version = 1
+name = "fleet-week"
+description = "A week of inference on 1,000 GPUs"
+horizon = "7d"
+sample_interval = "5m"
+
+[[pools]]
+name = "h100-reserved"
+node_type = "p5.48xlarge"
+capacity = "reserved"
+nodes = 64
+price = 35.0
+
+[[pools]]
+name = "a100-od"
+node_type = "p4de.24xlarge"
+capacity = "on-demand"
+min_nodes = 61
+max_nodes = 61
+"#,
+    );
+    s += &service("chat", "llama-3.1-8b", "h100-reserved", 256, 0.35, "{ poisson = { rate = RATE } }");
+    s += &service("code", "llama-3.1-8b", "h100-reserved", 256, 0.25, "{ mmpp = { rates = [CALM, BURST], mean_durations = [\"50m\", \"10m\"] } }");
+    s += &service("summarise", "mistral-7b", "a100-od", 244, 0.25, "{ diurnal = { mean_rate = RATE, amplitude = 0.6, peak = \"14h\" } }");
+    s += &service("batch", "llama-3.2-1b", "a100-od", 244, 0.15, "{ poisson = { rate = RATE } }");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    #[test]
+    fn hold_keeps_its_queue_size() {
+        let mut sim = hold_simulation(1_000, 1);
+        for _ in 0..10_000 {
+            sim.step();
+        }
+        assert_eq!(sim.pending(), 1_000);
+        assert_eq!(sim.model().handled, 10_000);
+    }
+
+    #[test]
+    fn fleet_week_checks_and_has_a_thousand_gpus() {
+        let s = Scenario::from_toml(&fleet_week(10.0), "fleet-week").unwrap();
+        let gpus: u32 = s.spec.pools.iter().map(|p| p.max_node_count() * 8).sum();
+        assert_eq!(gpus, 1_000);
+        let replicas: u32 = s.spec.services.iter().map(|s| s.replicas).sum();
+        assert_eq!(replicas, 1_000);
+    }
+}

@@ -1,0 +1,376 @@
+//! Building a fabric from a checked scenario, and its first events.
+
+use super::{Event, Fabric, JobStream, RunOptions, Workload};
+use crate::engine::Context;
+use crate::fleet::{Owner, Pool, PoolStats};
+use crate::fleet::units_per_gpu_hour;
+use crate::ids::{JobId, PoolId, ServiceId, WorkloadId};
+use crate::ledger::Ledger;
+use crate::market::{Interruptions, PriceProcess, sample_exponential_hours};
+use crate::metrics::{PoolInfo, Records};
+use crate::placement::{Placement, SpotFirstBinPack};
+use crate::rng::RngStreams;
+use crate::scenario::Scenario;
+use crate::scenario::spec::{CapacityType, ServiceTimeSpec, TrainingSpec};
+use crate::time::{SimDuration, SimTime};
+use crate::workload::{ArrivalProcess, Autoscaler, Job, JobState, Requests, Service, StepModel, TimeModel, TokenDist};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// A checked scenario that still cannot be built: a name that does not
+/// resolve. [`Scenario::from_toml`] rejects these first, so this is only seen
+/// with scenarios assembled in code past the checks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// A reference to something the catalogue or the fleet does not have.
+    #[error("{what} `{name}` does not exist")]
+    Unresolved {
+        /// What kind of thing (`pool`, `node type`, ...).
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+}
+
+fn unresolved(what: &'static str, name: &str) -> BuildError {
+    BuildError::Unresolved { what, name: name.to_string() }
+}
+
+/// Seconds to load weights at the default rate, on top of a 30-second container start.
+const COLD_START_BASE_SECS: f64 = 30.0;
+const WEIGHT_LOAD_BYTES_PER_SEC: f64 = 2e9;
+
+impl Fabric {
+    /// Builds the fabric of `scenario` for the run seeded with `seed`.
+    pub fn new(scenario: &Scenario, seed: u64, options: RunOptions) -> Result<Fabric, BuildError> {
+        Self::with_placement(scenario, seed, options, Box::new(SpotFirstBinPack))
+    }
+
+    /// As [`Fabric::new`], with another placement policy.
+    pub fn with_placement(
+        scenario: &Scenario,
+        seed: u64,
+        options: RunOptions,
+        placement: Box<dyn Placement + Send>,
+    ) -> Result<Fabric, BuildError> {
+        let spec = &scenario.spec;
+        let cat = &scenario.catalogue;
+        let rngs = RngStreams::new(seed);
+        let mut pools = Vec::with_capacity(spec.pools.len());
+        for (i, p) in spec.pools.iter().enumerate() {
+            let nt = cat.node_type(&p.node_type).map(|n| cat.node_types[n].clone()).ok_or_else(|| unresolved("node type", &p.node_type))?;
+            let accel = cat.accelerator(&nt.accelerator).map(|a| cat.accelerators[a].clone()).ok_or_else(|| unresolved("accelerator", &nt.accelerator))?;
+            let price = match (&p.price, &p.capex) {
+                (Some(ps), _) => PriceProcess::new(ps, rngs.stream(&format!("pool/{}/price", p.name))),
+                (None, Some(c)) => PriceProcess::fixed(c.per_node / (c.years * 8_760.0) + c.opex_per_node_hour),
+                (None, None) => PriceProcess::fixed(nt.list_price_per_hour),
+            };
+            let gpus = nt.accelerators_per_node;
+            let list = p.list_price_per_hour.unwrap_or(nt.list_price_per_hour);
+            let mut pool = Pool {
+                id: PoolId(i as u32),
+                name: p.name.clone(),
+                region: p.region.clone(),
+                zone: p.zone.clone(),
+                capacity: p.capacity,
+                gpus_per_node: gpus,
+                price,
+                price_units: 0,
+                list_units: units_per_gpu_hour(list, gpus),
+                min_nodes: p.min_node_count(),
+                initial_nodes: p.initial_node_count(),
+                max_nodes: p.max_node_count(),
+                provisioning: if p.capacity.is_committed() { SimDuration::ZERO } else { p.provisioning() },
+                scale_down: p.scale_down(),
+                interruptions: p.interruption.as_ref().map(Interruptions::from_spec),
+                stockouts: p.stockouts.as_ref().map(|s| (s.mean_available.get(), s.mean_duration.get())),
+                stocked_out: false,
+                failures: p.failures.as_ref().map(|f| (f.mtbf.get(), f.repair.get())),
+                energy_price_per_kwh: p.energy_price_per_kwh.unwrap_or(spec.billing.energy_price_per_kwh),
+                pue: p.pue.unwrap_or(spec.billing.pue),
+                bills_energy: p.capacity == CapacityType::OnPrem,
+                nodes: Vec::new(),
+                rng_interrupt: rngs.stream(&format!("pool/{}/interruptions", p.name)),
+                rng_failure: rngs.stream(&format!("pool/{}/failures", p.name)),
+                rng_stockout: rngs.stream(&format!("pool/{}/stockouts", p.name)),
+                stats: PoolStats::default(),
+                node_type: nt,
+                accelerator: accel,
+            };
+            pool.refresh_price();
+            pools.push(pool);
+        }
+        let pool_id = |name: &str| pools.iter().position(|p| p.name == name).map(|i| PoolId(i as u32)).ok_or_else(|| unresolved("pool", name));
+
+        let mut workloads = Vec::new();
+        let mut services = Vec::with_capacity(spec.services.len());
+        for (i, s) in spec.services.iter().enumerate() {
+            let ids: Vec<PoolId> = s.pools.iter().map(|n| pool_id(n)).collect::<Result<_, _>>()?;
+            let model = cat.model(&s.model).map(|m| cat.models[m].clone()).ok_or_else(|| unresolved("model", &s.model))?;
+            let mut step_models = vec![None; pools.len()];
+            if matches!(s.service_time, ServiceTimeSpec::Roofline) {
+                for &p in &ids {
+                    step_models[p.index()] = Some(StepModel::new(&model, &pools[p.index()].accelerator, s.gpus_per_replica, &s.calibration));
+                }
+            }
+            let workload = WorkloadId(workloads.len() as u32);
+            let namespace = s.namespace.clone().unwrap_or_else(|| s.team.clone());
+            workloads.push(Workload { name: s.name.clone(), team: s.team.clone(), namespace });
+            let cold = s.cold_start.map_or_else(
+                || SimDuration::from_secs_f64(COLD_START_BASE_SECS + model.weight_bytes() / WEIGHT_LOAD_BYTES_PER_SEC),
+                |d| d.get(),
+            );
+            services.push(Service {
+                id: ServiceId(i as u32),
+                workload,
+                name: s.name.clone(),
+                pools: ids,
+                step_models,
+                gpus_per_replica: s.gpus_per_replica,
+                max_batch: s.max_batch,
+                max_batch_tokens: s.max_batch_tokens,
+                max_queue: s.max_queue,
+                queue_timeout: s.queue_timeout.map(|d| d.get()),
+                cold_start: cold,
+                time_model: match &s.service_time {
+                    ServiceTimeSpec::Roofline => TimeModel::Roofline,
+                    ServiceTimeSpec::Exponential { mean } => TimeModel::Exponential(mean.get().as_secs_f64()),
+                    ServiceTimeSpec::Fixed { duration } => TimeModel::Fixed(duration.get()),
+                },
+                slo_ttft: s.slo.ttft.get(),
+                slo_e2e: s.slo.e2e.get(),
+                slo_target: s.slo.target,
+                arrivals: ArrivalProcess::new(&s.arrivals),
+                prompt: TokenDist::new(&s.prompt_tokens),
+                output: TokenDist::new(&s.output_tokens),
+                rng_arrivals: rngs.stream(&format!("service/{}/arrivals", s.name)),
+                rng_tokens: rngs.stream(&format!("service/{}/tokens", s.name)),
+                rng_service: rngs.stream(&format!("service/{}/service-times", s.name)),
+                queue: VecDeque::new(),
+                replicas: Vec::new(),
+                routable: BTreeSet::new(),
+                desired: s.replicas,
+                autoscaler: s.autoscaler.as_ref().map(Autoscaler::new),
+                busy_ns: 0,
+                stats: Default::default(),
+                interval: Default::default(),
+            });
+        }
+
+        let mut fabric = Fabric {
+            scenario_name: spec.name.clone(),
+            origin: scenario.origin.clone(),
+            sha256: scenario.sha256.clone(),
+            seed,
+            currency: spec.billing.currency.clone(),
+            horizon: SimTime(spec.horizon.get().as_nanos()),
+            sample_interval: spec.sample_interval.get(),
+            minimum_charge: spec.billing.minimum_charge.get(),
+            options,
+            ledger: Ledger::new(pools.len(), spec.billing.ledger_period.get(), options.record_ledger),
+            records: Records {
+                pools: pools
+                    .iter()
+                    .map(|p| PoolInfo {
+                        name: p.name.clone(),
+                        capacity: p.capacity.as_str().into(),
+                        pricing_category: p.capacity.focus_pricing_category().into(),
+                        node_type: p.node_type.name.clone(),
+                        accelerator: p.accelerator.name.clone(),
+                        region: p.region.clone(),
+                        zone: p.zone.clone(),
+                    })
+                    .collect(),
+                services: services.iter().map(|s| s.name.clone()).collect(),
+                ..Records::default()
+            },
+            pools,
+            nodes: Vec::new(),
+            services,
+            replicas: Vec::new(),
+            requests: Requests::default(),
+            jobs: Vec::new(),
+            streams: Vec::new(),
+            workloads,
+            pending: VecDeque::new(),
+            placement,
+            next_request_seq: 0,
+            starting: false,
+        };
+        for t in &spec.training {
+            let pools = t.pools.iter().map(|n| fabric.pool_id(n)).collect::<Result<Vec<_>, _>>()?;
+            fabric.add_job(t, pools);
+        }
+        for s in &spec.training_streams {
+            let pools = s.pools.iter().map(|n| fabric.pool_id(n)).collect::<Result<Vec<_>, _>>()?;
+            fabric.streams.push(JobStream {
+                name: s.name.clone(),
+                team: s.team.clone(),
+                namespace: s.namespace.clone().unwrap_or_else(|| s.team.clone()),
+                pools,
+                jobs_per_hour: s.jobs_per_hour,
+                gpus: s.gpus.clone(),
+                work: s.work_gpu_hours.clone(),
+                start: SimTime(s.start.get().as_nanos()),
+                stop: s.stop.map_or(fabric.horizon, |d| SimTime(d.get().as_nanos())).min(fabric.horizon),
+                max_jobs: s.max_jobs.unwrap_or(u32::MAX),
+                made: 0,
+                checkpoint_interval: s.checkpoint_interval.get(),
+                checkpoint_cost: s.checkpoint_cost.get(),
+                checkpoint_on_notice: s.checkpoint_on_notice,
+                speed: s.speed.clone(),
+                rng: rngs.stream(&format!("training-stream/{}", s.name)),
+            });
+        }
+        Ok(fabric)
+    }
+
+    fn pool_id(&self, name: &str) -> Result<PoolId, BuildError> {
+        self.pools.iter().position(|p| p.name == name).map(|i| PoolId(i as u32)).ok_or_else(|| unresolved("pool", name))
+    }
+
+    fn add_job(&mut self, t: &TrainingSpec, pools: Vec<PoolId>) -> JobId {
+        let workload = WorkloadId(self.workloads.len() as u32);
+        self.workloads.push(Workload {
+            name: t.name.clone(),
+            team: t.team.clone(),
+            namespace: t.namespace.clone().unwrap_or_else(|| t.team.clone()),
+        });
+        let id = JobId(self.jobs.len() as u32);
+        let submit = SimTime(t.submit_at.get().as_nanos());
+        self.jobs.push(Job {
+            id,
+            workload,
+            name: t.name.clone(),
+            pools,
+            gpus: t.gpus,
+            work: t.work_gpu_hours * 3_600.0,
+            checkpoint_interval: t.checkpoint_interval.get(),
+            checkpoint_cost: t.checkpoint_cost.get(),
+            checkpoint_on_notice: t.checkpoint_on_notice,
+            speed: t.speed.clone(),
+            submit,
+            state: JobState::Future,
+            saved: 0.0,
+            progress: 0.0,
+            segment_start: submit,
+            rate: 0.0,
+            placement: Vec::new(),
+            release_after_checkpoint: false,
+            timer: None,
+            first_start: None,
+            finished: None,
+            preemptions: 0,
+            lost_work: 0.0,
+            queued_ns: 0,
+            queued_since: submit,
+            activity: 0.9,
+        });
+        id
+    }
+
+    /// Adds a generated job (from a stream) and returns it.
+    pub(super) fn add_stream_job(&mut self, stream: usize, gpus: u32, work_gpu_hours: f64, now: SimTime) -> JobId {
+        let s = &self.streams[stream];
+        let spec = TrainingSpec {
+            name: format!("{}-{}", s.name, s.made),
+            team: s.team.clone(),
+            namespace: Some(s.namespace.clone()),
+            pools: Vec::new(),
+            gpus,
+            work_gpu_hours,
+            submit_at: crate::scenario::Dur(SimDuration(now.as_nanos())),
+            checkpoint_interval: crate::scenario::Dur(s.checkpoint_interval),
+            checkpoint_cost: crate::scenario::Dur(s.checkpoint_cost),
+            checkpoint_on_notice: s.checkpoint_on_notice,
+            speed: s.speed.clone(),
+        };
+        let pools = s.pools.clone();
+        self.add_job(&spec, pools)
+    }
+
+    /// Schedules the first events and brings up the initial fleet and replicas.
+    pub fn start(&mut self, ctx: &mut Context<'_, Event>) {
+        self.starting = true;
+        for p in 0..self.pools.len() {
+            let id = PoolId(p as u32);
+            for _ in 0..self.pools[p].initial_nodes {
+                self.launch_node(id, ctx);
+            }
+            if let Some(t) = self.pools[p].price.next_change(SimTime::ZERO) {
+                ctx.schedule_at(t, Event::PriceChange(id));
+            }
+            if let Some((avail, _)) = self.pools[p].stockouts {
+                let rng = &mut self.pools[p].rng_stockout;
+                if let Some(d) = sample_exponential_hours(1.0 / avail.as_hours_f64(), rng) {
+                    ctx.schedule_in(d, Event::StockoutStart(id));
+                }
+            }
+        }
+        for s in 0..self.services.len() {
+            let id = ServiceId(s as u32);
+            let svc = &mut self.services[s];
+            if let Some(t) = svc.arrivals.next_after(SimTime::ZERO, &mut svc.rng_arrivals) {
+                if t < self.horizon {
+                    ctx.schedule_at(t, Event::Arrival(id));
+                }
+            }
+            if let Some(a) = &svc.autoscaler {
+                ctx.schedule_in(a.interval, Event::Autoscale(id));
+            }
+            self.reconcile(id, ctx);
+        }
+        for j in 0..self.jobs.len() {
+            let job = &self.jobs[j];
+            if job.submit < self.horizon {
+                ctx.schedule_at(job.submit, Event::JobSubmit(JobId(j as u32)));
+            }
+        }
+        for k in 0..self.streams.len() {
+            let start = self.streams[k].start;
+            self.schedule_stream(k, start, ctx);
+        }
+        ctx.schedule_in(self.ledger.period(), Event::LedgerClose);
+        // Nodes launched for the initial replicas are ready at once; a second
+        // pass binds the replicas to them.
+        loop {
+            let before = self.pending.len();
+            self.place_pending(ctx);
+            if self.pending.is_empty() || self.pending.len() == before {
+                break;
+            }
+        }
+        self.starting = false;
+        if self.options.record_series && !self.sample_interval.is_zero() {
+            self.sample(SimTime::ZERO);
+            ctx.schedule_in(self.sample_interval, Event::Sample);
+        }
+    }
+
+    /// Whether replicas placed now start warm (the fleet was serving before the run).
+    pub(super) fn is_starting(&self) -> bool {
+        self.starting
+    }
+
+    /// The speed of `owner`'s work per accelerator in `pool`, relative to H100.
+    pub(super) fn speed_of(&self, owner: Owner, pool: PoolId) -> f64 {
+        let accel = &self.pools[pool.index()].accelerator;
+        match owner {
+            // Decode is bound by memory bandwidth.
+            Owner::Replica(_) => accel.memory_bandwidth_tbps / 3.35,
+            Owner::Job(j) => job_speed(&self.jobs[j.index()].speed, accel),
+        }
+    }
+
+    /// Time to an event with an exponential wait of `mean`, or `None`.
+    pub(super) fn exp_wait(mean: SimDuration, rng: &mut crate::rng::SimRng) -> Option<SimDuration> {
+        sample_exponential_hours(1.0 / mean.as_hours_f64().max(1e-12), rng)
+    }
+}
+
+/// A job's speed on an accelerator: its own override, else the catalogue's.
+pub(super) fn job_speed(overrides: &BTreeMap<String, f64>, accel: &crate::catalogue::Accelerator) -> f64 {
+    overrides
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(&accel.name) || accel.aliases.iter().any(|a| a.eq_ignore_ascii_case(k)))
+        .map_or(accel.training_speed, |(_, v)| *v)
+}

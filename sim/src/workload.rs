@@ -1,0 +1,19 @@
+//! Workloads: inference services fed by arrival processes, and training jobs.
+
+pub mod arrival;
+pub mod autoscaler;
+pub mod replica;
+pub mod request;
+pub mod service;
+pub mod step_model;
+pub mod tokens;
+pub mod training;
+
+pub use arrival::ArrivalProcess;
+pub use autoscaler::Autoscaler;
+pub use replica::{Phase, Replica, ReplicaState};
+pub use request::{Request, Requests};
+pub use service::{DropReason, Service, ServiceStats, TimeModel};
+pub use step_model::{StepModel, StepTime};
+pub use tokens::TokenDist;
+pub use training::{Job, JobState};

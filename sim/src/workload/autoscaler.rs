@@ -1,0 +1,119 @@
+//! A reactive autoscaler shaped like the Kubernetes HPA.
+//!
+//! Every interval it reads a metric summed over the service, computes the
+//! replicas that would bring the per-replica value to the target
+//! (`ceil(total / target)`, unchanged within the tolerance), then stabilises:
+//! a scale-up takes the lowest recommendation of the up window, a scale-down
+//! the highest of the down window, so a brief dip does not release capacity
+//! that a provisioning delay would make slow to get back.
+
+use crate::scenario::spec::{AutoscalerSpec, ScaleMetric};
+use crate::time::{SimDuration, SimTime};
+use std::collections::VecDeque;
+
+/// An autoscaler's settings and the recommendations it remembers.
+#[derive(Clone, Debug)]
+pub struct Autoscaler {
+    /// What it watches.
+    pub metric: ScaleMetric,
+    /// Per-replica target.
+    pub target: f64,
+    /// Fewest replicas.
+    pub min: u32,
+    /// Most replicas.
+    pub max: u32,
+    /// How often it looks.
+    pub interval: SimDuration,
+    up_window: SimDuration,
+    down_window: SimDuration,
+    tolerance: f64,
+    max_step_up: Option<u32>,
+    history: VecDeque<(SimTime, u32)>,
+    /// The service's busy nanoseconds at the last look (for utilisation).
+    pub last_busy_ns: u64,
+}
+
+impl Autoscaler {
+    /// From a scenario's `autoscaler` table (already checked).
+    pub fn new(spec: &AutoscalerSpec) -> Autoscaler {
+        Autoscaler {
+            metric: spec.metric,
+            target: spec.target,
+            min: spec.min,
+            max: spec.max,
+            interval: spec.interval.get(),
+            up_window: spec.scale_up_window.get(),
+            down_window: spec.scale_down_window.get(),
+            tolerance: spec.tolerance,
+            max_step_up: spec.max_step_up,
+            history: VecDeque::new(),
+            last_busy_ns: 0,
+        }
+    }
+
+    /// The replica count to run, given the metric summed over the service
+    /// (`total`), the replicas serving (`ready`) and those wanted now (`current`).
+    pub fn decide(&mut self, now: SimTime, total: f64, ready: u32, current: u32) -> u32 {
+        let raw = if ready > 0 && ((total / f64::from(ready)) / self.target - 1.0).abs() <= self.tolerance {
+            current
+        } else {
+            (total / self.target).ceil().clamp(0.0, f64::from(u32::MAX)) as u32
+        };
+        let raw = raw.clamp(self.min, self.max);
+        self.history.push_back((now, raw));
+        let keep = self.up_window.max(self.down_window);
+        while self.history.front().is_some_and(|(t, _)| now.saturating_since(*t) > keep) {
+            self.history.pop_front();
+        }
+        let within = |w: SimDuration| self.history.iter().filter(move |(t, _)| now.saturating_since(*t) <= w).map(|(_, r)| *r);
+        if raw > current {
+            let up = within(self.up_window).min().unwrap_or(raw).max(current);
+            let limit = self.max_step_up.map_or(u32::MAX, |s| current.saturating_add(s));
+            up.min(limit)
+        } else if raw < current {
+            within(self.down_window).max().unwrap_or(raw).min(current)
+        } else {
+            current
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Dur;
+
+    fn scaler(down: u64) -> Autoscaler {
+        Autoscaler::new(&AutoscalerSpec {
+            metric: ScaleMetric::Concurrency,
+            target: 10.0,
+            min: 1,
+            max: 20,
+            interval: Dur::secs(15),
+            scale_up_window: Dur::secs(0),
+            scale_down_window: Dur::secs(down),
+            tolerance: 0.1,
+            max_step_up: Some(4),
+        })
+    }
+
+    #[test]
+    fn scales_up_at_once_within_the_step_limit() {
+        let mut a = scaler(300);
+        assert_eq!(a.decide(SimTime(0), 100.0, 2, 2), 6, "wants 10, limited to +4");
+        assert_eq!(a.decide(SimTime(15), 100.0, 6, 6), 10);
+        assert_eq!(a.decide(SimTime(30), 1_000.0, 10, 10), 14);
+    }
+
+    #[test]
+    fn scales_down_only_after_the_window_and_holds_within_tolerance() {
+        let mut a = scaler(60);
+        let s = |x: u64| SimTime(x * 1_000_000_000);
+        assert_eq!(a.decide(s(0), 80.0, 8, 8), 8);
+        assert_eq!(a.decide(s(15), 85.0, 8, 8), 8, "within tolerance");
+        assert_eq!(a.decide(s(30), 20.0, 8, 8), 8, "the window still holds a recommendation of 8");
+        assert_eq!(a.decide(s(70), 20.0, 8, 8), 8);
+        assert_eq!(a.decide(s(95), 20.0, 8, 8), 2, "the 8s have aged out");
+        assert_eq!(a.decide(s(110), 0.0, 2, 2), 2, "recent recommendation of 2 holds");
+    }
+}

@@ -1,0 +1,89 @@
+//! Command-line flags.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// A digital twin of AI compute fabrics: try a scheduler, an autoscaler or a
+/// purchasing plan on a model of your GPU fleet before you change the fleet.
+#[derive(Parser, Debug)]
+#[command(name = "twin", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario and print its report.
+    Run(RunArgs),
+    /// Check scenario files and report every problem with its line and column.
+    Validate(ValidateArgs),
+    /// List the built-in scenario library.
+    Scenarios(ScenariosArgs),
+    /// Measure the engine and a fleet-scale scenario on this machine.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// A scenario file, or the name of a built-in scenario (see `twin scenarios`).
+    /// Default: the built-in `spot-inference`.
+    pub scenario: Option<String>,
+    /// Seed of the run. Default: the scenario's `seed`.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write summary.json and Parquet/CSV records into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// How to print the summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// With --out, leave out the per-request records (they can be large).
+    #[arg(long)]
+    pub no_request_records: bool,
+    /// Which table formats --out writes.
+    #[arg(long, value_enum, default_value_t = TableFormats::Both)]
+    pub tables: TableFormats,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned, human-readable report.
+    Text,
+    /// The summary as JSON.
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TableFormats {
+    /// Parquet and CSV.
+    Both,
+    /// Parquet only.
+    Parquet,
+    /// CSV only.
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Scenario files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ScenariosArgs {
+    /// Print the text of this built-in scenario instead of the list.
+    #[arg(long, value_name = "NAME")]
+    pub show: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Only the engine's hold model (skip the fleet-scale scenario).
+    #[arg(long)]
+    pub engine_only: bool,
+    /// Requests in the fleet-scale scenario, in millions.
+    #[arg(long, default_value_t = 10.0)]
+    pub million_requests: f64,
+}

@@ -1,0 +1,56 @@
+//! `twin bench`: the engine's hold model and a fleet-scale week, timed here.
+//!
+//! Figures depend on the machine; quote them with it. Criterion benchmarks
+//! under `benches/` measure the same workloads with statistics.
+
+use crate::args::BenchArgs;
+use std::process::ExitCode;
+use std::time::Instant;
+use twin_sim::benchmarks::{fleet_week, hold_simulation};
+use twin_sim::scenario::Scenario;
+use twin_sim::{RunOptions, run};
+
+pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    println!("engine: hold model, one thread");
+    for pending in [1_000usize, 100_000, 1_000_000] {
+        let mut sim = hold_simulation(pending, 1);
+        let events = 20_000_000u64;
+        // Warm the queue up: one pass over its contents.
+        for _ in 0..pending {
+            sim.step();
+        }
+        let t = Instant::now();
+        for _ in 0..events {
+            sim.step();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!("  {pending:>9} pending: {:>6.1} M events/s ({events} events in {secs:.2} s)", events as f64 / secs / 1e6);
+    }
+    if a.engine_only {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = fleet_week(a.million_requests);
+    let scenario = Scenario::from_toml(&text, "fleet-week").map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("fleet: 1,000 GPUs, {} M requests over a simulated week, summary only", a.million_requests);
+    let t = Instant::now();
+    let out = run(&scenario, 1, RunOptions::summary_only())?;
+    let secs = t.elapsed().as_secs_f64();
+    let requests: u64 = out.summary.services.iter().map(|s| s.arrived).sum();
+    println!(
+        "  {:.2} s wall · {} requests · {} events ({:.1} M events/s) · peak RSS {}",
+        secs,
+        requests,
+        out.summary.events,
+        out.summary.events as f64 / secs / 1e6,
+        peak_rss().unwrap_or_else(|| "unknown".into())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The process's peak resident memory, from /proc (Linux).
+fn peak_rss() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{:.0} MiB", kb / 1024.0))
+}

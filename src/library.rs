@@ -1,0 +1,23 @@
+//! The scenario library, embedded in the binary: every file of `scenarios/`.
+
+/// Name and text of each built-in scenario, in the order `twin scenarios` lists them.
+pub const SCENARIOS: &[(&str, &str)] = &[
+    ("spot-inference", include_str!("../scenarios/spot-inference.toml")),
+    ("mixed-fleet", include_str!("../scenarios/mixed-fleet.toml")),
+    ("reserved-year", include_str!("../scenarios/reserved-year.toml")),
+    ("autoscaler-rescue", include_str!("../scenarios/autoscaler-rescue.toml")),
+    ("on-prem-training", include_str!("../scenarios/on-prem-training.toml")),
+];
+
+/// The scenario `twin run` runs when given none.
+pub const DEFAULT: &str = "spot-inference";
+
+/// The text of a built-in scenario.
+pub fn get(name: &str) -> Option<&'static str> {
+    SCENARIOS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The names of the built-in scenarios, comma-separated.
+pub fn names() -> String {
+    SCENARIOS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
