@@ -24,14 +24,20 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             sim.step();
         }
         let secs = t.elapsed().as_secs_f64();
-        println!("  {pending:>9} pending: {:>6.1} M events/s ({events} events in {secs:.2} s)", events as f64 / secs / 1e6);
+        println!(
+            "  {pending:>9} pending: {:>6.1} M events/s ({events} events in {secs:.2} s)",
+            events as f64 / secs / 1e6
+        );
     }
     if a.engine_only {
         return Ok(ExitCode::SUCCESS);
     }
     let text = fleet_week(a.million_requests);
     let scenario = Scenario::from_toml(&text, "fleet-week").map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("fleet: 1,000 GPUs, {} M requests over a simulated week, summary only", a.million_requests);
+    println!(
+        "fleet: 1,000 GPUs, {} M requests over a simulated week, summary only",
+        a.million_requests
+    );
     let t = Instant::now();
     let out = run(&scenario, 1, RunOptions::summary_only())?;
     let secs = t.elapsed().as_secs_f64();

@@ -2,11 +2,23 @@
 
 /// Name and text of each built-in scenario, in the order `twin scenarios` lists them.
 pub const SCENARIOS: &[(&str, &str)] = &[
-    ("spot-inference", include_str!("../scenarios/spot-inference.toml")),
+    (
+        "spot-inference",
+        include_str!("../scenarios/spot-inference.toml"),
+    ),
     ("mixed-fleet", include_str!("../scenarios/mixed-fleet.toml")),
-    ("reserved-year", include_str!("../scenarios/reserved-year.toml")),
-    ("autoscaler-rescue", include_str!("../scenarios/autoscaler-rescue.toml")),
-    ("on-prem-training", include_str!("../scenarios/on-prem-training.toml")),
+    (
+        "reserved-year",
+        include_str!("../scenarios/reserved-year.toml"),
+    ),
+    (
+        "autoscaler-rescue",
+        include_str!("../scenarios/autoscaler-rescue.toml"),
+    ),
+    (
+        "on-prem-training",
+        include_str!("../scenarios/on-prem-training.toml"),
+    ),
 ];
 
 /// The scenario `twin run` runs when given none.
@@ -19,5 +31,9 @@ pub fn get(name: &str) -> Option<&'static str> {
 
 /// The names of the built-in scenarios, comma-separated.
 pub fn names() -> String {
-    SCENARIOS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    SCENARIOS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -25,12 +25,18 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let seed = a.seed.unwrap_or(scenario.spec.seed);
     let writing = a.out.is_some();
-    let options = RunOptions { record_requests: writing && !a.no_request_records, record_ledger: writing, record_series: writing };
+    let options = RunOptions {
+        record_requests: writing && !a.no_request_records,
+        record_ledger: writing,
+        record_series: writing,
+    };
     let mut run = Run::new(&scenario, seed, options).context("building the scenario")?;
     let mut progress = Progress::new(&scenario.spec.name);
     let horizon = run.horizon().as_nanos();
     for i in 1..=STEPS {
-        run.advance_to(SimTime((horizon as u128 * u128::from(i) / u128::from(STEPS)) as u64));
+        run.advance_to(SimTime(
+            (horizon as u128 * u128::from(i) / u128::from(STEPS)) as u64,
+        ));
         progress.set(run.progress());
     }
     progress.finish();
@@ -54,11 +60,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
 pub fn load(name: &str) -> anyhow::Result<(String, String)> {
     let path = Path::new(name);
     if path.is_file() {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         return Ok((path.display().to_string(), text));
     }
     if let Some(text) = library::get(name) {
         return Ok((format!("<built-in>/{name}.toml"), text.to_string()));
     }
-    bail!("no scenario file or built-in scenario called `{name}` (built-in: {})", library::names())
+    bail!(
+        "no scenario file or built-in scenario called `{name}` (built-in: {})",
+        library::names()
+    )
 }

@@ -10,7 +10,10 @@ pub fn list(a: ScenariosArgs) -> anyhow::Result<ExitCode> {
     if let Some(name) = a.show {
         match library::get(&name) {
             Some(text) => print!("{text}"),
-            None => bail!("no built-in scenario called `{name}` (built-in: {})", library::names()),
+            None => bail!(
+                "no built-in scenario called `{name}` (built-in: {})",
+                library::names()
+            ),
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -21,7 +24,11 @@ pub fn list(a: ScenariosArgs) -> anyhow::Result<ExitCode> {
                 "{name:width$}  {:>5}  {}{}",
                 s.spec.horizon.get().to_string(),
                 s.spec.description,
-                if *name == library::DEFAULT { "  (default)" } else { "" }
+                if *name == library::DEFAULT {
+                    "  (default)"
+                } else {
+                    ""
+                }
             ),
             Err(e) => println!("{name:width$}  (does not check: {e})"),
         }

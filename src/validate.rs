@@ -29,7 +29,10 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
             Err(errors) => {
                 bad += 1;
                 let n = errors.errors().len();
-                println!("FAIL  {origin}: {n} problem{}", if n == 1 { "" } else { "s" });
+                println!(
+                    "FAIL  {origin}: {n} problem{}",
+                    if n == 1 { "" } else { "s" }
+                );
                 eprintln!("{errors}");
             }
         }

@@ -42,14 +42,22 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { record_requests: true, record_ledger: true, record_series: true }
+        RunOptions {
+            record_requests: true,
+            record_ledger: true,
+            record_series: true,
+        }
     }
 }
 
 impl RunOptions {
     /// Summary only: the fastest, smallest run.
     pub fn summary_only() -> Self {
-        RunOptions { record_requests: false, record_ledger: false, record_series: false }
+        RunOptions {
+            record_requests: false,
+            record_ledger: false,
+            record_series: false,
+        }
     }
 }
 

@@ -43,6 +43,8 @@
 //! assert!((out.summary.cost.total - 0.8048 / 6.0).abs() < 1e-9);
 //! ```
 #![warn(missing_docs)]
+// Checks are written `!(x >= 0.0)` on purpose: they reject NaN too.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod benchmarks;
 pub mod catalogue;

@@ -128,28 +128,47 @@ impl Placement for SpotFirstBinPack {
         let mut candidates: Vec<(u32, NodeId)> = Vec::new();
         for &(_, _, p) in &order {
             let pool = &fleet.pools[p.index()];
-            let Some((members, per)) = gang_shape(req.gpus, pool.gpus_per_node) else { continue };
+            let Some((members, per)) = gang_shape(req.gpus, pool.gpus_per_node) else {
+                continue;
+            };
             candidates.clear();
             candidates.extend(pool.nodes.iter().filter_map(|&n| {
                 let node = &fleet.nodes[n.index()];
                 // Nodes holding a promise to this owner first, then the fullest.
-                node.fits(req.owner, per).then(|| (u32::from(node.reserved_for(req.owner) == 0) * 1_000_000 + node.free, n))
+                node.fits(req.owner, per).then(|| {
+                    (
+                        u32::from(node.reserved_for(req.owner) == 0) * 1_000_000 + node.free,
+                        n,
+                    )
+                })
             }));
             if candidates.len() as u32 >= members {
                 candidates.sort_unstable();
-                return Decision::Bind { nodes: candidates.iter().take(members as usize).map(|c| c.1).collect(), per_node: per };
+                return Decision::Bind {
+                    nodes: candidates
+                        .iter()
+                        .take(members as usize)
+                        .map(|c| c.1)
+                        .collect(),
+                    per_node: per,
+                };
             }
         }
         for &(_, _, p) in &order {
             let pool = &fleet.pools[p.index()];
-            let Some((members, per)) = gang_shape(req.gpus, pool.gpus_per_node) else { continue };
+            let Some((members, per)) = gang_shape(req.gpus, pool.gpus_per_node) else {
+                continue;
+            };
             let on_the_way: Vec<&Node> = pool
                 .nodes
                 .iter()
                 .map(|&n| &fleet.nodes[n.index()])
                 .filter(|node| node.state == NodeState::Provisioning)
                 .collect();
-            let promised = on_the_way.iter().filter(|node| node.reserved_for(req.owner) > 0).count() as u32;
+            let promised = on_the_way
+                .iter()
+                .filter(|node| node.reserved_for(req.owner) > 0)
+                .count() as u32;
             if promised > 0 {
                 // Already promised capacity here: wait for it.
                 return Decision::Wait(WaitReason::Provisioning);
@@ -163,7 +182,12 @@ impl Placement for SpotFirstBinPack {
                 .collect();
             let launch = members - reuse.len() as u32;
             if launch == 0 || pool.headroom() >= launch {
-                return Decision::Provision { pool: p, reuse, launch, per_node: per };
+                return Decision::Provision {
+                    pool: p,
+                    reuse,
+                    launch,
+                    per_node: per,
+                };
             }
         }
         Decision::Wait(WaitReason::NoCapacity)

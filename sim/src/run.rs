@@ -54,14 +54,20 @@ impl Run {
     /// event. Slow: for tests.
     pub fn advance_checked(&mut self, t: SimTime) -> Result<(), String> {
         let t = t.min(SimTime(self.horizon.as_nanos().saturating_sub(1)));
-        self.sim.model().check_invariants().map_err(|e| format!("at start: {e}"))?;
+        self.sim
+            .model()
+            .check_invariants()
+            .map_err(|e| format!("at start: {e}"))?;
         loop {
             let next = self.peek_next();
             match next {
                 Some(n) if n <= t => {
                     self.sim.step();
                     let now = self.sim.now();
-                    self.sim.model().check_invariants().map_err(|e| format!("at {now}: {e}"))?;
+                    self.sim
+                        .model()
+                        .check_invariants()
+                        .map_err(|e| format!("at {now}: {e}"))?;
                 }
                 _ => break,
             }
@@ -86,7 +92,11 @@ impl Run {
 
     /// Share of the horizon simulated, 0 to 1.
     pub fn progress(&self) -> f64 {
-        if self.horizon == SimTime::ZERO { 1.0 } else { self.sim.now().as_secs_f64() / self.horizon.as_secs_f64() }
+        if self.horizon == SimTime::ZERO {
+            1.0
+        } else {
+            self.sim.now().as_secs_f64() / self.horizon.as_secs_f64()
+        }
     }
 
     /// Events handled so far.

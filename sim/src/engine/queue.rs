@@ -61,12 +61,20 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     /// An empty queue.
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::new(), next_seq: 0, cancelled: FxHashSet::default() }
+        EventQueue {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+            cancelled: FxHashSet::default(),
+        }
     }
 
     /// An empty queue with room for `n` pending events.
     pub fn with_capacity(n: usize) -> Self {
-        EventQueue { heap: BinaryHeap::with_capacity(n), next_seq: 0, cancelled: FxHashSet::default() }
+        EventQueue {
+            heap: BinaryHeap::with_capacity(n),
+            next_seq: 0,
+            cancelled: FxHashSet::default(),
+        }
     }
 
     /// Schedules `event` at `time` and returns the key that can cancel it.
@@ -74,7 +82,10 @@ impl<E> EventQueue<E> {
     pub fn schedule(&mut self, time: SimTime, event: E) -> EventKey {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { key: ((time.0 as u128) << 64) | seq as u128, event });
+        self.heap.push(Entry {
+            key: ((time.0 as u128) << 64) | seq as u128,
+            event,
+        });
         EventKey(seq)
     }
 
@@ -140,7 +151,12 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(
             order,
-            vec![(SimTime(1), "a"), (SimTime(1), "b"), (SimTime(5), "c"), (SimTime(5), "d")]
+            vec![
+                (SimTime(1), "a"),
+                (SimTime(1), "b"),
+                (SimTime(5), "c"),
+                (SimTime(5), "d")
+            ]
         );
     }
 

@@ -2,8 +2,8 @@
 
 use super::{Event, Fabric, JobStream, RunOptions, Workload};
 use crate::engine::Context;
-use crate::fleet::{Owner, Pool, PoolStats};
 use crate::fleet::units_per_gpu_hour;
+use crate::fleet::{Owner, Pool, PoolStats};
 use crate::ids::{JobId, PoolId, ServiceId, WorkloadId};
 use crate::ledger::Ledger;
 use crate::market::{Interruptions, PriceProcess, sample_exponential_hours};
@@ -13,7 +13,9 @@ use crate::rng::RngStreams;
 use crate::scenario::Scenario;
 use crate::scenario::spec::{CapacityType, ServiceTimeSpec, TrainingSpec};
 use crate::time::{SimDuration, SimTime};
-use crate::workload::{ArrivalProcess, Autoscaler, Job, JobState, Requests, Service, StepModel, TimeModel, TokenDist};
+use crate::workload::{
+    ArrivalProcess, Autoscaler, Job, JobState, Requests, Service, StepModel, TimeModel, TokenDist,
+};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// A checked scenario that still cannot be built: a name that does not
@@ -32,7 +34,10 @@ pub enum BuildError {
 }
 
 fn unresolved(what: &'static str, name: &str) -> BuildError {
-    BuildError::Unresolved { what, name: name.to_string() }
+    BuildError::Unresolved {
+        what,
+        name: name.to_string(),
+    }
 }
 
 /// Seconds to load weights at the default rate, on top of a 30-second container start.
@@ -57,11 +62,21 @@ impl Fabric {
         let rngs = RngStreams::new(seed);
         let mut pools = Vec::with_capacity(spec.pools.len());
         for (i, p) in spec.pools.iter().enumerate() {
-            let nt = cat.node_type(&p.node_type).map(|n| cat.node_types[n].clone()).ok_or_else(|| unresolved("node type", &p.node_type))?;
-            let accel = cat.accelerator(&nt.accelerator).map(|a| cat.accelerators[a].clone()).ok_or_else(|| unresolved("accelerator", &nt.accelerator))?;
+            let nt = cat
+                .node_type(&p.node_type)
+                .map(|n| cat.node_types[n].clone())
+                .ok_or_else(|| unresolved("node type", &p.node_type))?;
+            let accel = cat
+                .accelerator(&nt.accelerator)
+                .map(|a| cat.accelerators[a].clone())
+                .ok_or_else(|| unresolved("accelerator", &nt.accelerator))?;
             let price = match (&p.price, &p.capex) {
-                (Some(ps), _) => PriceProcess::new(ps, rngs.stream(&format!("pool/{}/price", p.name))),
-                (None, Some(c)) => PriceProcess::fixed(c.per_node / (c.years * 8_760.0) + c.opex_per_node_hour),
+                (Some(ps), _) => {
+                    PriceProcess::new(ps, rngs.stream(&format!("pool/{}/price", p.name)))
+                }
+                (None, Some(c)) => {
+                    PriceProcess::fixed(c.per_node / (c.years * 8_760.0) + c.opex_per_node_hour)
+                }
                 (None, None) => PriceProcess::fixed(nt.list_price_per_hour),
             };
             let gpus = nt.accelerators_per_node;
@@ -79,13 +94,22 @@ impl Fabric {
                 min_nodes: p.min_node_count(),
                 initial_nodes: p.initial_node_count(),
                 max_nodes: p.max_node_count(),
-                provisioning: if p.capacity.is_committed() { SimDuration::ZERO } else { p.provisioning() },
+                provisioning: if p.capacity.is_committed() {
+                    SimDuration::ZERO
+                } else {
+                    p.provisioning()
+                },
                 scale_down: p.scale_down(),
                 interruptions: p.interruption.as_ref().map(Interruptions::from_spec),
-                stockouts: p.stockouts.as_ref().map(|s| (s.mean_available.get(), s.mean_duration.get())),
+                stockouts: p
+                    .stockouts
+                    .as_ref()
+                    .map(|s| (s.mean_available.get(), s.mean_duration.get())),
                 stocked_out: false,
                 failures: p.failures.as_ref().map(|f| (f.mtbf.get(), f.repair.get())),
-                energy_price_per_kwh: p.energy_price_per_kwh.unwrap_or(spec.billing.energy_price_per_kwh),
+                energy_price_per_kwh: p
+                    .energy_price_per_kwh
+                    .unwrap_or(spec.billing.energy_price_per_kwh),
                 pue: p.pue.unwrap_or(spec.billing.pue),
                 bills_energy: p.capacity == CapacityType::OnPrem,
                 nodes: Vec::new(),
@@ -99,24 +123,50 @@ impl Fabric {
             pool.refresh_price();
             pools.push(pool);
         }
-        let pool_id = |name: &str| pools.iter().position(|p| p.name == name).map(|i| PoolId(i as u32)).ok_or_else(|| unresolved("pool", name));
+        let pool_id = |name: &str| {
+            pools
+                .iter()
+                .position(|p| p.name == name)
+                .map(|i| PoolId(i as u32))
+                .ok_or_else(|| unresolved("pool", name))
+        };
 
         let mut workloads = Vec::new();
         let mut services = Vec::with_capacity(spec.services.len());
         for (i, s) in spec.services.iter().enumerate() {
-            let ids: Vec<PoolId> = s.pools.iter().map(|n| pool_id(n)).collect::<Result<_, _>>()?;
-            let model = cat.model(&s.model).map(|m| cat.models[m].clone()).ok_or_else(|| unresolved("model", &s.model))?;
+            let ids: Vec<PoolId> = s
+                .pools
+                .iter()
+                .map(|n| pool_id(n))
+                .collect::<Result<_, _>>()?;
+            let model = cat
+                .model(&s.model)
+                .map(|m| cat.models[m].clone())
+                .ok_or_else(|| unresolved("model", &s.model))?;
             let mut step_models = vec![None; pools.len()];
             if matches!(s.service_time, ServiceTimeSpec::Roofline) {
                 for &p in &ids {
-                    step_models[p.index()] = Some(StepModel::new(&model, &pools[p.index()].accelerator, s.gpus_per_replica, &s.calibration));
+                    step_models[p.index()] = Some(StepModel::new(
+                        &model,
+                        &pools[p.index()].accelerator,
+                        s.gpus_per_replica,
+                        &s.calibration,
+                    ));
                 }
             }
             let workload = WorkloadId(workloads.len() as u32);
             let namespace = s.namespace.clone().unwrap_or_else(|| s.team.clone());
-            workloads.push(Workload { name: s.name.clone(), team: s.team.clone(), namespace });
+            workloads.push(Workload {
+                name: s.name.clone(),
+                team: s.team.clone(),
+                namespace,
+            });
             let cold = s.cold_start.map_or_else(
-                || SimDuration::from_secs_f64(COLD_START_BASE_SECS + model.weight_bytes() / WEIGHT_LOAD_BYTES_PER_SEC),
+                || {
+                    SimDuration::from_secs_f64(
+                        COLD_START_BASE_SECS + model.weight_bytes() / WEIGHT_LOAD_BYTES_PER_SEC,
+                    )
+                },
                 |d| d.get(),
             );
             services.push(Service {
@@ -133,7 +183,9 @@ impl Fabric {
                 cold_start: cold,
                 time_model: match &s.service_time {
                     ServiceTimeSpec::Roofline => TimeModel::Roofline,
-                    ServiceTimeSpec::Exponential { mean } => TimeModel::Exponential(mean.get().as_secs_f64()),
+                    ServiceTimeSpec::Exponential { mean } => {
+                        TimeModel::Exponential(mean.get().as_secs_f64())
+                    }
                     ServiceTimeSpec::Fixed { duration } => TimeModel::Fixed(duration.get()),
                 },
                 slo_ttft: s.slo.ttft.get(),
@@ -166,7 +218,11 @@ impl Fabric {
             sample_interval: spec.sample_interval.get(),
             minimum_charge: spec.billing.minimum_charge.get(),
             options,
-            ledger: Ledger::new(pools.len(), spec.billing.ledger_period.get(), options.record_ledger),
+            ledger: Ledger::new(
+                pools.len(),
+                spec.billing.ledger_period.get(),
+                options.record_ledger,
+            ),
             records: Records {
                 pools: pools
                     .iter()
@@ -197,11 +253,19 @@ impl Fabric {
             starting: false,
         };
         for t in &spec.training {
-            let pools = t.pools.iter().map(|n| fabric.pool_id(n)).collect::<Result<Vec<_>, _>>()?;
+            let pools = t
+                .pools
+                .iter()
+                .map(|n| fabric.pool_id(n))
+                .collect::<Result<Vec<_>, _>>()?;
             fabric.add_job(t, pools);
         }
         for s in &spec.training_streams {
-            let pools = s.pools.iter().map(|n| fabric.pool_id(n)).collect::<Result<Vec<_>, _>>()?;
+            let pools = s
+                .pools
+                .iter()
+                .map(|n| fabric.pool_id(n))
+                .collect::<Result<Vec<_>, _>>()?;
             fabric.streams.push(JobStream {
                 name: s.name.clone(),
                 team: s.team.clone(),
@@ -211,7 +275,10 @@ impl Fabric {
                 gpus: s.gpus.clone(),
                 work: s.work_gpu_hours.clone(),
                 start: SimTime(s.start.get().as_nanos()),
-                stop: s.stop.map_or(fabric.horizon, |d| SimTime(d.get().as_nanos())).min(fabric.horizon),
+                stop: s
+                    .stop
+                    .map_or(fabric.horizon, |d| SimTime(d.get().as_nanos()))
+                    .min(fabric.horizon),
                 max_jobs: s.max_jobs.unwrap_or(u32::MAX),
                 made: 0,
                 checkpoint_interval: s.checkpoint_interval.get(),
@@ -225,7 +292,11 @@ impl Fabric {
     }
 
     fn pool_id(&self, name: &str) -> Result<PoolId, BuildError> {
-        self.pools.iter().position(|p| p.name == name).map(|i| PoolId(i as u32)).ok_or_else(|| unresolved("pool", name))
+        self.pools
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| PoolId(i as u32))
+            .ok_or_else(|| unresolved("pool", name))
     }
 
     fn add_job(&mut self, t: &TrainingSpec, pools: Vec<PoolId>) -> JobId {
@@ -269,7 +340,13 @@ impl Fabric {
     }
 
     /// Adds a generated job (from a stream) and returns it.
-    pub(super) fn add_stream_job(&mut self, stream: usize, gpus: u32, work_gpu_hours: f64, now: SimTime) -> JobId {
+    pub(super) fn add_stream_job(
+        &mut self,
+        stream: usize,
+        gpus: u32,
+        work_gpu_hours: f64,
+        now: SimTime,
+    ) -> JobId {
         let s = &self.streams[stream];
         let spec = TrainingSpec {
             name: format!("{}-{}", s.name, s.made),
@@ -309,7 +386,10 @@ impl Fabric {
         for s in 0..self.services.len() {
             let id = ServiceId(s as u32);
             let svc = &mut self.services[s];
-            if let Some(t) = svc.arrivals.next_after(SimTime::ZERO, &mut svc.rng_arrivals) {
+            if let Some(t) = svc
+                .arrivals
+                .next_after(SimTime::ZERO, &mut svc.rng_arrivals)
+            {
                 if t < self.horizon {
                     ctx.schedule_at(t, Event::Arrival(id));
                 }
@@ -368,9 +448,15 @@ impl Fabric {
 }
 
 /// A job's speed on an accelerator: its own override, else the catalogue's.
-pub(super) fn job_speed(overrides: &BTreeMap<String, f64>, accel: &crate::catalogue::Accelerator) -> f64 {
+pub(super) fn job_speed(
+    overrides: &BTreeMap<String, f64>,
+    accel: &crate::catalogue::Accelerator,
+) -> f64 {
     overrides
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(&accel.name) || accel.aliases.iter().any(|a| a.eq_ignore_ascii_case(k)))
+        .find(|(k, _)| {
+            k.eq_ignore_ascii_case(&accel.name)
+                || accel.aliases.iter().any(|a| a.eq_ignore_ascii_case(k))
+        })
         .map_or(accel.training_speed, |(_, v)| *v)
 }

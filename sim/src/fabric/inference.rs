@@ -59,7 +59,13 @@ impl Fabric {
         let need = self.kv_need(id);
         let svc = &self.services[s.index()];
         if matches!(svc.time_model, TimeModel::Roofline) {
-            let largest = svc.step_models.iter().flatten().map(|m| m.kv_capacity_tokens()).max().unwrap_or(0);
+            let largest = svc
+                .step_models
+                .iter()
+                .flatten()
+                .map(|m| m.kv_capacity_tokens())
+                .max()
+                .unwrap_or(0);
             if need > largest {
                 self.drop_request(id, DropReason::TooLong, ctx.now());
                 return;
@@ -108,7 +114,10 @@ impl Fabric {
                 let elapsed = now.saturating_since(start).as_nanos();
                 let k = elapsed.div_ceil(step.as_nanos()).max(1);
                 let boundary = start + SimDuration(k * step.as_nanos());
-                if self.replicas[r.index()].wake.is_none_or(|(_, t)| boundary < t) {
+                if self.replicas[r.index()]
+                    .wake
+                    .is_none_or(|(_, t)| boundary < t)
+                {
                     self.set_wake(r, Some(boundary), ctx);
                 }
             }
@@ -138,13 +147,21 @@ impl Fabric {
     fn advance(&mut self, r: ReplicaId, now: SimTime) {
         match self.replicas[r.index()].phase {
             Phase::Idle => {}
-            Phase::Prefill { start, chunks, start_step, activity, .. } => {
+            Phase::Prefill {
+                start,
+                chunks,
+                start_step,
+                activity,
+                ..
+            } => {
                 let dur = now.saturating_since(start);
                 self.account_work(r, dur, activity);
                 let counter = start_step + u64::from(chunks);
                 self.replicas[r.index()].step_counter = counter;
                 let chunks = u64::from(chunks);
-                self.complete_running(r, counter, |f| start + SimDuration(dur.as_nanos() * (f - start_step) / chunks));
+                self.complete_running(r, counter, |f| {
+                    start + SimDuration(dur.as_nanos() * (f - start_step) / chunks)
+                });
                 let joining = std::mem::take(&mut self.replicas[r.index()].joining);
                 for id in joining {
                     let req = &mut self.requests[id];
@@ -160,12 +177,19 @@ impl Fabric {
                 }
                 self.replicas[r.index()].phase = Phase::Idle;
             }
-            Phase::Decode { start, start_step, step, activity } => {
+            Phase::Decode {
+                start,
+                start_step,
+                step,
+                activity,
+            } => {
                 let k = now.saturating_since(start).as_nanos() / step.as_nanos();
                 self.account_work(r, SimDuration(k * step.as_nanos()), activity);
                 let counter = start_step + k;
                 self.replicas[r.index()].step_counter = counter;
-                self.complete_running(r, counter, |f| start + SimDuration((f - start_step) * step.as_nanos()));
+                self.complete_running(r, counter, |f| {
+                    start + SimDuration((f - start_step) * step.as_nanos())
+                });
                 self.replicas[r.index()].phase = Phase::Idle;
             }
             Phase::Sampled => self.complete_running(r, now.as_nanos(), SimTime),
@@ -177,7 +201,9 @@ impl Fabric {
         let sampled = self.replicas[r.index()].phase == Phase::Sampled;
         loop {
             let rep = &mut self.replicas[r.index()];
-            let Some(&Reverse((key, id))) = rep.running.peek() else { break };
+            let Some(&Reverse((key, id))) = rep.running.peek() else {
+                break;
+            };
             if key > upto {
                 break;
             }
@@ -219,7 +245,10 @@ impl Fabric {
     /// A request dropped at `now`.
     pub(super) fn drop_request(&mut self, id: RequestId, reason: DropReason, now: SimTime) {
         let svc = &mut self.services[self.requests[id].service.index()];
-        let slot = DropReason::ALL.iter().position(|&d| d == reason).unwrap_or(0);
+        let slot = DropReason::ALL
+            .iter()
+            .position(|&d| d == reason)
+            .unwrap_or(0);
         svc.stats.dropped[slot] += 1;
         svc.interval.dropped += 1;
         self.record_request(id, Outcome::Dropped(reason), Some(now));
@@ -232,7 +261,10 @@ impl Fabric {
             return;
         }
         let req = &self.requests[id];
-        let pool = req.replica.and_then(|r| self.replicas[r.index()].pool).map(|p| p.0);
+        let pool = req
+            .replica
+            .and_then(|r| self.replicas[r.index()].pool)
+            .map(|p| p.0);
         let rec = &mut self.records.requests;
         rec.id.push(req.seq);
         rec.service.push(req.service.0);
@@ -256,7 +288,10 @@ impl Fabric {
         if req.admitted.is_none() {
             req.admitted = Some(now);
             let wait = now.saturating_since(req.arrival);
-            self.services[req.service.index()].stats.queue_wait.record(wait);
+            self.services[req.service.index()]
+                .stats
+                .queue_wait
+                .record(wait);
         }
     }
 
@@ -338,19 +373,37 @@ impl Fabric {
         }
         let rep = &self.replicas[r.index()];
         let pool = rep.pool.expect("a serving replica has a pool");
-        let model = self.services[s.index()].step_model(pool).expect("roofline services have a step model per pool");
+        let model = self.services[s.index()]
+            .step_model(pool)
+            .expect("roofline services have a step model per pool");
         let b = rep.running.len() as u32;
         let next = if !rep.joining.is_empty() {
             let chunks = tokens.div_ceil(budget).max(1);
-            let st = model.step(tokens as f64 / chunks as f64, sq_half / chunks as f64, b, rep.ctx_sum());
+            let st = model.step(
+                tokens as f64 / chunks as f64,
+                sq_half / chunks as f64,
+                b,
+                rep.ctx_sum(),
+            );
             let end = now + SimDuration(st.duration.as_nanos() * chunks);
-            let phase = Phase::Prefill { start: now, end, chunks: chunks as u32, start_step: rep.step_counter, activity: st.activity };
+            let phase = Phase::Prefill {
+                start: now,
+                end,
+                chunks: chunks as u32,
+                start_step: rep.step_counter,
+                activity: st.activity,
+            };
             Some((phase, end))
         } else if let Some(&Reverse((key, _))) = rep.running.peek() {
             let k_max = key.saturating_sub(rep.step_counter).max(1);
             let ctx_mid = rep.ctx_sum() + f64::from(b) * k_max as f64 / 2.0;
             let st = model.decode(b, ctx_mid);
-            let phase = Phase::Decode { start: now, start_step: rep.step_counter, step: st.duration, activity: st.activity };
+            let phase = Phase::Decode {
+                start: now,
+                start_step: rep.step_counter,
+                step: st.duration,
+                activity: st.activity,
+            };
             Some((phase, now + SimDuration(st.duration.as_nanos() * k_max)))
         } else {
             None
@@ -408,9 +461,16 @@ impl Fabric {
             let finish = (now + d).as_nanos();
             self.requests[id].finish_key = finish;
             self.replicas[r.index()].running.push(Reverse((finish, id)));
-            self.account_work(r, SimDuration(d.as_nanos() / max_batch as u64), SAMPLED_ACTIVITY);
+            self.account_work(
+                r,
+                SimDuration(d.as_nanos() / max_batch as u64),
+                SAMPLED_ACTIVITY,
+            );
         }
-        let next = self.replicas[r.index()].running.peek().map(|Reverse((k, _))| SimTime(*k));
+        let next = self.replicas[r.index()]
+            .running
+            .peek()
+            .map(|Reverse((k, _))| SimTime(*k));
         self.set_wake(r, next, ctx);
         self.update_route(r);
         if draining && self.replicas[r.index()].is_empty() {
@@ -424,7 +484,9 @@ impl Fabric {
             return;
         }
         let rep = &mut self.replicas[r.index()];
-        let (Some(node), Some(pool)) = (rep.node, rep.pool) else { return };
+        let (Some(node), Some(pool)) = (rep.node, rep.pool) else {
+            return;
+        };
         rep.busy_ns += dur.as_nanos();
         let svc = &mut self.services[rep.service.index()];
         svc.busy_ns += dur.as_nanos();
@@ -433,12 +495,18 @@ impl Fabric {
         pool.stats.busy_gpu_secs += dur.as_secs_f64() * f64::from(gpus);
         let extra_mw = (pool.accelerator.max_watts - pool.accelerator.idle_watts) * activity * 1e3;
         let energy = (extra_mw * f64::from(gpus)).round() as u128 * u128::from(dur.as_nanos());
-        self.ledger.book_work_energy(node, pool, svc.workload, energy);
+        self.ledger
+            .book_work_energy(node, pool, svc.workload, energy);
     }
 
     /// A replica placed on `node` loads its model, or starts serving at once
     /// when placed as the run begins (the fleet was already serving).
-    pub(super) fn start_replica(&mut self, r: ReplicaId, node: crate::ids::NodeId, ctx: &mut Context<'_, Event>) {
+    pub(super) fn start_replica(
+        &mut self,
+        r: ReplicaId,
+        node: crate::ids::NodeId,
+        ctx: &mut Context<'_, Event>,
+    ) {
         let pool = self.nodes[node.index()].pool;
         let svc = &self.services[self.replicas[r.index()].service.index()];
         let (kv, sampled) = match svc.step_model(pool) {
@@ -522,11 +590,21 @@ impl Fabric {
         }
         // Account the part of the phase that ran, and count tokens thrown away.
         let counter_now = match self.replicas[r.index()].phase {
-            Phase::Prefill { start, start_step, activity, .. } => {
+            Phase::Prefill {
+                start,
+                start_step,
+                activity,
+                ..
+            } => {
                 self.account_work(r, now.saturating_since(start), activity);
                 start_step
             }
-            Phase::Decode { start, start_step, step, activity } => {
+            Phase::Decode {
+                start,
+                start_step,
+                step,
+                activity,
+            } => {
                 let dur = now.saturating_since(start);
                 self.account_work(r, dur, activity);
                 start_step + dur.as_nanos() / step.as_nanos()
@@ -536,7 +614,7 @@ impl Fabric {
         let rep = &mut self.replicas[r.index()];
         let sampled = rep.phase == Phase::Sampled;
         let mut lost: Vec<RequestId> = rep.running.drain().map(|Reverse((_, id))| id).collect();
-        lost.extend(rep.joining.drain(..));
+        lost.append(&mut rep.joining);
         lost.extend(rep.inbox.drain(..));
         rep.kv_committed = 0;
         rep.ctx_base = 0;
@@ -546,8 +624,13 @@ impl Fabric {
         for &id in lost.iter().rev() {
             let req = &mut self.requests[id];
             if !sampled && req.first_token.is_some() {
-                let join = req.finish_key.saturating_add(1).saturating_sub(u64::from(req.output));
-                svc.stats.wasted_tokens += (counter_now + 1).saturating_sub(join).min(u64::from(req.output));
+                let join = req
+                    .finish_key
+                    .saturating_add(1)
+                    .saturating_sub(u64::from(req.output));
+                svc.stats.wasted_tokens += (counter_now + 1)
+                    .saturating_sub(join)
+                    .min(u64::from(req.output));
             }
             req.replica = None;
             req.first_token = None;
@@ -568,7 +651,10 @@ impl Fabric {
         }
         let was_ready = rep.state == ReplicaState::Ready;
         rep.state = ReplicaState::Stopped;
-        for k in [rep.wake.take().map(|w| w.0), rep.ready_timer.take()].into_iter().flatten() {
+        for k in [rep.wake.take().map(|w| w.0), rep.ready_timer.take()]
+            .into_iter()
+            .flatten()
+        {
             ctx.cancel(k);
         }
         let svc = &mut self.services[rep.service.index()];
@@ -605,7 +691,12 @@ impl Fabric {
     pub(super) fn reconcile(&mut self, s: ServiceId, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         let svc = &self.services[s.index()];
-        let live: Vec<ReplicaId> = svc.replicas.iter().copied().filter(|r| self.replicas[r.index()].is_live()).collect();
+        let live: Vec<ReplicaId> = svc
+            .replicas
+            .iter()
+            .copied()
+            .filter(|r| self.replicas[r.index()].is_live())
+            .collect();
         let desired = svc.desired as usize;
         if live.len() < desired {
             for _ in live.len()..desired {
@@ -629,11 +720,13 @@ impl Fabric {
                         ReplicaState::Starting => 1,
                         _ => 2,
                     };
-                    let cost_rank = rep.pool.map_or(0, |p| match self.pools[p.index()].capacity {
-                        crate::scenario::spec::CapacityType::OnDemand => 0,
-                        crate::scenario::spec::CapacityType::Spot => 1,
-                        _ => 2,
-                    });
+                    let cost_rank = rep
+                        .pool
+                        .map_or(0, |p| match self.pools[p.index()].capacity {
+                            crate::scenario::spec::CapacityType::OnDemand => 0,
+                            crate::scenario::spec::CapacityType::Spot => 1,
+                            _ => 2,
+                        });
                     (stage, cost_rank, rep.load(), std::cmp::Reverse(r))
                 })
                 .collect();
@@ -652,7 +745,12 @@ impl Fabric {
         let ready: Vec<ReplicaId> = svc.routable.iter().map(|x| x.1).collect();
         let total = match a.metric {
             crate::scenario::spec::ScaleMetric::Concurrency => {
-                svc.queue.len() as f64 + svc.replicas.iter().map(|r| f64::from(self.replicas[r.index()].load())).sum::<f64>()
+                svc.queue.len() as f64
+                    + svc
+                        .replicas
+                        .iter()
+                        .map(|r| f64::from(self.replicas[r.index()].load()))
+                        .sum::<f64>()
             }
             crate::scenario::spec::ScaleMetric::Queue => svc.queue.len() as f64,
             crate::scenario::spec::ScaleMetric::Utilisation => {

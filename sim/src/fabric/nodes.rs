@@ -63,7 +63,11 @@ impl Fabric {
     pub(super) fn arm_idle_check(&mut self, id: NodeId, ctx: &mut Context<'_, Event>) {
         let node = &mut self.nodes[id.index()];
         let pool = &self.pools[node.pool.index()];
-        if node.state != NodeState::Ready || !node.allocs.is_empty() || !node.reservations.is_empty() || pool.capacity.is_committed() {
+        if node.state != NodeState::Ready
+            || !node.allocs.is_empty()
+            || !node.reservations.is_empty()
+            || pool.capacity.is_committed()
+        {
             return;
         }
         if let Some(k) = node.timer_idle.take() {
@@ -76,7 +80,9 @@ impl Fabric {
         let node = &mut self.nodes[id.index()];
         node.timer_idle = None;
         let pool = &self.pools[node.pool.index()];
-        let empty = node.state == NodeState::Ready && node.allocs.is_empty() && node.reservations.is_empty();
+        let empty = node.state == NodeState::Ready
+            && node.allocs.is_empty()
+            && node.reservations.is_empty();
         if empty && !pool.capacity.is_committed() && pool.nodes.len() as u32 > pool.min_nodes {
             self.terminate_node(id, ctx);
         }
@@ -129,21 +135,23 @@ impl Fabric {
         if !matches!(node.state, NodeState::Ready | NodeState::Draining) {
             return;
         }
+        // Broken first, so nothing evicted from it is placed back on it.
+        node.state = NodeState::Failed;
+        node.reservations.clear();
+        for k in [node.timer_interrupt.take(), node.timer_idle.take()]
+            .into_iter()
+            .flatten()
+        {
+            ctx.cancel(k);
+        }
         let pool = node.pool;
         self.pools[pool.index()].stats.failures += 1;
         self.evict_all(id, ctx);
-        let node = &mut self.nodes[id.index()];
-        if let Some(k) = node.timer_interrupt.take() {
-            ctx.cancel(k);
-        }
-        if let Some(k) = node.timer_idle.take() {
-            ctx.cancel(k);
-        }
         let p = &self.pools[pool.index()];
         if p.capacity.is_committed() {
-            node.state = NodeState::Failed;
             let repair = p.failures.map(|f| f.1).unwrap_or_default();
-            node.timer_failure = Some(ctx.schedule_in(repair, Event::NodeRepair(id)));
+            self.nodes[id.index()].timer_failure =
+                Some(ctx.schedule_in(repair, Event::NodeRepair(id)));
         } else {
             self.terminate_node(id, ctx);
         }
@@ -161,7 +169,11 @@ impl Fabric {
     /// Takes every workload off a node: replicas lose their requests (which go
     /// back to their queue), jobs roll back to their last checkpoint.
     fn evict_all(&mut self, id: NodeId, ctx: &mut Context<'_, Event>) {
-        let owners: Vec<Owner> = self.nodes[id.index()].allocs.iter().map(|a| a.owner).collect();
+        let owners: Vec<Owner> = self.nodes[id.index()]
+            .allocs
+            .iter()
+            .map(|a| a.owner)
+            .collect();
         for owner in owners {
             match owner {
                 Owner::Replica(r) => {
@@ -178,20 +190,51 @@ impl Fabric {
     pub(super) fn terminate_node(&mut self, id: NodeId, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         let node = &mut self.nodes[id.index()];
-        for k in [node.timer_interrupt.take(), node.timer_failure.take(), node.timer_idle.take()].into_iter().flatten() {
+        for k in [
+            node.timer_interrupt.take(),
+            node.timer_failure.take(),
+            node.timer_idle.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             ctx.cancel(k);
         }
         let pool = &mut self.pools[node.pool.index()];
-        self.ledger.terminate_node(node, pool, now, self.minimum_charge);
+        self.ledger
+            .terminate_node(node, pool, now, self.minimum_charge);
         node.state = NodeState::Terminated;
         pool.nodes.retain(|&n| n != id);
+        let p = node.pool;
+        self.top_up(p, ctx);
+    }
+
+    /// Launches nodes until a cloud pool has its minimum (as an auto-scaling
+    /// group replaces lost instances), stock permitting.
+    pub(super) fn top_up(&mut self, p: PoolId, ctx: &mut Context<'_, Event>) {
+        while {
+            let pool = &self.pools[p.index()];
+            !pool.capacity.is_committed()
+                && (pool.nodes.len() as u32) < pool.min_nodes
+                && pool.can_launch()
+        } {
+            self.launch_node(p, ctx);
+        }
     }
 
     /// Gives `gpus` of a node to `owner`, booking its cost up to now first.
-    pub(super) fn allocate(&mut self, id: NodeId, owner: Owner, workload: WorkloadId, gpus: u32, ctx: &mut Context<'_, Event>) {
+    pub(super) fn allocate(
+        &mut self,
+        id: NodeId,
+        owner: Owner,
+        workload: WorkloadId,
+        gpus: u32,
+        ctx: &mut Context<'_, Event>,
+    ) {
         let now = ctx.now();
         let node = &mut self.nodes[id.index()];
-        self.ledger.settle_node(node, &mut self.pools[node.pool.index()], now);
+        self.ledger
+            .settle_node(node, &mut self.pools[node.pool.index()], now);
         node.allocate(owner, workload, gpus);
         if let Some(k) = node.timer_idle.take() {
             ctx.cancel(k);
@@ -202,7 +245,8 @@ impl Fabric {
     pub(super) fn release(&mut self, id: NodeId, owner: Owner, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         let node = &mut self.nodes[id.index()];
-        self.ledger.settle_node(node, &mut self.pools[node.pool.index()], now);
+        self.ledger
+            .settle_node(node, &mut self.pools[node.pool.index()], now);
         node.release(owner);
         self.arm_idle_check(id, ctx);
     }
@@ -212,7 +256,8 @@ impl Fabric {
         let pool = &mut self.pools[p.index()];
         for i in 0..pool.nodes.len() {
             let n = pool.nodes[i];
-            self.ledger.settle_node(&mut self.nodes[n.index()], pool, now);
+            self.ledger
+                .settle_node(&mut self.nodes[n.index()], pool, now);
         }
         pool.price.apply_pending();
         pool.refresh_price();
@@ -225,16 +270,23 @@ impl Fabric {
 
     pub(super) fn on_stockout(&mut self, p: PoolId, begins: bool, ctx: &mut Context<'_, Event>) {
         let pool = &mut self.pools[p.index()];
-        let Some((avail, dur)) = pool.stockouts else { return };
+        let Some((avail, dur)) = pool.stockouts else {
+            return;
+        };
         pool.stocked_out = begins;
         if begins {
             pool.stats.stockouts += 1;
         }
-        let (mean, next) = if begins { (dur, Event::StockoutEnd(p)) } else { (avail, Event::StockoutStart(p)) };
+        let (mean, next) = if begins {
+            (dur, Event::StockoutEnd(p))
+        } else {
+            (avail, Event::StockoutStart(p))
+        };
         if let Some(d) = Self::exp_wait(mean, &mut pool.rng_stockout) {
             ctx.schedule_in(d, next);
         }
         if !begins {
+            self.top_up(p, ctx);
             self.place_pending(ctx);
         }
     }
@@ -263,22 +315,56 @@ impl Fabric {
                     (job.gpus, job.pools.clone())
                 }
             };
-            let speeds: Vec<f64> = (0..self.pools.len()).map(|p| self.speed_of(owner, PoolId(p as u32))).collect();
+            let speeds: Vec<f64> = (0..self.pools.len())
+                .map(|p| self.speed_of(owner, PoolId(p as u32)))
+                .collect();
             let speed = |p: PoolId| speeds[p.index()];
-            let view = FleetView { pools: &self.pools, nodes: &self.nodes, speed: &speed };
-            let decision = self.placement.place(&PlacementRequest { owner, gpus, pools: &pools }, &view);
+            let view = FleetView {
+                pools: &self.pools,
+                nodes: &self.nodes,
+                speed: &speed,
+            };
+            let decision = self.placement.place(
+                &PlacementRequest {
+                    owner,
+                    gpus,
+                    pools: &pools,
+                },
+                &view,
+            );
             match decision {
                 Decision::Bind { nodes, per_node } => {
-                    if nodes.iter().all(|n| self.nodes.get(n.index()).is_some_and(|node| node.fits(owner, per_node))) {
+                    if nodes.iter().all(|n| {
+                        self.nodes
+                            .get(n.index())
+                            .is_some_and(|node| node.fits(owner, per_node))
+                    }) {
                         self.bind(owner, &nodes, per_node, ctx);
                     } else {
                         // A policy that names nodes that cannot take the work is ignored.
                         waiting.push_back(owner);
                     }
                 }
-                Decision::Provision { pool, reuse, launch, per_node } => {
+                Decision::Provision {
+                    pool,
+                    reuse,
+                    launch,
+                    per_node,
+                } => {
+                    if launch > 0 {
+                        // Launches that went elsewhere because a pool was out of stock.
+                        for &q in &pools {
+                            if q != pool && self.pools[q.index()].stocked_out {
+                                self.pools[q.index()].stats.refused_launches += 1;
+                            }
+                        }
+                    }
                     let usable = |n: &NodeId| {
-                        self.nodes.get(n.index()).is_some_and(|node| node.pool == pool && node.state == NodeState::Provisioning && node.unpromised() >= per_node)
+                        self.nodes.get(n.index()).is_some_and(|node| {
+                            node.pool == pool
+                                && node.state == NodeState::Provisioning
+                                && node.unpromised() >= per_node
+                        })
                     };
                     if reuse.iter().all(usable) && launch <= self.pools[pool.index()].headroom() {
                         for n in reuse {
@@ -299,10 +385,18 @@ impl Fabric {
         self.pending = waiting;
     }
 
-    fn bind(&mut self, owner: Owner, nodes: &[NodeId], per_node: u32, ctx: &mut Context<'_, Event>) {
+    fn bind(
+        &mut self,
+        owner: Owner,
+        nodes: &[NodeId],
+        per_node: u32,
+        ctx: &mut Context<'_, Event>,
+    ) {
         // Nodes provisioned for this owner but not used are freed for others.
         let pools = match owner {
-            Owner::Replica(r) => self.services[self.replicas[r.index()].service.index()].pools.clone(),
+            Owner::Replica(r) => self.services[self.replicas[r.index()].service.index()]
+                .pools
+                .clone(),
             Owner::Job(j) => self.jobs[j.index()].pools.clone(),
         };
         match owner {

@@ -76,8 +76,17 @@ impl Fabric {
             if job.state == JobState::Running {
                 pool.stats.busy_gpu_secs += dur.as_secs_f64() * f64::from(gpus);
             }
-            let extra_mw = ((pool.accelerator.max_watts - pool.accelerator.idle_watts) * activity * 1e3 * f64::from(gpus)).round() as u128;
-            self.ledger.book_work_energy(node, pool, workload, extra_mw * u128::from(dur.as_nanos()));
+            let extra_mw = ((pool.accelerator.max_watts - pool.accelerator.idle_watts)
+                * activity
+                * 1e3
+                * f64::from(gpus))
+            .round() as u128;
+            self.ledger.book_work_energy(
+                node,
+                pool,
+                workload,
+                extra_mw * u128::from(dur.as_nanos()),
+            );
         }
     }
 
@@ -140,7 +149,12 @@ impl Fabric {
     /// A spot notice reached one of the gang's nodes: checkpoint now if that
     /// is allowed and fits in the notice, then leave; otherwise run on and
     /// lose the work since the last checkpoint at the reclaim.
-    pub(super) fn job_on_notice(&mut self, j: JobId, notice: SimDuration, ctx: &mut Context<'_, Event>) {
+    pub(super) fn job_on_notice(
+        &mut self,
+        j: JobId,
+        notice: SimDuration,
+        ctx: &mut Context<'_, Event>,
+    ) {
         let now = ctx.now();
         let job = &mut self.jobs[j.index()];
         if !job.checkpoint_on_notice || job.checkpoint_cost > notice {
@@ -162,7 +176,10 @@ impl Fabric {
     /// The gang lost a node: roll back to the last checkpoint and queue again.
     pub(super) fn preempt_job(&mut self, j: JobId, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
-        if !matches!(self.jobs[j.index()].state, JobState::Running | JobState::Checkpointing) {
+        if !matches!(
+            self.jobs[j.index()].state,
+            JobState::Running | JobState::Checkpointing
+        ) {
             return;
         }
         self.account_job(j, now);

@@ -20,7 +20,7 @@ pub struct PoolStats {
     pub failures: u64,
     /// Stock-outs that began.
     pub stockouts: u64,
-    /// Provisioning requests refused because of a stock-out.
+    /// Launches that went to another pool because this one was out of stock.
     pub refused_launches: u64,
     /// Accelerator-nanoseconds billed (launch to termination).
     pub gpu_ns: u128,
@@ -97,7 +97,11 @@ pub struct Pool {
 /// Billionths of the currency per accelerator-hour for a node-hour price.
 pub fn units_per_gpu_hour(price_per_node_hour: f64, gpus_per_node: u32) -> i64 {
     let v = price_per_node_hour / f64::from(gpus_per_node.max(1)) * 1e9;
-    if v.is_finite() { v.round().clamp(0.0, i64::MAX as f64) as i64 } else { 0 }
+    if v.is_finite() {
+        v.round().clamp(0.0, i64::MAX as f64) as i64
+    } else {
+        0
+    }
 }
 
 impl Pool {
@@ -108,7 +112,9 @@ impl Pool {
 
     /// Whether one more node may be asked for now.
     pub fn can_launch(&self) -> bool {
-        !self.capacity.is_committed() && !self.stocked_out && (self.nodes.len() as u32) < self.max_nodes
+        !self.capacity.is_committed()
+            && !self.stocked_out
+            && (self.nodes.len() as u32) < self.max_nodes
     }
 
     /// How many more nodes may be asked for now.

@@ -176,7 +176,7 @@ pub struct PoolSummary {
     pub failures: u64,
     /// Stock-outs.
     pub stockouts: u64,
-    /// Launches refused for lack of stock.
+    /// Launches that went to another pool because this one was out of stock.
     pub refused_launches: u64,
 }
 

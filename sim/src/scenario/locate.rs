@@ -70,13 +70,20 @@ pub fn span_of(text: &str, path: &FieldPath) -> Option<std::ops::Range<usize>> {
                     (None, Some(DeValue::Table(t))) => t,
                     _ => break,
                 };
-                let Some((key, v)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == k.as_str()) else { break };
+                let Some((key, v)) = t
+                    .iter()
+                    .find(|(key, _)| key.get_ref().as_ref() == k.as_str())
+                else {
+                    break;
+                };
                 best = Some(key.span());
                 value = Some(v.get_ref());
                 table = None;
             }
             Segment::Index(i) => {
-                let Some(DeValue::Array(a)) = value else { break };
+                let Some(DeValue::Array(a)) = value else {
+                    break;
+                };
                 let Some(item) = a.get(*i) else { break };
                 let span = item.span();
                 // An array-of-tables element may have an empty span; keep the array's key then.
@@ -116,7 +123,11 @@ mod tests {
 
     #[test]
     fn finds_nested_keys_in_arrays_of_tables() {
-        let p = FieldPath::root().key("pools").index(1).key("price").key("fixed");
+        let p = FieldPath::root()
+            .key("pools")
+            .index(1)
+            .key("price")
+            .key("fixed");
         let span = span_of(DOC, &p).unwrap();
         assert_eq!(&DOC[span.clone()], "fixed");
         assert_eq!(line_col(DOC, span.start), (8, 11));

@@ -259,7 +259,8 @@ impl<'de> Deserialize<'de> for PriceSpec {
                 Ok(PriceSpec::Fixed(v as f64))
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<PriceSpec, A::Error> {
-                let tagged = PriceSpecTagged::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let tagged =
+                    PriceSpecTagged::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(match tagged {
                     PriceSpecTagged::Fixed(p) => PriceSpec::Fixed(p),
                     PriceSpecTagged::MeanReverting(m) => PriceSpec::MeanReverting(m),
@@ -704,9 +705,12 @@ impl<'de> Deserialize<'de> for TokenSpec {
                 f.write_str("a token count, or a table with one of `fixed`, `uniform`, `lognormal`, `geometric`")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<TokenSpec, E> {
-                u32::try_from(v)
-                    .map(TokenSpec::Fixed)
-                    .map_err(|_| E::custom(format!("a token count must be between 0 and {}, not {v}", u32::MAX)))
+                u32::try_from(v).map(TokenSpec::Fixed).map_err(|_| {
+                    E::custom(format!(
+                        "a token count must be between 0 and {}, not {v}",
+                        u32::MAX
+                    ))
+                })
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<TokenSpec, E> {
                 self.visit_i64(v.min(i64::MAX as u64) as i64)
@@ -716,7 +720,9 @@ impl<'de> Deserialize<'de> for TokenSpec {
                 Ok(match t {
                     TokenSpecTagged::Fixed(n) => TokenSpec::Fixed(n),
                     TokenSpecTagged::Uniform { min, max } => TokenSpec::Uniform { min, max },
-                    TokenSpecTagged::Lognormal { median, sigma, max } => TokenSpec::Lognormal { median, sigma, max },
+                    TokenSpecTagged::Lognormal { median, sigma, max } => {
+                        TokenSpec::Lognormal { median, sigma, max }
+                    }
                     TokenSpecTagged::Geometric { mean } => TokenSpec::Geometric { mean },
                 })
             }
@@ -889,26 +895,40 @@ pub const DEFAULT_MAX_NODES: u32 = 64;
 impl PoolSpec {
     /// The most nodes the pool can have.
     pub fn max_node_count(&self) -> u32 {
-        if self.capacity.is_committed() { self.nodes.unwrap_or(0) } else { self.max_nodes.unwrap_or(DEFAULT_MAX_NODES) }
+        if self.capacity.is_committed() {
+            self.nodes.unwrap_or(0)
+        } else {
+            self.max_nodes.unwrap_or(DEFAULT_MAX_NODES)
+        }
     }
 
     /// Nodes the pool never goes below.
     pub fn min_node_count(&self) -> u32 {
-        if self.capacity.is_committed() { self.nodes.unwrap_or(0) } else { self.min_nodes }
+        if self.capacity.is_committed() {
+            self.nodes.unwrap_or(0)
+        } else {
+            self.min_nodes
+        }
     }
 
     /// Nodes running at the start.
     pub fn initial_node_count(&self) -> u32 {
-        if self.capacity.is_committed() { self.nodes.unwrap_or(0) } else { self.initial_nodes.unwrap_or(self.min_nodes) }
+        if self.capacity.is_committed() {
+            self.nodes.unwrap_or(0)
+        } else {
+            self.initial_nodes.unwrap_or(self.min_nodes)
+        }
     }
 
     /// Time from asking for a node to its being ready.
     pub fn provisioning(&self) -> crate::time::SimDuration {
-        self.provisioning_delay.map_or(crate::time::SimDuration::from_secs(240), Dur::get)
+        self.provisioning_delay
+            .map_or(crate::time::SimDuration::from_secs(240), Dur::get)
     }
 
     /// How long a cloud node stays empty before it is released.
     pub fn scale_down(&self) -> crate::time::SimDuration {
-        self.scale_down_delay.map_or(crate::time::SimDuration::from_secs(600), Dur::get)
+        self.scale_down_delay
+            .map_or(crate::time::SimDuration::from_secs(600), Dur::get)
     }
 }

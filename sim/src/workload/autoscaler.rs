@@ -54,7 +54,9 @@ impl Autoscaler {
     /// The replica count to run, given the metric summed over the service
     /// (`total`), the replicas serving (`ready`) and those wanted now (`current`).
     pub fn decide(&mut self, now: SimTime, total: f64, ready: u32, current: u32) -> u32 {
-        let raw = if ready > 0 && ((total / f64::from(ready)) / self.target - 1.0).abs() <= self.tolerance {
+        let raw = if ready > 0
+            && ((total / f64::from(ready)) / self.target - 1.0).abs() <= self.tolerance
+        {
             current
         } else {
             (total / self.target).ceil().clamp(0.0, f64::from(u32::MAX)) as u32
@@ -62,13 +64,24 @@ impl Autoscaler {
         let raw = raw.clamp(self.min, self.max);
         self.history.push_back((now, raw));
         let keep = self.up_window.max(self.down_window);
-        while self.history.front().is_some_and(|(t, _)| now.saturating_since(*t) > keep) {
+        while self
+            .history
+            .front()
+            .is_some_and(|(t, _)| now.saturating_since(*t) > keep)
+        {
             self.history.pop_front();
         }
-        let within = |w: SimDuration| self.history.iter().filter(move |(t, _)| now.saturating_since(*t) <= w).map(|(_, r)| *r);
+        let within = |w: SimDuration| {
+            self.history
+                .iter()
+                .filter(move |(t, _)| now.saturating_since(*t) <= w)
+                .map(|(_, r)| *r)
+        };
         if raw > current {
             let up = within(self.up_window).min().unwrap_or(raw).max(current);
-            let limit = self.max_step_up.map_or(u32::MAX, |s| current.saturating_add(s));
+            let limit = self
+                .max_step_up
+                .map_or(u32::MAX, |s| current.saturating_add(s));
             up.min(limit)
         } else if raw < current {
             within(self.down_window).max().unwrap_or(raw).min(current)
@@ -100,7 +113,11 @@ mod tests {
     #[test]
     fn scales_up_at_once_within_the_step_limit() {
         let mut a = scaler(300);
-        assert_eq!(a.decide(SimTime(0), 100.0, 2, 2), 6, "wants 10, limited to +4");
+        assert_eq!(
+            a.decide(SimTime(0), 100.0, 2, 2),
+            6,
+            "wants 10, limited to +4"
+        );
         assert_eq!(a.decide(SimTime(15), 100.0, 6, 6), 10);
         assert_eq!(a.decide(SimTime(30), 1_000.0, 10, 10), 14);
     }
@@ -111,9 +128,17 @@ mod tests {
         let s = |x: u64| SimTime(x * 1_000_000_000);
         assert_eq!(a.decide(s(0), 80.0, 8, 8), 8);
         assert_eq!(a.decide(s(15), 85.0, 8, 8), 8, "within tolerance");
-        assert_eq!(a.decide(s(30), 20.0, 8, 8), 8, "the window still holds a recommendation of 8");
+        assert_eq!(
+            a.decide(s(30), 20.0, 8, 8),
+            8,
+            "the window still holds a recommendation of 8"
+        );
         assert_eq!(a.decide(s(70), 20.0, 8, 8), 8);
         assert_eq!(a.decide(s(95), 20.0, 8, 8), 2, "the 8s have aged out");
-        assert_eq!(a.decide(s(110), 0.0, 2, 2), 2, "recent recommendation of 2 holds");
+        assert_eq!(
+            a.decide(s(110), 0.0, 2, 2),
+            2,
+            "recent recommendation of 2 holds"
+        );
     }
 }

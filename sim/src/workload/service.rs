@@ -34,7 +34,11 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [DropReason; 3] = [DropReason::QueueFull, DropReason::QueueTimeout, DropReason::TooLong];
+    pub const ALL: [DropReason; 3] = [
+        DropReason::QueueFull,
+        DropReason::QueueTimeout,
+        DropReason::TooLong,
+    ];
 
     /// The name used in reports and records.
     pub fn as_str(self) -> &'static str {

@@ -95,7 +95,9 @@ impl Job {
     /// Progress now, if it is computing.
     pub fn progress_at(&self, now: SimTime) -> f64 {
         match self.state {
-            JobState::Running => (self.progress + self.rate * now.saturating_since(self.segment_start).as_secs_f64()).min(self.work),
+            JobState::Running => (self.progress
+                + self.rate * now.saturating_since(self.segment_start).as_secs_f64())
+            .min(self.work),
             _ => self.progress,
         }
     }
