@@ -6,9 +6,10 @@ use crate::engine::{Context, Model, Simulation};
 use crate::rng::{RngStreams, SimRng};
 use crate::time::{SimDuration, SimTime};
 use rand::Rng;
+use rand_distr::{Distribution, Exp1};
 
-/// The hold model: every event schedules one more at an exponential delay,
-/// so the queue keeps a constant number of pending events.
+/// The hold model: every event schedules one more at an exponential delay
+/// (ziggurat sampling), so the queue keeps a constant number of pending events.
 pub struct HoldModel {
     rng: SimRng,
     mean_delay_ns: f64,
@@ -22,8 +23,8 @@ impl Model for HoldModel {
     #[inline]
     fn handle(&mut self, event: u32, ctx: &mut Context<'_, u32>) {
         self.handled += 1;
-        let u: f64 = self.rng.random();
-        let delay = (-(1.0 - u).ln() * self.mean_delay_ns) as u64;
+        let x: f64 = Exp1.sample(&mut self.rng);
+        let delay = (x * self.mean_delay_ns) as u64;
         ctx.schedule_in(SimDuration(delay.max(1)), event);
     }
 }

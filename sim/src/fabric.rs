@@ -66,8 +66,9 @@ impl RunOptions {
 pub enum Event {
     /// A request arrives at a service.
     Arrival(ServiceId),
-    /// A replica's engine phase ends (or an arrival cut it short).
-    ReplicaWake(ReplicaId),
+    /// A replica's engine phase ends (or an arrival cut it short); the
+    /// number is the wake-up's generation.
+    ReplicaWake(ReplicaId, u32),
     /// A replica finished loading its model.
     ReplicaReady(ReplicaId),
     /// A service's autoscaler looks.
@@ -169,7 +170,7 @@ impl Model for Fabric {
     fn handle(&mut self, event: Event, ctx: &mut Context<'_, Event>) {
         match event {
             Event::Arrival(s) => self.on_arrival(s, ctx),
-            Event::ReplicaWake(r) => self.on_replica_wake(r, ctx),
+            Event::ReplicaWake(r, epoch) => self.on_replica_wake(r, epoch, ctx),
             Event::ReplicaReady(r) => self.on_replica_ready(r, ctx),
             Event::Autoscale(s) => self.on_autoscale(s, ctx),
             Event::NodeReady(n) => self.on_node_ready(n, ctx),

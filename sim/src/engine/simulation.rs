@@ -131,22 +131,22 @@ impl<M: Model, C: Clock> Simulation<M, C> {
     /// Handles every event due at or before `target`, then sets the time to
     /// `target`. Events after `target` stay queued.
     pub fn run_until(&mut self, target: SimTime) -> Stop {
-        loop {
-            match self.queue.peek_time() {
-                Some(t) if t <= target => {
-                    self.step();
-                }
-                Some(_) => {
-                    self.clock.advance_to(target);
-                    self.now = self.now.max(target);
-                    return Stop::ReachedTarget;
-                }
-                None => {
-                    self.clock.advance_to(target);
-                    self.now = self.now.max(target);
-                    return Stop::QueueEmpty;
-                }
-            }
+        while let Some((t, event)) = self.queue.pop_until(target) {
+            self.clock.advance_to(t);
+            self.now = t;
+            self.handled += 1;
+            let mut ctx = Context {
+                now: t,
+                queue: &mut self.queue,
+            };
+            self.model.handle(event, &mut ctx);
+        }
+        self.clock.advance_to(target);
+        self.now = self.now.max(target);
+        if self.queue.is_empty() {
+            Stop::QueueEmpty
+        } else {
+            Stop::ReachedTarget
         }
     }
 

@@ -14,9 +14,10 @@ use crate::scenario::Scenario;
 use crate::scenario::spec::{CapacityType, ServiceTimeSpec, TrainingSpec};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{
-    ArrivalProcess, Autoscaler, Job, JobState, Requests, Service, StepModel, TimeModel, TokenDist,
+    ArrivalProcess, Autoscaler, Job, JobState, Requests, Router, Service, StepModel, TimeModel,
+    TokenDist,
 };
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// A checked scenario that still cannot be built: a name that does not
 /// resolve. [`Scenario::from_toml`] rejects these first, so this is only seen
@@ -199,7 +200,7 @@ impl Fabric {
                 rng_service: rngs.stream(&format!("service/{}/service-times", s.name)),
                 queue: VecDeque::new(),
                 replicas: Vec::new(),
-                routable: BTreeSet::new(),
+                routable: Router::default(),
                 desired: s.replicas,
                 autoscaler: s.autoscaler.as_ref().map(Autoscaler::new),
                 busy_ns: 0,

@@ -71,7 +71,7 @@ impl Fabric {
                 return;
             }
         }
-        if let Some(&(load, r)) = svc.routable.first() {
+        if let Some((load, r)) = svc.routable.least_loaded() {
             let rep = &self.replicas[r.index()];
             if load < svc.max_batch && rep.kv_committed + need <= rep.kv_capacity {
                 self.requests[id].replica = Some(r);
@@ -93,14 +93,12 @@ impl Fabric {
 
     /// Re-keys a ready replica in its service's routing set after its load changed.
     fn update_route(&mut self, r: ReplicaId) {
-        let rep = &mut self.replicas[r.index()];
-        if rep.state != ReplicaState::Ready {
-            return;
+        let rep = &self.replicas[r.index()];
+        if rep.state == ReplicaState::Ready {
+            self.services[rep.service.index()]
+                .routable
+                .update(r, &mut self.replicas);
         }
-        let svc = &mut self.services[rep.service.index()];
-        svc.routable.remove(&(rep.load_key, r));
-        rep.load_key = rep.load();
-        svc.routable.insert((rep.load_key, r));
     }
 
     /// Tells a replica it has new work: an idle engine starts now, a decoding
@@ -114,31 +112,38 @@ impl Fabric {
                 let elapsed = now.saturating_since(start).as_nanos();
                 let k = elapsed.div_ceil(step.as_nanos()).max(1);
                 let boundary = start + SimDuration(k * step.as_nanos());
-                if self.replicas[r.index()]
-                    .wake
-                    .is_none_or(|(_, t)| boundary < t)
-                {
+                if self.replicas[r.index()].wake.is_none_or(|t| boundary < t) {
                     self.set_wake(r, Some(boundary), ctx);
                 }
             }
         }
     }
 
+    /// Sets (or clears) the replica's one pending wake-up. A superseded one
+    /// stays queued but is ignored when it fires.
     fn set_wake(&mut self, r: ReplicaId, at: Option<SimTime>, ctx: &mut Context<'_, Event>) {
         let rep = &mut self.replicas[r.index()];
-        if rep.wake.map(|w| w.1) == at {
+        if rep.wake == at {
             return;
         }
-        if let Some((k, _)) = rep.wake.take() {
-            ctx.cancel(k);
-        }
+        rep.wake_epoch = rep.wake_epoch.wrapping_add(1);
+        rep.wake = at;
         if let Some(t) = at {
-            rep.wake = Some((ctx.schedule_at(t, Event::ReplicaWake(r)), t));
+            ctx.schedule_at(t, Event::ReplicaWake(r, rep.wake_epoch));
         }
     }
 
-    pub(super) fn on_replica_wake(&mut self, r: ReplicaId, ctx: &mut Context<'_, Event>) {
-        self.replicas[r.index()].wake = None;
+    pub(super) fn on_replica_wake(
+        &mut self,
+        r: ReplicaId,
+        epoch: u32,
+        ctx: &mut Context<'_, Event>,
+    ) {
+        let rep = &mut self.replicas[r.index()];
+        if rep.wake_epoch != epoch || rep.wake.is_none() {
+            return;
+        }
+        rep.wake = None;
         self.advance(r, ctx.now());
         self.start_next(r, ctx);
     }
@@ -162,8 +167,8 @@ impl Fabric {
                 self.complete_running(r, counter, |f| {
                     start + SimDuration(dur.as_nanos() * (f - start_step) / chunks)
                 });
-                let joining = std::mem::take(&mut self.replicas[r.index()].joining);
-                for id in joining {
+                let mut joining = std::mem::take(&mut self.replicas[r.index()].joining);
+                for id in joining.drain(..) {
                     let req = &mut self.requests[id];
                     req.first_token = Some(now);
                     if req.output <= 1 {
@@ -175,7 +180,10 @@ impl Fabric {
                         rep.running.push(Reverse((key, id)));
                     }
                 }
-                self.replicas[r.index()].phase = Phase::Idle;
+                // Keep the buffer's capacity for the next prefill.
+                let rep = &mut self.replicas[r.index()];
+                rep.joining = joining;
+                rep.phase = Phase::Idle;
             }
             Phase::Decode {
                 start,
@@ -484,19 +492,34 @@ impl Fabric {
             return;
         }
         let rep = &mut self.replicas[r.index()];
-        let (Some(node), Some(pool)) = (rep.node, rep.pool) else {
-            return;
-        };
+        let Some(pool) = rep.pool else { return };
         rep.busy_ns += dur.as_nanos();
         let svc = &mut self.services[rep.service.index()];
         svc.busy_ns += dur.as_nanos();
-        let gpus = svc.gpus_per_replica;
+        let gpus = f64::from(svc.gpus_per_replica);
         let pool = &mut self.pools[pool.index()];
-        pool.stats.busy_gpu_secs += dur.as_secs_f64() * f64::from(gpus);
+        pool.stats.busy_gpu_secs += dur.as_secs_f64() * gpus;
         let extra_mw = (pool.accelerator.max_watts - pool.accelerator.idle_watts) * activity * 1e3;
-        let energy = (extra_mw * f64::from(gpus)).round() as u128 * u128::from(dur.as_nanos());
-        self.ledger
-            .book_work_energy(node, pool, svc.workload, energy);
+        // Booked in bulk by `flush_energy`: per phase it would cost a ledger lookup.
+        rep.energy_pending += extra_mw * gpus * dur.as_nanos() as f64;
+    }
+
+    /// Books the energy of work a replica has done since the last flush.
+    pub(super) fn flush_energy(&mut self, r: ReplicaId) {
+        let rep = &mut self.replicas[r.index()];
+        let (Some(node), Some(pool)) = (rep.node, rep.pool) else {
+            return;
+        };
+        let e = std::mem::take(&mut rep.energy_pending);
+        if e > 0.0 {
+            let workload = self.services[rep.service.index()].workload;
+            self.ledger.book_work_energy(
+                node,
+                &self.pools[pool.index()],
+                workload,
+                e.round() as u128,
+            );
+        }
     }
 
     /// A replica placed on `node` loads its model, or starts serving at once
@@ -538,9 +561,8 @@ impl Fabric {
     fn become_ready(&mut self, r: ReplicaId, ctx: &mut Context<'_, Event>) {
         let rep = &mut self.replicas[r.index()];
         rep.state = ReplicaState::Ready;
-        rep.load_key = rep.load();
         let svc = &mut self.services[rep.service.index()];
-        svc.routable.insert((rep.load_key, r));
+        svc.routable.insert(r, &mut self.replicas);
         svc.stats.peak_replicas = svc.stats.peak_replicas.max(svc.routable.len() as u32);
         self.start_next(r, ctx);
     }
@@ -555,9 +577,11 @@ impl Fabric {
             }
             ReplicaState::Starting => self.stop_replica(r, ctx),
             ReplicaState::Ready => {
+                self.services[s.index()]
+                    .routable
+                    .remove(r, &mut self.replicas);
                 let rep = &mut self.replicas[r.index()];
                 rep.state = ReplicaState::Draining;
-                self.services[s.index()].routable.remove(&(rep.load_key, r));
                 let inbox: Vec<RequestId> = rep.inbox.drain(..).collect();
                 for &id in inbox.iter().rev() {
                     let need = self.kv_need(id);
@@ -645,24 +669,27 @@ impl Fabric {
 
     /// Ends a replica: it leaves routing and gives back its accelerators.
     fn stop_replica(&mut self, r: ReplicaId, ctx: &mut Context<'_, Event>) {
-        let rep = &mut self.replicas[r.index()];
-        if rep.state == ReplicaState::Stopped {
+        if self.replicas[r.index()].state == ReplicaState::Stopped {
             return;
         }
-        let was_ready = rep.state == ReplicaState::Ready;
+        self.flush_energy(r);
+        let rep = &self.replicas[r.index()];
+        let s = rep.service;
+        if rep.state == ReplicaState::Ready {
+            self.services[s.index()]
+                .routable
+                .remove(r, &mut self.replicas);
+        }
+        let rep = &mut self.replicas[r.index()];
         rep.state = ReplicaState::Stopped;
-        for k in [rep.wake.take().map(|w| w.0), rep.ready_timer.take()]
-            .into_iter()
-            .flatten()
-        {
+        rep.wake = None;
+        rep.wake_epoch = rep.wake_epoch.wrapping_add(1);
+        if let Some(k) = rep.ready_timer.take() {
             ctx.cancel(k);
         }
-        let svc = &mut self.services[rep.service.index()];
-        if was_ready {
-            svc.routable.remove(&(rep.load_key, r));
-        }
-        svc.replicas.retain(|&x| x != r);
-        if let Some(n) = rep.node {
+        let node = rep.node;
+        self.services[s.index()].replicas.retain(|&x| x != r);
+        if let Some(n) = node {
             self.release(n, Owner::Replica(r), ctx);
         }
     }
@@ -674,7 +701,7 @@ impl Fabric {
             return;
         }
         let max_batch = svc.max_batch;
-        let ids: Vec<(u32, ReplicaId)> = svc.routable.iter().copied().collect();
+        let ids: Vec<(u32, ReplicaId)> = svc.routable.iter().collect();
         for (load, r) in ids {
             if self.services[s.index()].queue.is_empty() {
                 break;
@@ -742,7 +769,7 @@ impl Fabric {
         let svc = &self.services[s.index()];
         let Some(a) = &svc.autoscaler else { return };
         let interval = a.interval;
-        let ready: Vec<ReplicaId> = svc.routable.iter().map(|x| x.1).collect();
+        let ready = svc.routable.len();
         let total = match a.metric {
             crate::scenario::spec::ScaleMetric::Concurrency => {
                 svc.queue.len() as f64
@@ -762,7 +789,7 @@ impl Fabric {
         let svc = &mut self.services[s.index()];
         let a = svc.autoscaler.as_mut().expect("checked above");
         a.last_busy_ns = busy;
-        let desired = a.decide(now, total, ready.len() as u32, current);
+        let desired = a.decide(now, total, ready as u32, current);
         if desired != current {
             if desired > current {
                 svc.stats.scale_events.0 += 1;

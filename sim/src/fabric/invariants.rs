@@ -107,6 +107,26 @@ impl Fabric {
                     ));
                 }
                 on_replicas += u64::from(rep.load());
+                if rep.state == ReplicaState::Ready && rep.load_key != rep.load() {
+                    return Err(format!(
+                        "replica {r:?} of {} is routed at load {} but holds {}",
+                        svc.name,
+                        rep.load_key,
+                        rep.load()
+                    ));
+                }
+            }
+            let ready = svc
+                .replicas
+                .iter()
+                .filter(|r| self.replicas[r.index()].state == ReplicaState::Ready)
+                .count();
+            if ready != svc.routable.len() {
+                return Err(format!(
+                    "service {} routes to {} replicas but {ready} are ready",
+                    svc.name,
+                    svc.routable.len()
+                ));
             }
             let st = &svc.stats;
             let ended = st.finished + st.dropped.iter().sum::<u64>();

@@ -100,6 +100,12 @@ impl Fabric {
     }
 
     fn settle_all(&mut self, now: SimTime) {
+        for s in 0..self.services.len() {
+            for i in 0..self.services[s].replicas.len() {
+                let r = self.services[s].replicas[i];
+                self.flush_energy(r);
+            }
+        }
         for pool in &mut self.pools {
             for i in 0..pool.nodes.len() {
                 let n = pool.nodes[i];

@@ -6,7 +6,8 @@ use hdrhistogram::Histogram;
 /// Largest latency kept exactly: ten hours; longer ones count as ten hours.
 const MAX_MICROS: u64 = 36_000_000_000;
 
-/// A distribution of durations at three significant digits (0.1% relative error).
+/// A distribution of durations at two significant digits (1% relative error,
+/// as DDSketch-style monitoring uses; small enough to stay in cache).
 #[derive(Clone, Debug)]
 pub struct LatencyHistogram {
     h: Histogram<u64>,
@@ -17,7 +18,7 @@ impl Default for LatencyHistogram {
     fn default() -> Self {
         LatencyHistogram {
             // Bounds are constants that hdrhistogram accepts.
-            h: Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid histogram bounds"),
+            h: Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid histogram bounds"),
             sum_ns: 0,
         }
     }
@@ -61,14 +62,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantiles_within_a_tenth_of_a_percent() {
+    fn quantiles_within_one_percent() {
         let mut h = LatencyHistogram::default();
         for ms in 1..=1000u64 {
             h.record(SimDuration::from_millis(ms));
         }
         assert_eq!(h.count(), 1000);
-        assert!((h.quantile_secs(0.5) / 0.5 - 1.0).abs() < 0.002);
-        assert!((h.quantile_secs(0.99) / 0.99 - 1.0).abs() < 0.002);
+        assert!((h.quantile_secs(0.5) / 0.5 - 1.0).abs() < 0.01);
+        assert!((h.quantile_secs(0.99) / 0.99 - 1.0).abs() < 0.01);
         assert!((h.mean_secs() - 0.5005).abs() < 1e-12);
     }
 }

@@ -89,12 +89,19 @@ pub struct Replica {
     pub step_counter: u64,
     /// What the engine is doing.
     pub phase: Phase,
-    /// The pending wake-up and its time.
-    pub wake: Option<(EventKey, SimTime)>,
+    /// The time of the pending wake-up, if any.
+    pub wake: Option<SimTime>,
+    /// Generation of the wake-up: a `ReplicaWake` event of another generation
+    /// is stale and ignored (cheaper than cancelling on the hot path).
+    pub wake_epoch: u32,
     /// The pending end of cold start.
     pub ready_timer: Option<EventKey>,
-    /// Load used for routing: inbox + joining + running.
+    /// Load under which the router files it.
     pub load_key: u32,
+    /// Position in the router's bucket.
+    pub route_pos: u32,
+    /// Energy of work done and not yet booked, in milliwatt-nanoseconds.
+    pub energy_pending: f64,
     /// Nanoseconds spent running steps.
     pub busy_ns: u64,
     /// When it was created.
@@ -118,8 +125,11 @@ impl Replica {
             step_counter: 0,
             phase: Phase::Idle,
             wake: None,
+            wake_epoch: 0,
             ready_timer: None,
             load_key: 0,
+            route_pos: 0,
+            energy_pending: 0.0,
             busy_ns: 0,
             created: now,
         }

@@ -2,13 +2,14 @@
 
 use super::arrival::ArrivalProcess;
 use super::autoscaler::Autoscaler;
+use super::router::Router;
 use super::step_model::StepModel;
 use super::tokens::TokenDist;
 use crate::ids::{PoolId, ReplicaId, RequestId, ServiceId, WorkloadId};
 use crate::metrics::LatencyHistogram;
 use crate::rng::SimRng;
 use crate::time::SimDuration;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 /// How a service's requests take time on a replica.
 #[derive(Clone, Debug)]
@@ -147,8 +148,8 @@ pub struct Service {
     pub queue: VecDeque<RequestId>,
     /// Replicas not stopped.
     pub replicas: Vec<ReplicaId>,
-    /// Ready replicas by (load, id), for least-loaded routing.
-    pub routable: BTreeSet<(u32, ReplicaId)>,
+    /// Ready replicas by load, for least-loaded routing.
+    pub routable: Router,
     /// Replicas wanted.
     pub desired: u32,
     /// The autoscaler, if any.

@@ -17,22 +17,20 @@ use crate::scenario::usable_gb;
 use crate::time::SimDuration;
 
 /// The step model of one model on one accelerator type at one TP degree.
+/// Rates are stored as reciprocals so a step costs multiplications only.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepModel {
     /// FLOPs per token of the dense part: 2 × parameters.
     dense_flops_per_token: f64,
     /// Attention FLOPs per token per token of context: 4 × L × heads × head_dim.
     attn_flops_per_ctx: f64,
-    /// Weight bytes each device streams per step.
-    weight_bytes_per_device: f64,
-    /// KV bytes per token of context, per device.
-    kv_bytes_per_token_per_device: f64,
-    /// Effective FLOP/s of the TP group in prefill and in decode.
-    prefill_flops: f64,
-    decode_flops: f64,
-    /// Effective bytes/s of one device for weights and for KV.
-    weight_bw: f64,
-    kv_bw: f64,
+    /// Seconds per FLOP of the TP group in prefill and in decode.
+    secs_per_prefill_flop: f64,
+    secs_per_decode_flop: f64,
+    /// Seconds to stream one device's share of the weights.
+    weight_secs: f64,
+    /// Seconds per token of KV cache read or written, per device.
+    kv_secs_per_token: f64,
     /// TP communication seconds per token in a step, and the fixed launch cost.
     tp_secs_per_token: f64,
     tp_fixed_secs: f64,
@@ -83,12 +81,10 @@ impl StepModel {
         StepModel {
             dense_flops_per_token: 2.0 * model.parameters_b * 1e9,
             attn_flops_per_ctx: 4.0 * layers * f64::from(model.heads) * f64::from(model.head_dim),
-            weight_bytes_per_device: model.weight_bytes() / tp_f,
-            kv_bytes_per_token_per_device: model.kv_bytes_per_token() / tp_f,
-            prefill_flops: peak * cal.mfu_prefill.unwrap_or(accel.mfu_prefill),
-            decode_flops: peak * cal.mfu_decode.unwrap_or(accel.mfu_decode),
-            weight_bw: bw * cal.mbu_weights,
-            kv_bw: bw * cal.mbu_kv,
+            secs_per_prefill_flop: 1.0 / (peak * cal.mfu_prefill.unwrap_or(accel.mfu_prefill)),
+            secs_per_decode_flop: 1.0 / (peak * cal.mfu_decode.unwrap_or(accel.mfu_decode)),
+            weight_secs: model.weight_bytes() / tp_f / (bw * cal.mbu_weights),
+            kv_secs_per_token: model.kv_bytes_per_token() / tp_f / (bw * cal.mbu_kv),
             tp_secs_per_token,
             tp_fixed_secs,
             fixed_secs: layers * cal.layer_overhead.get().as_secs_f64()
@@ -107,6 +103,7 @@ impl StepModel {
     /// A step that prefills `prefill_tokens` new tokens (whose prompts' squared
     /// lengths sum to `prefill_sq_half × 2`) while `decode_reqs` requests with
     /// `decode_ctx` tokens of context between them decode one token each.
+    #[inline]
     pub fn step(
         &self,
         prefill_tokens: f64,
@@ -118,12 +115,15 @@ impl StepModel {
         let prefill_flops =
             self.dense_flops_per_token * prefill_tokens + self.attn_flops_per_ctx * prefill_sq_half;
         let decode_flops = self.dense_flops_per_token * b + self.attn_flops_per_ctx * decode_ctx;
-        let t_compute = prefill_flops / self.prefill_flops + decode_flops / self.decode_flops;
+        let t_compute =
+            prefill_flops * self.secs_per_prefill_flop + decode_flops * self.secs_per_decode_flop;
         // Weights once per step; decode reads its whole context; new tokens write their KV.
-        let t_memory = self.weight_bytes_per_device / self.weight_bw
-            + (decode_ctx + b + prefill_tokens) * self.kv_bytes_per_token_per_device / self.kv_bw;
+        let t_memory =
+            self.weight_secs + (decode_ctx + b + prefill_tokens) * self.kv_secs_per_token;
         let combined = if self.p == 0.0 {
             t_compute.max(t_memory)
+        } else if self.p == 2.0 {
+            (t_compute * t_compute + t_memory * t_memory).sqrt()
         } else {
             (t_compute.powf(self.p) + t_memory.powf(self.p)).powf(1.0 / self.p)
         };
@@ -142,6 +142,7 @@ impl StepModel {
     }
 
     /// A pure decode step of `b` requests holding `ctx` tokens of context in all.
+    #[inline]
     pub fn decode(&self, b: u32, ctx: f64) -> StepTime {
         self.step(0.0, 0.0, b, ctx)
     }
