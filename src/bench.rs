@@ -6,15 +6,39 @@
 use crate::args::BenchArgs;
 use std::process::ExitCode;
 use std::time::Instant;
-use twin_sim::benchmarks::{fleet_week, hold_simulation};
+use twin_sim::benchmarks::{BinaryHeapHold, fleet_week, hold_simulation};
 use twin_sim::scenario::Scenario;
 use twin_sim::{RunOptions, run};
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
-    println!("engine: hold model, one thread");
+    // The fleet first, so that its peak memory is not the engine's.
+    if !a.engine_only {
+        let text = fleet_week(a.million_requests);
+        let scenario =
+            Scenario::from_toml(&text, "fleet-week").map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "fleet: 1,000 GPUs, {} M requests over a simulated week, summary only",
+            a.million_requests
+        );
+        let t = Instant::now();
+        let out = run(&scenario, 1, RunOptions::summary_only())?;
+        let secs = t.elapsed().as_secs_f64();
+        let requests: u64 = out.summary.services.iter().map(|s| s.arrived).sum();
+        println!(
+            "  {:.2} s wall · {} requests · {} events ({:.1} M events/s) · peak RSS {}",
+            secs,
+            requests,
+            out.summary.events,
+            out.summary.events as f64 / secs / 1e6,
+            peak_rss().unwrap_or_else(|| "unknown".into())
+        );
+    }
+    println!(
+        "engine: hold model, one thread; baseline std BinaryHeap keyed by (time, seq), same run"
+    );
     for pending in [1_000usize, 100_000, 1_000_000] {
-        let mut sim = hold_simulation(pending, 1);
         let events = 20_000_000u64;
+        let mut sim = hold_simulation(pending, 1);
         // Warm the queue up: one pass over its contents.
         for _ in 0..pending {
             sim.step();
@@ -23,33 +47,23 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         for _ in 0..events {
             sim.step();
         }
-        let secs = t.elapsed().as_secs_f64();
+        let twin = events as f64 / t.elapsed().as_secs_f64();
+        let mut base = BinaryHeapHold::new(pending, 1);
+        for _ in 0..pending {
+            base.step();
+        }
+        let t = Instant::now();
+        for _ in 0..events {
+            base.step();
+        }
+        let heap = events as f64 / t.elapsed().as_secs_f64();
         println!(
-            "  {pending:>9} pending: {:>6.1} M events/s ({events} events in {secs:.2} s)",
-            events as f64 / secs / 1e6
+            "  {pending:>9} pending: {:>6.1} M events/s · BinaryHeap {:>6.1} M events/s · {:.2}x",
+            twin / 1e6,
+            heap / 1e6,
+            twin / heap
         );
     }
-    if a.engine_only {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let text = fleet_week(a.million_requests);
-    let scenario = Scenario::from_toml(&text, "fleet-week").map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!(
-        "fleet: 1,000 GPUs, {} M requests over a simulated week, summary only",
-        a.million_requests
-    );
-    let t = Instant::now();
-    let out = run(&scenario, 1, RunOptions::summary_only())?;
-    let secs = t.elapsed().as_secs_f64();
-    let requests: u64 = out.summary.services.iter().map(|s| s.arrived).sum();
-    println!(
-        "  {:.2} s wall · {} requests · {} events ({:.1} M events/s) · peak RSS {}",
-        secs,
-        requests,
-        out.summary.events,
-        out.summary.events as f64 / secs / 1e6,
-        peak_rss().unwrap_or_else(|| "unknown".into())
-    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -47,6 +47,49 @@ pub fn hold_simulation(pending: usize, seed: u64) -> Simulation<HoldModel> {
     sim
 }
 
+/// The hold model on `std::collections::BinaryHeap` keyed by (time, sequence):
+/// the baseline the engine's queue is measured against, with the same delays.
+pub struct BinaryHeapHold {
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u64, u32)>>,
+    rng: SimRng,
+    mean_delay_ns: f64,
+    seq: u64,
+    /// Events handled.
+    pub handled: u64,
+}
+
+impl BinaryHeapHold {
+    /// A baseline queue with `pending` events, seeded as [`hold_simulation`] is.
+    pub fn new(pending: usize, seed: u64) -> BinaryHeapHold {
+        let mut rng = RngStreams::new(seed).stream("hold");
+        let mean_delay_ns = 1e6;
+        let mut heap = std::collections::BinaryHeap::with_capacity(pending);
+        for i in 0..pending {
+            let t = (rng.random::<f64>() * mean_delay_ns) as u64;
+            heap.push(std::cmp::Reverse((t, i as u64, i as u32)));
+        }
+        BinaryHeapHold {
+            heap,
+            rng,
+            mean_delay_ns,
+            seq: pending as u64,
+            handled: 0,
+        }
+    }
+
+    /// Handles the earliest event: it schedules one more.
+    #[inline]
+    pub fn step(&mut self) {
+        if let Some(std::cmp::Reverse((t, _, e))) = self.heap.pop() {
+            self.handled += 1;
+            let x: f64 = Exp1.sample(&mut self.rng);
+            let delay = ((x * self.mean_delay_ns) as u64).max(1);
+            self.heap.push(std::cmp::Reverse((t + delay, self.seq, e)));
+            self.seq += 1;
+        }
+    }
+}
+
 /// A week of inference on 1,000 GPUs (512 reserved H100s and 488 on-demand
 /// A100s) serving `million_requests` million requests across four services
 /// of 250 single-GPU replicas each.
@@ -145,6 +188,16 @@ mod tests {
         }
         assert_eq!(sim.pending(), 1_000);
         assert_eq!(sim.model().handled, 10_000);
+    }
+
+    #[test]
+    fn the_baseline_handles_the_same_number_of_events() {
+        let mut b = BinaryHeapHold::new(100, 1);
+        for _ in 0..1_000 {
+            b.step();
+        }
+        assert_eq!(b.handled, 1_000);
+        assert_eq!(b.heap.len(), 100);
     }
 
     #[test]

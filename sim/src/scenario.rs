@@ -194,11 +194,8 @@ fn classify(message: &str, path: &FieldPath) -> (ErrorKind, Option<String>) {
     if message.starts_with("unknown field") {
         let hint = match (backticked(message).first(), expected_names(message)) {
             (Some(found), expected) if !expected.is_empty() => match closest(found, &expected) {
-                Some(s) => format!(
-                    "did you mean `{s}`? Fields allowed here: {}",
-                    expected.join(", ")
-                ),
-                None => format!("remove it; fields allowed here: {}", expected.join(", ")),
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "remove it, or use one of the fields listed".to_string(),
             },
             _ => "remove it or check its spelling".to_string(),
         };
