@@ -113,10 +113,9 @@ impl<M: Model, C: Clock> Simulation<M, C> {
         f(&mut self.model, &mut ctx)
     }
 
-    /// Handles the next event, if any, and returns its time.
+    /// Lets the clock reach `t`, then hands the event to the model.
     #[inline]
-    pub fn step(&mut self) -> Option<SimTime> {
-        let (t, event) = self.queue.pop()?;
+    fn dispatch(&mut self, t: SimTime, event: M::Event) {
         self.clock.advance_to(t);
         self.now = t;
         self.handled += 1;
@@ -125,6 +124,13 @@ impl<M: Model, C: Clock> Simulation<M, C> {
             queue: &mut self.queue,
         };
         self.model.handle(event, &mut ctx);
+    }
+
+    /// Handles the next event, if any, and returns its time.
+    #[inline]
+    pub fn step(&mut self) -> Option<SimTime> {
+        let (t, event) = self.queue.pop()?;
+        self.dispatch(t, event);
         Some(t)
     }
 
@@ -132,14 +138,7 @@ impl<M: Model, C: Clock> Simulation<M, C> {
     /// `target`. Events after `target` stay queued.
     pub fn run_until(&mut self, target: SimTime) -> Stop {
         while let Some((t, event)) = self.queue.pop_until(target) {
-            self.clock.advance_to(t);
-            self.now = t;
-            self.handled += 1;
-            let mut ctx = Context {
-                now: t,
-                queue: &mut self.queue,
-            };
-            self.model.handle(event, &mut ctx);
+            self.dispatch(t, event);
         }
         self.clock.advance_to(target);
         self.now = self.now.max(target);
