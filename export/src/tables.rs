@@ -15,10 +15,11 @@ pub fn requests(r: &Records) -> PolarsResult<DataFrame> {
     let q = &r.requests;
     let n = q.len();
     let arrival: Vec<Option<u64>> = q.arrival_ns.iter().map(|&a| Some(a)).collect();
-    let name = |i: &u32| r.services.get(*i as usize).cloned().unwrap_or_default();
+    // Borrowed names: millions of rows must not mean millions of strings.
+    let name = |i: &u32| r.services.get(*i as usize).map_or("", String::as_str);
     let pool = |p: &Option<u32>| {
         p.and_then(|p| r.pools.get(p as usize))
-            .map(|p| p.name.clone())
+            .map(|p| p.name.as_str())
     };
     DataFrame::new(
         n,

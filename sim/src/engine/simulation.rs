@@ -217,6 +217,38 @@ mod tests {
         }
     }
 
+    /// A clock that records the times the engine asked it to reach, as a
+    /// wall-clock pacer would see them.
+    struct Recorder(Vec<SimTime>);
+
+    impl Clock for Recorder {
+        fn advance_to(&mut self, t: SimTime) {
+            self.0.push(t);
+        }
+    }
+
+    #[test]
+    fn the_clock_is_asked_for_each_event_time_in_order() {
+        let mut sim = Simulation::with_clock(
+            Countdown {
+                seen: vec![],
+                timer: None,
+            },
+            Recorder(vec![]),
+        );
+        sim.schedule_at(SimTime::ZERO, Ev::Tick(2));
+        sim.run_until(SimTime(5_000_000_000));
+        assert_eq!(
+            sim.clock.0,
+            vec![
+                SimTime(0),
+                SimTime(1_000_000_000),
+                SimTime(2_000_000_000),
+                SimTime(5_000_000_000)
+            ]
+        );
+    }
+
     #[test]
     fn run_until_stops_at_the_target_and_cancels_lazily() {
         let mut sim = Simulation::new(Countdown {
