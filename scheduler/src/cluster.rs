@@ -361,7 +361,7 @@ mod tests {
         c.bind(&p1, n, c.fit(&p1, n).unwrap()).unwrap();
         assert!(c.fit(&p2, n).is_none());
         let forced = Alloc {
-            gpus: vec![(0, 600)],
+            gpus: smallvec::smallvec![(0, 600)],
             ..Alloc::default()
         };
         assert!(matches!(

@@ -173,48 +173,65 @@ impl Profile {
 
     /// Weighted, normalised totals of the candidates; fills the trace's top list.
     fn score_candidates(
-        &self,
+        &mut self,
         pod: &Pod,
         cluster: &Cluster,
         candidates: &[(NodeIdx, usize, Alloc)],
         trace: &mut Trace,
     ) -> Vec<f64> {
-        let mut totals = vec![0.0; candidates.len()];
-        let mut per_plugin: Vec<(&'static str, Vec<f64>)> = Vec::new();
+        let n = candidates.len();
+        let mut totals = vec![0.0; n];
+        // One reused buffer: a row of normalised scores per scoring plugin.
+        let mut rows = std::mem::take(&mut self.scratch);
+        rows.clear();
+        let mut names: Vec<&'static str> = Vec::with_capacity(self.plugins.len());
         for (plugin, weight) in &self.plugins {
             if *weight == 0.0 {
                 continue;
             }
-            let raw: Vec<Option<f64>> = candidates
-                .iter()
-                .map(|(n, _, alloc)| cluster.view(*n).and_then(|v| plugin.score(pod, v, alloc)))
-                .collect();
-            if raw.iter().all(Option::is_none) {
+            let start = rows.len();
+            let mut any = false;
+            for (node, _, alloc) in candidates {
+                let s = cluster
+                    .view(*node)
+                    .and_then(|v| plugin.score(pod, v, alloc));
+                any |= s.is_some();
+                rows.push(s.unwrap_or(f64::NEG_INFINITY));
+            }
+            if !any {
+                rows.truncate(start);
                 continue;
             }
-            let vals: Vec<f64> = raw.iter().map(|r| r.unwrap_or(f64::NEG_INFINITY)).collect();
-            let norm = normalise(&vals);
-            for (t, s) in totals.iter_mut().zip(&norm) {
+            normalise(&mut rows[start..]);
+            for (t, s) in totals.iter_mut().zip(&rows[start..]) {
                 *t += weight * s;
             }
-            per_plugin.push((plugin.name(), norm));
+            names.push(plugin.name());
         }
-        let mut order: Vec<usize> = (0..candidates.len()).collect();
-        order.sort_by(|&a, &b| totals[b].total_cmp(&totals[a]).then(a.cmp(&b)));
+        let mut order: Vec<usize> = (0..n).collect();
+        let top = self.trace_top.min(n);
+        if top > 0 {
+            order.select_nth_unstable_by(top - 1, |&a, &b| {
+                totals[b].total_cmp(&totals[a]).then(a.cmp(&b))
+            });
+            order.truncate(top);
+            order.sort_by(|&a, &b| totals[b].total_cmp(&totals[a]).then(a.cmp(&b)));
+        }
         trace.top = order
             .iter()
-            .take(self.trace_top)
             .map(|&i| ScoredNode {
                 node: cluster
                     .node(candidates[i].0)
-                    .map_or_else(String::new, |n| n.name.clone()),
+                    .map_or_else(String::new, |node| node.name.clone()),
                 total: totals[i],
-                scores: per_plugin
+                scores: names
                     .iter()
-                    .map(|(name, v)| (name.to_string(), v[i]))
+                    .enumerate()
+                    .map(|(k, name)| (name.to_string(), rows[k * n + i]))
                     .collect(),
             })
             .collect();
+        self.scratch = rows;
         totals
     }
 
@@ -389,23 +406,22 @@ fn with_whole_gangs(cluster: &Cluster, mut victims: Vec<PodId>) -> Vec<PodId> {
     victims
 }
 
-/// Min-max normalisation to 0..100; equal values (no preference) give 100.
-fn normalise(vals: &[f64]) -> Vec<f64> {
+/// Min-max normalisation to 0..100 in place; equal values (no preference)
+/// give 100, a plugin's missing score 0.
+fn normalise(vals: &mut [f64]) {
     let finite = vals.iter().copied().filter(|v| v.is_finite());
     let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
-    vals.iter()
-        .map(|&v| {
-            if !v.is_finite() {
-                0.0
-            } else if hi > lo {
-                100.0 * (v - lo) / (hi - lo)
-            } else {
-                100.0
-            }
-        })
-        .collect()
+    for v in vals {
+        *v = if !v.is_finite() {
+            0.0
+        } else if hi > lo {
+            100.0 * (*v - lo) / (hi - lo)
+        } else {
+            100.0
+        };
+    }
 }
 
 #[cfg(test)]

@@ -112,6 +112,10 @@ impl NodeShape {
     }
 }
 
+/// Accelerators a pod holds: (index on the node, thousandths of it). Inline
+/// up to eight, so deciding allocates nothing.
+pub type GpuAlloc = smallvec::SmallVec<[(u8, u16); 8]>;
+
 /// What a pod holds on a node.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Alloc {
@@ -120,7 +124,7 @@ pub struct Alloc {
     /// Memory MiB.
     pub memory_mib: u32,
     /// (accelerator index on the node, thousandths of it).
-    pub gpus: Vec<(u8, u16)>,
+    pub gpus: GpuAlloc,
 }
 
 impl Alloc {
@@ -161,9 +165,9 @@ impl Node {
     /// The accelerators a pod would take: `whole` entire ones (lowest index
     /// first), or a `share` of one (the fullest accelerator it fits on, so
     /// that whole ones stay whole). `None` if they are not there.
-    pub fn pick_gpus(&self, whole: u32, share: u16) -> Option<Vec<(u8, u16)>> {
+    pub fn pick_gpus(&self, whole: u32, share: u16) -> Option<GpuAlloc> {
         if whole > 0 {
-            let picked: Vec<(u8, u16)> = self
+            let picked: GpuAlloc = self
                 .gpu_free
                 .iter()
                 .enumerate()
@@ -178,9 +182,9 @@ impl Node {
                 .enumerate()
                 .filter(|(_, f)| **f >= share)
                 .min_by_key(|(i, f)| (**f, *i))
-                .map(|(i, _)| vec![(i as u8, share)])
+                .map(|(i, _)| smallvec::smallvec![(i as u8, share)])
         } else {
-            Some(Vec::new())
+            Some(GpuAlloc::new())
         }
     }
 }
@@ -212,11 +216,14 @@ mod tests {
     #[test]
     fn whole_gpus_take_free_ones_and_shares_the_fullest_that_fits() {
         let n = node(&[1000, 300, 1000, 600]);
-        assert_eq!(n.pick_gpus(2, 0), Some(vec![(0, 1000), (2, 1000)]));
+        assert_eq!(
+            n.pick_gpus(2, 0).unwrap().as_slice(),
+            &[(0, 1000), (2, 1000)]
+        );
         assert_eq!(n.pick_gpus(3, 0), None);
-        assert_eq!(n.pick_gpus(0, 250), Some(vec![(1, 250)]));
-        assert_eq!(n.pick_gpus(0, 500), Some(vec![(3, 500)]));
-        assert_eq!(n.pick_gpus(0, 0), Some(vec![]));
+        assert_eq!(n.pick_gpus(0, 250).unwrap().as_slice(), &[(1, 250)]);
+        assert_eq!(n.pick_gpus(0, 500).unwrap().as_slice(), &[(3, 500)]);
+        assert!(n.pick_gpus(0, 0).unwrap().is_empty());
         assert_eq!(n.whole_free(), 2);
         assert_eq!(n.free_milli(), 2_900);
     }

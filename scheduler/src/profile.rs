@@ -143,6 +143,8 @@ pub struct Profile {
     pub preemption: bool,
     /// Candidates kept in each trace.
     pub trace_top: usize,
+    /// Reused score buffer.
+    pub(crate) scratch: Vec<f64>,
 }
 
 impl std::fmt::Debug for Profile {
@@ -212,6 +214,7 @@ impl Profile {
             plugins: built,
             preemption: spec.preemption,
             trace_top: 3,
+            scratch: Vec::new(),
         })
     }
 

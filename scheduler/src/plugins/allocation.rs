@@ -67,7 +67,7 @@ mod tests {
             ..busy.clone()
         };
         let alloc = Alloc {
-            gpus: vec![(2, 1000)],
+            gpus: smallvec::smallvec![(2, 1000)],
             ..Alloc::default()
         };
         let pod = Pod::gpus(1, "p", 1);

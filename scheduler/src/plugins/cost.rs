@@ -52,7 +52,7 @@ mod tests {
         let mut pod = Pod::gpus(1, "p", 2);
         pod.speedup.insert("A100".into(), 0.5);
         let alloc = Alloc {
-            gpus: vec![(0, 1000), (1, 1000)],
+            gpus: smallvec::smallvec![(0, 1000), (1, 1000)],
             ..Alloc::default()
         };
         assert_eq!(

@@ -151,7 +151,7 @@ mod tests {
                     shape: &shape,
                 },
                 &Alloc {
-                    gpus: vec![(0, 500)],
+                    gpus: smallvec::smallvec![(0, 500)],
                     ..Alloc::default()
                 },
             )
@@ -164,7 +164,7 @@ mod tests {
                     shape: &shape,
                 },
                 &Alloc {
-                    gpus: vec![(0, 500)],
+                    gpus: smallvec::smallvec![(0, 500)],
                     ..Alloc::default()
                 },
             )
