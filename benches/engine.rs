@@ -28,17 +28,13 @@ fn hold(c: &mut Criterion) {
         for _ in 0..pending {
             base.step();
         }
-        group.bench_with_input(
-            BenchmarkId::new("binary-heap", pending),
-            &pending,
-            |b, _| {
-                b.iter(|| {
-                    for _ in 0..BATCH {
-                        base.step();
-                    }
-                })
-            },
-        );
+        group.bench_with_input(BenchmarkId::new("binary-heap", pending), &pending, |b, _| {
+            b.iter(|| {
+                for _ in 0..BATCH {
+                    base.step();
+                }
+            })
+        });
     }
     group.finish();
 }

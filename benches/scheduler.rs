@@ -50,14 +50,9 @@ fn decide(c: &mut Criterion) {
     let mut profile = Profile::builtin("default").expect("built in");
     let mut pod = Pod::gpus(1_000_000, "new", 2);
     pod.speedup = [("A100".to_string(), 0.45), ("L4".to_string(), 0.1)].into();
-    assert!(matches!(
-        profile.schedule(&pod, &cluster),
-        Outcome::Bind { .. }
-    ));
+    assert!(matches!(profile.schedule(&pod, &cluster), Outcome::Bind { .. }));
     let mut group = c.benchmark_group("scheduler/10000-nodes");
-    group.bench_function("default-profile", |b| {
-        b.iter(|| profile.schedule(&pod, &cluster))
-    });
+    group.bench_function("default-profile", |b| b.iter(|| profile.schedule(&pod, &cluster)));
     let mut fgd = Profile::builtin("fgd").expect("built in");
     group.bench_function("fgd-profile", |b| b.iter(|| fgd.schedule(&pod, &cluster)));
     group.finish();

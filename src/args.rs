@@ -22,6 +22,42 @@ pub enum Command {
     Scenarios(ScenariosArgs),
     /// Measure the engine and a fleet-scale scenario on this machine.
     Bench(BenchArgs),
+    /// Work with Rego policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Tell the story of a job, a request, a node or a service from a run folder.
+    Explain(ExplainArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("subject").required(true).args(["job", "request", "node", "service"])))]
+pub struct ExplainArgs {
+    /// A folder written by `twin run --out`.
+    pub run_dir: PathBuf,
+    /// A training job, by name.
+    #[arg(long)]
+    pub job: Option<String>,
+    /// A request, by id (its arrival order, the `id` column of requests.csv).
+    #[arg(long)]
+    pub request: Option<u64>,
+    /// A node, by name (`pool/node-N`).
+    #[arg(long)]
+    pub node: Option<String>,
+    /// A service, by name: its scale steps and its replicas' placements.
+    #[arg(long)]
+    pub service: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Run the Rego unit tests (`test_*` rules in `*_test.rego`), as `opa test` does.
+    Test(PolicyTestArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PolicyTestArgs {
+    /// Folders of policies, tests and `data.json`. Default `policies`.
+    pub dirs: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -14,17 +14,13 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     // The fleet first, so that its peak memory is not the engine's.
     if !a.engine_only {
         let text = fleet_week(a.million_requests);
-        let scenario =
-            Scenario::from_toml(&text, "fleet-week").map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!(
-            "fleet: 1,000 GPUs, {} M requests over a simulated week, summary only",
-            a.million_requests
-        );
+        let scenario = Scenario::from_toml(&text, "fleet-week").map_err(|e| anyhow::anyhow!("{e}"))?;
+        outln!("fleet: 1,000 GPUs, {} M requests over a simulated week, summary only", a.million_requests);
         let t = Instant::now();
         let out = run(&scenario, 1, RunOptions::summary_only())?;
         let secs = t.elapsed().as_secs_f64();
         let requests: u64 = out.summary.services.iter().map(|s| s.arrived).sum();
-        println!(
+        outln!(
             "  {:.2} s wall · {} requests · {} events ({:.1} M events/s) · peak RSS {}",
             secs,
             requests,
@@ -33,9 +29,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             peak_rss().unwrap_or_else(|| "unknown".into())
         );
     }
-    println!(
-        "engine: hold model, one thread; baseline std BinaryHeap keyed by (time, seq), same run"
-    );
+    outln!("engine: hold model, one thread; baseline std BinaryHeap keyed by (time, seq), same run");
     for pending in [1_000usize, 100_000, 1_000_000] {
         let events = 20_000_000u64;
         let mut sim = hold_simulation(pending, 1);
@@ -57,12 +51,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             base.step();
         }
         let heap = events as f64 / t.elapsed().as_secs_f64();
-        println!(
-            "  {pending:>9} pending: {:>6.1} M events/s · BinaryHeap {:>6.1} M events/s · {:.2}x",
-            twin / 1e6,
-            heap / 1e6,
-            twin / heap
-        );
+        outln!("  {pending:>9} pending: {:>6.1} M events/s · BinaryHeap {:>6.1} M events/s · {:.2}x", twin / 1e6, heap / 1e6, twin / heap);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,9 +4,34 @@
 //! `twin-export` writes their results. This file parses flags and maps
 //! outcomes to exit codes; each command lives in its own module.
 
+/// Writes to stdout; a closed pipe (`twin ... | head`) ends the program quietly.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `print!` through [`emit`].
+macro_rules! out {
+    ($($t:tt)*) => { $crate::emit(&format!($($t)*)) };
+}
+
+/// `println!` through [`emit`].
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::emit(&format!("{}\n", format!($($t)*))) };
+}
+
 mod args;
 mod bench;
+mod external;
 mod library;
+mod policies;
 mod progress;
 mod run;
 mod scenarios;
@@ -18,6 +43,20 @@ use std::process::ExitCode;
 /// Exit code for bad input (a scenario that does not parse or check).
 pub const EXIT_BAD_INPUT: u8 = 2;
 
+/// `twin explain`: prints the story of one subject of a run.
+fn explain(a: args::ExplainArgs) -> anyhow::Result<ExitCode> {
+    use twin_export::explain::Subject;
+    let subject = match (a.job, a.request, a.node, a.service) {
+        (Some(j), ..) => Subject::Job(j),
+        (_, Some(r), ..) => Subject::Request(r),
+        (_, _, Some(n), _) => Subject::Node(n),
+        (_, _, _, Some(s)) => Subject::Service(s),
+        _ => anyhow::bail!("say what to explain: --job, --request, --node or --service"),
+    };
+    out!("{}", twin_export::explain::explain(&a.run_dir, &subject)?);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     let result = match cli.command {
@@ -25,6 +64,8 @@ fn main() -> ExitCode {
         args::Command::Validate(a) => validate::validate(a),
         args::Command::Scenarios(a) => scenarios::list(a),
         args::Command::Bench(a) => bench::bench(a),
+        args::Command::Policy(args::PolicyCommand::Test(a)) => policies::test(a),
+        args::Command::Explain(a) => explain(a),
     };
     match result {
         Ok(code) => code,

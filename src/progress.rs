@@ -17,19 +17,12 @@ impl Progress {
     pub fn new(label: &str) -> Progress {
         let bar = ProgressBar::with_draw_target(Some(1_000), ProgressDrawTarget::hidden());
         bar.set_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:40}] {percent:>3}% simulated · {elapsed} · eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{msg} [{bar:40}] {percent:>3}% simulated · {elapsed} · eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         bar.set_message(label.to_string());
-        Progress {
-            bar,
-            started: Instant::now(),
-            shown: false,
-            enabled: std::io::stderr().is_terminal(),
-        }
+        Progress { bar, started: Instant::now(), shown: false, enabled: std::io::stderr().is_terminal() }
     }
 
     /// Updates the share done, 0 to 1.
@@ -38,8 +31,7 @@ impl Progress {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
             self.shown = true;
         }
-        self.bar
-            .set_position((fraction.clamp(0.0, 1.0) * 1_000.0) as u64);
+        self.bar.set_position((fraction.clamp(0.0, 1.0) * 1_000.0) as u64);
     }
 
     /// Removes the bar.

@@ -9,28 +9,21 @@ use twin_sim::scenario::Scenario;
 pub fn list(a: ScenariosArgs) -> anyhow::Result<ExitCode> {
     if let Some(name) = a.show {
         match library::get(&name) {
-            Some(text) => print!("{text}"),
-            None => bail!(
-                "no built-in scenario called `{name}` (built-in: {})",
-                library::names()
-            ),
+            Some(text) => out!("{text}"),
+            None => bail!("no built-in scenario called `{name}` (built-in: {})", library::names()),
         }
         return Ok(ExitCode::SUCCESS);
     }
     let width = SCENARIOS.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (name, text) in SCENARIOS {
         match Scenario::from_toml(text, name) {
-            Ok(s) => println!(
+            Ok(s) => outln!(
                 "{name:width$}  {:>5}  {}{}",
                 s.spec.horizon.get().to_string(),
                 s.spec.description,
-                if *name == library::DEFAULT {
-                    "  (default)"
-                } else {
-                    ""
-                }
+                if *name == library::DEFAULT { "  (default)" } else { "" }
             ),
-            Err(e) => println!("{name:width$}  (does not check: {e})"),
+            Err(e) => outln!("{name:width$}  (does not check: {e})"),
         }
     }
     Ok(ExitCode::SUCCESS)

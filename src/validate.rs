@@ -17,7 +17,7 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
             }
         };
         match Scenario::from_toml(&text, &origin) {
-            Ok(s) => println!(
+            Ok(s) => outln!(
                 "ok    {origin}: `{}`, {} pools, {} services, {} training jobs, {} training streams, horizon {}",
                 s.spec.name,
                 s.spec.pools.len(),
@@ -29,10 +29,7 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
             Err(errors) => {
                 bad += 1;
                 let n = errors.errors().len();
-                println!(
-                    "FAIL  {origin}: {n} problem{}",
-                    if n == 1 { "" } else { "s" }
-                );
+                outln!("FAIL  {origin}: {n} problem{}", if n == 1 { "" } else { "s" });
                 eprintln!("{errors}");
             }
         }

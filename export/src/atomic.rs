@@ -10,33 +10,20 @@ pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> Result<(), PolarsError>,
 ) -> Result<(), ExportError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let io = |source| ExportError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let io = |source| ExportError::Io { path: path.to_path_buf(), source };
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
-        ))
+        .prefix(&format!(".{}.", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")))
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(io)?;
     {
         let mut w = BufWriter::new(tmp.as_file_mut());
         fill(&mut w).map_err(|source| match source {
-            PolarsError::IO { error, .. } => ExportError::Io {
-                path: path.to_path_buf(),
-                source: std::io::Error::new(error.kind(), error.to_string()),
-            },
-            other => ExportError::Table {
-                path: path.to_path_buf(),
-                source: other,
-            },
+            PolarsError::IO { error, .. } => {
+                ExportError::Io { path: path.to_path_buf(), source: std::io::Error::new(error.kind(), error.to_string()) }
+            }
+            other => ExportError::Table { path: path.to_path_buf(), source: other },
         })?;
         w.flush().map_err(io)?;
     }
@@ -44,9 +31,7 @@ pub fn write_atomically(
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(io)?;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io)?;
     }
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
@@ -68,11 +53,7 @@ mod tests {
         });
         assert!(err.is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "temporary file left behind"
-        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary file left behind");
         write_atomically(&path, |w| w.write_all(b"new").map_err(PolarsError::from)).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
     }

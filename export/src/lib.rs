@@ -14,10 +14,12 @@
 //! | `pool_series.{parquet,csv}` | pool and sample time |
 //! | `service_series.{parquet,csv}` | service and sample time |
 //! | `ledger.{parquet,csv}` | node, owner and charge period (FOCUS-aligned columns) |
+//! | `decisions.{parquet,csv}` | decision: placement, preemption, scale step, policy verdict, node event, with why |
 //! | `scenario.toml` | (the scenario text that ran) |
 #![warn(missing_docs)]
 
 mod atomic;
+pub mod explain;
 mod tables;
 
 pub use atomic::write_atomically;
@@ -66,41 +68,25 @@ pub struct Formats {
 
 impl Default for Formats {
     fn default() -> Self {
-        Formats {
-            parquet: true,
-            csv: true,
-        }
+        Formats { parquet: true, csv: true }
     }
 }
 
 /// Writes everything a run produced into `dir` (created if missing) and
 /// returns the files written, in order.
-pub fn write_run(
-    dir: &Path,
-    output: &RunOutput,
-    scenario_text: &str,
-    formats: Formats,
-) -> Result<Vec<PathBuf>, ExportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+pub fn write_run(dir: &Path, output: &RunOutput, scenario_text: &str, formats: Formats) -> Result<Vec<PathBuf>, ExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io { path: dir.to_path_buf(), source })?;
     let mut written = Vec::new();
     let summary = dir.join("summary.json");
-    let json = serde_json::to_vec_pretty(&output.summary).map_err(|source| ExportError::Json {
-        path: summary.clone(),
-        source,
-    })?;
+    let json = serde_json::to_vec_pretty(&output.summary).map_err(|source| ExportError::Json { path: summary.clone(), source })?;
     write_atomically(&summary, |w| w.write_all(&json).map_err(PolarsError::from))?;
     written.push(summary);
     let scenario = dir.join("scenario.toml");
-    write_atomically(&scenario, |w| {
-        w.write_all(scenario_text.as_bytes())
-            .map_err(PolarsError::from)
-    })?;
+    write_atomically(&scenario, |w| w.write_all(scenario_text.as_bytes()).map_err(PolarsError::from))?;
     written.push(scenario);
     let r = &output.records;
-    let tables: [(&str, Result<DataFrame, PolarsError>); 5] = [
+    let tables: [(&str, Result<DataFrame, PolarsError>); 6] = [
+        ("decisions", tables::decisions(r)),
         ("requests", tables::requests(r)),
         ("jobs", tables::jobs(r)),
         ("pool_series", tables::pool_series(r)),
@@ -108,10 +94,7 @@ pub fn write_run(
         ("ledger", tables::ledger(r, &output.summary.currency)),
     ];
     for (name, df) in tables {
-        let mut df = df.map_err(|source| ExportError::Table {
-            path: dir.join(name),
-            source,
-        })?;
+        let mut df = df.map_err(|source| ExportError::Table { path: dir.join(name), source })?;
         if formats.parquet {
             let path = dir.join(format!("{name}.parquet"));
             write_atomically(&path, |w| ParquetWriter::new(w).finish(&mut df).map(|_| ()))?;
@@ -119,9 +102,7 @@ pub fn write_run(
         }
         if formats.csv {
             let path = dir.join(format!("{name}.csv"));
-            write_atomically(&path, |w| {
-                CsvWriter::new(w).include_header(true).finish(&mut df)
-            })?;
+            write_atomically(&path, |w| CsvWriter::new(w).include_header(true).finish(&mut df))?;
             written.push(path);
         }
     }

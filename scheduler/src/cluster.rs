@@ -143,10 +143,7 @@ impl Cluster {
 
     /// A live node with its shape.
     pub fn view(&self, idx: NodeIdx) -> Option<NodeView<'_>> {
-        self.node(idx).map(|node| NodeView {
-            node,
-            shape: &self.shapes[node.shape.0 as usize],
-        })
+        self.node(idx).map(|node| NodeView { node, shape: &self.shapes[node.shape.0 as usize] })
     }
 
     /// A node by name.
@@ -156,10 +153,7 @@ impl Cluster {
 
     /// Live nodes, in index order.
     pub fn nodes(&self) -> impl Iterator<Item = (NodeIdx, &Node)> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| n.as_ref().map(|n| (NodeIdx(i as u32), n)))
+        self.nodes.iter().enumerate().filter_map(|(i, n)| n.as_ref().map(|n| (NodeIdx(i as u32), n)))
     }
 
     /// Whole free accelerators of a node (0 if it is gone).
@@ -192,22 +186,12 @@ impl Cluster {
         if self.bindings.contains_key(&pod.id) {
             return Err(ClusterError::AlreadyBound(pod.id));
         }
-        let n = self
-            .nodes
-            .get_mut(idx.0 as usize)
-            .and_then(Option::as_mut)
-            .ok_or(ClusterError::NoSuchNode(idx))?;
+        let n = self.nodes.get_mut(idx.0 as usize).and_then(Option::as_mut).ok_or(ClusterError::NoSuchNode(idx))?;
         let fits = n.free_cpu >= alloc.cpu_milli
             && n.free_mem >= alloc.memory_mib
-            && alloc
-                .gpus
-                .iter()
-                .all(|&(g, m)| n.gpu_free.get(g as usize).is_some_and(|&f| f >= m));
+            && alloc.gpus.iter().all(|&(g, m)| n.gpu_free.get(g as usize).is_some_and(|&f| f >= m));
         if !fits {
-            return Err(ClusterError::DoesNotFit {
-                pod: pod.id,
-                node: idx,
-            });
+            return Err(ClusterError::DoesNotFit { pod: pod.id, node: idx });
         }
         n.free_cpu -= alloc.cpu_milli;
         n.free_mem -= alloc.memory_mib;
@@ -258,9 +242,7 @@ impl Cluster {
 
     /// The pods bound to a node.
     pub fn pods_on(&self, idx: NodeIdx) -> &[PodId] {
-        self.node_pods
-            .get(idx.0 as usize)
-            .map_or(&[], Vec::as_slice)
+        self.node_pods.get(idx.0 as usize).map_or(&[], Vec::as_slice)
     }
 
     /// Accelerator thousandths on schedulable and unschedulable live nodes: (total, allocated).
@@ -295,18 +277,11 @@ impl Cluster {
         }
         let mut gpu_free = n.gpu_free.clone();
         gpu_free.sort_unstable_by(|a, b| b.cmp(a));
-        let key = ClassKey {
-            shape: n.shape,
-            free_cpu: n.free_cpu,
-            free_mem: n.free_mem,
-            gpu_free,
-        };
+        let key = ClassKey { shape: n.shape, free_cpu: n.free_cpu, free_mem: n.free_mem, gpu_free };
         let next = self.classes.len() as u32;
         let c = *self.class_ids.entry(key).or_insert(next);
         if c == next {
-            self.classes.push(Class {
-                members: BTreeSet::new(),
-            });
+            self.classes.push(Class { members: BTreeSet::new() });
         }
         self.classes[c as usize].members.insert(idx);
         self.live_classes.insert(c);
@@ -320,11 +295,7 @@ pub(crate) fn fit_on(pod: &Pod, n: &Node) -> Option<Alloc> {
         return None;
     }
     let gpus = n.pick_gpus(pod.gpus, pod.gpu_share)?;
-    Some(Alloc {
-        cpu_milli: pod.cpu_milli,
-        memory_mib: pod.memory_mib,
-        gpus,
-    })
+    Some(Alloc { cpu_milli: pod.cpu_milli, memory_mib: pod.memory_mib, gpus })
 }
 
 #[cfg(test)]
@@ -360,18 +331,9 @@ mod tests {
         let p2 = Pod::share(2, "b", 600);
         c.bind(&p1, n, c.fit(&p1, n).unwrap()).unwrap();
         assert!(c.fit(&p2, n).is_none());
-        let forced = Alloc {
-            gpus: smallvec::smallvec![(0, 600)],
-            ..Alloc::default()
-        };
-        assert!(matches!(
-            c.bind(&p2, n, forced),
-            Err(ClusterError::DoesNotFit { .. })
-        ));
-        assert!(matches!(
-            c.bind(&p1, n, Alloc::default()),
-            Err(ClusterError::AlreadyBound(_))
-        ));
+        let forced = Alloc { gpus: smallvec::smallvec![(0, 600)], ..Alloc::default() };
+        assert!(matches!(c.bind(&p2, n, forced), Err(ClusterError::DoesNotFit { .. })));
+        assert!(matches!(c.bind(&p1, n, Alloc::default()), Err(ClusterError::AlreadyBound(_))));
         assert_eq!(c.gpu_milli_totals(), (1_000, 600));
         assert_eq!(c.remove_node(n), vec![PodId(1)]);
         assert!(c.binding(PodId(1)).is_none());

@@ -65,9 +65,7 @@ impl Outcome {
     /// The decision's trace.
     pub fn trace(&self) -> &Trace {
         match self {
-            Outcome::Bind { trace, .. }
-            | Outcome::Preempt { trace, .. }
-            | Outcome::Unschedulable { trace } => trace,
+            Outcome::Bind { trace, .. } | Outcome::Preempt { trace, .. } | Outcome::Unschedulable { trace } => trace,
         }
     }
 }
@@ -103,23 +101,13 @@ impl Profile {
     }
 
     /// Runs the filters on one node; the first rejection, if any.
-    fn first_rejection(
-        &self,
-        pod: &Pod,
-        view: NodeView<'_>,
-    ) -> Option<(&'static str, &'static str)> {
-        self.plugins
-            .iter()
-            .find_map(|(p, _)| p.filter(pod, view).err().map(|why| (p.name(), why)))
+    fn first_rejection(&self, pod: &Pod, view: NodeView<'_>) -> Option<(&'static str, &'static str)> {
+        self.plugins.iter().find_map(|(p, _)| p.filter(pod, view).err().map(|why| (p.name(), why)))
     }
 
     /// Schedules one pod on the cluster as it is (nothing is bound).
     pub fn schedule(&mut self, pod: &Pod, cluster: &Cluster) -> Outcome {
-        let mut trace = Trace {
-            pod: pod.name.clone(),
-            profile: self.name.clone(),
-            ..Trace::default()
-        };
+        let mut trace = Trace { pod: pod.name.clone(), profile: self.name.clone(), ..Trace::default() };
         // Filter, once per class of alike nodes.
         let mut feasible: Vec<(NodeIdx, usize, Alloc)> = Vec::new();
         for (rep, members) in cluster.classes() {
@@ -143,20 +131,10 @@ impl Profile {
         if feasible.is_empty() {
             if self.preemption {
                 if let Some((node, victims)) = self.find_victims(pod, cluster) {
-                    trace.victims = victims
-                        .iter()
-                        .filter_map(|v| cluster.binding(*v).map(|b| b.name.clone()))
-                        .collect();
-                    trace.note = format!(
-                        "preempts {} lower-priority pod(s) on {}",
-                        victims.len(),
-                        cluster.node(node).map_or("?", |n| &n.name)
-                    );
-                    return Outcome::Preempt {
-                        node,
-                        victims,
-                        trace,
-                    };
+                    trace.victims = victims.iter().filter_map(|v| cluster.binding(*v).map(|b| b.name.clone())).collect();
+                    trace.note =
+                        format!("preempts {} lower-priority pod(s) on {}", victims.len(), cluster.node(node).map_or("?", |n| &n.name));
+                    return Outcome::Preempt { node, victims, trace };
                 }
                 trace.note = "no node frees enough by evicting lower-priority pods".into();
             }
@@ -164,21 +142,14 @@ impl Profile {
         }
         // Score, normalise per plugin, weight, select.
         let totals = self.score_candidates(pod, cluster, &feasible, &mut trace);
-        let best = (0..feasible.len())
-            .max_by(|&a, &b| totals[a].total_cmp(&totals[b]).then(b.cmp(&a)))
-            .expect("at least one feasible class");
+        let best =
+            (0..feasible.len()).max_by(|&a, &b| totals[a].total_cmp(&totals[b]).then(b.cmp(&a))).expect("at least one feasible class");
         let (node, _, alloc) = feasible.swap_remove(best);
         Outcome::Bind { node, alloc, trace }
     }
 
     /// Weighted, normalised totals of the candidates; fills the trace's top list.
-    fn score_candidates(
-        &mut self,
-        pod: &Pod,
-        cluster: &Cluster,
-        candidates: &[(NodeIdx, usize, Alloc)],
-        trace: &mut Trace,
-    ) -> Vec<f64> {
+    fn score_candidates(&mut self, pod: &Pod, cluster: &Cluster, candidates: &[(NodeIdx, usize, Alloc)], trace: &mut Trace) -> Vec<f64> {
         let n = candidates.len();
         let mut totals = vec![0.0; n];
         // One reused buffer: a row of normalised scores per scoring plugin.
@@ -192,9 +163,7 @@ impl Profile {
             let start = rows.len();
             let mut any = false;
             for (node, _, alloc) in candidates {
-                let s = cluster
-                    .view(*node)
-                    .and_then(|v| plugin.score(pod, v, alloc));
+                let s = cluster.view(*node).and_then(|v| plugin.score(pod, v, alloc));
                 any |= s.is_some();
                 rows.push(s.unwrap_or(f64::NEG_INFINITY));
             }
@@ -211,24 +180,16 @@ impl Profile {
         let mut order: Vec<usize> = (0..n).collect();
         let top = self.trace_top.min(n);
         if top > 0 {
-            order.select_nth_unstable_by(top - 1, |&a, &b| {
-                totals[b].total_cmp(&totals[a]).then(a.cmp(&b))
-            });
+            order.select_nth_unstable_by(top - 1, |&a, &b| totals[b].total_cmp(&totals[a]).then(a.cmp(&b)));
             order.truncate(top);
             order.sort_by(|&a, &b| totals[b].total_cmp(&totals[a]).then(a.cmp(&b)));
         }
         trace.top = order
             .iter()
             .map(|&i| ScoredNode {
-                node: cluster
-                    .node(candidates[i].0)
-                    .map_or_else(String::new, |node| node.name.clone()),
+                node: cluster.node(candidates[i].0).map_or_else(String::new, |node| node.name.clone()),
                 total: totals[i],
-                scores: names
-                    .iter()
-                    .enumerate()
-                    .map(|(k, name)| (name.to_string(), rows[k * n + i]))
-                    .collect(),
+                scores: names.iter().enumerate().map(|(k, name)| (name.to_string(), rows[k * n + i])).collect(),
             })
             .collect();
         self.scratch = rows;
@@ -262,12 +223,8 @@ impl Profile {
             for (_, _, v) in &lower {
                 release(&mut hypothetical, cluster, *v);
                 victims.push(*v);
-                let view = NodeView {
-                    node: &hypothetical,
-                    shape,
-                };
-                if self.first_rejection(pod, view).is_none() && fit_on(pod, &hypothetical).is_some()
-                {
+                let view = NodeView { node: &hypothetical, shape };
+                if self.first_rejection(pod, view).is_none() && fit_on(pod, &hypothetical).is_some() {
                     fits = true;
                     break;
                 }
@@ -276,18 +233,10 @@ impl Profile {
                 continue;
             }
             let victims = with_whole_gangs(cluster, victims);
-            if victims.iter().any(|v| {
-                cluster
-                    .binding(*v)
-                    .is_some_and(|b| b.priority >= pod.priority)
-            }) {
+            if victims.iter().any(|v| cluster.binding(*v).is_some_and(|b| b.priority >= pod.priority)) {
                 continue;
             }
-            let top = victims
-                .iter()
-                .filter_map(|v| cluster.binding(*v).map(|b| b.priority))
-                .max()
-                .unwrap_or(i32::MIN);
+            let top = victims.iter().filter_map(|v| cluster.binding(*v).map(|b| b.priority)).max().unwrap_or(i32::MIN);
             let key = (top, victims.len(), idx);
             if best.as_ref().is_none_or(|(k, _)| key < *k) {
                 best = Some((key, victims));
@@ -332,10 +281,7 @@ impl Profile {
                 );
                 GangOutcome::Wait { trace }
             }
-            None => GangOutcome::Bind {
-                placements: placed,
-                trace: last,
-            },
+            None => GangOutcome::Bind { placements: placed, trace: last },
         }
     }
 
@@ -348,11 +294,7 @@ impl Profile {
 
     /// The weighted score an empty node of `shape` would get, or the filter
     /// that rejects it: how an autoscaler's expander picks a pool to grow.
-    pub fn score_empty_node(
-        &self,
-        pod: &Pod,
-        shape: &NodeShape,
-    ) -> Result<f64, (&'static str, &'static str)> {
+    pub fn score_empty_node(&self, pod: &Pod, shape: &NodeShape) -> Result<f64, (&'static str, &'static str)> {
         let node = Node {
             name: String::new(),
             shape: crate::node::ShapeId(0),
@@ -366,11 +308,7 @@ impl Profile {
             return Err(r);
         }
         let alloc = fit_on(pod, &node).ok_or(("framework", "resources"))?;
-        Ok(self
-            .plugins
-            .iter()
-            .filter_map(|(p, w)| p.score(pod, view, &alloc).map(|s| w * s))
-            .sum())
+        Ok(self.plugins.iter().filter_map(|(p, w)| p.score(pod, view, &alloc).map(|s| w * s)).sum())
     }
 }
 
@@ -387,19 +325,14 @@ fn release(node: &mut Node, cluster: &Cluster, pod: PodId) {
 
 /// The victims plus every other bound member of their gangs.
 fn with_whole_gangs(cluster: &Cluster, mut victims: Vec<PodId>) -> Vec<PodId> {
-    let gangs: Vec<&str> = victims
-        .iter()
-        .filter_map(|v| cluster.binding(*v).and_then(|b| b.gang.as_deref()))
-        .collect();
+    let gangs: Vec<&str> = victims.iter().filter_map(|v| cluster.binding(*v).and_then(|b| b.gang.as_deref())).collect();
     if gangs.is_empty() {
         return victims;
     }
     let extra: Vec<PodId> = cluster
         .bindings()
         .iter()
-        .filter(|(id, b)| {
-            !victims.contains(id) && b.gang.as_deref().is_some_and(|g| gangs.contains(&g))
-        })
+        .filter(|(id, b)| !victims.contains(id) && b.gang.as_deref().is_some_and(|g| gangs.contains(&g)))
         .map(|(id, _)| *id)
         .collect();
     victims.extend(extra);
@@ -410,9 +343,7 @@ fn with_whole_gangs(cluster: &Cluster, mut victims: Vec<PodId>) -> Vec<PodId> {
 /// give 100, a plugin's missing score 0.
 fn normalise(vals: &mut [f64]) {
     let finite = vals.iter().copied().filter(|v| v.is_finite());
-    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     for v in vals {
         *v = if !v.is_finite() {
             0.0

@@ -43,9 +43,7 @@ mod trace;
 
 pub use cluster::{Binding, Cluster, ClusterError};
 pub use framework::{GangOutcome, Outcome, Plugin, queue_order};
-pub use node::{
-    Alloc, Capacity, MILLI, Node, NodeIdx, NodeShape, NodeView, ShapeId, Taint, TaintEffect,
-};
+pub use node::{Alloc, Capacity, MILLI, Node, NodeIdx, NodeShape, NodeView, ShapeId, Taint, TaintEffect};
 pub use pod::{Gang, Pod, PodId, Selector, Toleration};
 pub use profile::{BUILTIN_PROFILES, PluginSpec, Profile, ProfileError, ProfileSpec};
 pub use trace::{ScoredNode, Trace};

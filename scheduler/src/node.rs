@@ -46,10 +46,12 @@ pub enum TaintEffect {
 
 /// A taint on a node, as in Kubernetes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Taint {
     /// Key, such as `nvidia.com/gpu` or `twin.dev/spot`.
     pub key: String,
     /// Value; empty for key-only taints.
+    #[serde(default)]
     pub value: String,
     /// Effect.
     pub effect: TaintEffect,
@@ -203,23 +205,13 @@ mod tests {
     use super::*;
 
     fn node(free: &[u16]) -> Node {
-        Node {
-            name: "n".into(),
-            shape: ShapeId(0),
-            free_cpu: 1_000,
-            free_mem: 1_000,
-            gpu_free: free.to_vec(),
-            schedulable: true,
-        }
+        Node { name: "n".into(), shape: ShapeId(0), free_cpu: 1_000, free_mem: 1_000, gpu_free: free.to_vec(), schedulable: true }
     }
 
     #[test]
     fn whole_gpus_take_free_ones_and_shares_the_fullest_that_fits() {
         let n = node(&[1000, 300, 1000, 600]);
-        assert_eq!(
-            n.pick_gpus(2, 0).unwrap().as_slice(),
-            &[(0, 1000), (2, 1000)]
-        );
+        assert_eq!(n.pick_gpus(2, 0).unwrap().as_slice(), &[(0, 1000), (2, 1000)]);
         assert_eq!(n.pick_gpus(3, 0), None);
         assert_eq!(n.pick_gpus(0, 250).unwrap().as_slice(), &[(1, 250)]);
         assert_eq!(n.pick_gpus(0, 500).unwrap().as_slice(), &[(3, 500)]);

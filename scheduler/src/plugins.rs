@@ -50,9 +50,7 @@ pub fn by_name(name: &str, spec: &PluginSpec) -> Option<Box<dyn Plugin>> {
         "bin-pack" => Box::new(BinPack),
         "spread" => Box::new(Spread),
         "cost-aware" => Box::new(CostAware),
-        "interruption-aware" => Box::new(InterruptionAware {
-            max_band: spec.max_band.unwrap_or(2),
-        }),
+        "interruption-aware" => Box::new(InterruptionAware { max_band: spec.max_band.unwrap_or(2) }),
         "heterogeneity-aware" => Box::new(HeterogeneityAware),
         "fragmentation-aware" => Box::new(FragmentationAware::default()),
         _ => return None,

@@ -52,21 +52,22 @@ impl Selector {
 
 /// A toleration of taints, as in Kubernetes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Toleration {
     /// Taint key tolerated.
     pub key: String,
     /// Value it must have; `None` tolerates any value.
+    #[serde(default)]
     pub value: Option<String>,
     /// Effect tolerated; `None` tolerates every effect.
+    #[serde(default)]
     pub effect: Option<TaintEffect>,
 }
 
 impl Toleration {
     /// Whether this toleration covers `taint`.
     pub fn tolerates(&self, taint: &Taint) -> bool {
-        self.key == taint.key
-            && self.value.as_ref().is_none_or(|v| *v == taint.value)
-            && self.effect.is_none_or(|e| e == taint.effect)
+        self.key == taint.key && self.value.as_ref().is_none_or(|v| *v == taint.value) && self.effect.is_none_or(|e| e == taint.effect)
     }
 }
 
@@ -139,11 +140,7 @@ impl Pod {
 
     /// A pod asking for a share of one accelerator, in thousandths.
     pub fn share(id: u64, name: &str, milli: u16) -> Pod {
-        Pod {
-            gpus: 0,
-            gpu_share: milli,
-            ..Pod::gpus(id, name, 0)
-        }
+        Pod { gpus: 0, gpu_share: milli, ..Pod::gpus(id, name, 0) }
     }
 
     /// Accelerator thousandths asked for in all.

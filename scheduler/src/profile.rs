@@ -77,59 +77,20 @@ pub enum ProfileError {
 pub const BUILTIN_PROFILES: &[(&str, &[(&str, f64)], &str)] = &[
     (
         "default",
-        &[
-            ("resource-fit", 0.0),
-            ("node-affinity", 1.0),
-            ("interruption-aware", 1.0),
-            ("bin-pack", 1.0),
-            ("cost-aware", 2.0),
-        ],
+        &[("resource-fit", 0.0), ("node-affinity", 1.0), ("interruption-aware", 1.0), ("bin-pack", 1.0), ("cost-aware", 2.0)],
         "cheapest capacity per unit of work (sunk capacity first, then spot, then on-demand), packed, away from risky spot for fragile work",
     ),
-    (
-        "bin-pack",
-        &[
-            ("resource-fit", 0.0),
-            ("node-affinity", 1.0),
-            ("bin-pack", 1.0),
-        ],
-        "fullest node first (MostAllocated)",
-    ),
-    (
-        "spread",
-        &[
-            ("resource-fit", 0.0),
-            ("node-affinity", 1.0),
-            ("spread", 1.0),
-        ],
-        "emptiest node first (LeastAllocated)",
-    ),
+    ("bin-pack", &[("resource-fit", 0.0), ("node-affinity", 1.0), ("bin-pack", 1.0)], "fullest node first (MostAllocated)"),
+    ("spread", &[("resource-fit", 0.0), ("node-affinity", 1.0), ("spread", 1.0)], "emptiest node first (LeastAllocated)"),
     (
         "cost-aware",
-        &[
-            ("resource-fit", 0.0),
-            ("node-affinity", 1.0),
-            ("interruption-aware", 1.0),
-            ("cost-aware", 1.0),
-        ],
+        &[("resource-fit", 0.0), ("node-affinity", 1.0), ("interruption-aware", 1.0), ("cost-aware", 1.0)],
         "lowest effective price per unit of useful work",
     ),
-    (
-        "gavel",
-        &[
-            ("resource-fit", 0.0),
-            ("node-affinity", 1.0),
-            ("heterogeneity-aware", 1.0),
-        ],
-        "fastest accelerator for the work (Gavel)",
-    ),
+    ("gavel", &[("resource-fit", 0.0), ("node-affinity", 1.0), ("heterogeneity-aware", 1.0)], "fastest accelerator for the work (Gavel)"),
     (
         "fgd",
-        &[
-            ("resource-fit", 0.0),
-            ("node-affinity", 1.0),
-            ("fragmentation-aware", 1.0),
-        ],
+        &[("resource-fit", 0.0), ("node-affinity", 1.0), ("fragmentation-aware", 1.0)],
         "least growth of GPU fragmentation (FGD, ATC '23)",
     ),
 ];
@@ -149,45 +110,21 @@ pub struct Profile {
 
 impl std::fmt::Debug for Profile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let p: Vec<String> = self
-            .plugins
-            .iter()
-            .map(|(p, w)| format!("{}×{w}", p.name()))
-            .collect();
-        write!(
-            f,
-            "Profile {} [{}] preemption {}",
-            self.name,
-            p.join(", "),
-            self.preemption
-        )
+        let p: Vec<String> = self.plugins.iter().map(|(p, w)| format!("{}×{w}", p.name())).collect();
+        write!(f, "Profile {} [{}] preemption {}", self.name, p.join(", "), self.preemption)
     }
 }
 
 impl Profile {
     /// A built-in profile by name.
     pub fn builtin(name: &str) -> Result<Profile, ProfileError> {
-        let (_, plugins, _) = BUILTIN_PROFILES
-            .iter()
-            .find(|(n, _, _)| *n == name)
-            .ok_or_else(|| ProfileError::UnknownProfile {
-                name: name.to_string(),
-                known: BUILTIN_PROFILES
-                    .iter()
-                    .map(|p| p.0)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+        let (_, plugins, _) = BUILTIN_PROFILES.iter().find(|(n, _, _)| *n == name).ok_or_else(|| ProfileError::UnknownProfile {
+            name: name.to_string(),
+            known: BUILTIN_PROFILES.iter().map(|p| p.0).collect::<Vec<_>>().join(", "),
+        })?;
         Profile::from_spec(&ProfileSpec {
             name: name.to_string(),
-            plugins: plugins
-                .iter()
-                .map(|(n, w)| PluginSpec {
-                    name: n.to_string(),
-                    weight: *w,
-                    max_band: None,
-                })
-                .collect(),
+            plugins: plugins.iter().map(|(n, w)| PluginSpec { name: n.to_string(), weight: *w, max_band: None }).collect(),
             preemption: true,
         })
     }
@@ -197,25 +134,13 @@ impl Profile {
         let mut built = Vec::with_capacity(spec.plugins.len());
         for p in &spec.plugins {
             if !(p.weight >= 0.0) || !p.weight.is_finite() {
-                return Err(ProfileError::BadWeight {
-                    name: p.name.clone(),
-                    weight: p.weight.to_string(),
-                });
+                return Err(ProfileError::BadWeight { name: p.name.clone(), weight: p.weight.to_string() });
             }
-            let plugin =
-                plugins::by_name(&p.name, p).ok_or_else(|| ProfileError::UnknownPlugin {
-                    name: p.name.clone(),
-                    known: plugins::NAMES.join(", "),
-                })?;
+            let plugin = plugins::by_name(&p.name, p)
+                .ok_or_else(|| ProfileError::UnknownPlugin { name: p.name.clone(), known: plugins::NAMES.join(", ") })?;
             built.push((plugin, p.weight));
         }
-        Ok(Profile {
-            name: spec.name.clone(),
-            plugins: built,
-            preemption: spec.preemption,
-            trace_top: 3,
-            scratch: Vec::new(),
-        })
+        Ok(Profile { name: spec.name.clone(), plugins: built, preemption: spec.preemption, trace_top: 3, scratch: Vec::new() })
     }
 
     /// The plugins and their weights.

@@ -40,15 +40,9 @@ pub struct Trace {
 impl Trace {
     /// Adds `n` nodes rejected by `plugin` for `reason`.
     pub(crate) fn reject(&mut self, plugin: &str, reason: &str, n: usize) {
-        match self
-            .rejected
-            .iter_mut()
-            .find(|r| r.0 == plugin && r.1 == reason)
-        {
+        match self.rejected.iter_mut().find(|r| r.0 == plugin && r.1 == reason) {
             Some(r) => r.2 += n,
-            None => self
-                .rejected
-                .push((plugin.to_string(), reason.to_string(), n)),
+            None => self.rejected.push((plugin.to_string(), reason.to_string(), n)),
         }
     }
 
@@ -56,30 +50,14 @@ impl Trace {
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
         if let Some(best) = self.top.first() {
-            let scores: Vec<String> = best
-                .scores
-                .iter()
-                .map(|(p, s)| format!("{p} {s:.0}"))
-                .collect();
-            parts.push(format!(
-                "best {} (score {:.1}: {})",
-                best.node,
-                best.total,
-                scores.join(", ")
-            ));
+            let scores: Vec<String> = best.scores.iter().map(|(p, s)| format!("{p} {s:.0}")).collect();
+            parts.push(format!("best {} (score {:.1}: {})", best.node, best.total, scores.join(", ")));
         }
         if !self.rejected.is_empty() {
-            let r: Vec<String> = self
-                .rejected
-                .iter()
-                .map(|(p, why, n)| format!("{p}: {why} on {n}"))
-                .collect();
+            let r: Vec<String> = self.rejected.iter().map(|(p, why, n)| format!("{p}: {why} on {n}")).collect();
             parts.push(format!("filtered out [{}]", r.join("; ")));
         }
-        parts.push(format!(
-            "{} of {} nodes feasible",
-            self.feasible, self.nodes
-        ));
+        parts.push(format!("{} of {} nodes feasible", self.feasible, self.nodes));
         if !self.victims.is_empty() {
             parts.push(format!("preempts {}", self.victims.join(", ")));
         }
@@ -101,19 +79,8 @@ impl fmt::Display for Trace {
             writeln!(f, "  filter {p}: {why} — {n} nodes")?;
         }
         for (i, s) in self.top.iter().enumerate() {
-            let scores: Vec<String> = s
-                .scores
-                .iter()
-                .map(|(p, v)| format!("{p}={v:.1}"))
-                .collect();
-            writeln!(
-                f,
-                "  #{} {} total {:.2} [{}]",
-                i + 1,
-                s.node,
-                s.total,
-                scores.join(" ")
-            )?;
+            let scores: Vec<String> = s.scores.iter().map(|(p, v)| format!("{p}={v:.1}")).collect();
+            writeln!(f, "  #{} {} total {:.2} [{}]", i + 1, s.node, s.total, scores.join(" "))?;
         }
         if !self.victims.is_empty() {
             writeln!(f, "  preempts: {}", self.victims.join(", "))?;

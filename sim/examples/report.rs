@@ -25,10 +25,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let seed = args
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(scenario.spec.seed);
+    let seed = args.next().and_then(|s| s.parse().ok()).unwrap_or(scenario.spec.seed);
     match run(&scenario, seed, RunOptions::summary_only()) {
         Ok(out) => print!("{}", report::render(&out.summary)),
         Err(e) => {

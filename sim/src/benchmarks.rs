@@ -33,14 +33,8 @@ impl Model for HoldModel {
 pub fn hold_simulation(pending: usize, seed: u64) -> Simulation<HoldModel> {
     let mut rng = RngStreams::new(seed).stream("hold");
     let mean_delay_ns = 1e6;
-    let starts: Vec<u64> = (0..pending)
-        .map(|_| (rng.random::<f64>() * mean_delay_ns) as u64)
-        .collect();
-    let mut sim = Simulation::new(HoldModel {
-        rng,
-        mean_delay_ns,
-        handled: 0,
-    });
+    let starts: Vec<u64> = (0..pending).map(|_| (rng.random::<f64>() * mean_delay_ns) as u64).collect();
+    let mut sim = Simulation::new(HoldModel { rng, mean_delay_ns, handled: 0 });
     for (i, t) in starts.into_iter().enumerate() {
         sim.schedule_at(SimTime(t), i as u32);
     }
@@ -68,13 +62,7 @@ impl BinaryHeapHold {
             let t = (rng.random::<f64>() * mean_delay_ns) as u64;
             heap.push(std::cmp::Reverse((t, i as u64, i as u32)));
         }
-        BinaryHeapHold {
-            heap,
-            rng,
-            mean_delay_ns,
-            seq: pending as u64,
-            handled: 0,
-        }
+        BinaryHeapHold { heap, rng, mean_delay_ns, seq: pending as u64, handled: 0 }
     }
 
     /// Handles the earliest event: it schedules one more.
@@ -95,15 +83,14 @@ impl BinaryHeapHold {
 /// of 250 single-GPU replicas each.
 pub fn fleet_week(million_requests: f64) -> String {
     let rate = million_requests * 1e6 / (7.0 * 86_400.0);
-    let service =
-        |name: &str, model: &str, pool: &str, replicas: u32, share: f64, arrivals: &str| {
-            let r = rate * share;
-            let arrivals = arrivals
-                .replace("RATE", &format!("{r:.6}"))
-                .replace("BURST", &format!("{:.6}", r * 3.0))
-                .replace("CALM", &format!("{:.6}", r * 0.5));
-            format!(
-                r#"
+    let service = |name: &str, model: &str, pool: &str, replicas: u32, share: f64, arrivals: &str| {
+        let r = rate * share;
+        let arrivals = arrivals
+            .replace("RATE", &format!("{r:.6}"))
+            .replace("BURST", &format!("{:.6}", r * 3.0))
+            .replace("CALM", &format!("{:.6}", r * 0.5));
+        format!(
+            r#"
 [[services]]
 name = "{name}"
 team = "bench"
@@ -116,8 +103,8 @@ arrivals = {arrivals}
 prompt_tokens = {{ lognormal = {{ median = 500, sigma = 0.8, max = 8000 }} }}
 output_tokens = {{ lognormal = {{ median = 200, sigma = 0.6, max = 2000 }} }}
 "#
-            )
-        };
+        )
+    };
     let mut s = String::from(
         r#"format_version = 1
 name = "fleet-week"
@@ -140,14 +127,7 @@ min_nodes = 61
 max_nodes = 61
 "#,
     );
-    s += &service(
-        "chat",
-        "llama-3.1-8b",
-        "h100-reserved",
-        256,
-        0.35,
-        "{ poisson = { rate = RATE } }",
-    );
+    s += &service("chat", "llama-3.1-8b", "h100-reserved", 256, 0.35, "{ poisson = { rate = RATE } }");
     s += &service(
         "code",
         "llama-3.1-8b",
@@ -156,22 +136,8 @@ max_nodes = 61
         0.25,
         "{ mmpp = { rates = [CALM, BURST], mean_durations = [\"50m\", \"10m\"] } }",
     );
-    s += &service(
-        "summarise",
-        "mistral-7b",
-        "a100-od",
-        244,
-        0.25,
-        "{ diurnal = { mean_rate = RATE, amplitude = 0.6, peak = \"14h\" } }",
-    );
-    s += &service(
-        "batch",
-        "llama-3.2-1b",
-        "a100-od",
-        244,
-        0.15,
-        "{ poisson = { rate = RATE } }",
-    );
+    s += &service("summarise", "mistral-7b", "a100-od", 244, 0.25, "{ diurnal = { mean_rate = RATE, amplitude = 0.6, peak = \"14h\" } }");
+    s += &service("batch", "llama-3.2-1b", "a100-od", 244, 0.15, "{ poisson = { rate = RATE } }");
     s
 }
 

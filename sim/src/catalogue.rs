@@ -53,33 +53,23 @@ impl Catalogue {
 
     /// The accelerator called `name` (or one of its aliases), ignoring case.
     pub fn accelerator(&self, name: &str) -> Option<usize> {
-        self.accelerators.iter().position(|a| {
-            a.name.eq_ignore_ascii_case(name)
-                || a.aliases.iter().any(|x| x.eq_ignore_ascii_case(name))
-        })
+        self.accelerators.iter().position(|a| a.name.eq_ignore_ascii_case(name) || a.aliases.iter().any(|x| x.eq_ignore_ascii_case(name)))
     }
 
     /// The node type called `name`, ignoring case.
     pub fn node_type(&self, name: &str) -> Option<usize> {
-        self.node_types
-            .iter()
-            .position(|n| n.name.eq_ignore_ascii_case(name))
+        self.node_types.iter().position(|n| n.name.eq_ignore_ascii_case(name))
     }
 
     /// The model architecture called `name`, ignoring case.
     pub fn model(&self, name: &str) -> Option<usize> {
-        self.models
-            .iter()
-            .position(|m| m.name.eq_ignore_ascii_case(name))
+        self.models.iter().position(|m| m.name.eq_ignore_ascii_case(name))
     }
 }
 
 fn merge<T: Clone>(base: &mut Vec<T>, extra: &[T], name: impl Fn(&T) -> &String) {
     for e in extra {
-        match base
-            .iter()
-            .position(|b| name(b).eq_ignore_ascii_case(name(e)))
-        {
+        match base.iter().position(|b| name(b).eq_ignore_ascii_case(name(e))) {
             Some(i) => base[i] = e.clone(),
             None => base.push(e.clone()),
         }
@@ -93,24 +83,12 @@ mod tests {
     #[test]
     fn builtin_catalogue_is_complete_and_consistent() {
         let c = Catalogue::builtin();
-        for name in [
-            "H100",
-            "H200",
-            "A100",
-            "L4",
-            "TPU-v5e",
-            "Inferentia2",
-            "CPU",
-        ] {
+        for name in ["H100", "H200", "A100", "L4", "TPU-v5e", "Inferentia2", "CPU"] {
             assert!(c.accelerator(name).is_some(), "{name} missing");
         }
         assert_eq!(c.accelerator("a100-80gb"), c.accelerator("A100"));
         for n in &c.node_types {
-            assert!(
-                c.accelerator(&n.accelerator).is_some(),
-                "{} names an unknown accelerator",
-                n.name
-            );
+            assert!(c.accelerator(&n.accelerator).is_some(), "{} names an unknown accelerator", n.name);
             assert!(n.list_price_per_hour > 0.0);
         }
         for a in &c.accelerators {
@@ -139,14 +117,8 @@ mod tests {
         )
         .unwrap();
         let c = Catalogue::builtin().merged(&extra);
-        assert_eq!(
-            c.node_types[c.node_type("p5.48xlarge").unwrap()].list_price_per_hour,
-            40.0
-        );
+        assert_eq!(c.node_types[c.node_type("p5.48xlarge").unwrap()].list_price_per_hour, 40.0);
         assert!(c.node_type("my-box").is_some());
-        assert_eq!(
-            c.node_types.len(),
-            Catalogue::builtin().node_types.len() + 1
-        );
+        assert_eq!(c.node_types.len(), Catalogue::builtin().node_types.len() + 1);
     }
 }

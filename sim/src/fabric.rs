@@ -12,6 +12,7 @@ mod inference;
 mod invariants;
 mod nodes;
 mod observe;
+mod policies;
 mod training;
 
 use crate::engine::{Context, Model};
@@ -21,12 +22,11 @@ use crate::ledger::Ledger;
 use crate::metrics::Records;
 use crate::placement::Placement;
 use crate::rng::SimRng;
-use crate::scenario::spec::LognormalSpec;
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Job, Replica, Requests, Service};
 use std::collections::{BTreeMap, VecDeque};
 
-pub use build::BuildError;
+pub use build::{BuildError, SPOT_FIRST, placement_for};
 pub use observe::RunOutput;
 
 /// What a run keeps beyond its summary.
@@ -38,26 +38,20 @@ pub struct RunOptions {
     pub record_ledger: bool,
     /// Keep pool and service time series.
     pub record_series: bool,
+    /// Keep the decision trace (placements, preemptions, scale steps, policy verdicts, node events).
+    pub record_decisions: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions {
-            record_requests: true,
-            record_ledger: true,
-            record_series: true,
-        }
+        RunOptions { record_requests: true, record_ledger: true, record_series: true, record_decisions: true }
     }
 }
 
 impl RunOptions {
     /// Summary only: the fastest, smallest run.
     pub fn summary_only() -> Self {
-        RunOptions {
-            record_requests: false,
-            record_ledger: false,
-            record_series: false,
-        }
+        RunOptions { record_requests: false, record_ledger: false, record_series: false, record_decisions: false }
     }
 }
 
@@ -113,26 +107,33 @@ pub(crate) struct Workload {
     pub name: String,
     pub team: String,
     pub namespace: String,
+    /// What placement and policies may know of it.
+    pub traits: crate::placement::WorkloadTraits,
+    /// A service or a job.
+    pub kind: WorkloadKind,
+    /// Container image, for policies.
+    pub image: String,
+    /// Labels, for policies.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What a workload is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WorkloadKind {
+    Service(ServiceId),
+    Job(JobId),
 }
 
 /// A generator of training jobs.
 #[derive(Clone, Debug)]
 pub(crate) struct JobStream {
-    pub name: String,
-    pub team: String,
-    pub namespace: String,
+    /// The stream as the scenario wrote it.
+    pub spec: crate::scenario::spec::TrainingStreamSpec,
     pub pools: Vec<PoolId>,
-    pub jobs_per_hour: f64,
-    pub gpus: Vec<u32>,
-    pub work: LognormalSpec,
     pub start: SimTime,
     pub stop: SimTime,
     pub max_jobs: u32,
     pub made: u32,
-    pub checkpoint_interval: SimDuration,
-    pub checkpoint_cost: SimDuration,
-    pub checkpoint_on_notice: bool,
-    pub speed: BTreeMap<String, f64>,
     pub rng: SimRng,
 }
 
@@ -162,12 +163,27 @@ pub struct Fabric {
     pub(crate) records: Records,
     pub(crate) next_request_seq: u64,
     pub(crate) starting: bool,
+    /// An error that ends the run (an external scheduler that failed).
+    pub(crate) fatal: Option<String>,
+    /// The last reason each waiting unit was traced with.
+    pub(crate) last_wait: BTreeMap<Owner, &'static str>,
+    /// Workloads evicted by preemption.
+    pub(crate) stats_preemptions: u64,
+    /// Policy-as-code at the decision points, if any.
+    pub(crate) policy: Option<Box<dyn crate::policy::PolicyHook + Send>>,
+    /// Denials by (decision point, rule).
+    pub(crate) denials: BTreeMap<(&'static str, String), policies::Denials>,
+    /// Placement policy verdicts by (workload, pool).
+    pub(crate) placement_verdicts: BTreeMap<(crate::ids::WorkloadId, PoolId), bool>,
 }
 
 impl Model for Fabric {
     type Event = Event;
 
     fn handle(&mut self, event: Event, ctx: &mut Context<'_, Event>) {
+        if self.fatal.is_some() {
+            return;
+        }
         match event {
             Event::Arrival(s) => self.on_arrival(s, ctx),
             Event::ReplicaWake(r, epoch) => self.on_replica_wake(r, epoch, ctx),
@@ -200,8 +216,13 @@ impl Fabric {
     }
 
     /// The placement policy's name.
-    pub fn placement_name(&self) -> &'static str {
+    pub fn placement_name(&self) -> String {
         self.placement.name()
+    }
+
+    /// The error that ended the run early, if any.
+    pub fn fatal(&self) -> Option<&str> {
+        self.fatal.as_deref()
     }
 
     /// The ledger so far.

@@ -157,23 +157,14 @@ impl Ledger {
     }
 
     /// Books `account` to `owner` (or idle) on `node` in `pool`.
-    pub fn book(
-        &mut self,
-        node: NodeId,
-        pool: PoolId,
-        owner: Option<WorkloadId>,
-        account: Account,
-    ) {
+    pub fn book(&mut self, node: NodeId, pool: PoolId, owner: Option<WorkloadId>, account: Account) {
         let slot = owner.map_or(0, |w| w.0 + 1);
         while self.accounts.len() <= slot as usize {
             self.accounts.push(vec![Account::default(); self.pools]);
         }
         self.accounts[slot as usize][pool.index()] += account;
         if self.keep_rows {
-            self.open
-                .entry((node, slot))
-                .or_insert((pool, Account::default()))
-                .1 += account;
+            self.open.entry((node, slot)).or_insert((pool, Account::default())).1 += account;
         }
     }
 
@@ -202,13 +193,7 @@ impl Ledger {
         pool.stats.allocated_gpu_ns += u128::from(allocated) * dt_ns;
     }
 
-    fn capacity_account(
-        &self,
-        pool: &Pool,
-        gpus: u32,
-        dt: SimDuration,
-        energy_mwns: u128,
-    ) -> Account {
+    fn capacity_account(&self, pool: &Pool, gpus: u32, dt: SimDuration, energy_mwns: u128) -> Account {
         Account {
             compute: Money::of(pool.price_units, gpus, dt),
             energy_cost: energy_cost(pool, energy_mwns),
@@ -219,48 +204,24 @@ impl Ledger {
     }
 
     /// Books energy spent doing work (above idle) by `owner` on `node`.
-    pub fn book_work_energy(
-        &mut self,
-        node: NodeId,
-        pool: &Pool,
-        owner: WorkloadId,
-        energy_mwns: u128,
-    ) {
+    pub fn book_work_energy(&mut self, node: NodeId, pool: &Pool, owner: WorkloadId, energy_mwns: u128) {
         if energy_mwns == 0 {
             return;
         }
-        let acct = Account {
-            energy_cost: energy_cost(pool, energy_mwns),
-            energy_mwns,
-            ..Account::default()
-        };
+        let acct = Account { energy_cost: energy_cost(pool, energy_mwns), energy_mwns, ..Account::default() };
         self.book(node, pool.id, Some(owner), acct);
     }
 
     /// Ends a node's billing at `now`: books up to `now`, then the rest of its
     /// minimum charge and the rounding to whole seconds, as idle.
-    pub fn terminate_node(
-        &mut self,
-        node: &mut Node,
-        pool: &mut Pool,
-        now: SimTime,
-        minimum: SimDuration,
-    ) {
+    pub fn terminate_node(&mut self, node: &mut Node, pool: &mut Pool, now: SimTime, minimum: SimDuration) {
         self.settle_node(node, pool, now);
         let lifetime = now.saturating_since(node.launched).as_nanos();
         let whole_secs = lifetime.div_ceil(NANOS_PER_SEC) * NANOS_PER_SEC;
-        let floor = if pool.capacity.is_committed() {
-            0
-        } else {
-            minimum.as_nanos()
-        };
+        let floor = if pool.capacity.is_committed() { 0 } else { minimum.as_nanos() };
         let extra = SimDuration(whole_secs.max(floor) - lifetime);
         if !extra.is_zero() {
-            let acct = Account {
-                energy_mwns: 0,
-                energy_cost: Money::ZERO,
-                ..self.capacity_account(pool, node.gpus, extra, 0)
-            };
+            let acct = Account { energy_mwns: 0, energy_cost: Money::ZERO, ..self.capacity_account(pool, node.gpus, extra, 0) };
             self.book(node.id, pool.id, None, acct);
             pool.stats.gpu_ns += u128::from(node.gpus) * u128::from(extra.as_nanos());
         }
@@ -272,19 +233,8 @@ impl Ledger {
     pub fn close_period(&mut self, now: SimTime) {
         let start = self.period_start;
         for ((node, slot), (pool, account)) in std::mem::take(&mut self.open) {
-            let workload = if slot == 0 {
-                None
-            } else {
-                Some(WorkloadId(slot - 1))
-            };
-            self.rows.push(LedgerRow {
-                period_start: start,
-                period_end: now,
-                node,
-                pool,
-                workload,
-                account,
-            });
+            let workload = if slot == 0 { None } else { Some(WorkloadId(slot - 1)) };
+            self.rows.push(LedgerRow { period_start: start, period_end: now, node, pool, workload, account });
         }
         self.period_start = now;
     }
@@ -292,9 +242,7 @@ impl Ledger {
     /// The total of one owner (or idle) in one pool.
     pub fn account(&self, owner: Option<WorkloadId>, pool: PoolId) -> Account {
         let slot = owner.map_or(0, |w| w.0 as usize + 1);
-        self.accounts
-            .get(slot)
-            .map_or_else(Account::default, |a| a[pool.index()])
+        self.accounts.get(slot).map_or_else(Account::default, |a| a[pool.index()])
     }
 
     /// The total of one owner (or idle) over all pools.

@@ -56,6 +56,7 @@ pub mod ledger;
 pub mod market;
 pub mod metrics;
 pub mod placement;
+pub mod policy;
 pub mod report;
 pub mod rng;
 pub mod run;
@@ -64,4 +65,4 @@ pub mod time;
 pub mod workload;
 
 pub use fabric::{Fabric, RunOptions};
-pub use run::{Run, RunOutput, run};
+pub use run::{Run, RunError, RunOutput, run};

@@ -38,19 +38,13 @@ pub struct Interruptions {
 impl Interruptions {
     /// From a scenario's `interruption` table (already checked).
     pub fn from_spec(spec: &InterruptionSpec) -> Interruptions {
-        let rate_per_hour = match (
-            spec.rate_per_hour,
-            spec.band.as_deref().and_then(band_monthly_fraction),
-        ) {
+        let rate_per_hour = match (spec.rate_per_hour, spec.band.as_deref().and_then(band_monthly_fraction)) {
             (Some(r), _) => r,
             // A monthly fraction p of nodes interrupted is a hazard of −ln(1 − p) per month.
             (None, Some(p)) => -(1.0 - p).ln() / HOURS_PER_MONTH,
             (None, None) => 0.0,
         };
-        Interruptions {
-            rate_per_hour,
-            notice: spec.notice.get(),
-        }
+        Interruptions { rate_per_hour, notice: spec.notice.get() }
     }
 
     /// Time from a node becoming ready to its reclaim notice, or `None` if never.
@@ -80,53 +74,29 @@ pub struct PriceProcess {
 #[derive(Clone, Debug)]
 enum Kind {
     Fixed,
-    MeanReverting {
-        spec: MeanRevertingSpec,
-        rng: SimRng,
-    },
-    Table {
-        spec: PriceTableSpec,
-        cycle: u64,
-        next: usize,
-    },
+    MeanReverting { spec: MeanRevertingSpec, rng: SimRng },
+    Table { spec: PriceTableSpec, cycle: u64, next: usize },
 }
 
 impl PriceProcess {
     /// A process from a scenario's `price` (already checked), with its own stream.
     pub fn new(spec: &PriceSpec, rng: SimRng) -> PriceProcess {
         match spec {
-            PriceSpec::Fixed(p) => PriceProcess {
-                current: *p,
-                pending: None,
-                kind: Kind::Fixed,
-            },
-            PriceSpec::MeanReverting(m) => PriceProcess {
-                current: m.initial.unwrap_or(m.mean),
-                pending: None,
-                kind: Kind::MeanReverting {
-                    spec: m.clone(),
-                    rng,
-                },
-            },
+            PriceSpec::Fixed(p) => PriceProcess { current: *p, pending: None, kind: Kind::Fixed },
+            PriceSpec::MeanReverting(m) => {
+                PriceProcess { current: m.initial.unwrap_or(m.mean), pending: None, kind: Kind::MeanReverting { spec: m.clone(), rng } }
+            }
             PriceSpec::Table(t) => PriceProcess {
                 current: t.points.first().map_or(0.0, |p| p.price),
                 pending: None,
-                kind: Kind::Table {
-                    spec: t.clone(),
-                    cycle: 0,
-                    next: 1,
-                },
+                kind: Kind::Table { spec: t.clone(), cycle: 0, next: 1 },
             },
         }
     }
 
     /// A fixed price.
     pub fn fixed(price: f64) -> PriceProcess {
-        PriceProcess {
-            current: price,
-            pending: None,
-            kind: Kind::Fixed,
-        }
+        PriceProcess { current: price, pending: None, kind: Kind::Fixed }
     }
 
     /// The price now, per node-hour.
@@ -219,11 +189,7 @@ mod tests {
 
     #[test]
     fn bands_become_hazards() {
-        let spec = InterruptionSpec {
-            rate_per_hour: None,
-            band: Some("5-10%".into()),
-            notice: Dur::secs(120),
-        };
+        let spec = InterruptionSpec { rate_per_hour: None, band: Some("5-10%".into()), notice: Dur::secs(120) };
         let i = Interruptions::from_spec(&spec);
         // 7.5% a month.
         assert!((1.0 - (-i.rate_per_hour * HOURS_PER_MONTH).exp() - 0.075).abs() < 1e-12);
@@ -233,16 +199,7 @@ mod tests {
     #[test]
     fn tables_step_and_repeat() {
         let spec = PriceSpec::Table(PriceTableSpec {
-            points: vec![
-                PricePoint {
-                    at: Dur::secs(0),
-                    price: 1.0,
-                },
-                PricePoint {
-                    at: Dur::secs(10),
-                    price: 2.0,
-                },
-            ],
+            points: vec![PricePoint { at: Dur::secs(0), price: 1.0 }, PricePoint { at: Dur::secs(10), price: 2.0 }],
             repeat_every: Some(Dur::secs(30)),
         });
         let mut p = PriceProcess::new(&spec, RngStreams::new(1).stream("x"));
@@ -259,16 +216,7 @@ mod tests {
     #[test]
     fn a_table_without_repeat_holds_its_last_price() {
         let spec = PriceSpec::Table(PriceTableSpec {
-            points: vec![
-                PricePoint {
-                    at: Dur::secs(0),
-                    price: 1.0,
-                },
-                PricePoint {
-                    at: Dur::secs(10),
-                    price: 3.0,
-                },
-            ],
+            points: vec![PricePoint { at: Dur::secs(0), price: 1.0 }, PricePoint { at: Dur::secs(10), price: 3.0 }],
             repeat_every: None,
         });
         let mut p = PriceProcess::new(&spec, RngStreams::new(1).stream("x"));

@@ -6,10 +6,7 @@ mod records;
 mod summary;
 
 pub use histogram::LatencyHistogram;
-pub use records::{
-    JobRecord, Outcome, PoolInfo, PoolSample, Records, RequestRecords, ServiceSample,
-};
+pub use records::{DecisionRecord, JobRecord, Outcome, PoolInfo, PoolSample, Records, RequestRecords, ServiceSample};
 pub use summary::{
-    CostSummary, InterruptionSummary, JobsSummary, LatencySummary, PoolSummary, ServiceSummary,
-    Summary,
+    CostSummary, InterruptionSummary, JobsSummary, LatencySummary, PolicyDenial, PoolSummary, SchedulingSummary, ServiceSummary, Summary,
 };

@@ -1,24 +1,60 @@
 //! Placement: which nodes a replica or a training gang goes to.
 //!
-//! The fabric asks a [`Placement`] for a decision whenever a unit of work is
-//! pending and capacity may have changed. The decision is to bind now, to
-//! provision nodes (reserved for the asker until they are ready), or to wait.
-//! [`SpotFirstBinPack`] is the first policy; the scheduler crate widens this
-//! interface into a full scheduling framework.
+//! The fabric asks a [`Placement`] for a [`Verdict`] whenever a unit of work
+//! is pending and capacity may have changed: bind now, evict lower-priority
+//! work first, provision nodes (promised to the asker until they are ready),
+//! or wait. It tells the placement every change to the fleet
+//! ([`FleetChange`]) so that a placement may keep its own view of the
+//! cluster, as a Kubernetes scheduler keeps its cache.
+//!
+//! Two placements ship: [`FrameworkPlacement`] runs Twin's scheduler
+//! (`twin-scheduler`, the Kubernetes-shaped framework a live extender uses)
+//! with a profile; [`SpotFirstBinPack`] is the fixed rule it grew from.
+
+mod framework;
+mod spot_first;
+
+pub use framework::FrameworkPlacement;
+pub use spot_first::SpotFirstBinPack;
 
 use crate::fleet::{Node, NodeState, Owner, Pool};
 use crate::ids::{NodeId, PoolId};
-use crate::scenario::spec::CapacityType;
+use std::collections::BTreeMap;
+use twin_scheduler::Toleration;
+
+/// What the scheduler may know of the workload behind a request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkloadTraits {
+    /// The workload's name.
+    pub name: String,
+    /// Its Kubernetes namespace.
+    pub namespace: String,
+    /// Its priority: higher goes first and may preempt lower.
+    pub priority: i32,
+    /// Whether it keeps its progress across an interruption (training that
+    /// checkpoints; inference, whose requests are retried).
+    pub checkpointed: bool,
+    /// Node labels it requires (`gpu.type`, a zone, ...).
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints it tolerates.
+    pub tolerations: Vec<Toleration>,
+}
 
 /// What a pending unit of work asks for.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct PlacementRequest<'a> {
+    /// When it asks.
+    pub now: crate::time::SimTime,
     /// Who asks.
     pub owner: Owner,
     /// Accelerators wanted in all (a replica's TP degree, or a gang's size).
     pub gpus: u32,
     /// Pools it may use.
     pub pools: &'a [PoolId],
+    /// What the scheduler may know of the workload.
+    pub traits: &'a WorkloadTraits,
+    /// Its speed per accelerator-hour in each pool, relative to H100.
+    pub speed: &'a dyn Fn(PoolId) -> f64,
 }
 
 /// The fleet as placement sees it.
@@ -28,8 +64,6 @@ pub struct FleetView<'a> {
     pub pools: &'a [Pool],
     /// Every node ever made (look at `pool.nodes` for the live ones).
     pub nodes: &'a [Node],
-    /// Speed of the work per accelerator-hour in each pool (relative).
-    pub speed: &'a dyn Fn(PoolId) -> f64,
 }
 
 /// A placement policy's answer.
@@ -41,6 +75,11 @@ pub enum Decision {
         nodes: Vec<NodeId>,
         /// Accelerators on each.
         per_node: u32,
+    },
+    /// Evict these lower-priority workloads; the asker is placed next.
+    Preempt {
+        /// The workloads to evict.
+        victims: Vec<Owner>,
     },
     /// Promise the asker `per_node` accelerators on each of `reuse` (nodes
     /// already on their way) and on `launch` new nodes of `pool`.
@@ -58,21 +97,103 @@ pub enum Decision {
     Wait(WaitReason),
 }
 
+/// A decision and why it was taken, for the decision trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The decision.
+    pub decision: Decision,
+    /// One line on why: the winning node's plugin scores, what filtered the
+    /// others out, which pool an autoscaler would grow.
+    pub why: String,
+}
+
 /// Why a unit waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitReason {
-    /// Nodes reserved for it are being provisioned.
+    /// Nodes promised to it are being provisioned.
     Provisioning,
     /// Every allowed pool is full, stocked out or fixed in size.
     NoCapacity,
 }
 
+impl WaitReason {
+    /// The name used in traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Provisioning => "provisioning",
+            WaitReason::NoCapacity => "no-capacity",
+        }
+    }
+}
+
+/// A change to the fleet that a placement may mirror.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FleetChange {
+    /// A node was asked for (it is provisioning).
+    NodeAdded(NodeId),
+    /// A node's state changed (read it from the fleet).
+    NodeState(NodeId),
+    /// A node is gone.
+    NodeRemoved(NodeId),
+    /// An owner took accelerators on a node.
+    Allocated {
+        /// The node.
+        node: NodeId,
+        /// The owner.
+        owner: Owner,
+        /// Accelerators.
+        gpus: u32,
+        /// The owner's priority.
+        priority: i32,
+    },
+    /// An owner gave back what it held on a node.
+    Released {
+        /// The node.
+        node: NodeId,
+        /// The owner.
+        owner: Owner,
+    },
+    /// Accelerators on a node were promised to a pending owner.
+    Reserved {
+        /// The node.
+        node: NodeId,
+        /// The owner.
+        owner: Owner,
+        /// Accelerators.
+        gpus: u32,
+    },
+    /// Promises on a node to an owner were withdrawn.
+    Unreserved {
+        /// The node.
+        node: NodeId,
+        /// The owner.
+        owner: Owner,
+    },
+    /// A pool's price changed.
+    PoolChanged(PoolId),
+}
+
+/// A placement that cannot go on (an external scheduler that crashed,
+/// hung or answered nonsense): the run ends with this error.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PlacementError(pub String);
+
 /// A placement policy.
 pub trait Placement {
     /// The policy's name, for reports.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> String;
+
     /// Decides where `request` goes.
-    fn place(&mut self, request: &PlacementRequest<'_>, fleet: &FleetView<'_>) -> Decision;
+    fn place(&mut self, request: &PlacementRequest<'_>, fleet: &FleetView<'_>) -> Result<Verdict, PlacementError>;
+
+    /// Sees a change to the fleet, after it happened.
+    fn observe(&mut self, _change: FleetChange, _fleet: &FleetView<'_>) {}
+
+    /// Checks the placement's own view against the fleet (for tests).
+    fn check(&self, _fleet: &FleetView<'_>) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// How a gang of `gpus` splits over nodes of `per_node`: (members, accelerators each).
@@ -89,109 +210,26 @@ pub fn gang_shape(gpus: u32, per_node: u32) -> Option<(u32, u32)> {
     }
 }
 
-/// Spot first, on-demand fallback, bin-packing within a pool.
-///
-/// Pools are tried in tiers: capacity already paid for (on-prem, reserved),
-/// then spot, then on-demand; within a tier, the lowest price per unit of
-/// work first. A unit binds to the first pool with room on ready nodes,
-/// choosing the fullest nodes that fit (bin-packing, so empty nodes can be
-/// released). When none has room it provisions in the first pool, in the
-/// same order, that may grow.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SpotFirstBinPack;
-
-fn tier(c: CapacityType) -> u8 {
-    match c {
-        CapacityType::OnPrem | CapacityType::Reserved => 0,
-        CapacityType::Spot => 1,
-        CapacityType::OnDemand => 2,
-    }
-}
-
-impl Placement for SpotFirstBinPack {
-    fn name(&self) -> &'static str {
-        "spot-first-bin-pack"
-    }
-
-    fn place(&mut self, req: &PlacementRequest<'_>, fleet: &FleetView<'_>) -> Decision {
-        let mut order: Vec<(u8, f64, PoolId)> = req
-            .pools
-            .iter()
-            .map(|&p| {
-                let pool = &fleet.pools[p.index()];
-                let speed = (fleet.speed)(p).max(1e-9);
-                (tier(pool.capacity), pool.price_units as f64 / speed, p)
-            })
-            .collect();
-        order.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
-
-        let mut candidates: Vec<(u32, NodeId)> = Vec::new();
-        for &(_, _, p) in &order {
-            let pool = &fleet.pools[p.index()];
-            let Some((members, per)) = gang_shape(req.gpus, pool.gpus_per_node) else {
-                continue;
-            };
-            candidates.clear();
-            candidates.extend(pool.nodes.iter().filter_map(|&n| {
-                let node = &fleet.nodes[n.index()];
-                // Nodes holding a promise to this owner first, then the fullest.
-                node.fits(req.owner, per).then(|| {
-                    (
-                        u32::from(node.reserved_for(req.owner) == 0) * 1_000_000 + node.free,
-                        n,
-                    )
-                })
-            }));
-            if candidates.len() as u32 >= members {
-                candidates.sort_unstable();
-                return Decision::Bind {
-                    nodes: candidates
-                        .iter()
-                        .take(members as usize)
-                        .map(|c| c.1)
-                        .collect(),
-                    per_node: per,
-                };
-            }
+/// The provisioning step both placements share: in the first of `order`
+/// (pools, best first) that can, promise the asker room on nodes already on
+/// their way and launch the rest. `Wait(Provisioning)` when the asker holds
+/// promises already; `None` when no pool can grow.
+pub fn provision_in(req: &PlacementRequest<'_>, fleet: &FleetView<'_>, order: &[PoolId]) -> Option<Decision> {
+    for &p in order {
+        let pool = &fleet.pools[p.index()];
+        let Some((members, per)) = gang_shape(req.gpus, pool.gpus_per_node) else { continue };
+        let on_the_way: Vec<&Node> =
+            pool.nodes.iter().map(|&n| &fleet.nodes[n.index()]).filter(|n| n.state == NodeState::Provisioning).collect();
+        if on_the_way.iter().any(|n| n.reserved_for(req.owner) > 0) {
+            return Some(Decision::Wait(WaitReason::Provisioning));
         }
-        for &(_, _, p) in &order {
-            let pool = &fleet.pools[p.index()];
-            let Some((members, per)) = gang_shape(req.gpus, pool.gpus_per_node) else {
-                continue;
-            };
-            let on_the_way: Vec<&Node> = pool
-                .nodes
-                .iter()
-                .map(|&n| &fleet.nodes[n.index()])
-                .filter(|node| node.state == NodeState::Provisioning)
-                .collect();
-            let promised = on_the_way
-                .iter()
-                .filter(|node| node.reserved_for(req.owner) > 0)
-                .count() as u32;
-            if promised > 0 {
-                // Already promised capacity here: wait for it.
-                return Decision::Wait(WaitReason::Provisioning);
-            }
-            // Share nodes already on their way before asking for new ones.
-            let reuse: Vec<NodeId> = on_the_way
-                .iter()
-                .filter(|node| node.unpromised() >= per)
-                .map(|node| node.id)
-                .take(members as usize)
-                .collect();
-            let launch = members - reuse.len() as u32;
-            if launch == 0 || pool.headroom() >= launch {
-                return Decision::Provision {
-                    pool: p,
-                    reuse,
-                    launch,
-                    per_node: per,
-                };
-            }
+        let reuse: Vec<NodeId> = on_the_way.iter().filter(|n| n.unpromised() >= per).map(|n| n.id).take(members as usize).collect();
+        let launch = members - reuse.len() as u32;
+        if launch == 0 || pool.headroom() >= launch {
+            return Some(Decision::Provision { pool: p, reuse, launch, per_node: per });
         }
-        Decision::Wait(WaitReason::NoCapacity)
     }
+    None
 }
 
 #[cfg(test)]

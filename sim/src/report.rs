@@ -16,62 +16,25 @@ pub fn render(s: &Summary) -> String {
         thousands(s.events as f64, 0),
         s.placement
     );
-    let _ = writeln!(
-        out,
-        "scenario {} (sha256 {})",
-        s.origin,
-        &s.scenario_sha256[..s.scenario_sha256.len().min(12)]
-    );
+    let _ = writeln!(out, "scenario {} (sha256 {})", s.origin, &s.scenario_sha256[..s.scenario_sha256.len().min(12)]);
 
     let c = &s.cost;
     let _ = writeln!(out, "\nCOST ({cur})");
     let mut t = Table::new(&["", "amount", "share"]);
     let share = |x: f64| {
-        if c.total > 0.0 {
-            format!("{:.1}%", 100.0 * x / c.total)
-        } else {
-            "-".into()
-        }
+        if c.total > 0.0 { format!("{:.1}%", 100.0 * x / c.total) } else { "-".into() }
     };
     t.row(vec!["total".into(), money(c.total), share(c.total)]);
-    t.row(vec![
-        "  capacity".into(),
-        money(c.compute),
-        share(c.compute),
-    ]);
-    t.row(vec![
-        "  energy (on-prem)".into(),
-        money(c.energy),
-        share(c.energy),
-    ]);
+    t.row(vec!["  capacity".into(), money(c.compute), share(c.compute)]);
+    t.row(vec!["  energy (on-prem)".into(), money(c.energy), share(c.energy)]);
     t.row(vec!["  of which idle".into(), money(c.idle), share(c.idle)]);
-    t.row(vec![
-        "at on-demand list prices".into(),
-        money(c.at_list_price),
-        String::new(),
-    ]);
-    let pct = if c.at_list_price > 0.0 {
-        format!("{:.1}%", 100.0 * c.savings_vs_on_demand / c.at_list_price)
-    } else {
-        "-".into()
-    };
-    t.row(vec![
-        "savings vs all on-demand".into(),
-        money(c.savings_vs_on_demand),
-        pct,
-    ]);
-    t.row(vec![
-        "  from spot".into(),
-        money(c.spot_savings),
-        String::new(),
-    ]);
+    t.row(vec!["at on-demand list prices".into(), money(c.at_list_price), String::new()]);
+    let pct = if c.at_list_price > 0.0 { format!("{:.1}%", 100.0 * c.savings_vs_on_demand / c.at_list_price) } else { "-".into() };
+    t.row(vec!["savings vs all on-demand".into(), money(c.savings_vs_on_demand), pct]);
+    t.row(vec!["  from spot".into(), money(c.spot_savings), String::new()]);
     out.push_str(&t.render());
-    let by = |m: &std::collections::BTreeMap<String, f64>| {
-        m.iter()
-            .map(|(k, v)| format!("{k} {}", money(*v)))
-            .collect::<Vec<_>>()
-            .join(" · ")
-    };
+    let by =
+        |m: &std::collections::BTreeMap<String, f64>| m.iter().map(|(k, v)| format!("{k} {}", money(*v))).collect::<Vec<_>>().join(" · ");
     let _ = writeln!(out, "by capacity: {}", by(&c.by_capacity_type));
     let _ = writeln!(out, "by team:     {}", by(&c.by_team));
     let _ = writeln!(out, "energy:      {} kWh (IT)", thousands(s.energy_kwh, 1));
@@ -100,22 +63,10 @@ pub fn render(s: &Summary) -> String {
                 thousands(v.finished as f64, 0),
                 thousands(dropped as f64, 0),
                 thousands(v.in_flight as f64, 0),
-                format!(
-                    "{:.2}%{}",
-                    100.0 * v.slo_attainment,
-                    if v.slo_met { "" } else { " ✗" }
-                ),
+                format!("{:.2}%{}", 100.0 * v.slo_attainment, if v.slo_met { "" } else { " ✗" }),
                 format!("{:.1}%", 100.0 * v.slo_target),
-                format!(
-                    "{:.0} / {:.0} / {:.0}",
-                    v.ttft_ms.p50, v.ttft_ms.p95, v.ttft_ms.p99
-                ),
-                format!(
-                    "{:.2} / {:.2} / {:.2}",
-                    v.e2e_ms.p50 / 1e3,
-                    v.e2e_ms.p95 / 1e3,
-                    v.e2e_ms.p99 / 1e3
-                ),
+                format!("{:.0} / {:.0} / {:.0}", v.ttft_ms.p50, v.ttft_ms.p95, v.ttft_ms.p99),
+                format!("{:.2} / {:.2} / {:.2}", v.e2e_ms.p50 / 1e3, v.e2e_ms.p95 / 1e3, v.e2e_ms.p99 / 1e3),
                 money(v.cost),
                 format!("{:.3}", v.cost_per_1m_tokens),
                 v.peak_replicas.to_string(),
@@ -123,12 +74,7 @@ pub fn render(s: &Summary) -> String {
         }
         out.push_str(&t.render());
         for v in &s.services {
-            let reasons: Vec<String> = v
-                .dropped
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
+            let reasons: Vec<String> = v.dropped.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
             if !reasons.is_empty() || v.retries > 0 || v.scale_ups + v.scale_downs > 0 {
                 let _ = writeln!(
                     out,
@@ -184,8 +130,8 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(out, "\nTRAINING");
         let _ = writeln!(
             out,
-            "jobs: {} submitted · {} finished · {} running · {} queued · {} not yet submitted",
-            j.submitted, j.finished, j.running, j.queued, j.not_submitted
+            "jobs: {} submitted · {} finished · {} running · {} queued · {} rejected by policy · {} not yet submitted",
+            j.submitted, j.finished, j.running, j.queued, j.rejected, j.not_submitted
         );
         let _ = writeln!(
             out,
@@ -196,12 +142,21 @@ pub fn render(s: &Summary) -> String {
             j.mean_completion_hours,
             j.mean_queued_hours
         );
+        let _ = writeln!(out, "cost {} · per finished job {}", money(j.cost), money(j.cost_per_finished_job));
+    }
+
+    let sch = &s.scheduling;
+    if sch.preemptions > 0 || !sch.denials.is_empty() || sch.policy.is_some() {
+        let _ = writeln!(out, "\nSCHEDULING");
         let _ = writeln!(
             out,
-            "cost {} · per finished job {}",
-            money(j.cost),
-            money(j.cost_per_finished_job)
+            "{} workloads preempted by higher-priority work · policies: {}",
+            sch.preemptions,
+            sch.policy.as_deref().unwrap_or("none")
         );
+        for d in &sch.denials {
+            let _ = writeln!(out, "  {} denied {}× by `{}`: {} (first: {})", d.point, d.count, d.rule, d.message, d.first_subject);
+        }
     }
 
     let i = &s.interruptions;
@@ -228,10 +183,7 @@ struct Table {
 
 impl Table {
     fn new(head: &[&str]) -> Table {
-        Table {
-            head: head.iter().map(|h| h.to_string()).collect(),
-            rows: Vec::new(),
-        }
+        Table { head: head.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
     }
 
     fn row(&mut self, cells: Vec<String>) {
@@ -278,16 +230,8 @@ pub fn thousands(x: f64, decimals: usize) -> String {
         }
         grouped.push(ch);
     }
-    let sign = if x < 0.0 && s.chars().any(|c| c != '0' && c != '.') {
-        "-"
-    } else {
-        ""
-    };
-    if frac.is_empty() {
-        format!("{sign}{grouped}")
-    } else {
-        format!("{sign}{grouped}.{frac}")
-    }
+    let sign = if x < 0.0 && s.chars().any(|c| c != '0' && c != '.') { "-" } else { "" };
+    if frac.is_empty() { format!("{sign}{grouped}") } else { format!("{sign}{grouped}.{frac}") }
 }
 
 fn money(x: f64) -> String {

@@ -8,6 +8,18 @@ use crate::time::SimTime;
 
 pub use crate::fabric::RunOutput;
 
+/// Why a run could not produce results.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// The scenario could not be built.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The run stopped early (an external scheduler crashed, hung or answered
+    /// nonsense); nothing it produced should be kept.
+    #[error("the run stopped: {0}")]
+    Aborted(String),
+}
+
 /// One run of a scenario with one seed, advanced in steps the caller chooses.
 pub struct Run {
     sim: Simulation<Fabric>,
@@ -18,6 +30,26 @@ impl Run {
     /// Builds the fabric and schedules its first events.
     pub fn new(scenario: &Scenario, seed: u64, options: RunOptions) -> Result<Run, BuildError> {
         Self::from_fabric(Fabric::new(scenario, seed, options)?)
+    }
+
+    /// As [`Run::new`], with another placement (the scenario's if `None`) and
+    /// policy-as-code at the decision points.
+    pub fn with_extensions(
+        scenario: &Scenario,
+        seed: u64,
+        options: RunOptions,
+        placement: Option<Box<dyn Placement + Send>>,
+        policy: Option<Box<dyn crate::policy::PolicyHook + Send>>,
+    ) -> Result<Run, BuildError> {
+        let placement = match placement {
+            Some(p) => p,
+            None => crate::fabric::placement_for(&scenario.spec.scheduler)?,
+        };
+        let mut fabric = Fabric::with_placement(scenario, seed, options, placement)?;
+        if let Some(p) = policy {
+            fabric.set_policy(p);
+        }
+        Self::from_fabric(fabric)
     }
 
     /// As [`Run::new`], with another placement policy.
@@ -54,20 +86,14 @@ impl Run {
     /// event. Slow: for tests.
     pub fn advance_checked(&mut self, t: SimTime) -> Result<(), String> {
         let t = t.min(SimTime(self.horizon.as_nanos().saturating_sub(1)));
-        self.sim
-            .model()
-            .check_invariants()
-            .map_err(|e| format!("at start: {e}"))?;
+        self.sim.model().check_invariants().map_err(|e| format!("at start: {e}"))?;
         loop {
             let next = self.peek_next();
             match next {
                 Some(n) if n <= t => {
                     self.sim.step();
                     let now = self.sim.now();
-                    self.sim
-                        .model()
-                        .check_invariants()
-                        .map_err(|e| format!("at {now}: {e}"))?;
+                    self.sim.model().check_invariants().map_err(|e| format!("at {now}: {e}"))?;
                 }
                 _ => break,
             }
@@ -92,11 +118,7 @@ impl Run {
 
     /// Share of the horizon simulated, 0 to 1.
     pub fn progress(&self) -> f64 {
-        if self.horizon == SimTime::ZERO {
-            1.0
-        } else {
-            self.sim.now().as_secs_f64() / self.horizon.as_secs_f64()
-        }
+        if self.horizon == SimTime::ZERO { 1.0 } else { self.sim.now().as_secs_f64() / self.horizon.as_secs_f64() }
     }
 
     /// Events handled so far.
@@ -109,15 +131,24 @@ impl Run {
         self.sim.model()
     }
 
-    /// Runs to the horizon and returns the summary and records.
-    pub fn finish(mut self) -> RunOutput {
+    /// The error that stopped the run early, if one did.
+    pub fn error(&self) -> Option<&str> {
+        self.sim.model().fatal()
+    }
+
+    /// Runs to the horizon and returns the summary and records, or the error
+    /// that stopped the run.
+    pub fn finish(mut self) -> Result<RunOutput, RunError> {
         self.advance_to(self.horizon);
+        if let Some(e) = self.error() {
+            return Err(RunError::Aborted(e.to_string()));
+        }
         let events = self.sim.events_handled();
-        self.sim.into_model().finish(events)
+        Ok(self.sim.into_model().finish(events))
     }
 }
 
 /// Runs a scenario from start to end.
-pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Result<RunOutput, BuildError> {
-    Ok(Run::new(scenario, seed, options)?.finish())
+pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Result<RunOutput, RunError> {
+    Run::new(scenario, seed, options)?.finish()
 }

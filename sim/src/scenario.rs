@@ -59,8 +59,7 @@ impl Scenario {
             let errors = problems
                 .into_iter()
                 .map(|p| {
-                    let (line, column) = locate::span_of(text, &p.path)
-                        .map_or((1, 1), |s| locate::line_col(text, s.start));
+                    let (line, column) = locate::span_of(text, &p.path).map_or((1, 1), |s| locate::line_col(text, s.start));
                     ScenarioError {
                         kind: p.kind,
                         origin: origin.to_string(),
@@ -74,12 +73,7 @@ impl Scenario {
                 .collect();
             return Err(ScenarioErrors(errors));
         }
-        Ok(Scenario {
-            spec,
-            catalogue,
-            origin: origin.to_string(),
-            sha256: hex_sha256(text.as_bytes()),
-        })
+        Ok(Scenario { spec, catalogue, origin: origin.to_string(), sha256: hex_sha256(text.as_bytes()) })
     }
 
     /// Checks a scenario built in code. Errors carry field paths; their line
@@ -104,12 +98,7 @@ impl Scenario {
             ));
         }
         let text = toml::to_string(&spec).unwrap_or_default();
-        Ok(Scenario {
-            spec,
-            catalogue,
-            origin: origin.to_string(),
-            sha256: hex_sha256(text.as_bytes()),
-        })
+        Ok(Scenario { spec, catalogue, origin: origin.to_string(), sha256: hex_sha256(text.as_bytes()) })
     }
 }
 
@@ -122,29 +111,14 @@ fn catalogue_of(spec: &ScenarioSpec) -> Catalogue {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Deserializes the text, turning a serde error into a located one.
 fn parse_spec(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioErrors> {
-    let at = |kind,
-              span: Option<std::ops::Range<usize>>,
-              field: String,
-              message: String,
-              hint: Option<String>| {
+    let at = |kind, span: Option<std::ops::Range<usize>>, field: String, message: String, hint: Option<String>| {
         let (line, column) = span.map_or((1, 1), |s| locate::line_col(text, s.start));
-        ScenarioErrors(vec![ScenarioError {
-            kind,
-            origin: origin.to_string(),
-            line,
-            column,
-            field,
-            message,
-            hint,
-        }])
+        ScenarioErrors(vec![ScenarioError { kind, origin: origin.to_string(), line, column, field, message, hint }])
     };
     let de = match toml::Deserializer::parse(text) {
         Ok(d) => d,
@@ -202,10 +176,7 @@ fn classify(message: &str, path: &FieldPath) -> (ErrorKind, Option<String>) {
         (ErrorKind::UnknownField, Some(hint))
     } else if message.starts_with("unknown variant") {
         let expected = expected_names(message);
-        let hint = match backticked(message)
-            .first()
-            .and_then(|f| closest(f, &expected))
-        {
+        let hint = match backticked(message).first().and_then(|f| closest(f, &expected)) {
             Some(s) => format!("did you mean `{s}`? Allowed: {}", expected.join(", ")),
             None => format!("allowed: {}", expected.join(", ")),
         };
@@ -227,11 +198,7 @@ fn classify(message: &str, path: &FieldPath) -> (ErrorKind, Option<String>) {
 }
 
 fn backticked(m: &str) -> Vec<String> {
-    m.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
+    m.split('`').skip(1).step_by(2).map(str::to_string).collect()
 }
 
 fn expected_names(m: &str) -> Vec<String> {
@@ -256,9 +223,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
         prev = cur;
     }

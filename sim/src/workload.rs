@@ -2,6 +2,7 @@
 
 pub mod arrival;
 pub mod autoscaler;
+pub mod forecast;
 pub mod replica;
 pub mod request;
 pub mod router;

@@ -3,11 +3,7 @@
 use std::process::{Command, Output};
 
 fn twin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_twin"))
-        .args(args)
-        .current_dir(crate::root())
-        .output()
-        .expect("twin runs")
+    Command::new(env!("CARGO_BIN_EXE_twin")).args(args).current_dir(crate::root()).output().expect("twin runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -36,15 +32,7 @@ fn the_text_report_has_every_section() {
     let o = twin(&["run", "mixed-fleet", "--seed", "2"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    for section in [
-        "COST (USD)",
-        "SERVICES",
-        "POOLS",
-        "TRAINING",
-        "INTERRUPTIONS",
-        "savings vs all on-demand",
-        "TTFT p50/p95/p99",
-    ] {
+    for section in ["COST (USD)", "SERVICES", "POOLS", "TRAINING", "INTERRUPTIONS", "savings vs all on-demand", "TTFT p50/p95/p99"] {
         assert!(out.contains(section), "missing {section} in\n{out}");
     }
     assert!(out.contains("seed 2"));
@@ -54,52 +42,22 @@ fn the_text_report_has_every_section() {
 fn out_writes_every_table_in_both_formats() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("results");
-    let o = twin(&[
-        "run",
-        "autoscaler-rescue",
-        "--seed",
-        "3",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = twin(&["run", "autoscaler-rescue", "--seed", "3", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    for table in [
-        "requests",
-        "jobs",
-        "pool_series",
-        "service_series",
-        "ledger",
-    ] {
+    for table in ["requests", "jobs", "pool_series", "service_series", "ledger"] {
         for ext in ["parquet", "csv"] {
             let p = out.join(format!("{table}.{ext}"));
-            assert!(
-                p.metadata().is_ok_and(|m| m.len() > 0),
-                "{} missing",
-                p.display()
-            );
+            assert!(p.metadata().is_ok_and(|m| m.len() > 0), "{} missing", p.display());
         }
     }
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let csv = std::fs::read_to_string(out.join("requests.csv")).unwrap();
     // Every request has a row: finished, dropped or in flight.
     let rows = csv.lines().count() - 1;
-    assert_eq!(
-        rows as u64,
-        summary["services"][0]["arrived"].as_u64().unwrap()
-    );
-    assert_eq!(
-        std::fs::read_to_string(out.join("scenario.toml")).unwrap(),
-        twin_library_text("autoscaler-rescue")
-    );
+    assert_eq!(rows as u64, summary["services"][0]["arrived"].as_u64().unwrap());
+    assert_eq!(std::fs::read_to_string(out.join("scenario.toml")).unwrap(), twin_library_text("autoscaler-rescue"));
     // No temporary files left behind.
-    assert!(
-        std::fs::read_dir(&out).unwrap().all(|e| !e
-            .unwrap()
-            .file_name()
-            .to_string_lossy()
-            .starts_with('.'))
-    );
+    assert!(std::fs::read_dir(&out).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
 }
 
 fn twin_library_text(name: &str) -> String {
@@ -110,26 +68,14 @@ fn twin_library_text(name: &str) -> String {
 fn validate_reports_each_bad_file_with_location_and_exit_code_two() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    let text =
-        twin_library_text("autoscaler-rescue").replace("initial_nodes = 1", "initial_nodse = 1");
+    let text = twin_library_text("autoscaler-rescue").replace("initial_nodes = 1", "initial_nodse = 1");
     std::fs::write(&bad, &text).unwrap();
-    let line = text
-        .lines()
-        .position(|l| l.contains("initial_nodse"))
-        .unwrap()
-        + 1;
-    let o = twin(&[
-        "validate",
-        "scenarios/mixed-fleet.toml",
-        bad.to_str().unwrap(),
-    ]);
+    let line = text.lines().position(|l| l.contains("initial_nodse")).unwrap() + 1;
+    let o = twin(&["validate", "scenarios/mixed-fleet.toml", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stdout(&o).contains("ok    scenarios/mixed-fleet.toml"));
     let err = stderr(&o);
-    assert!(
-        err.contains(&format!("bad.toml:{line}:1: `pools[0]")),
-        "{err}"
-    );
+    assert!(err.contains(&format!("bad.toml:{line}:1: `pools[0]")), "{err}");
     assert!(err.contains("did you mean `initial_nodes`"), "{err}");
 }
 
@@ -137,18 +83,11 @@ fn validate_reports_each_bad_file_with_location_and_exit_code_two() {
 fn running_a_bad_file_fails_without_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("neg.toml");
-    std::fs::write(
-        &bad,
-        twin_library_text("autoscaler-rescue").replace("rate = 3.0", "rate = -3.0"),
-    )
-    .unwrap();
+    std::fs::write(&bad, twin_library_text("autoscaler-rescue").replace("rate = 3.0", "rate = -3.0")).unwrap();
     let o = twin(&["run", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(
-        err.contains("services[0].arrivals.piecewise.points[0].rate"),
-        "{err}"
-    );
+    assert!(err.contains("services[0].arrivals.piecewise.points[0].rate"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -156,11 +95,7 @@ fn running_a_bad_file_fails_without_a_panic() {
 fn an_unknown_scenario_name_lists_the_library() {
     let o = twin(&["run", "no-such-thing"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("built-in: spot-inference"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("built-in: spot-inference"), "{}", stderr(&o));
 }
 
 #[test]
@@ -168,14 +103,9 @@ fn scenarios_lists_the_library_one_line_each() {
     let o = twin(&["scenarios"]);
     assert!(o.status.success());
     let out = stdout(&o);
-    let files = std::fs::read_dir(crate::root().join("scenarios"))
-        .unwrap()
-        .count();
+    let files = std::fs::read_dir(crate::root().join("scenarios")).unwrap().count();
     assert_eq!(out.lines().count(), files, "{out}");
-    assert!(
-        out.lines()
-            .any(|l| l.starts_with("spot-inference") && l.ends_with("(default)"))
-    );
+    assert!(out.lines().any(|l| l.starts_with("spot-inference") && l.ends_with("(default)")));
     let shown = twin(&["scenarios", "--show", "reserved-year"]);
     assert_eq!(stdout(&shown), twin_library_text("reserved-year"));
 }

@@ -50,13 +50,7 @@ struct JobP {
 
 fn pool() -> impl Strategy<Value = PoolP> {
     (
-        prop::sample::select(vec![
-            "g6.xlarge",
-            "g6.12xlarge",
-            "p5.48xlarge",
-            "p4de.24xlarge",
-            "dgx-h100",
-        ]),
+        prop::sample::select(vec!["g6.xlarge", "g6.12xlarge", "p5.48xlarge", "p4de.24xlarge", "dgx-h100"]),
         prop::sample::select(vec!["on-demand", "spot", "reserved", "on-prem"]),
         1u32..4,
         0u32..2,
@@ -66,19 +60,17 @@ fn pool() -> impl Strategy<Value = PoolP> {
         any::<bool>(),
         0u8..3,
     )
-        .prop_map(
-            |(node_type, capacity, nodes, min, initial, rate, mtbf, stockouts, price)| PoolP {
-                node_type,
-                capacity,
-                nodes,
-                min: min.min(nodes),
-                initial: initial.clamp(min.min(nodes), nodes),
-                interruption_per_hour: rate,
-                mtbf_minutes: mtbf,
-                stockouts,
-                price,
-            },
-        )
+        .prop_map(|(node_type, capacity, nodes, min, initial, rate, mtbf, stockouts, price)| PoolP {
+            node_type,
+            capacity,
+            nodes,
+            min: min.min(nodes),
+            initial: initial.clamp(min.min(nodes), nodes),
+            interruption_per_hour: rate,
+            mtbf_minutes: mtbf,
+            stockouts,
+            price,
+        })
 }
 
 fn service(pools: usize) -> impl Strategy<Value = ServiceP> {
@@ -95,33 +87,9 @@ fn service(pools: usize) -> impl Strategy<Value = ServiceP> {
         1u32..2_000,
         prop::option::of((0u8..3, 1u32..8)),
     )
-        .prop_map(
-            |(
-                model,
-                pools,
-                gpus,
-                replicas,
-                max_batch,
-                rate,
-                arrivals,
-                sampled,
-                queue_timeout_s,
-                max_queue,
-                autoscaler,
-            )| ServiceP {
-                model,
-                pools,
-                gpus,
-                replicas,
-                max_batch,
-                rate,
-                arrivals,
-                sampled,
-                queue_timeout_s,
-                max_queue,
-                autoscaler,
-            },
-        )
+        .prop_map(|(model, pools, gpus, replicas, max_batch, rate, arrivals, sampled, queue_timeout_s, max_queue, autoscaler)| {
+            ServiceP { model, pools, gpus, replicas, max_batch, rate, arrivals, sampled, queue_timeout_s, max_queue, autoscaler }
+        })
 }
 
 fn job(pools: usize) -> impl Strategy<Value = JobP> {
@@ -133,27 +101,20 @@ fn job(pools: usize) -> impl Strategy<Value = JobP> {
         1u32..40,
         any::<bool>(),
     )
-        .prop_map(
-            |(gpus, pools, work, submit_min, checkpoint_min, on_notice)| JobP {
-                gpus,
-                pools,
-                work,
-                submit_min,
-                checkpoint_min,
-                on_notice,
-            },
-        )
+        .prop_map(|(gpus, pools, work, submit_min, checkpoint_min, on_notice)| JobP {
+            gpus,
+            pools,
+            work,
+            submit_min,
+            checkpoint_min,
+            on_notice,
+        })
 }
 
 fn fleet() -> impl Strategy<Value = (Vec<PoolP>, Vec<ServiceP>, Vec<JobP>, u32)> {
     prop::collection::vec(pool(), 1..4).prop_flat_map(|pools| {
         let n = pools.len();
-        (
-            Just(pools),
-            prop::collection::vec(service(n), 0..3),
-            prop::collection::vec(job(n), 0..4),
-            5u32..50,
-        )
+        (Just(pools), prop::collection::vec(service(n), 0..3), prop::collection::vec(job(n), 0..4), 5u32..50)
     })
 }
 
@@ -162,11 +123,7 @@ fn render(pools: &[PoolP], services: &[ServiceP], jobs: &[JobP], horizon_min: u3
         "format_version = 1\nname = \"random\"\nhorizon = \"{horizon_min}m\"\nsample_interval = \"1m\"\n[billing]\nledger_period = \"7m\"\n"
     );
     for (i, p) in pools.iter().enumerate() {
-        let _ = write!(
-            t,
-            "\n[[pools]]\nname = \"p{i}\"\nnode_type = \"{}\"\ncapacity = \"{}\"\n",
-            p.node_type, p.capacity
-        );
+        let _ = write!(t, "\n[[pools]]\nname = \"p{i}\"\nnode_type = \"{}\"\ncapacity = \"{}\"\n", p.node_type, p.capacity);
         match p.capacity {
             "reserved" | "on-prem" => {
                 let _ = writeln!(t, "nodes = {}", p.nodes);
@@ -183,14 +140,12 @@ fn render(pools: &[PoolP], services: &[ServiceP], jobs: &[JobP], horizon_min: u3
             ("on-prem", _) => t.push_str("capex = { per_node = 250000, years = 4 }\n"),
             (_, 0) => t.push_str("price = 10.0\n"),
             (_, 1) => t.push_str("price = { mean_reverting = { mean = 10.0, volatility = 0.3, jumps_per_day = 20.0, tick = \"3m\" } }\n"),
-            _ => t.push_str("price = { table = { points = [{ at = \"0s\", price = 8.0 }, { at = \"10m\", price = 12.0 }], repeat_every = \"20m\" } }\n"),
+            _ => t.push_str(
+                "price = { table = { points = [{ at = \"0s\", price = 8.0 }, { at = \"10m\", price = 12.0 }], repeat_every = \"20m\" } }\n",
+            ),
         }
         if p.capacity == "spot" {
-            let _ = writeln!(
-                t,
-                "interruption = {{ rate_per_hour = {:.4}, notice = \"2m\" }}",
-                p.interruption_per_hour
-            );
+            let _ = writeln!(t, "interruption = {{ rate_per_hour = {:.4}, notice = \"2m\" }}", p.interruption_per_hour);
             if p.stockouts {
                 t.push_str("stockouts = { mean_available = \"20m\", mean_duration = \"5m\" }\n");
             }
@@ -199,28 +154,13 @@ fn render(pools: &[PoolP], services: &[ServiceP], jobs: &[JobP], horizon_min: u3
             let _ = writeln!(t, "failures = {{ mtbf = \"{m}m\", repair = \"10m\" }}");
         }
     }
-    let names = |ix: &[usize]| {
-        ix.iter()
-            .map(|i| format!("\"p{i}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let names = |ix: &[usize]| ix.iter().map(|i| format!("\"p{i}\"")).collect::<Vec<_>>().join(", ");
     for (i, s) in services.iter().enumerate() {
         let arrivals = match s.arrivals {
             0 => format!("{{ poisson = {{ rate = {:.3} }} }}", s.rate),
-            1 => format!(
-                "{{ mmpp = {{ rates = [{:.3}, {:.3}], mean_durations = [\"3m\", \"1m\"] }} }}",
-                s.rate / 2.0,
-                s.rate * 2.0
-            ),
-            2 => format!(
-                "{{ hawkes = {{ baseline = {:.3}, branching = 0.5, decay = \"2s\" }} }}",
-                s.rate / 2.0
-            ),
-            3 => format!(
-                "{{ diurnal = {{ mean_rate = {:.3}, amplitude = 0.9, peak = \"0h\" }} }}",
-                s.rate
-            ),
+            1 => format!("{{ mmpp = {{ rates = [{:.3}, {:.3}], mean_durations = [\"3m\", \"1m\"] }} }}", s.rate / 2.0, s.rate * 2.0),
+            2 => format!("{{ hawkes = {{ baseline = {:.3}, branching = 0.5, decay = \"2s\" }} }}", s.rate / 2.0),
+            3 => format!("{{ diurnal = {{ mean_rate = {:.3}, amplitude = 0.9, peak = \"0h\" }} }}", s.rate),
             _ => format!(
                 "{{ piecewise = {{ points = [{{ at = \"0s\", rate = {:.3} }}, {{ at = \"5m\", rate = 0.0 }}], repeat_every = \"9m\" }} }}",
                 s.rate
@@ -232,13 +172,14 @@ fn render(pools: &[PoolP], services: &[ServiceP], jobs: &[JobP], horizon_min: u3
         };
         let _ = write!(
             t,
-            "\n[[services]]\nname = \"s{i}\"\nteam = \"t{}\"\nmodel = \"{}\"\npools = [{}]\ngpus_per_replica = {}\nreplicas = {replicas}\nmax_batch = {}\nmax_queue = {}\nslo = {{ ttft = \"1s\", e2e = \"20s\" }}\narrivals = {arrivals}\nprompt_tokens = {{ lognormal = {{ median = 400, sigma = 1.0, max = 500000 }} }}\noutput_tokens = {{ geometric = {{ mean = 120 }} }}\n",
+            "\n[[services]]\nname = \"s{i}\"\nteam = \"t{}\"\nmodel = \"{}\"\npools = [{}]\ngpus_per_replica = {}\nreplicas = {replicas}\nmax_batch = {}\nmax_queue = {}\nscheduling = {{ priority = {} }}\nslo = {{ ttft = \"1s\", e2e = \"20s\" }}\narrivals = {arrivals}\nprompt_tokens = {{ lognormal = {{ median = 400, sigma = 1.0, max = 500000 }} }}\noutput_tokens = {{ geometric = {{ mean = 120 }} }}\n",
             i % 2,
             s.model,
             names(&s.pools),
             s.gpus,
             s.max_batch,
-            s.max_queue
+            s.max_queue,
+            (i as i64 % 3) - 1
         );
         if s.sampled {
             t.push_str("service_time = { exponential = { mean = \"2s\" } }\n");
@@ -247,8 +188,7 @@ fn render(pools: &[PoolP], services: &[ServiceP], jobs: &[JobP], horizon_min: u3
             let _ = writeln!(t, "queue_timeout = \"{q}s\"");
         }
         if let Some((metric, max)) = s.autoscaler {
-            let (m, target) =
-                [("concurrency", 8.0), ("queue", 2.0), ("utilisation", 0.5)][metric as usize];
+            let (m, target) = [("concurrency", 8.0), ("queue", 2.0), ("utilisation", 0.5)][metric as usize];
             let _ = writeln!(
                 t,
                 "autoscaler = {{ metric = \"{m}\", target = {target}, min = 1, max = {max}, interval = \"15s\", scale_down_window = \"1m\" }}"
@@ -258,14 +198,16 @@ fn render(pools: &[PoolP], services: &[ServiceP], jobs: &[JobP], horizon_min: u3
     for (i, j) in jobs.iter().enumerate() {
         let _ = write!(
             t,
-            "\n[[training]]\nname = \"j{i}\"\nteam = \"t{}\"\npools = [{}]\ngpus = {}\nwork_gpu_hours = {:.3}\nsubmit_at = \"{}m\"\ncheckpoint_interval = \"{}m\"\ncheckpoint_cost = \"30s\"\ncheckpoint_on_notice = {}\n",
+            "\n[[training]]\nname = \"j{i}\"\nteam = \"t{}\"\npools = [{}]\ngpus = {}\nwork_gpu_hours = {:.3}\nsubmit_at = \"{}m\"\ncheckpoint_interval = \"{}m\"\ncheckpoint_cost = \"30s\"\ncheckpoint_on_notice = {}\ncheckpoints = {}\nscheduling = {{ priority = {} }}\n",
             i % 3,
             names(&j.pools),
             j.gpus,
             j.work,
             j.submit_min,
             j.checkpoint_min,
-            j.on_notice
+            j.on_notice,
+            j.checkpoint_min % 5 != 0,
+            (i as i64 + j.submit_min as i64) % 3 - 1
         );
     }
     t
@@ -273,10 +215,7 @@ fn render(pools: &[PoolP], services: &[ServiceP], jobs: &[JobP], horizon_min: u3
 
 /// Cases per property: 40, or `PROPTEST_CASES` for a longer hunt.
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40)
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(40)
 }
 
 fn add_all(accts: impl Iterator<Item = Account>) -> Account {
@@ -305,14 +244,14 @@ proptest! {
         // Every event checked: accelerators never over-allocated, allocations
         // owned, requests counted once, gangs all-or-nothing.
         run.advance_checked(run.horizon()).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-        let out = run.finish();
+        let out = run.finish().unwrap();
         for svc in &out.summary.services {
             let dropped: u64 = svc.dropped.values().sum();
             prop_assert_eq!(svc.arrived, svc.finished + dropped + svc.in_flight, "{}", text);
         }
         prop_assert_eq!(out.records.requests.len() as u64, out.summary.services.iter().map(|s| s.arrived).sum::<u64>());
         let j = &out.summary.jobs;
-        prop_assert_eq!(j.submitted, j.finished + j.running + j.queued);
+        prop_assert_eq!(j.submitted, j.finished + j.running + j.queued + j.rejected);
         prop_assert_eq!(j.submitted + j.not_submitted, jobs.len() as u64);
         prop_assert_eq!(out.records.jobs.len(), jobs.len());
         let l = &out.ledger;

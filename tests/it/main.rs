@@ -7,6 +7,7 @@ mod cli;
 mod determinism;
 mod invariants;
 mod library;
+mod scheduling;
 mod theory;
 
 use std::path::PathBuf;
@@ -19,6 +20,5 @@ pub fn root() -> PathBuf {
 
 /// A scenario from text, or a panic that shows every error.
 pub fn scenario(text: &str) -> Scenario {
-    Scenario::from_toml(text, "test.toml")
-        .unwrap_or_else(|e| panic!("scenario does not check:\n{e}"))
+    Scenario::from_toml(text, "test.toml").unwrap_or_else(|e| panic!("scenario does not check:\n{e}"))
 }

@@ -50,20 +50,12 @@ prompt_tokens = 10
 output_tokens = 10
 "#;
     let s = crate::scenario(text);
-    let out = twin_sim::run(
-        &s,
-        2024,
-        RunOptions {
-            record_requests: true,
-            record_ledger: false,
-            record_series: false,
-        },
-    )
-    .unwrap();
+    let out =
+        twin_sim::run(&s, 2024, RunOptions { record_requests: true, record_ledger: false, record_series: false, record_decisions: false })
+            .unwrap();
     let q = &out.records.requests;
-    let mut waits: Vec<(u64, f64)> = (0..q.len())
-        .filter_map(|i| q.admitted_ns[i].map(|a| (q.id[i], (a - q.arrival_ns[i]) as f64 / 1e9)))
-        .collect();
+    let mut waits: Vec<(u64, f64)> =
+        (0..q.len()).filter_map(|i| q.admitted_ns[i].map(|a| (q.id[i], (a - q.arrival_ns[i]) as f64 / 1e9))).collect();
     waits.sort_by_key(|w| w.0);
     let waits: Vec<f64> = waits.into_iter().skip(1_000).map(|w| w.1).collect();
     let n = waits.len();
@@ -71,22 +63,14 @@ output_tokens = 10
     let mean = waits.iter().sum::<f64>() / n as f64;
     let batches = 40;
     let size = n / batches;
-    let means: Vec<f64> = (0..batches)
-        .map(|b| waits[b * size..(b + 1) * size].iter().sum::<f64>() / size as f64)
-        .collect();
+    let means: Vec<f64> = (0..batches).map(|b| waits[b * size..(b + 1) * size].iter().sum::<f64>() / size as f64).collect();
     let var = means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (batches - 1) as f64;
     let se = (var / batches as f64).sqrt();
     let c = erlang_c(4, 3.0);
     let expected = c / (4.0 - 3.0);
     assert!((expected - 0.5094).abs() < 1e-3);
-    assert!(
-        (mean - expected).abs() < 4.0 * se,
-        "mean wait {mean:.4} s vs Erlang C {expected:.4} s (se {se:.4})"
-    );
-    assert!(
-        (mean / expected - 1.0).abs() < 0.05,
-        "mean wait {mean:.4} s vs {expected:.4} s"
-    );
+    assert!((mean - expected).abs() < 4.0 * se, "mean wait {mean:.4} s vs Erlang C {expected:.4} s (se {se:.4})");
+    assert!((mean / expected - 1.0).abs() < 0.05, "mean wait {mean:.4} s vs {expected:.4} s");
     let waited = waits.iter().filter(|&&w| w > 0.0).count() as f64 / n as f64;
     assert!((waited - c).abs() < 0.01, "P(wait) {waited:.4} vs {c:.4}");
     // The summary's mean agrees with the records.
@@ -121,19 +105,9 @@ interruption = { rate_per_hour = 0.01, notice = "2m" }
     let expected_n = 0.01 * node_hours;
     let tolerance = 4.0 / expected_n.sqrt();
     assert!(pool.notices > 800, "{} notices", pool.notices);
-    assert!(
-        (rate / 0.01 - 1.0).abs() < tolerance,
-        "rate {rate:.5}/h vs 0.01/h (±{:.1}%)",
-        100.0 * tolerance
-    );
-    assert_eq!(
-        pool.reclaims, pool.notices,
-        "every notice ends in a reclaim"
-    );
-    assert!(
-        pool.nodes_launched >= 20 + pool.reclaims - 1,
-        "reclaimed nodes are replaced"
-    );
+    assert!((rate / 0.01 - 1.0).abs() < tolerance, "rate {rate:.5}/h vs 0.01/h (±{:.1}%)", 100.0 * tolerance);
+    assert_eq!(pool.reclaims, pool.notices, "every notice ends in a reclaim");
+    assert!(pool.nodes_launched >= 20 + pool.reclaims - 1, "reclaimed nodes are replaced");
 }
 
 #[test]
@@ -153,15 +127,9 @@ max_nodes = 3
 "#;
     let out = twin_sim::run(&crate::scenario(text), 1, RunOptions::default()).unwrap();
     let total = out.ledger.total();
-    assert_eq!(
-        total.compute,
-        Money::of(1_250_000_000, 3, SimDuration::from_hours(7))
-    );
+    assert_eq!(total.compute, Money::of(1_250_000_000, 3, SimDuration::from_hours(7)));
     assert_eq!(out.summary.cost.total, 26.25);
-    assert_eq!(
-        out.summary.cost.idle, 26.25,
-        "nothing ran: all of it is idle"
-    );
+    assert_eq!(out.summary.cost.idle, 26.25, "nothing ran: all of it is idle");
     assert_eq!(total.gpu_ns, 3 * 7 * 3_600 * 1_000_000_000u128);
 }
 
@@ -190,15 +158,9 @@ speed = { L4 = 1.0 }
 "#;
     let out = twin_sim::run(&crate::scenario(text), 1, RunOptions::default()).unwrap();
     let price_units = 3_600_000_000; // 3.6 per hour
-    assert_eq!(
-        out.ledger.total().compute,
-        Money::of(price_units, 1, SimDuration::from_secs(60))
-    );
+    assert_eq!(out.ledger.total().compute, Money::of(price_units, 1, SimDuration::from_secs(60)));
     let job = out.ledger.owner_total(Some(WorkloadId(0)));
-    assert_eq!(
-        job.compute,
-        Money::of(price_units, 1, SimDuration::from_secs(18))
-    );
+    assert_eq!(job.compute, Money::of(price_units, 1, SimDuration::from_secs(18)));
     assert_eq!(out.summary.jobs.finished, 1);
 }
 
@@ -206,19 +168,10 @@ speed = { L4 = 1.0 }
 /// pool, and over the exported lines.
 #[test]
 fn ledger_parts_sum_exactly_to_the_total() {
-    let s = crate::scenario(
-        &std::fs::read_to_string(crate::root().join("scenarios/mixed-fleet.toml")).unwrap(),
-    );
-    let out = twin_sim::run(
-        &s,
-        4,
-        RunOptions {
-            record_requests: false,
-            record_ledger: true,
-            record_series: false,
-        },
-    )
-    .unwrap();
+    let s = crate::scenario(&std::fs::read_to_string(crate::root().join("scenarios/mixed-fleet.toml")).unwrap());
+    let out =
+        twin_sim::run(&s, 4, RunOptions { record_requests: false, record_ledger: true, record_series: false, record_decisions: false })
+            .unwrap();
     let l = &out.ledger;
     let total = l.total();
     let sum = |accts: Vec<Account>| {
@@ -229,13 +182,8 @@ fn ledger_parts_sum_exactly_to_the_total() {
         t
     };
     let workloads = out.records.workloads.len();
-    let by_owner = sum((0..workloads)
-        .map(|w| l.owner_total(Some(WorkloadId(w as u32))))
-        .chain([l.owner_total(None)])
-        .collect());
-    let by_pool = sum((0..out.summary.pools.len())
-        .map(|p| l.pool_total(PoolId(p as u32)))
-        .collect());
+    let by_owner = sum((0..workloads).map(|w| l.owner_total(Some(WorkloadId(w as u32)))).chain([l.owner_total(None)]).collect());
+    let by_pool = sum((0..out.summary.pools.len()).map(|p| l.pool_total(PoolId(p as u32))).collect());
     let by_row = sum(out.records.ledger.iter().map(|r| r.account).collect());
     assert_eq!(by_owner, total);
     assert_eq!(by_pool, total);

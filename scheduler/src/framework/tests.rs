@@ -7,33 +7,14 @@ use crate::pod::{Gang, Pod};
 use crate::profile::{PluginSpec, ProfileSpec};
 use proptest::prelude::*;
 
-fn shape(
-    pool: &str,
-    model: &str,
-    gpus: u32,
-    price: f64,
-    capacity: Capacity,
-    hazard: f64,
-) -> NodeShape {
-    NodeShape {
-        price_per_gpu_hour: price,
-        capacity,
-        interruption_per_hour: hazard,
-        ..NodeShape::gpu_node(pool, model, gpus)
-    }
+fn shape(pool: &str, model: &str, gpus: u32, price: f64, capacity: Capacity, hazard: f64) -> NodeShape {
+    NodeShape { price_per_gpu_hour: price, capacity, interruption_per_hour: hazard, ..NodeShape::gpu_node(pool, model, gpus) }
 }
 
 fn profile(plugins: &[(&str, f64)]) -> Profile {
     Profile::from_spec(&ProfileSpec {
         name: "test".into(),
-        plugins: plugins
-            .iter()
-            .map(|(n, w)| PluginSpec {
-                name: n.to_string(),
-                weight: *w,
-                max_band: None,
-            })
-            .collect(),
+        plugins: plugins.iter().map(|(n, w)| PluginSpec { name: n.to_string(), weight: *w, max_band: None }).collect(),
         preemption: true,
     })
     .unwrap()
@@ -93,22 +74,14 @@ fn fragile_work_stays_off_risky_spot() {
     let mut fragile = Pod::gpus(1, "fragile", 8);
     fragile.checkpointed = false;
     let out = p.schedule(&fragile, &c);
-    let Outcome::Bind { node, trace, .. } = out else {
-        panic!()
-    };
+    let Outcome::Bind { node, trace, .. } = out else { panic!() };
     assert_eq!(c.node(node).unwrap().name, "od-0");
     assert_eq!(
         trace.rejected,
-        vec![(
-            "interruption-aware".to_string(),
-            "interruption band too high for work without checkpoints".to_string(),
-            1
-        )]
+        vec![("interruption-aware".to_string(), "interruption band too high for work without checkpoints".to_string(), 1)]
     );
     let robust = Pod::gpus(2, "robust", 8);
-    let Outcome::Bind { node, .. } = p.schedule(&robust, &c) else {
-        panic!()
-    };
+    let Outcome::Bind { node, .. } = p.schedule(&robust, &c) else { panic!() };
     assert_eq!(c.node(node).unwrap().name, "spot-0");
 }
 
@@ -122,19 +95,9 @@ fn gavel_puts_work_where_it_runs_fastest() {
     let mut p = Profile::builtin("gavel").unwrap();
     let mut pod = Pod::gpus(1, "j", 4);
     pod.speedup = [("A100".to_string(), 0.45), ("H100".to_string(), 1.0)].into();
-    let Outcome::Bind { node, trace, .. } = p.schedule(&pod, &c) else {
-        panic!()
-    };
+    let Outcome::Bind { node, trace, .. } = p.schedule(&pod, &c) else { panic!() };
     assert_eq!(c.node(node).unwrap().name, "h");
-    assert_eq!(
-        trace.top[0]
-            .scores
-            .iter()
-            .find(|s| s.0 == "heterogeneity-aware")
-            .unwrap()
-            .1,
-        100.0
-    );
+    assert_eq!(trace.top[0].scores.iter().find(|s| s.0 == "heterogeneity-aware").unwrap().1, 100.0);
 }
 
 #[test]
@@ -149,21 +112,11 @@ fn an_unschedulable_pod_says_which_filter_failed_where() {
     let mut p = Profile::builtin("bin-pack").unwrap();
     let mut pod = Pod::gpus(1, "big", 4);
     pod.gpu_models = vec!["T4".into()];
-    let Outcome::Unschedulable { trace } = p.schedule(&pod, &c) else {
-        panic!()
-    };
+    let Outcome::Unschedulable { trace } = p.schedule(&pod, &c) else { panic!() };
     assert_eq!(trace.nodes, 4);
     assert_eq!(trace.feasible, 0);
-    assert!(trace.rejected.contains(&(
-        "resource-fit".into(),
-        "accelerator model not allowed".into(),
-        1
-    )));
-    assert!(trace.rejected.contains(&(
-        "resource-fit".into(),
-        "too few accelerators on the node".into(),
-        3
-    )));
+    assert!(trace.rejected.contains(&("resource-fit".into(), "accelerator model not allowed".into(), 1)));
+    assert!(trace.rejected.contains(&("resource-fit".into(), "too few accelerators on the node".into(), 3)));
     assert!(trace.summary().contains("0 of 4 nodes feasible"));
 }
 
@@ -174,32 +127,19 @@ fn preemption_evicts_the_fewest_lowest_priority_pods() {
     let a = c.add_node("a", s);
     let b = c.add_node("b", s);
     let mut p = Profile::builtin("bin-pack").unwrap();
-    let mk = |id: u64, prio: i32| Pod {
-        priority: prio,
-        ..Pod::gpus(id, &format!("p{id}"), 1)
-    };
+    let mk = |id: u64, prio: i32| Pod { priority: prio, ..Pod::gpus(id, &format!("p{id}"), 1) };
     // a holds priorities 1 and 5; b holds 2 and 2.
     for (pod, node) in [(mk(1, 1), a), (mk(2, 5), a), (mk(3, 2), b), (mk(4, 2), b)] {
         let alloc = c.fit(&pod, node).unwrap();
         c.bind(&pod, node, alloc).unwrap();
     }
     let urgent = mk(9, 3);
-    let Outcome::Preempt {
-        node,
-        victims,
-        trace,
-    } = p.schedule(&urgent, &c)
-    else {
-        panic!()
-    };
+    let Outcome::Preempt { node, victims, trace } = p.schedule(&urgent, &c) else { panic!() };
     assert_eq!(node, a, "one victim of priority 1 beats one of priority 2");
     assert_eq!(victims, vec![PodId(1)]);
     assert_eq!(trace.victims, vec!["p1".to_string()]);
     // Nothing below priority 1 to evict for a priority-1 pod.
-    assert!(matches!(
-        p.schedule(&mk(10, 1), &c),
-        Outcome::Unschedulable { .. }
-    ));
+    assert!(matches!(p.schedule(&mk(10, 1), &c), Outcome::Unschedulable { .. }));
 }
 
 #[test]
@@ -211,28 +151,14 @@ fn a_gang_is_placed_whole_or_not_at_all() {
     let mut p = Profile::builtin("bin-pack").unwrap();
     let gang = |n: u32| -> Vec<Pod> {
         (0..n)
-            .map(|i| Pod {
-                gang: Some(Gang {
-                    name: "g".into(),
-                    size: n,
-                }),
-                ..Pod::gpus(100 + u64::from(i), &format!("g-{i}"), 8)
-            })
+            .map(|i| Pod { gang: Some(Gang { name: "g".into(), size: n }), ..Pod::gpus(100 + u64::from(i), &format!("g-{i}"), 8) })
             .collect()
     };
-    let GangOutcome::Bind { placements, .. } = p.schedule_gang(&gang(2), &mut c) else {
-        panic!()
-    };
+    let GangOutcome::Bind { placements, .. } = p.schedule_gang(&gang(2), &mut c) else { panic!() };
     assert_eq!(placements.len(), 2);
     assert_ne!(placements[0].1, placements[1].1);
-    assert_eq!(
-        c.bindings().len(),
-        0,
-        "scheduling a gang binds nothing by itself"
-    );
-    let GangOutcome::Wait { trace } = p.schedule_gang(&gang(3), &mut c) else {
-        panic!()
-    };
+    assert_eq!(c.bindings().len(), 0, "scheduling a gang binds nothing by itself");
+    let GangOutcome::Wait { trace } = p.schedule_gang(&gang(3), &mut c) else { panic!() };
     assert!(trace.note.contains("member 3 of 3"), "{}", trace.note);
     assert_eq!(c.bindings().len(), 0);
 }
@@ -244,27 +170,12 @@ fn preempting_a_gang_member_takes_the_whole_gang() {
     let a = c.add_node("a", s);
     let b = c.add_node("b", s);
     for (i, n) in [a, b].into_iter().enumerate() {
-        let pod = Pod {
-            priority: 0,
-            gang: Some(Gang {
-                name: "g".into(),
-                size: 2,
-            }),
-            ..Pod::gpus(i as u64, &format!("g-{i}"), 8)
-        };
+        let pod = Pod { priority: 0, gang: Some(Gang { name: "g".into(), size: 2 }), ..Pod::gpus(i as u64, &format!("g-{i}"), 8) };
         let alloc = c.fit(&pod, n).unwrap();
         c.bind(&pod, n, alloc).unwrap();
     }
     let mut p = Profile::builtin("default").unwrap();
-    let Outcome::Preempt { victims, .. } = p.schedule(
-        &Pod {
-            priority: 10,
-            ..Pod::gpus(9, "urgent", 4)
-        },
-        &c,
-    ) else {
-        panic!()
-    };
+    let Outcome::Preempt { victims, .. } = p.schedule(&Pod { priority: 10, ..Pod::gpus(9, "urgent", 4) }, &c) else { panic!() };
     assert_eq!(victims.len(), 2);
 }
 

@@ -11,8 +11,7 @@ fn used_after(v: NodeView<'_>, alloc: &Alloc) -> f64 {
     if total > 0.0 {
         (total - f64::from(v.node.free_milli()) + f64::from(alloc.gpu_milli())) / total
     } else if v.shape.cpu_milli > 0 {
-        f64::from(v.shape.cpu_milli - v.node.free_cpu + alloc.cpu_milli)
-            / f64::from(v.shape.cpu_milli)
+        f64::from(v.shape.cpu_milli - v.node.free_cpu + alloc.cpu_milli) / f64::from(v.shape.cpu_milli)
     } else {
         0.0
     }
@@ -54,33 +53,12 @@ mod tests {
     #[test]
     fn fuller_after_placement_scores_higher_for_bin_pack_and_lower_for_spread() {
         let shape = NodeShape::gpu_node("p", "H100", 4);
-        let busy = Node {
-            name: "b".into(),
-            shape: ShapeId(0),
-            free_cpu: 1,
-            free_mem: 1,
-            gpu_free: vec![0, 0, 1000, 1000],
-            schedulable: true,
-        };
-        let idle = Node {
-            gpu_free: vec![1000; 4],
-            ..busy.clone()
-        };
-        let alloc = Alloc {
-            gpus: smallvec::smallvec![(2, 1000)],
-            ..Alloc::default()
-        };
+        let busy =
+            Node { name: "b".into(), shape: ShapeId(0), free_cpu: 1, free_mem: 1, gpu_free: vec![0, 0, 1000, 1000], schedulable: true };
+        let idle = Node { gpu_free: vec![1000; 4], ..busy.clone() };
+        let alloc = Alloc { gpus: smallvec::smallvec![(2, 1000)], ..Alloc::default() };
         let pod = Pod::gpus(1, "p", 1);
-        let (vb, vi) = (
-            NodeView {
-                node: &busy,
-                shape: &shape,
-            },
-            NodeView {
-                node: &idle,
-                shape: &shape,
-            },
-        );
+        let (vb, vi) = (NodeView { node: &busy, shape: &shape }, NodeView { node: &idle, shape: &shape });
         assert_eq!(BinPack.score(&pod, vb, &alloc), Some(0.75));
         assert_eq!(BinPack.score(&pod, vi, &alloc), Some(0.25));
         assert_eq!(Spread.score(&pod, vb, &alloc), Some(0.25));

@@ -17,16 +17,8 @@ impl Plugin for CostAware {
     }
 
     fn score(&self, pod: &Pod, v: NodeView<'_>, alloc: &Alloc) -> Option<f64> {
-        let price = if v.shape.capacity.is_sunk() {
-            0.0
-        } else {
-            v.shape.price_per_gpu_hour
-        };
-        let accelerators = (f64::from(alloc.gpu_milli()) / 1_000.0).max(if pod.gpu_milli() == 0 {
-            0.0
-        } else {
-            0.001
-        });
+        let price = if v.shape.capacity.is_sunk() { 0.0 } else { v.shape.price_per_gpu_hour };
+        let accelerators = (f64::from(alloc.gpu_milli()) / 1_000.0).max(if pod.gpu_milli() == 0 { 0.0 } else { 0.001 });
         let speed = pod.speed_on(v.shape).max(1e-9);
         Some(-(price * accelerators / speed))
     }
@@ -39,44 +31,14 @@ mod tests {
 
     #[test]
     fn price_per_unit_of_work_with_sunk_capacity_free() {
-        let node = Node {
-            name: "n".into(),
-            shape: ShapeId(0),
-            free_cpu: 1,
-            free_mem: 1,
-            gpu_free: vec![1000; 8],
-            schedulable: true,
-        };
+        let node = Node { name: "n".into(), shape: ShapeId(0), free_cpu: 1, free_mem: 1, gpu_free: vec![1000; 8], schedulable: true };
         let mut shape = NodeShape::gpu_node("p", "A100", 8);
         shape.price_per_gpu_hour = 3.0;
         let mut pod = Pod::gpus(1, "p", 2);
         pod.speedup.insert("A100".into(), 0.5);
-        let alloc = Alloc {
-            gpus: smallvec::smallvec![(0, 1000), (1, 1000)],
-            ..Alloc::default()
-        };
-        assert_eq!(
-            CostAware.score(
-                &pod,
-                NodeView {
-                    node: &node,
-                    shape: &shape
-                },
-                &alloc
-            ),
-            Some(-12.0)
-        );
+        let alloc = Alloc { gpus: smallvec::smallvec![(0, 1000), (1, 1000)], ..Alloc::default() };
+        assert_eq!(CostAware.score(&pod, NodeView { node: &node, shape: &shape }, &alloc), Some(-12.0));
         shape.capacity = Capacity::Reserved;
-        assert_eq!(
-            CostAware.score(
-                &pod,
-                NodeView {
-                    node: &node,
-                    shape: &shape
-                },
-                &alloc
-            ),
-            Some(-0.0)
-        );
+        assert_eq!(CostAware.score(&pod, NodeView { node: &node, shape: &shape }, &alloc), Some(-0.0));
     }
 }

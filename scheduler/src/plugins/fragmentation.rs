@@ -29,23 +29,14 @@ pub struct FragmentationAware {
 fn fragment_for(node: &Node, kind: &TaskKind) -> f64 {
     let (cpu, mem, whole, share) = *kind;
     let total: u32 = node.free_milli();
-    let fits =
-        node.free_cpu >= cpu && node.free_mem >= mem && node.pick_gpus(whole, share).is_some();
+    let fits = node.free_cpu >= cpu && node.free_mem >= mem && node.pick_gpus(whole, share).is_some();
     if !fits || (whole == 0 && share == 0) {
         return f64::from(total);
     }
     let unusable: u32 = if whole > 0 {
-        node.gpu_free
-            .iter()
-            .filter(|&&f| f < MILLI)
-            .map(|&f| u32::from(f))
-            .sum()
+        node.gpu_free.iter().filter(|&&f| f < MILLI).map(|&f| u32::from(f)).sum()
     } else {
-        node.gpu_free
-            .iter()
-            .filter(|&&f| f < share)
-            .map(|&f| u32::from(f))
-            .sum()
+        node.gpu_free.iter().filter(|&&f| f < share).map(|&f| u32::from(f)).sum()
     };
     f64::from(unusable)
 }
@@ -100,34 +91,15 @@ mod tests {
     use crate::node::{NodeShape, ShapeId};
 
     fn node(free: &[u16]) -> Node {
-        Node {
-            name: "n".into(),
-            shape: ShapeId(0),
-            free_cpu: 10_000,
-            free_mem: 10_000,
-            gpu_free: free.to_vec(),
-            schedulable: true,
-        }
+        Node { name: "n".into(), shape: ShapeId(0), free_cpu: 10_000, free_mem: 10_000, gpu_free: free.to_vec(), schedulable: true }
     }
 
     #[test]
     fn fragments_follow_the_paper() {
         let n = node(&[1000, 400, 100]);
-        assert_eq!(
-            fragment_for(&n, &(0, 0, 1, 0)),
-            500.0,
-            "partial GPUs are lost to whole-GPU tasks"
-        );
-        assert_eq!(
-            fragment_for(&n, &(0, 0, 0, 300)),
-            100.0,
-            "GPUs with less free than the share"
-        );
-        assert_eq!(
-            fragment_for(&n, &(0, 0, 2, 0)),
-            1500.0,
-            "a task that cannot fit loses everything"
-        );
+        assert_eq!(fragment_for(&n, &(0, 0, 1, 0)), 500.0, "partial GPUs are lost to whole-GPU tasks");
+        assert_eq!(fragment_for(&n, &(0, 0, 0, 300)), 100.0, "GPUs with less free than the share");
+        assert_eq!(fragment_for(&n, &(0, 0, 2, 0)), 1500.0, "a task that cannot fit loses everything");
         assert_eq!(fragment_for(&n, &(20_000, 0, 0, 100)), 1500.0);
     }
 
@@ -144,30 +116,10 @@ mod tests {
         let half = node(&[500, 1000]);
         let empty = node(&[1000, 1000]);
         let s_half = fgd
-            .score(
-                &pod,
-                NodeView {
-                    node: &half,
-                    shape: &shape,
-                },
-                &Alloc {
-                    gpus: smallvec::smallvec![(0, 500)],
-                    ..Alloc::default()
-                },
-            )
+            .score(&pod, NodeView { node: &half, shape: &shape }, &Alloc { gpus: smallvec::smallvec![(0, 500)], ..Alloc::default() })
             .unwrap();
         let s_empty = fgd
-            .score(
-                &pod,
-                NodeView {
-                    node: &empty,
-                    shape: &shape,
-                },
-                &Alloc {
-                    gpus: smallvec::smallvec![(0, 500)],
-                    ..Alloc::default()
-                },
-            )
+            .score(&pod, NodeView { node: &empty, shape: &shape }, &Alloc { gpus: smallvec::smallvec![(0, 500)], ..Alloc::default() })
             .unwrap();
         assert!(s_half > s_empty, "{s_half} vs {s_empty}");
     }

@@ -26,28 +26,12 @@ mod tests {
 
     #[test]
     fn scores_the_speed_up_on_the_nodes_model() {
-        let node = Node {
-            name: "n".into(),
-            shape: ShapeId(0),
-            free_cpu: 1,
-            free_mem: 1,
-            gpu_free: vec![1000],
-            schedulable: true,
-        };
+        let node = Node { name: "n".into(), shape: ShapeId(0), free_cpu: 1, free_mem: 1, gpu_free: vec![1000], schedulable: true };
         let shape = NodeShape::gpu_node("p", "L4", 1);
         let mut pod = Pod::gpus(1, "p", 1);
-        let v = NodeView {
-            node: &node,
-            shape: &shape,
-        };
-        assert_eq!(
-            HeterogeneityAware.score(&pod, v, &Alloc::default()),
-            Some(1.0)
-        );
+        let v = NodeView { node: &node, shape: &shape };
+        assert_eq!(HeterogeneityAware.score(&pod, v, &Alloc::default()), Some(1.0));
         pod.speedup.insert("L4".into(), 0.1);
-        assert_eq!(
-            HeterogeneityAware.score(&pod, v, &Alloc::default()),
-            Some(0.1)
-        );
+        assert_eq!(HeterogeneityAware.score(&pod, v, &Alloc::default()), Some(0.1));
     }
 }

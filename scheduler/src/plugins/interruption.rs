@@ -38,22 +38,12 @@ mod tests {
 
     #[test]
     fn bands_gate_fragile_work_and_hazard_scores_everyone() {
-        let node = Node {
-            name: "n".into(),
-            shape: ShapeId(0),
-            free_cpu: 1,
-            free_mem: 1,
-            gpu_free: vec![1000],
-            schedulable: true,
-        };
+        let node = Node { name: "n".into(), shape: ShapeId(0), free_cpu: 1, free_mem: 1, gpu_free: vec![1000], schedulable: true };
         let mut shape = NodeShape::gpu_node("spot", "L4", 1);
         shape.interruption_per_hour = 0.0003; // about 20% a month: band 4
         let plugin = InterruptionAware { max_band: 2 };
         let mut pod = Pod::gpus(1, "p", 1);
-        let v = NodeView {
-            node: &node,
-            shape: &shape,
-        };
+        let v = NodeView { node: &node, shape: &shape };
         assert_eq!(plugin.filter(&pod, v), Ok(()));
         let robust = plugin.score(&pod, v, &Alloc::default()).unwrap();
         pod.checkpointed = false;

@@ -27,11 +27,7 @@ impl Plugin for ResourceFit {
             return Err("insufficient memory");
         }
         if v.node.pick_gpus(pod.gpus, pod.gpu_share).is_none() {
-            return Err(if pod.gpus > 0 {
-                "too few free accelerators"
-            } else {
-                "no accelerator with a large enough share free"
-            });
+            return Err(if pod.gpus > 0 { "too few free accelerators" } else { "no accelerator with a large enough share free" });
         }
         Ok(())
     }
@@ -45,33 +41,18 @@ mod tests {
     #[test]
     fn rejects_each_shortfall_with_its_reason() {
         let shape = NodeShape::gpu_node("p", "T4", 2);
-        let node = Node {
-            name: "n".into(),
-            shape: ShapeId(0),
-            free_cpu: 4_000,
-            free_mem: 8_192,
-            gpu_free: vec![1000, 400],
-            schedulable: true,
-        };
-        let v = NodeView {
-            node: &node,
-            shape: &shape,
-        };
+        let node =
+            Node { name: "n".into(), shape: ShapeId(0), free_cpu: 4_000, free_mem: 8_192, gpu_free: vec![1000, 400], schedulable: true };
+        let v = NodeView { node: &node, shape: &shape };
         let ok = Pod::share(1, "a", 300);
         assert_eq!(ResourceFit.filter(&ok, v), Ok(()));
         let mut p = Pod::gpus(2, "b", 2);
         assert_eq!(ResourceFit.filter(&p, v), Err("too few free accelerators"));
         p.gpus = 3;
-        assert_eq!(
-            ResourceFit.filter(&p, v),
-            Err("too few accelerators on the node")
-        );
+        assert_eq!(ResourceFit.filter(&p, v), Err("too few accelerators on the node"));
         let mut q = Pod::share(3, "c", 200);
         q.gpu_models = vec!["V100M16".into()];
-        assert_eq!(
-            ResourceFit.filter(&q, v),
-            Err("accelerator model not allowed")
-        );
+        assert_eq!(ResourceFit.filter(&q, v), Err("accelerator model not allowed"));
         q.gpu_models.clear();
         q.cpu_milli = 5_000;
         assert_eq!(ResourceFit.filter(&q, v), Err("insufficient cpu"));

@@ -40,9 +40,6 @@ impl ModelArch {
 
     /// Bytes of KV cache per token of context: 2 (K and V) × layers × KV heads × head dim × bytes.
     pub fn kv_bytes_per_token(&self) -> f64 {
-        2.0 * f64::from(self.layers)
-            * f64::from(self.kv_heads)
-            * f64::from(self.head_dim)
-            * self.bytes_per_param
+        2.0 * f64::from(self.layers) * f64::from(self.kv_heads) * f64::from(self.head_dim) * self.bytes_per_param
     }
 }

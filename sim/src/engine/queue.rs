@@ -184,11 +184,7 @@ impl<E> EventQueue<E> {
             return true;
         }
         let Some(b) = self.lowest() else { return false };
-        let min = self.buckets[b]
-            .iter()
-            .map(|e| e.time)
-            .min()
-            .unwrap_or(u64::MAX);
+        let min = self.buckets[b].iter().map(|e| e.time).min().unwrap_or(u64::MAX);
         if min > limit {
             return false;
         }
@@ -268,13 +264,7 @@ impl<E> EventQueue<E> {
         let cancelled = &self.cancelled;
         (0..BUCKETS)
             .filter(|&b| self.nonempty[b / DIGITS] & (1 << (b % DIGITS)) != 0)
-            .find_map(|b| {
-                self.buckets[b]
-                    .iter()
-                    .filter(|e| cancelled.is_empty() || !cancelled.contains(&e.seq))
-                    .map(|e| e.time)
-                    .min()
-            })
+            .find_map(|b| self.buckets[b].iter().filter(|e| cancelled.is_empty() || !cancelled.contains(&e.seq)).map(|e| e.time).min())
             .map(SimTime)
     }
 
@@ -307,15 +297,7 @@ mod tests {
         q.schedule(SimTime(5), "d");
         q.schedule(SimTime(1), "b");
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
-        assert_eq!(
-            order,
-            vec![
-                (SimTime(1), "a"),
-                (SimTime(1), "b"),
-                (SimTime(5), "c"),
-                (SimTime(5), "d")
-            ]
-        );
+        assert_eq!(order, vec![(SimTime(1), "a"), (SimTime(1), "b"), (SimTime(5), "c"), (SimTime(5), "d")]);
     }
 
     #[test]

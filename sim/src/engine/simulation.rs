@@ -81,13 +81,7 @@ impl<M: Model> Simulation<M, AsFastAsPossible> {
 impl<M: Model, C: Clock> Simulation<M, C> {
     /// A simulation at time zero under the given clock.
     pub fn with_clock(model: M, clock: C) -> Self {
-        Simulation {
-            model,
-            queue: EventQueue::with_capacity(1024),
-            clock,
-            now: SimTime::ZERO,
-            handled: 0,
-        }
+        Simulation { model, queue: EventQueue::with_capacity(1024), clock, now: SimTime::ZERO, handled: 0 }
     }
 
     /// Schedules an event from outside the model (initial events, injections).
@@ -102,14 +96,8 @@ impl<M: Model, C: Clock> Simulation<M, C> {
 
     /// Lets a closure act on the model with a scheduling context at the
     /// current time; the way to set up a model's first events.
-    pub fn with_context<R>(
-        &mut self,
-        f: impl FnOnce(&mut M, &mut Context<'_, M::Event>) -> R,
-    ) -> R {
-        let mut ctx = Context {
-            now: self.now,
-            queue: &mut self.queue,
-        };
+    pub fn with_context<R>(&mut self, f: impl FnOnce(&mut M, &mut Context<'_, M::Event>) -> R) -> R {
+        let mut ctx = Context { now: self.now, queue: &mut self.queue };
         f(&mut self.model, &mut ctx)
     }
 
@@ -119,10 +107,7 @@ impl<M: Model, C: Clock> Simulation<M, C> {
         self.clock.advance_to(t);
         self.now = t;
         self.handled += 1;
-        let mut ctx = Context {
-            now: t,
-            queue: &mut self.queue,
-        };
+        let mut ctx = Context { now: t, queue: &mut self.queue };
         self.model.handle(event, &mut ctx);
     }
 
@@ -142,11 +127,7 @@ impl<M: Model, C: Clock> Simulation<M, C> {
         }
         self.clock.advance_to(target);
         self.now = self.now.max(target);
-        if self.queue.is_empty() {
-            Stop::QueueEmpty
-        } else {
-            Stop::ReachedTarget
-        }
+        if self.queue.is_empty() { Stop::QueueEmpty } else { Stop::ReachedTarget }
     }
 
     /// The time of the next live event, if any.
@@ -229,48 +210,24 @@ mod tests {
 
     #[test]
     fn the_clock_is_asked_for_each_event_time_in_order() {
-        let mut sim = Simulation::with_clock(
-            Countdown {
-                seen: vec![],
-                timer: None,
-            },
-            Recorder(vec![]),
-        );
+        let mut sim = Simulation::with_clock(Countdown { seen: vec![], timer: None }, Recorder(vec![]));
         sim.schedule_at(SimTime::ZERO, Ev::Tick(2));
         sim.run_until(SimTime(5_000_000_000));
-        assert_eq!(
-            sim.clock.0,
-            vec![
-                SimTime(0),
-                SimTime(1_000_000_000),
-                SimTime(2_000_000_000),
-                SimTime(5_000_000_000)
-            ]
-        );
+        assert_eq!(sim.clock.0, vec![SimTime(0), SimTime(1_000_000_000), SimTime(2_000_000_000), SimTime(5_000_000_000)]);
     }
 
     #[test]
     fn run_until_stops_at_the_target_and_cancels_lazily() {
-        let mut sim = Simulation::new(Countdown {
-            seen: vec![],
-            timer: None,
-        });
+        let mut sim = Simulation::new(Countdown { seen: vec![], timer: None });
         sim.schedule_at(SimTime::ZERO, Ev::Tick(3));
         let k = sim.schedule_at(SimTime(10 * 1_000_000_000), Ev::Alarm);
         sim.model_mut().timer = Some(k);
         assert_eq!(sim.run_until(SimTime(1_500_000_000)), Stop::ReachedTarget);
         assert_eq!(sim.model().seen.len(), 2);
         assert_eq!(sim.now(), SimTime(1_500_000_000));
-        assert_eq!(
-            sim.run_until(SimTime(100 * 1_000_000_000)),
-            Stop::QueueEmpty
-        );
+        assert_eq!(sim.run_until(SimTime(100 * 1_000_000_000)), Stop::QueueEmpty);
         let ticks: Vec<u32> = sim.model().seen.iter().map(|s| s.1).collect();
-        assert_eq!(
-            ticks,
-            vec![3, 2, 1, 0],
-            "the alarm was cancelled by the last tick"
-        );
+        assert_eq!(ticks, vec![3, 2, 1, 0], "the alarm was cancelled by the last tick");
         assert_eq!(sim.events_handled(), 4);
     }
 }

@@ -1,6 +1,6 @@
 //! Building a fabric from a checked scenario, and its first events.
 
-use super::{Event, Fabric, JobStream, RunOptions, Workload};
+use super::{Event, Fabric, JobStream, RunOptions, Workload, WorkloadKind};
 use crate::engine::Context;
 use crate::fleet::units_per_gpu_hour;
 use crate::fleet::{Owner, Pool, PoolStats};
@@ -8,22 +8,26 @@ use crate::ids::{JobId, PoolId, ServiceId, WorkloadId};
 use crate::ledger::Ledger;
 use crate::market::{Interruptions, PriceProcess, sample_exponential_hours};
 use crate::metrics::{PoolInfo, Records};
-use crate::placement::{Placement, SpotFirstBinPack};
+use crate::placement::{FrameworkPlacement, Placement, SpotFirstBinPack, WorkloadTraits};
 use crate::rng::RngStreams;
 use crate::scenario::Scenario;
-use crate::scenario::spec::{CapacityType, ServiceTimeSpec, TrainingSpec};
+use crate::scenario::spec::{CapacityType, ProfileChoice, SchedulerSpec, ServiceTimeSpec, TrainingSpec};
 use crate::time::{SimDuration, SimTime};
-use crate::workload::{
-    ArrivalProcess, Autoscaler, Job, JobState, Requests, Router, Service, StepModel, TimeModel,
-    TokenDist,
-};
+use crate::workload::{ArrivalProcess, Autoscaler, Job, JobState, Requests, Router, Service, StepModel, TimeModel, TokenDist};
 use std::collections::{BTreeMap, VecDeque};
+use twin_scheduler::Profile;
 
 /// A checked scenario that still cannot be built: a name that does not
 /// resolve. [`Scenario::from_toml`] rejects these first, so this is only seen
 /// with scenarios assembled in code past the checks.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
+    /// A scheduler profile that does not exist or does not build.
+    #[error("scheduler profile: {0}")]
+    Profile(#[from] twin_scheduler::ProfileError),
+    /// An external scheduler, which only the `twin` binary can start.
+    #[error("this scenario uses an external scheduler (`{0}`); run it with `twin run`, which starts the process")]
+    NeedsExternal(String),
     /// A reference to something the catalogue or the fleet does not have.
     #[error("{what} `{name}` does not exist")]
     Unresolved {
@@ -35,10 +39,7 @@ pub enum BuildError {
 }
 
 fn unresolved(what: &'static str, name: &str) -> BuildError {
-    BuildError::Unresolved {
-        what,
-        name: name.to_string(),
-    }
+    BuildError::Unresolved { what, name: name.to_string() }
 }
 
 /// Seconds to load weights at the default rate, on top of a 30-second container start.
@@ -46,9 +47,16 @@ const COLD_START_BASE_SECS: f64 = 30.0;
 const WEIGHT_LOAD_BYTES_PER_SEC: f64 = 2e9;
 
 impl Fabric {
-    /// Builds the fabric of `scenario` for the run seeded with `seed`.
+    /// Builds the fabric of `scenario` for the run seeded with `seed`, with
+    /// the scheduler the scenario names.
     pub fn new(scenario: &Scenario, seed: u64, options: RunOptions) -> Result<Fabric, BuildError> {
-        Self::with_placement(scenario, seed, options, Box::new(SpotFirstBinPack))
+        let placement = placement_for(&scenario.spec.scheduler)?;
+        Self::with_placement(scenario, seed, options, placement)
+    }
+
+    /// Puts policy-as-code at the decision points; call before the run starts.
+    pub fn set_policy(&mut self, hook: Box<dyn crate::policy::PolicyHook + Send>) {
+        self.policy = Some(hook);
     }
 
     /// As [`Fabric::new`], with another placement policy.
@@ -63,21 +71,14 @@ impl Fabric {
         let rngs = RngStreams::new(seed);
         let mut pools = Vec::with_capacity(spec.pools.len());
         for (i, p) in spec.pools.iter().enumerate() {
-            let nt = cat
-                .node_type(&p.node_type)
-                .map(|n| cat.node_types[n].clone())
-                .ok_or_else(|| unresolved("node type", &p.node_type))?;
+            let nt = cat.node_type(&p.node_type).map(|n| cat.node_types[n].clone()).ok_or_else(|| unresolved("node type", &p.node_type))?;
             let accel = cat
                 .accelerator(&nt.accelerator)
                 .map(|a| cat.accelerators[a].clone())
                 .ok_or_else(|| unresolved("accelerator", &nt.accelerator))?;
             let price = match (&p.price, &p.capex) {
-                (Some(ps), _) => {
-                    PriceProcess::new(ps, rngs.stream(&format!("pool/{}/price", p.name)))
-                }
-                (None, Some(c)) => {
-                    PriceProcess::fixed(c.per_node / (c.years * 8_760.0) + c.opex_per_node_hour)
-                }
+                (Some(ps), _) => PriceProcess::new(ps, rngs.stream(&format!("pool/{}/price", p.name))),
+                (None, Some(c)) => PriceProcess::fixed(c.per_node / (c.years * 8_760.0) + c.opex_per_node_hour),
                 (None, None) => PriceProcess::fixed(nt.list_price_per_hour),
             };
             let gpus = nt.accelerators_per_node;
@@ -95,24 +96,17 @@ impl Fabric {
                 min_nodes: p.min_node_count(),
                 initial_nodes: p.initial_node_count(),
                 max_nodes: p.max_node_count(),
-                provisioning: if p.capacity.is_committed() {
-                    SimDuration::ZERO
-                } else {
-                    p.provisioning()
-                },
+                provisioning: if p.capacity.is_committed() { SimDuration::ZERO } else { p.provisioning() },
                 scale_down: p.scale_down(),
                 interruptions: p.interruption.as_ref().map(Interruptions::from_spec),
-                stockouts: p
-                    .stockouts
-                    .as_ref()
-                    .map(|s| (s.mean_available.get(), s.mean_duration.get())),
+                stockouts: p.stockouts.as_ref().map(|s| (s.mean_available.get(), s.mean_duration.get())),
                 stocked_out: false,
                 failures: p.failures.as_ref().map(|f| (f.mtbf.get(), f.repair.get())),
-                energy_price_per_kwh: p
-                    .energy_price_per_kwh
-                    .unwrap_or(spec.billing.energy_price_per_kwh),
+                energy_price_per_kwh: p.energy_price_per_kwh.unwrap_or(spec.billing.energy_price_per_kwh),
                 pue: p.pue.unwrap_or(spec.billing.pue),
                 bills_energy: p.capacity == CapacityType::OnPrem,
+                labels: p.labels.clone(),
+                taints: p.taints.clone(),
                 nodes: Vec::new(),
                 rng_interrupt: rngs.stream(&format!("pool/{}/interruptions", p.name)),
                 rng_failure: rngs.stream(&format!("pool/{}/failures", p.name)),
@@ -124,56 +118,51 @@ impl Fabric {
             pool.refresh_price();
             pools.push(pool);
         }
-        let pool_id = |name: &str| {
-            pools
-                .iter()
-                .position(|p| p.name == name)
-                .map(|i| PoolId(i as u32))
-                .ok_or_else(|| unresolved("pool", name))
-        };
+        let pool_id =
+            |name: &str| pools.iter().position(|p| p.name == name).map(|i| PoolId(i as u32)).ok_or_else(|| unresolved("pool", name));
 
         let mut workloads = Vec::new();
         let mut services = Vec::with_capacity(spec.services.len());
         for (i, s) in spec.services.iter().enumerate() {
-            let ids: Vec<PoolId> = s
-                .pools
-                .iter()
-                .map(|n| pool_id(n))
-                .collect::<Result<_, _>>()?;
-            let model = cat
-                .model(&s.model)
-                .map(|m| cat.models[m].clone())
-                .ok_or_else(|| unresolved("model", &s.model))?;
+            let ids: Vec<PoolId> = s.pools.iter().map(|n| pool_id(n)).collect::<Result<_, _>>()?;
+            let model = cat.model(&s.model).map(|m| cat.models[m].clone()).ok_or_else(|| unresolved("model", &s.model))?;
             let mut step_models = vec![None; pools.len()];
             if matches!(s.service_time, ServiceTimeSpec::Roofline) {
                 for &p in &ids {
-                    step_models[p.index()] = Some(StepModel::new(
-                        &model,
-                        &pools[p.index()].accelerator,
-                        s.gpus_per_replica,
-                        &s.calibration,
-                    ));
+                    step_models[p.index()] =
+                        Some(StepModel::new(&model, &pools[p.index()].accelerator, s.gpus_per_replica, &s.calibration));
                 }
             }
             let workload = WorkloadId(workloads.len() as u32);
             let namespace = s.namespace.clone().unwrap_or_else(|| s.team.clone());
+            let traits = WorkloadTraits {
+                name: s.name.clone(),
+                namespace: namespace.clone(),
+                priority: s.scheduling.priority,
+                // Requests of a lost replica are retried: nothing is lost but time.
+                checkpointed: true,
+                node_selector: s.scheduling.node_selector.clone(),
+                tolerations: s.scheduling.tolerations.clone(),
+            };
             workloads.push(Workload {
                 name: s.name.clone(),
                 team: s.team.clone(),
                 namespace,
+                traits,
+                kind: WorkloadKind::Service(ServiceId(i as u32)),
+                image: s.image.clone(),
+                labels: s.labels.clone(),
             });
             let cold = s.cold_start.map_or_else(
-                || {
-                    SimDuration::from_secs_f64(
-                        COLD_START_BASE_SECS + model.weight_bytes() / WEIGHT_LOAD_BYTES_PER_SEC,
-                    )
-                },
+                || SimDuration::from_secs_f64(COLD_START_BASE_SECS + model.weight_bytes() / WEIGHT_LOAD_BYTES_PER_SEC),
                 |d| d.get(),
             );
             services.push(Service {
                 id: ServiceId(i as u32),
                 workload,
                 name: s.name.clone(),
+                model: model.name.clone(),
+                admitted: true,
                 pools: ids,
                 step_models,
                 gpus_per_replica: s.gpus_per_replica,
@@ -184,9 +173,7 @@ impl Fabric {
                 cold_start: cold,
                 time_model: match &s.service_time {
                     ServiceTimeSpec::Roofline => TimeModel::Roofline,
-                    ServiceTimeSpec::Exponential { mean } => {
-                        TimeModel::Exponential(mean.get().as_secs_f64())
-                    }
+                    ServiceTimeSpec::Exponential { mean } => TimeModel::Exponential(mean.get().as_secs_f64()),
                     ServiceTimeSpec::Fixed { duration } => TimeModel::Fixed(duration.get()),
                 },
                 slo_ttft: s.slo.ttft.get(),
@@ -219,11 +206,7 @@ impl Fabric {
             sample_interval: spec.sample_interval.get(),
             minimum_charge: spec.billing.minimum_charge.get(),
             options,
-            ledger: Ledger::new(
-                pools.len(),
-                spec.billing.ledger_period.get(),
-                options.record_ledger,
-            ),
+            ledger: Ledger::new(pools.len(), spec.billing.ledger_period.get(), options.record_ledger),
             records: Records {
                 pools: pools
                     .iter()
@@ -252,40 +235,26 @@ impl Fabric {
             placement,
             next_request_seq: 0,
             starting: false,
+            fatal: None,
+            last_wait: Default::default(),
+            stats_preemptions: 0,
+            policy: None,
+            denials: Default::default(),
+            placement_verdicts: Default::default(),
         };
         for t in &spec.training {
-            let pools = t
-                .pools
-                .iter()
-                .map(|n| fabric.pool_id(n))
-                .collect::<Result<Vec<_>, _>>()?;
+            let pools = t.pools.iter().map(|n| fabric.pool_id(n)).collect::<Result<Vec<_>, _>>()?;
             fabric.add_job(t, pools);
         }
         for s in &spec.training_streams {
-            let pools = s
-                .pools
-                .iter()
-                .map(|n| fabric.pool_id(n))
-                .collect::<Result<Vec<_>, _>>()?;
+            let pools = s.pools.iter().map(|n| fabric.pool_id(n)).collect::<Result<Vec<_>, _>>()?;
             fabric.streams.push(JobStream {
-                name: s.name.clone(),
-                team: s.team.clone(),
-                namespace: s.namespace.clone().unwrap_or_else(|| s.team.clone()),
+                spec: s.clone(),
                 pools,
-                jobs_per_hour: s.jobs_per_hour,
-                gpus: s.gpus.clone(),
-                work: s.work_gpu_hours.clone(),
                 start: SimTime(s.start.get().as_nanos()),
-                stop: s
-                    .stop
-                    .map_or(fabric.horizon, |d| SimTime(d.get().as_nanos()))
-                    .min(fabric.horizon),
+                stop: s.stop.map_or(fabric.horizon, |d| SimTime(d.get().as_nanos())).min(fabric.horizon),
                 max_jobs: s.max_jobs.unwrap_or(u32::MAX),
                 made: 0,
-                checkpoint_interval: s.checkpoint_interval.get(),
-                checkpoint_cost: s.checkpoint_cost.get(),
-                checkpoint_on_notice: s.checkpoint_on_notice,
-                speed: s.speed.clone(),
                 rng: rngs.stream(&format!("training-stream/{}", s.name)),
             });
         }
@@ -293,19 +262,28 @@ impl Fabric {
     }
 
     fn pool_id(&self, name: &str) -> Result<PoolId, BuildError> {
-        self.pools
-            .iter()
-            .position(|p| p.name == name)
-            .map(|i| PoolId(i as u32))
-            .ok_or_else(|| unresolved("pool", name))
+        self.pools.iter().position(|p| p.name == name).map(|i| PoolId(i as u32)).ok_or_else(|| unresolved("pool", name))
     }
 
     fn add_job(&mut self, t: &TrainingSpec, pools: Vec<PoolId>) -> JobId {
         let workload = WorkloadId(self.workloads.len() as u32);
+        let namespace = t.namespace.clone().unwrap_or_else(|| t.team.clone());
+        let traits = WorkloadTraits {
+            name: t.name.clone(),
+            namespace: namespace.clone(),
+            priority: t.scheduling.priority,
+            checkpointed: t.checkpoints,
+            node_selector: t.scheduling.node_selector.clone(),
+            tolerations: t.scheduling.tolerations.clone(),
+        };
         self.workloads.push(Workload {
             name: t.name.clone(),
             team: t.team.clone(),
-            namespace: t.namespace.clone().unwrap_or_else(|| t.team.clone()),
+            namespace,
+            traits,
+            kind: WorkloadKind::Job(JobId(self.jobs.len() as u32)),
+            image: t.image.clone(),
+            labels: t.labels.clone(),
         });
         let id = JobId(self.jobs.len() as u32);
         let submit = SimTime(t.submit_at.get().as_nanos());
@@ -319,6 +297,7 @@ impl Fabric {
             checkpoint_interval: t.checkpoint_interval.get(),
             checkpoint_cost: t.checkpoint_cost.get(),
             checkpoint_on_notice: t.checkpoint_on_notice,
+            checkpoints: t.checkpoints,
             speed: t.speed.clone(),
             submit,
             state: JobState::Future,
@@ -327,6 +306,7 @@ impl Fabric {
             segment_start: submit,
             rate: 0.0,
             placement: Vec::new(),
+            last_pool: None,
             release_after_checkpoint: false,
             timer: None,
             first_start: None,
@@ -341,26 +321,24 @@ impl Fabric {
     }
 
     /// Adds a generated job (from a stream) and returns it.
-    pub(super) fn add_stream_job(
-        &mut self,
-        stream: usize,
-        gpus: u32,
-        work_gpu_hours: f64,
-        now: SimTime,
-    ) -> JobId {
+    pub(super) fn add_stream_job(&mut self, stream: usize, gpus: u32, work_gpu_hours: f64, now: SimTime) -> JobId {
         let s = &self.streams[stream];
         let spec = TrainingSpec {
-            name: format!("{}-{}", s.name, s.made),
-            team: s.team.clone(),
-            namespace: Some(s.namespace.clone()),
+            name: format!("{}-{}", s.spec.name, s.made),
+            team: s.spec.team.clone(),
+            namespace: Some(s.spec.namespace.clone().unwrap_or_else(|| s.spec.team.clone())),
+            scheduling: s.spec.scheduling.clone(),
+            image: s.spec.image.clone(),
+            labels: s.spec.labels.clone(),
             pools: Vec::new(),
             gpus,
             work_gpu_hours,
             submit_at: crate::scenario::Dur(SimDuration(now.as_nanos())),
-            checkpoint_interval: crate::scenario::Dur(s.checkpoint_interval),
-            checkpoint_cost: crate::scenario::Dur(s.checkpoint_cost),
-            checkpoint_on_notice: s.checkpoint_on_notice,
-            speed: s.speed.clone(),
+            checkpoint_interval: s.spec.checkpoint_interval,
+            checkpoint_cost: s.spec.checkpoint_cost,
+            checkpoint_on_notice: s.spec.checkpoint_on_notice,
+            checkpoints: s.spec.checkpoints,
+            speed: s.spec.speed.clone(),
         };
         let pools = s.pools.clone();
         self.add_job(&spec, pools)
@@ -387,10 +365,7 @@ impl Fabric {
         for s in 0..self.services.len() {
             let id = ServiceId(s as u32);
             let svc = &mut self.services[s];
-            if let Some(t) = svc
-                .arrivals
-                .next_after(SimTime::ZERO, &mut svc.rng_arrivals)
-            {
+            if let Some(t) = svc.arrivals.next_after(SimTime::ZERO, &mut svc.rng_arrivals) {
                 if t < self.horizon {
                     ctx.schedule_at(t, Event::Arrival(id));
                 }
@@ -398,7 +373,15 @@ impl Fabric {
             if let Some(a) = &svc.autoscaler {
                 ctx.schedule_in(a.interval, Event::Autoscale(id));
             }
-            self.reconcile(id, ctx);
+            let w = self.services[s].workload;
+            if self.admit_workload(w, ctx) {
+                self.reconcile(id, ctx);
+            } else {
+                // Rejected: no replica ever runs; its requests are dropped.
+                let svc = &mut self.services[s];
+                svc.admitted = false;
+                svc.desired = 0;
+            }
         }
         for j in 0..self.jobs.len() {
             let job = &self.jobs[j];
@@ -448,16 +431,30 @@ impl Fabric {
     }
 }
 
+/// The placement a scenario's `[scheduler]` table asks for: Twin's scheduler
+/// with a profile (the `default` profile when the table is absent), or the
+/// fixed `spot-first-bin-pack` rule. An external scheduler is started by the
+/// binary, not here.
+pub fn placement_for(spec: &SchedulerSpec) -> Result<Box<dyn Placement + Send>, BuildError> {
+    if let Some(ext) = &spec.external {
+        return Err(BuildError::NeedsExternal(ext.command.join(" ")));
+    }
+    let profile = match &spec.profile {
+        None => Profile::builtin("default")?,
+        Some(ProfileChoice::Builtin(name)) if name == SPOT_FIRST => return Ok(Box::new(SpotFirstBinPack)),
+        Some(ProfileChoice::Builtin(name)) => Profile::builtin(name)?,
+        Some(ProfileChoice::Custom(p)) => Profile::from_spec(p)?,
+    };
+    Ok(Box::new(FrameworkPlacement::new(profile)))
+}
+
+/// The name of the fixed placement rule, usable as a profile name.
+pub const SPOT_FIRST: &str = "spot-first-bin-pack";
+
 /// A job's speed on an accelerator: its own override, else the catalogue's.
-pub(super) fn job_speed(
-    overrides: &BTreeMap<String, f64>,
-    accel: &crate::catalogue::Accelerator,
-) -> f64 {
+pub(super) fn job_speed(overrides: &BTreeMap<String, f64>, accel: &crate::catalogue::Accelerator) -> f64 {
     overrides
         .iter()
-        .find(|(k, _)| {
-            k.eq_ignore_ascii_case(&accel.name)
-                || accel.aliases.iter().any(|a| a.eq_ignore_ascii_case(k))
-        })
+        .find(|(k, _)| k.eq_ignore_ascii_case(&accel.name) || accel.aliases.iter().any(|a| a.eq_ignore_ascii_case(k)))
         .map_or(accel.training_speed, |(_, v)| *v)
 }

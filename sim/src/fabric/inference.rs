@@ -11,6 +11,7 @@ use crate::engine::Context;
 use crate::fleet::Owner;
 use crate::ids::{ReplicaId, RequestId, ServiceId};
 use crate::metrics::Outcome;
+use crate::scenario::spec::ScaleMetric;
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{DropReason, Phase, Replica, ReplicaState, Request, TimeModel};
 use rand::Rng;
@@ -32,6 +33,7 @@ impl Fabric {
         let output = svc.output.sample(&mut svc.rng_tokens);
         svc.stats.arrived += 1;
         svc.interval.arrived += 1;
+        let admitted = svc.admitted;
         let seq = self.next_request_seq;
         self.next_request_seq += 1;
         let id = self.requests.insert(Request {
@@ -46,7 +48,11 @@ impl Fabric {
             finish_key: 0,
             retries: 0,
         });
-        self.route(s, id, ctx);
+        if admitted {
+            self.route(s, id, ctx);
+        } else {
+            self.drop_request(id, DropReason::Rejected, now);
+        }
     }
 
     /// KV tokens a request needs for its whole life.
@@ -59,13 +65,7 @@ impl Fabric {
         let need = self.kv_need(id);
         let svc = &self.services[s.index()];
         if matches!(svc.time_model, TimeModel::Roofline) {
-            let largest = svc
-                .step_models
-                .iter()
-                .flatten()
-                .map(|m| m.kv_capacity_tokens())
-                .max()
-                .unwrap_or(0);
+            let largest = svc.step_models.iter().flatten().map(|m| m.kv_capacity_tokens()).max().unwrap_or(0);
             if need > largest {
                 self.drop_request(id, DropReason::TooLong, ctx.now());
                 return;
@@ -95,9 +95,7 @@ impl Fabric {
     fn update_route(&mut self, r: ReplicaId) {
         let rep = &self.replicas[r.index()];
         if rep.state == ReplicaState::Ready {
-            self.services[rep.service.index()]
-                .routable
-                .update(r, &mut self.replicas);
+            self.services[rep.service.index()].routable.update(r, &mut self.replicas);
         }
     }
 
@@ -133,12 +131,7 @@ impl Fabric {
         }
     }
 
-    pub(super) fn on_replica_wake(
-        &mut self,
-        r: ReplicaId,
-        epoch: u32,
-        ctx: &mut Context<'_, Event>,
-    ) {
+    pub(super) fn on_replica_wake(&mut self, r: ReplicaId, epoch: u32, ctx: &mut Context<'_, Event>) {
         let rep = &mut self.replicas[r.index()];
         if rep.wake_epoch != epoch || rep.wake.is_none() {
             return;
@@ -152,21 +145,13 @@ impl Fabric {
     fn advance(&mut self, r: ReplicaId, now: SimTime) {
         match self.replicas[r.index()].phase {
             Phase::Idle => {}
-            Phase::Prefill {
-                start,
-                chunks,
-                start_step,
-                activity,
-                ..
-            } => {
+            Phase::Prefill { start, chunks, start_step, activity, .. } => {
                 let dur = now.saturating_since(start);
                 self.account_work(r, dur, activity);
                 let counter = start_step + u64::from(chunks);
                 self.replicas[r.index()].step_counter = counter;
                 let chunks = u64::from(chunks);
-                self.complete_running(r, counter, |f| {
-                    start + SimDuration(dur.as_nanos() * (f - start_step) / chunks)
-                });
+                self.complete_running(r, counter, |f| start + SimDuration(dur.as_nanos() * (f - start_step) / chunks));
                 let mut joining = std::mem::take(&mut self.replicas[r.index()].joining);
                 for id in joining.drain(..) {
                     let req = &mut self.requests[id];
@@ -185,19 +170,12 @@ impl Fabric {
                 rep.joining = joining;
                 rep.phase = Phase::Idle;
             }
-            Phase::Decode {
-                start,
-                start_step,
-                step,
-                activity,
-            } => {
+            Phase::Decode { start, start_step, step, activity } => {
                 let k = now.saturating_since(start).as_nanos() / step.as_nanos();
                 self.account_work(r, SimDuration(k * step.as_nanos()), activity);
                 let counter = start_step + k;
                 self.replicas[r.index()].step_counter = counter;
-                self.complete_running(r, counter, |f| {
-                    start + SimDuration((f - start_step) * step.as_nanos())
-                });
+                self.complete_running(r, counter, |f| start + SimDuration((f - start_step) * step.as_nanos()));
                 self.replicas[r.index()].phase = Phase::Idle;
             }
             Phase::Sampled => self.complete_running(r, now.as_nanos(), SimTime),
@@ -253,10 +231,7 @@ impl Fabric {
     /// A request dropped at `now`.
     pub(super) fn drop_request(&mut self, id: RequestId, reason: DropReason, now: SimTime) {
         let svc = &mut self.services[self.requests[id].service.index()];
-        let slot = DropReason::ALL
-            .iter()
-            .position(|&d| d == reason)
-            .unwrap_or(0);
+        let slot = DropReason::ALL.iter().position(|&d| d == reason).unwrap_or(0);
         svc.stats.dropped[slot] += 1;
         svc.interval.dropped += 1;
         self.record_request(id, Outcome::Dropped(reason), Some(now));
@@ -269,10 +244,7 @@ impl Fabric {
             return;
         }
         let req = &self.requests[id];
-        let pool = req
-            .replica
-            .and_then(|r| self.replicas[r.index()].pool)
-            .map(|p| p.0);
+        let pool = req.replica.and_then(|r| self.replicas[r.index()].pool).map(|p| p.0);
         let rec = &mut self.records.requests;
         rec.id.push(req.seq);
         rec.service.push(req.service.0);
@@ -287,6 +259,7 @@ impl Fabric {
         rec.output_tokens.push(req.output);
         rec.retries.push(req.retries);
         rec.pool.push(pool);
+        rec.replica.push(req.replica.map(|r| r.0));
         rec.outcome.push(outcome);
     }
 
@@ -296,10 +269,7 @@ impl Fabric {
         if req.admitted.is_none() {
             req.admitted = Some(now);
             let wait = now.saturating_since(req.arrival);
-            self.services[req.service.index()]
-                .stats
-                .queue_wait
-                .record(wait);
+            self.services[req.service.index()].stats.queue_wait.record(wait);
         }
     }
 
@@ -381,37 +351,19 @@ impl Fabric {
         }
         let rep = &self.replicas[r.index()];
         let pool = rep.pool.expect("a serving replica has a pool");
-        let model = self.services[s.index()]
-            .step_model(pool)
-            .expect("roofline services have a step model per pool");
+        let model = self.services[s.index()].step_model(pool).expect("roofline services have a step model per pool");
         let b = rep.running.len() as u32;
         let next = if !rep.joining.is_empty() {
             let chunks = tokens.div_ceil(budget).max(1);
-            let st = model.step(
-                tokens as f64 / chunks as f64,
-                sq_half / chunks as f64,
-                b,
-                rep.ctx_sum(),
-            );
+            let st = model.step(tokens as f64 / chunks as f64, sq_half / chunks as f64, b, rep.ctx_sum());
             let end = now + SimDuration(st.duration.as_nanos() * chunks);
-            let phase = Phase::Prefill {
-                start: now,
-                end,
-                chunks: chunks as u32,
-                start_step: rep.step_counter,
-                activity: st.activity,
-            };
+            let phase = Phase::Prefill { start: now, end, chunks: chunks as u32, start_step: rep.step_counter, activity: st.activity };
             Some((phase, end))
         } else if let Some(&Reverse((key, _))) = rep.running.peek() {
             let k_max = key.saturating_sub(rep.step_counter).max(1);
             let ctx_mid = rep.ctx_sum() + f64::from(b) * k_max as f64 / 2.0;
             let st = model.decode(b, ctx_mid);
-            let phase = Phase::Decode {
-                start: now,
-                start_step: rep.step_counter,
-                step: st.duration,
-                activity: st.activity,
-            };
+            let phase = Phase::Decode { start: now, start_step: rep.step_counter, step: st.duration, activity: st.activity };
             Some((phase, now + SimDuration(st.duration.as_nanos() * k_max)))
         } else {
             None
@@ -469,16 +421,9 @@ impl Fabric {
             let finish = (now + d).as_nanos();
             self.requests[id].finish_key = finish;
             self.replicas[r.index()].running.push(Reverse((finish, id)));
-            self.account_work(
-                r,
-                SimDuration(d.as_nanos() / max_batch as u64),
-                SAMPLED_ACTIVITY,
-            );
+            self.account_work(r, SimDuration(d.as_nanos() / max_batch as u64), SAMPLED_ACTIVITY);
         }
-        let next = self.replicas[r.index()]
-            .running
-            .peek()
-            .map(|Reverse((k, _))| SimTime(*k));
+        let next = self.replicas[r.index()].running.peek().map(|Reverse((k, _))| SimTime(*k));
         self.set_wake(r, next, ctx);
         self.update_route(r);
         if draining && self.replicas[r.index()].is_empty() {
@@ -513,23 +458,13 @@ impl Fabric {
         let e = std::mem::take(&mut rep.energy_pending);
         if e > 0.0 {
             let workload = self.services[rep.service.index()].workload;
-            self.ledger.book_work_energy(
-                node,
-                &self.pools[pool.index()],
-                workload,
-                e.round() as u128,
-            );
+            self.ledger.book_work_energy(node, &self.pools[pool.index()], workload, e.round() as u128);
         }
     }
 
     /// A replica placed on `node` loads its model, or starts serving at once
     /// when placed as the run begins (the fleet was already serving).
-    pub(super) fn start_replica(
-        &mut self,
-        r: ReplicaId,
-        node: crate::ids::NodeId,
-        ctx: &mut Context<'_, Event>,
-    ) {
+    pub(super) fn start_replica(&mut self, r: ReplicaId, node: crate::ids::NodeId, ctx: &mut Context<'_, Event>) {
         let pool = self.nodes[node.index()].pool;
         let svc = &self.services[self.replicas[r.index()].service.index()];
         let (kv, sampled) = match svc.step_model(pool) {
@@ -577,9 +512,7 @@ impl Fabric {
             }
             ReplicaState::Starting => self.stop_replica(r, ctx),
             ReplicaState::Ready => {
-                self.services[s.index()]
-                    .routable
-                    .remove(r, &mut self.replicas);
+                self.services[s.index()].routable.remove(r, &mut self.replicas);
                 let rep = &mut self.replicas[r.index()];
                 rep.state = ReplicaState::Draining;
                 let inbox: Vec<RequestId> = rep.inbox.drain(..).collect();
@@ -614,21 +547,11 @@ impl Fabric {
         }
         // Account the part of the phase that ran, and count tokens thrown away.
         let counter_now = match self.replicas[r.index()].phase {
-            Phase::Prefill {
-                start,
-                start_step,
-                activity,
-                ..
-            } => {
+            Phase::Prefill { start, start_step, activity, .. } => {
                 self.account_work(r, now.saturating_since(start), activity);
                 start_step
             }
-            Phase::Decode {
-                start,
-                start_step,
-                step,
-                activity,
-            } => {
+            Phase::Decode { start, start_step, step, activity } => {
                 let dur = now.saturating_since(start);
                 self.account_work(r, dur, activity);
                 start_step + dur.as_nanos() / step.as_nanos()
@@ -648,13 +571,8 @@ impl Fabric {
         for &id in lost.iter().rev() {
             let req = &mut self.requests[id];
             if !sampled && req.first_token.is_some() {
-                let join = req
-                    .finish_key
-                    .saturating_add(1)
-                    .saturating_sub(u64::from(req.output));
-                svc.stats.wasted_tokens += (counter_now + 1)
-                    .saturating_sub(join)
-                    .min(u64::from(req.output));
+                let join = req.finish_key.saturating_add(1).saturating_sub(u64::from(req.output));
+                svc.stats.wasted_tokens += (counter_now + 1).saturating_sub(join).min(u64::from(req.output));
             }
             req.replica = None;
             req.first_token = None;
@@ -676,9 +594,7 @@ impl Fabric {
         let rep = &self.replicas[r.index()];
         let s = rep.service;
         if rep.state == ReplicaState::Ready {
-            self.services[s.index()]
-                .routable
-                .remove(r, &mut self.replicas);
+            self.services[s.index()].routable.remove(r, &mut self.replicas);
         }
         let rep = &mut self.replicas[r.index()];
         rep.state = ReplicaState::Stopped;
@@ -718,12 +634,7 @@ impl Fabric {
     pub(super) fn reconcile(&mut self, s: ServiceId, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         let svc = &self.services[s.index()];
-        let live: Vec<ReplicaId> = svc
-            .replicas
-            .iter()
-            .copied()
-            .filter(|r| self.replicas[r.index()].is_live())
-            .collect();
+        let live: Vec<ReplicaId> = svc.replicas.iter().copied().filter(|r| self.replicas[r.index()].is_live()).collect();
         let desired = svc.desired as usize;
         if live.len() < desired {
             for _ in live.len()..desired {
@@ -747,13 +658,11 @@ impl Fabric {
                         ReplicaState::Starting => 1,
                         _ => 2,
                     };
-                    let cost_rank = rep
-                        .pool
-                        .map_or(0, |p| match self.pools[p.index()].capacity {
-                            crate::scenario::spec::CapacityType::OnDemand => 0,
-                            crate::scenario::spec::CapacityType::Spot => 1,
-                            _ => 2,
-                        });
+                    let cost_rank = rep.pool.map_or(0, |p| match self.pools[p.index()].capacity {
+                        crate::scenario::spec::CapacityType::OnDemand => 0,
+                        crate::scenario::spec::CapacityType::Spot => 1,
+                        _ => 2,
+                    });
                     (stage, cost_rank, rep.load(), std::cmp::Reverse(r))
                 })
                 .collect();
@@ -770,37 +679,52 @@ impl Fabric {
         let Some(a) = &svc.autoscaler else { return };
         let interval = a.interval;
         let ready = svc.routable.len();
-        let total = match a.metric {
-            crate::scenario::spec::ScaleMetric::Concurrency => {
-                svc.queue.len() as f64
-                    + svc
-                        .replicas
-                        .iter()
-                        .map(|r| f64::from(self.replicas[r.index()].load()))
-                        .sum::<f64>()
+        let metric = a.metric;
+        let total = match metric {
+            ScaleMetric::Concurrency => {
+                svc.queue.len() as f64 + svc.replicas.iter().map(|r| f64::from(self.replicas[r.index()].load())).sum::<f64>()
             }
-            crate::scenario::spec::ScaleMetric::Queue => svc.queue.len() as f64,
-            crate::scenario::spec::ScaleMetric::Utilisation => {
-                (svc.busy_ns - a.last_busy_ns) as f64 / interval.as_nanos() as f64
-            }
+            ScaleMetric::Queue => svc.queue.len() as f64,
+            ScaleMetric::Utilisation => (svc.busy_ns - a.last_busy_ns) as f64 / interval.as_nanos() as f64,
         };
-        let busy = svc.busy_ns;
-        let current = svc.desired;
+        let arrival_rate = (svc.stats.arrived - a.last_arrived) as f64 / interval.as_secs_f64();
+        let (busy, arrived, current, target) = (svc.busy_ns, svc.stats.arrived, svc.desired, a.target);
         let svc = &mut self.services[s.index()];
         let a = svc.autoscaler.as_mut().expect("checked above");
         a.last_busy_ns = busy;
-        let desired = a.decide(now, total, ready as u32, current);
-        if desired != current {
-            if desired > current {
-                svc.stats.scale_events.0 += 1;
-            } else {
-                svc.stats.scale_events.1 += 1;
-            }
-            svc.desired = desired;
-            self.reconcile(s, ctx);
-        }
+        a.last_arrived = arrived;
+        // Predictive: provision for the load expected when new replicas would be ready.
+        let growth = a.growth_ahead(arrival_rate);
+        let planned = total * growth.max(1.0);
+        let desired = a.decide(now, planned, ready as u32, current);
         if now + interval < self.horizon {
             ctx.schedule_in(interval, Event::Autoscale(s));
         }
+        if desired == current {
+            return;
+        }
+        let name = svc.name.clone();
+        let ahead = if growth > 1.0 { format!(", ×{growth:.2} forecast ahead → {planned:.1}") } else { String::new() };
+        let detail = format!(
+            "{} {total:.1} over {ready} ready ({:.2} per replica, target {target}){ahead} · {current} → {desired}",
+            metric.as_str(),
+            if ready > 0 { total / ready as f64 } else { total }
+        );
+        let up = desired > current;
+        if up {
+            if let Some(v) = self.scaling_denied(s, current, desired) {
+                self.trace(now, "policy", name, "deny", None, format!("scale {current} → {desired} denied by {v}"));
+                return;
+            }
+        }
+        self.trace(now, "scale", name, if up { "scale-up" } else { "scale-down" }, None, detail);
+        let svc = &mut self.services[s.index()];
+        if up {
+            svc.stats.scale_events.0 += 1;
+        } else {
+            svc.stats.scale_events.1 += 1;
+        }
+        svc.desired = desired;
+        self.reconcile(s, ctx);
     }
 }

@@ -5,11 +5,47 @@ use super::{Event, Fabric};
 use crate::engine::Context;
 use crate::fleet::{Node, NodeState, Owner};
 use crate::ids::{NodeId, PoolId, WorkloadId};
-use crate::placement::{Decision, FleetView, PlacementRequest};
+use crate::metrics::DecisionRecord;
+use crate::placement::{Decision, FleetChange, FleetView, PlacementRequest, Verdict};
+use crate::time::SimTime;
 use crate::workload::{JobState, ReplicaState};
 use std::collections::VecDeque;
 
 impl Fabric {
+    /// Tells the placement about a change to the fleet.
+    pub(super) fn notify(&mut self, change: FleetChange) {
+        let view = FleetView { pools: &self.pools, nodes: &self.nodes };
+        self.placement.observe(change, &view);
+    }
+
+    /// Adds a line to the decision trace.
+    pub(super) fn trace(
+        &mut self,
+        time: SimTime,
+        kind: &'static str,
+        subject: String,
+        outcome: &str,
+        node: Option<NodeId>,
+        detail: String,
+    ) {
+        if !self.options.record_decisions {
+            return;
+        }
+        let (node_name, pool) = match node {
+            Some(n) => {
+                let p = &self.pools[self.nodes[n.index()].pool.index()];
+                (Some(format!("{}/node-{}", p.name, n.0)), Some(p.name.clone()))
+            }
+            None => (None, None),
+        };
+        self.records.decisions.push(DecisionRecord { time, kind, subject, outcome: outcome.to_string(), node: node_name, pool, detail });
+    }
+
+    /// A node's name in traces.
+    pub(super) fn node_name(&self, n: NodeId) -> String {
+        format!("{}/node-{}", self.pools[self.nodes[n.index()].pool.index()].name, n.0)
+    }
+
     /// Asks `pool` for a node. It becomes ready after the pool's provisioning
     /// delay, or at once while the run is starting (the fleet was already up).
     pub(super) fn launch_node(&mut self, pool: PoolId, ctx: &mut Context<'_, Event>) -> NodeId {
@@ -20,10 +56,14 @@ impl Fabric {
         p.nodes.push(id);
         p.stats.nodes_launched += 1;
         p.stats.peak_nodes = p.stats.peak_nodes.max(p.nodes.len() as u32);
+        let delay = p.provisioning;
+        self.notify(FleetChange::NodeAdded(id));
         if self.starting {
             self.make_ready(id, ctx);
         } else {
-            ctx.schedule_in(p.provisioning, Event::NodeReady(id));
+            ctx.schedule_in(delay, Event::NodeReady(id));
+            let name = self.node_name(id);
+            self.trace(now, "node", name, "launched", Some(id), format!("ready in {delay}"));
         }
         id
     }
@@ -48,6 +88,7 @@ impl Fabric {
                 node.timer_failure = Some(ctx.schedule_in(d, Event::NodeFail(id)));
             }
         }
+        self.notify(FleetChange::NodeState(id));
         self.arm_idle_check(id, ctx);
     }
 
@@ -56,6 +97,8 @@ impl Fabric {
             return;
         }
         self.make_ready(id, ctx);
+        let name = self.node_name(id);
+        self.trace(ctx.now(), "node", name, "ready", Some(id), String::new());
         self.place_pending(ctx);
     }
 
@@ -63,11 +106,7 @@ impl Fabric {
     pub(super) fn arm_idle_check(&mut self, id: NodeId, ctx: &mut Context<'_, Event>) {
         let node = &mut self.nodes[id.index()];
         let pool = &self.pools[node.pool.index()];
-        if node.state != NodeState::Ready
-            || !node.allocs.is_empty()
-            || !node.reservations.is_empty()
-            || pool.capacity.is_committed()
-        {
+        if node.state != NodeState::Ready || !node.allocs.is_empty() || !node.reservations.is_empty() || pool.capacity.is_committed() {
             return;
         }
         if let Some(k) = node.timer_idle.take() {
@@ -80,11 +119,21 @@ impl Fabric {
         let node = &mut self.nodes[id.index()];
         node.timer_idle = None;
         let pool = &self.pools[node.pool.index()];
-        let empty = node.state == NodeState::Ready
-            && node.allocs.is_empty()
-            && node.reservations.is_empty();
+        let empty = node.state == NodeState::Ready && node.allocs.is_empty() && node.reservations.is_empty();
         if empty && !pool.capacity.is_committed() && pool.nodes.len() as u32 > pool.min_nodes {
+            let detail = format!("empty for {}", pool.scale_down);
+            let name = self.node_name(id);
+            self.trace(ctx.now(), "node", name, "released", Some(id), detail);
             self.terminate_node(id, ctx);
+        }
+    }
+
+    /// Withdraws every promise on a node, telling the placement.
+    fn clear_promises(&mut self, id: NodeId) {
+        let owners: Vec<Owner> = self.nodes[id.index()].reservations.iter().map(|r| r.0).collect();
+        self.nodes[id.index()].reservations.clear();
+        for owner in owners {
+            self.notify(FleetChange::Unreserved { node: id, owner });
         }
     }
 
@@ -95,7 +144,6 @@ impl Fabric {
             return;
         }
         node.state = NodeState::Draining;
-        node.reservations.clear();
         if let Some(k) = node.timer_idle.take() {
             ctx.cancel(k);
         }
@@ -104,6 +152,10 @@ impl Fabric {
         let notice = pool.interruptions.map(|i| i.notice).unwrap_or_default();
         node.timer_interrupt = Some(ctx.schedule_in(notice, Event::NodeReclaim(id)));
         let owners: Vec<Owner> = node.allocs.iter().map(|a| a.owner).collect();
+        self.clear_promises(id);
+        self.notify(FleetChange::NodeState(id));
+        let name = self.node_name(id);
+        self.trace(ctx.now(), "node", name, "spot-notice", Some(id), format!("reclaimed in {notice}; {} workload(s) on it", owners.len()));
         for owner in owners {
             match owner {
                 Owner::Replica(r) => {
@@ -124,6 +176,8 @@ impl Fabric {
             return;
         }
         self.pools[node.pool.index()].stats.reclaims += 1;
+        let name = self.node_name(id);
+        self.trace(ctx.now(), "node", name, "reclaimed", Some(id), String::new());
         self.evict_all(id, ctx);
         self.terminate_node(id, ctx);
         self.place_pending(ctx);
@@ -137,21 +191,20 @@ impl Fabric {
         }
         // Broken first, so nothing evicted from it is placed back on it.
         node.state = NodeState::Failed;
-        node.reservations.clear();
-        for k in [node.timer_interrupt.take(), node.timer_idle.take()]
-            .into_iter()
-            .flatten()
-        {
+        for k in [node.timer_interrupt.take(), node.timer_idle.take()].into_iter().flatten() {
             ctx.cancel(k);
         }
         let pool = node.pool;
         self.pools[pool.index()].stats.failures += 1;
+        self.clear_promises(id);
+        self.notify(FleetChange::NodeState(id));
+        let name = self.node_name(id);
+        self.trace(ctx.now(), "node", name, "failed", Some(id), String::new());
         self.evict_all(id, ctx);
         let p = &self.pools[pool.index()];
         if p.capacity.is_committed() {
             let repair = p.failures.map(|f| f.1).unwrap_or_default();
-            self.nodes[id.index()].timer_failure =
-                Some(ctx.schedule_in(repair, Event::NodeRepair(id)));
+            self.nodes[id.index()].timer_failure = Some(ctx.schedule_in(repair, Event::NodeRepair(id)));
         } else {
             self.terminate_node(id, ctx);
         }
@@ -162,6 +215,8 @@ impl Fabric {
         self.nodes[id.index()].timer_failure = None;
         if self.nodes[id.index()].state == NodeState::Failed {
             self.make_ready(id, ctx);
+            let name = self.node_name(id);
+            self.trace(ctx.now(), "node", name, "repaired", Some(id), String::new());
             self.place_pending(ctx);
         }
     }
@@ -169,43 +224,38 @@ impl Fabric {
     /// Takes every workload off a node: replicas lose their requests (which go
     /// back to their queue), jobs roll back to their last checkpoint.
     fn evict_all(&mut self, id: NodeId, ctx: &mut Context<'_, Event>) {
-        let owners: Vec<Owner> = self.nodes[id.index()]
-            .allocs
-            .iter()
-            .map(|a| a.owner)
-            .collect();
+        let owners: Vec<Owner> = self.nodes[id.index()].allocs.iter().map(|a| a.owner).collect();
         for owner in owners {
-            match owner {
-                Owner::Replica(r) => {
-                    let s = self.replicas[r.index()].service;
-                    self.kill_replica(r, ctx);
-                    self.reconcile(s, ctx);
-                }
-                Owner::Job(j) => self.preempt_job(j, ctx),
+            self.evict(owner, ctx);
+        }
+    }
+
+    /// Takes a workload off its accelerators.
+    fn evict(&mut self, owner: Owner, ctx: &mut Context<'_, Event>) {
+        match owner {
+            Owner::Replica(r) => {
+                let s = self.replicas[r.index()].service;
+                self.kill_replica(r, ctx);
+                self.reconcile(s, ctx);
             }
+            Owner::Job(j) => self.preempt_job(j, ctx),
         }
     }
 
     /// Ends a node: billing stops (after its minimum charge), it leaves its pool.
     pub(super) fn terminate_node(&mut self, id: NodeId, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
+        self.clear_promises(id);
         let node = &mut self.nodes[id.index()];
-        for k in [
-            node.timer_interrupt.take(),
-            node.timer_failure.take(),
-            node.timer_idle.take(),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for k in [node.timer_interrupt.take(), node.timer_failure.take(), node.timer_idle.take()].into_iter().flatten() {
             ctx.cancel(k);
         }
         let pool = &mut self.pools[node.pool.index()];
-        self.ledger
-            .terminate_node(node, pool, now, self.minimum_charge);
+        self.ledger.terminate_node(node, pool, now, self.minimum_charge);
         node.state = NodeState::Terminated;
         pool.nodes.retain(|&n| n != id);
         let p = node.pool;
+        self.notify(FleetChange::NodeRemoved(id));
         self.top_up(p, ctx);
     }
 
@@ -214,40 +264,36 @@ impl Fabric {
     pub(super) fn top_up(&mut self, p: PoolId, ctx: &mut Context<'_, Event>) {
         while {
             let pool = &self.pools[p.index()];
-            !pool.capacity.is_committed()
-                && (pool.nodes.len() as u32) < pool.min_nodes
-                && pool.can_launch()
+            !pool.capacity.is_committed() && (pool.nodes.len() as u32) < pool.min_nodes && pool.can_launch()
         } {
             self.launch_node(p, ctx);
         }
     }
 
     /// Gives `gpus` of a node to `owner`, booking its cost up to now first.
-    pub(super) fn allocate(
-        &mut self,
-        id: NodeId,
-        owner: Owner,
-        workload: WorkloadId,
-        gpus: u32,
-        ctx: &mut Context<'_, Event>,
-    ) {
+    pub(super) fn allocate(&mut self, id: NodeId, owner: Owner, workload: WorkloadId, gpus: u32, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         let node = &mut self.nodes[id.index()];
-        self.ledger
-            .settle_node(node, &mut self.pools[node.pool.index()], now);
+        self.ledger.settle_node(node, &mut self.pools[node.pool.index()], now);
+        let had_promise = node.reserved_for(owner) > 0;
         node.allocate(owner, workload, gpus);
         if let Some(k) = node.timer_idle.take() {
             ctx.cancel(k);
         }
+        if had_promise {
+            self.notify(FleetChange::Unreserved { node: id, owner });
+        }
+        let priority = self.workloads[workload.index()].traits.priority;
+        self.notify(FleetChange::Allocated { node: id, owner, gpus, priority });
     }
 
     /// Takes back what `owner` holds on a node, booking its cost up to now first.
     pub(super) fn release(&mut self, id: NodeId, owner: Owner, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         let node = &mut self.nodes[id.index()];
-        self.ledger
-            .settle_node(node, &mut self.pools[node.pool.index()], now);
+        self.ledger.settle_node(node, &mut self.pools[node.pool.index()], now);
         node.release(owner);
+        self.notify(FleetChange::Released { node: id, owner });
         self.arm_idle_check(id, ctx);
     }
 
@@ -256,8 +302,7 @@ impl Fabric {
         let pool = &mut self.pools[p.index()];
         for i in 0..pool.nodes.len() {
             let n = pool.nodes[i];
-            self.ledger
-                .settle_node(&mut self.nodes[n.index()], pool, now);
+            self.ledger.settle_node(&mut self.nodes[n.index()], pool, now);
         }
         pool.price.apply_pending();
         pool.refresh_price();
@@ -266,118 +311,108 @@ impl Fabric {
                 ctx.schedule_at(t, Event::PriceChange(p));
             }
         }
+        self.notify(FleetChange::PoolChanged(p));
     }
 
     pub(super) fn on_stockout(&mut self, p: PoolId, begins: bool, ctx: &mut Context<'_, Event>) {
         let pool = &mut self.pools[p.index()];
-        let Some((avail, dur)) = pool.stockouts else {
-            return;
-        };
+        let Some((avail, dur)) = pool.stockouts else { return };
         pool.stocked_out = begins;
         if begins {
             pool.stats.stockouts += 1;
         }
-        let (mean, next) = if begins {
-            (dur, Event::StockoutEnd(p))
-        } else {
-            (avail, Event::StockoutStart(p))
-        };
+        let (mean, next) = if begins { (dur, Event::StockoutEnd(p)) } else { (avail, Event::StockoutStart(p)) };
         if let Some(d) = Self::exp_wait(mean, &mut pool.rng_stockout) {
             ctx.schedule_in(d, next);
         }
+        let name = pool.name.clone();
+        self.trace(ctx.now(), "pool", name, if begins { "stock-out" } else { "back-in-stock" }, None, String::new());
         if !begins {
             self.top_up(p, ctx);
             self.place_pending(ctx);
         }
     }
 
-    /// Offers every pending unit of work to the placement policy, in order.
+    /// The subject of an owner in traces: `service/replica-N` or the job's name.
+    pub(super) fn owner_name(&self, owner: Owner) -> String {
+        match owner {
+            Owner::Replica(r) => format!("{}/replica-{}", self.services[self.replicas[r.index()].service.index()].name, r.0),
+            Owner::Job(j) => self.jobs[j.index()].name.clone(),
+        }
+    }
+
+    /// Offers every pending unit of work to the placement policy, higher
+    /// priority first, then in the order they arrived.
     pub(super) fn place_pending(&mut self, ctx: &mut Context<'_, Event>) {
-        if self.pending.is_empty() {
+        // A preemption frees room for the preemptor: place again at once (a
+        // bounded number of times, in case victims preempt in turn).
+        for _ in 0..8 {
+            let before = self.stats_preemptions;
+            self.place_pending_once(ctx);
+            if self.stats_preemptions == before {
+                break;
+            }
+        }
+    }
+
+    fn place_pending_once(&mut self, ctx: &mut Context<'_, Event>) {
+        if self.pending.is_empty() || self.fatal.is_some() {
             return;
         }
-        let mut waiting = VecDeque::with_capacity(self.pending.len());
-        while let Some(owner) = self.pending.pop_front() {
-            let (gpus, pools) = match owner {
+        let mut queue: Vec<Owner> = self.pending.drain(..).collect();
+        // Stable: equal priorities keep their arrival order.
+        queue.sort_by_key(|o| std::cmp::Reverse(self.workloads[self.workload_of(*o).index()].traits.priority));
+        let mut waiting = VecDeque::with_capacity(queue.len());
+        for owner in queue {
+            let (gpus, pools, workload) = match owner {
                 Owner::Replica(r) => {
                     let rep = &self.replicas[r.index()];
                     if rep.state != ReplicaState::Pending {
                         continue;
                     }
                     let svc = &self.services[rep.service.index()];
-                    (svc.gpus_per_replica, svc.pools.clone())
+                    (svc.gpus_per_replica, svc.pools.clone(), svc.workload)
                 }
                 Owner::Job(j) => {
                     let job = &self.jobs[j.index()];
                     if job.state != JobState::Queued {
                         continue;
                     }
-                    (job.gpus, job.pools.clone())
+                    (job.gpus, job.pools.clone(), job.workload)
                 }
             };
-            let speeds: Vec<f64> = (0..self.pools.len())
-                .map(|p| self.speed_of(owner, PoolId(p as u32)))
-                .collect();
+            let pools = self.policy_pools(owner, &pools, ctx);
+            if pools.is_empty() {
+                let subject = self.owner_name(owner);
+                if self.last_wait.get(&owner) != Some(&"policy") {
+                    self.last_wait.insert(owner, "policy");
+                    self.trace(
+                        ctx.now(),
+                        "placement",
+                        subject,
+                        "policy",
+                        None,
+                        "every allowed pool is ruled out by the placement policy".into(),
+                    );
+                }
+                waiting.push_back(owner);
+                continue;
+            }
+            let speeds: Vec<f64> = (0..self.pools.len()).map(|p| self.speed_of(owner, PoolId(p as u32))).collect();
             let speed = |p: PoolId| speeds[p.index()];
-            let view = FleetView {
-                pools: &self.pools,
-                nodes: &self.nodes,
-                speed: &speed,
-            };
-            let decision = self.placement.place(
-                &PlacementRequest {
-                    owner,
-                    gpus,
-                    pools: &pools,
-                },
-                &view,
-            );
-            match decision {
-                Decision::Bind { nodes, per_node } => {
-                    if nodes.iter().all(|n| {
-                        self.nodes
-                            .get(n.index())
-                            .is_some_and(|node| node.fits(owner, per_node))
-                    }) {
-                        self.bind(owner, &nodes, per_node, ctx);
-                    } else {
-                        // A policy that names nodes that cannot take the work is ignored.
-                        waiting.push_back(owner);
-                    }
-                }
-                Decision::Provision {
-                    pool,
-                    reuse,
-                    launch,
-                    per_node,
-                } => {
-                    if launch > 0 {
-                        // Launches that went elsewhere because a pool was out of stock.
-                        for &q in &pools {
-                            if q != pool && self.pools[q.index()].stocked_out {
-                                self.pools[q.index()].stats.refused_launches += 1;
-                            }
-                        }
-                    }
-                    let usable = |n: &NodeId| {
-                        self.nodes.get(n.index()).is_some_and(|node| {
-                            node.pool == pool
-                                && node.state == NodeState::Provisioning
-                                && node.unpromised() >= per_node
-                        })
-                    };
-                    if reuse.iter().all(usable) && launch <= self.pools[pool.index()].headroom() {
-                        for n in reuse {
-                            self.nodes[n.index()].reserve(owner, per_node);
-                        }
-                        for _ in 0..launch {
-                            let n = self.launch_node(pool, ctx);
-                            self.nodes[n.index()].reserve(owner, per_node);
-                        }
-                    }
+            let traits = self.workloads[workload.index()].traits.clone();
+            let view = FleetView { pools: &self.pools, nodes: &self.nodes };
+            let request = PlacementRequest { now: ctx.now(), owner, gpus, pools: &pools, traits: &traits, speed: &speed };
+            let verdict = match self.placement.place(&request, &view) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.fatal = Some(format!("placement of {} at {}: {e}", self.owner_name(owner), ctx.now()));
                     waiting.push_back(owner);
+                    continue;
                 }
-                Decision::Wait(_) => waiting.push_back(owner),
+            };
+            if !self.apply(owner, &pools, verdict, ctx) {
+                waiting.push_back(owner);
             }
         }
         // Units added while placing (replacements) go after those that waited.
@@ -385,18 +420,124 @@ impl Fabric {
         self.pending = waiting;
     }
 
-    fn bind(
-        &mut self,
-        owner: Owner,
-        nodes: &[NodeId],
-        per_node: u32,
-        ctx: &mut Context<'_, Event>,
-    ) {
+    /// Carries out a placement's verdict; whether the owner is placed.
+    fn apply(&mut self, owner: Owner, pools: &[PoolId], verdict: Verdict, ctx: &mut Context<'_, Event>) -> bool {
+        let now = ctx.now();
+        let subject = self.owner_name(owner);
+        match verdict.decision {
+            Decision::Bind { nodes, per_node } => {
+                if nodes.iter().all(|n| self.nodes.get(n.index()).is_some_and(|node| node.fits(owner, per_node))) && !nodes.is_empty() {
+                    let why = if nodes.len() > 1 {
+                        let names: Vec<String> = nodes.iter().map(|n| self.node_name(*n)).collect();
+                        format!("gang of {} × {per_node} on {} · {}", nodes.len(), names.join(", "), verdict.why)
+                    } else {
+                        verdict.why
+                    };
+                    self.trace(now, "placement", subject, "bound", Some(nodes[0]), why);
+                    self.bind(owner, &nodes, per_node, ctx);
+                    true
+                } else {
+                    // A policy that names nodes that cannot take the work is ignored.
+                    self.trace_wait(
+                        owner,
+                        "invalid-bind",
+                        now,
+                        format!("placement named nodes that cannot take {per_node} accelerators: ignored"),
+                    );
+                    false
+                }
+            }
+            Decision::Preempt { victims } => {
+                let prio = self.workloads[self.workload_of(owner).index()].traits.priority;
+                // Never evict work of equal or higher priority, whatever a policy says.
+                let victims: Vec<Owner> = victims
+                    .into_iter()
+                    .filter(|v| {
+                        *v != owner && self.workloads[self.workload_of(*v).index()].traits.priority < prio && self.holds_accelerators(*v)
+                    })
+                    .collect();
+                if victims.is_empty() {
+                    self.trace_wait(owner, "preemption-refused", now, verdict.why);
+                    return false;
+                }
+                let names: Vec<String> = victims.iter().map(|v| self.owner_name(*v)).collect();
+                self.trace(now, "preemption", subject, "preempts", None, format!("{} · evicting {}", verdict.why, names.join(", ")));
+                for v in &victims {
+                    let vname = self.owner_name(*v);
+                    self.trace(now, "preemption", vname, "evicted", None, format!("by {} (priority {prio})", self.owner_name(owner)));
+                    self.evict(*v, ctx);
+                }
+                self.stats_preemptions += victims.len() as u64;
+                // Placed on the next pass, ahead of lower priorities.
+                false
+            }
+            Decision::Provision { pool, reuse, launch, per_node } => {
+                if launch > 0 {
+                    // Launches that went elsewhere because a pool was out of stock.
+                    for &q in pools {
+                        if q != pool && self.pools[q.index()].stocked_out {
+                            self.pools[q.index()].stats.refused_launches += 1;
+                        }
+                    }
+                }
+                let usable = |n: &NodeId| {
+                    self.nodes
+                        .get(n.index())
+                        .is_some_and(|node| node.pool == pool && node.state == NodeState::Provisioning && node.unpromised() >= per_node)
+                };
+                if reuse.iter().all(usable) && launch <= self.pools[pool.index()].headroom() {
+                    self.trace_wait(owner, "provision", now, verdict.why);
+                    for n in reuse {
+                        self.nodes[n.index()].reserve(owner, per_node);
+                        self.notify(FleetChange::Reserved { node: n, owner, gpus: per_node });
+                    }
+                    for _ in 0..launch {
+                        let n = self.launch_node(pool, ctx);
+                        self.nodes[n.index()].reserve(owner, per_node);
+                        self.notify(FleetChange::Reserved { node: n, owner, gpus: per_node });
+                    }
+                }
+                false
+            }
+            Decision::Wait(reason) => {
+                self.trace_wait(owner, reason.as_str(), now, verdict.why);
+                false
+            }
+        }
+    }
+
+    /// Records why a unit waits, once per change of reason (a waiting unit is
+    /// asked again at every change of capacity).
+    fn trace_wait(&mut self, owner: Owner, outcome: &'static str, now: SimTime, why: String) {
+        if self.last_wait.get(&owner) == Some(&outcome) {
+            return;
+        }
+        self.last_wait.insert(owner, outcome);
+        let subject = self.owner_name(owner);
+        self.trace(now, "placement", subject, outcome, None, why);
+    }
+
+    fn holds_accelerators(&self, owner: Owner) -> bool {
+        match owner {
+            Owner::Replica(r) => {
+                matches!(self.replicas[r.index()].state, ReplicaState::Starting | ReplicaState::Ready | ReplicaState::Draining)
+            }
+            Owner::Job(j) => matches!(self.jobs[j.index()].state, JobState::Running | JobState::Checkpointing),
+        }
+    }
+
+    pub(super) fn workload_of(&self, owner: Owner) -> WorkloadId {
+        match owner {
+            Owner::Replica(r) => self.services[self.replicas[r.index()].service.index()].workload,
+            Owner::Job(j) => self.jobs[j.index()].workload,
+        }
+    }
+
+    fn bind(&mut self, owner: Owner, nodes: &[NodeId], per_node: u32, ctx: &mut Context<'_, Event>) {
+        self.last_wait.remove(&owner);
         // Nodes provisioned for this owner but not used are freed for others.
         let pools = match owner {
-            Owner::Replica(r) => self.services[self.replicas[r.index()].service.index()]
-                .pools
-                .clone(),
+            Owner::Replica(r) => self.services[self.replicas[r.index()].service.index()].pools.clone(),
             Owner::Job(j) => self.jobs[j.index()].pools.clone(),
         };
         match owner {
@@ -419,6 +560,7 @@ impl Fabric {
             let ids = self.pools[p.index()].nodes.clone();
             for n in ids {
                 if self.nodes[n.index()].unreserve(owner) {
+                    self.notify(FleetChange::Unreserved { node: n, owner });
                     self.arm_idle_check(n, ctx);
                 }
             }

@@ -5,8 +5,8 @@ use crate::engine::Context;
 use crate::fleet::NodeState;
 use crate::ids::{PoolId, WorkloadId};
 use crate::metrics::{
-    CostSummary, InterruptionSummary, JobRecord, JobsSummary, LatencyHistogram, LatencySummary,
-    Outcome, PoolSample, PoolSummary, Records, ServiceSample, ServiceSummary, Summary,
+    CostSummary, InterruptionSummary, JobRecord, JobsSummary, LatencyHistogram, LatencySummary, Outcome, PolicyDenial, PoolSample,
+    PoolSummary, Records, SchedulingSummary, ServiceSample, ServiceSummary, Summary,
 };
 use crate::time::SimTime;
 use crate::workload::{DropReason, JobState, ReplicaState};
@@ -59,8 +59,7 @@ impl Fabric {
             });
         }
         for (i, svc) in self.services.iter_mut().enumerate() {
-            let (mut ready, mut starting, mut pending, mut in_flight) =
-                (0, 0, 0, svc.queue.len() as u32);
+            let (mut ready, mut starting, mut pending, mut in_flight) = (0, 0, 0, svc.queue.len() as u32);
             for &r in &svc.replicas {
                 let rep = &self.replicas[r.index()];
                 in_flight += rep.load();
@@ -109,8 +108,7 @@ impl Fabric {
         for pool in &mut self.pools {
             for i in 0..pool.nodes.len() {
                 let n = pool.nodes[i];
-                self.ledger
-                    .settle_node(&mut self.nodes[n.index()], pool, now);
+                self.ledger.settle_node(&mut self.nodes[n.index()], pool, now);
             }
         }
     }
@@ -143,39 +141,20 @@ impl Fabric {
         }
         let summary = self.summarise(events, &in_flight);
         let mut records = std::mem::take(&mut self.records);
-        records.workloads = self
-            .workloads
-            .iter()
-            .map(|w| (w.name.clone(), w.team.clone(), w.namespace.clone()))
-            .collect();
+        records.workloads = self.workloads.iter().map(|w| (w.name.clone(), w.team.clone(), w.namespace.clone())).collect();
         records.jobs = self.job_records(end);
         records.ledger = self.ledger.take_rows();
-        RunOutput {
-            summary,
-            records,
-            ledger: self.ledger,
-        }
+        RunOutput { summary, records, ledger: self.ledger }
     }
 
     fn job_records(&self, end: SimTime) -> Vec<JobRecord> {
         self.jobs
             .iter()
             .map(|job| {
-                let cost = self
-                    .ledger
-                    .owner_total(Some(job.workload))
-                    .total()
-                    .to_currency();
-                let queued_ns = job.queued_ns
-                    + if job.state == JobState::Queued {
-                        end.saturating_since(job.queued_since).as_nanos()
-                    } else {
-                        0
-                    };
-                let pool = job
-                    .placement
-                    .first()
-                    .map(|(n, _)| self.pools[self.nodes[n.index()].pool.index()].name.clone());
+                let cost = self.ledger.owner_total(Some(job.workload)).total().to_currency();
+                let queued_ns =
+                    job.queued_ns + if job.state == JobState::Queued { end.saturating_since(job.queued_since).as_nanos() } else { 0 };
+                let pool = job.last_pool.map(|p| self.pools[p.index()].name.clone());
                 JobRecord {
                     name: job.name.clone(),
                     team: self.workloads[job.workload.index()].team.clone(),
@@ -210,22 +189,14 @@ impl Fabric {
         };
         for pool in &self.pools {
             let t = self.ledger.pool_total(pool.id);
-            *cost
-                .by_capacity_type
-                .entry(pool.capacity.as_str().to_string())
-                .or_default() += t.total().to_currency();
-            cost.by_pool
-                .insert(pool.name.clone(), t.total().to_currency());
+            *cost.by_capacity_type.entry(pool.capacity.as_str().to_string()).or_default() += t.total().to_currency();
+            cost.by_pool.insert(pool.name.clone(), t.total().to_currency());
             if pool.capacity == crate::scenario::spec::CapacityType::Spot {
                 cost.spot_savings += t.list.to_currency() - t.total().to_currency();
             }
         }
         for (w, wl) in self.workloads.iter().enumerate() {
-            let c = self
-                .ledger
-                .owner_total(Some(WorkloadId(w as u32)))
-                .total()
-                .to_currency();
+            let c = self.ledger.owner_total(Some(WorkloadId(w as u32))).total().to_currency();
             *cost.by_team.entry(wl.team.clone()).or_default() += c;
             *cost.by_workload.entry(wl.name.clone()).or_default() += c;
         }
@@ -237,29 +208,17 @@ impl Fabric {
             .iter()
             .map(|svc| {
                 let st = &svc.stats;
-                let c = self
-                    .ledger
-                    .owner_total(Some(svc.workload))
-                    .total()
-                    .to_currency();
+                let c = self.ledger.owner_total(Some(svc.workload)).total().to_currency();
                 let dropped_total: u64 = st.dropped.iter().sum();
                 let ended = st.finished + dropped_total;
-                let attainment = if ended == 0 {
-                    1.0
-                } else {
-                    st.slo_met as f64 / ended as f64
-                };
+                let attainment = if ended == 0 { 1.0 } else { st.slo_met as f64 / ended as f64 };
                 let tokens = (st.prompt_tokens + st.output_tokens) as f64;
                 ServiceSummary {
                     name: svc.name.clone(),
                     team: self.workloads[svc.workload.index()].team.clone(),
                     arrived: st.arrived,
                     finished: st.finished,
-                    dropped: DropReason::ALL
-                        .iter()
-                        .zip(st.dropped)
-                        .map(|(r, n)| (r.as_str().to_string(), n))
-                        .collect(),
+                    dropped: DropReason::ALL.iter().zip(st.dropped).map(|(r, n)| (r.as_str().to_string(), n)).collect(),
                     in_flight: in_flight[svc.id.index()],
                     retries: st.retries,
                     slo_attainment: attainment,
@@ -273,11 +232,7 @@ impl Fabric {
                     wasted_tokens: st.wasted_tokens,
                     cost: c,
                     cost_per_1m_tokens: if tokens > 0.0 { c / tokens * 1e6 } else { 0.0 },
-                    cost_per_1m_output_tokens: if st.output_tokens > 0 {
-                        c / st.output_tokens as f64 * 1e6
-                    } else {
-                        0.0
-                    },
+                    cost_per_1m_output_tokens: if st.output_tokens > 0 { c / st.output_tokens as f64 * 1e6 } else { 0.0 },
                     peak_replicas: st.peak_replicas,
                     replicas_started: st.replicas_started,
                     replicas_lost: st.replicas_lost,
@@ -308,11 +263,7 @@ impl Fabric {
                     allocation: ratio(pool.stats.allocated_gpu_ns as f64, pool.stats.gpu_ns as f64),
                     utilisation: ratio(pool.stats.busy_gpu_secs * 1e9, pool.stats.gpu_ns as f64),
                     cost: t.total().to_currency(),
-                    idle_cost: self
-                        .ledger
-                        .account(None, PoolId(pool.id.0))
-                        .total()
-                        .to_currency(),
+                    idle_cost: self.ledger.account(None, PoolId(pool.id.0)).total().to_currency(),
                     list_cost: t.list.to_currency(),
                     mean_price_per_node_hour: ratio(t.compute.to_currency(), node_hours),
                     energy_kwh: t.energy_kwh(),
@@ -329,34 +280,22 @@ impl Fabric {
         let mut jobs = JobsSummary::default();
         let (mut completion_h, mut queued_h, mut finished_cost) = (0.0, 0.0, 0.0);
         for job in &self.jobs {
-            let c = self
-                .ledger
-                .owner_total(Some(job.workload))
-                .total()
-                .to_currency();
+            let c = self.ledger.owner_total(Some(job.workload)).total().to_currency();
             jobs.cost += c;
             match job.state {
                 JobState::Future => jobs.not_submitted += 1,
+                JobState::Rejected => jobs.rejected += 1,
                 JobState::Queued => jobs.queued += 1,
                 JobState::Running | JobState::Checkpointing => jobs.running += 1,
                 JobState::Finished => {
                     jobs.finished += 1;
                     finished_cost += c;
-                    completion_h += job
-                        .finished
-                        .unwrap_or(end)
-                        .saturating_since(job.submit)
-                        .as_hours_f64();
+                    completion_h += job.finished.unwrap_or(end).saturating_since(job.submit).as_hours_f64();
                 }
             }
             if job.state != JobState::Future {
                 jobs.submitted += 1;
-                let q = job.queued_ns
-                    + if job.state == JobState::Queued {
-                        end.saturating_since(job.queued_since).as_nanos()
-                    } else {
-                        0
-                    };
+                let q = job.queued_ns + if job.state == JobState::Queued { end.saturating_since(job.queued_since).as_nanos() } else { 0 };
                 queued_h += q as f64 / 3.6e12;
             }
             jobs.preemptions += u64::from(job.preemptions);
@@ -384,7 +323,7 @@ impl Fabric {
             seed: self.seed,
             horizon_s: self.horizon.as_secs_f64(),
             events,
-            placement: self.placement.name().to_string(),
+            placement: self.placement.name(),
             currency: self.currency.clone(),
             cost,
             energy_kwh: total.energy_kwh(),
@@ -392,6 +331,21 @@ impl Fabric {
             pools,
             jobs,
             interruptions,
+            scheduling: SchedulingSummary {
+                policy: self.policy.as_ref().map(|p| p.name()),
+                preemptions: self.stats_preemptions,
+                denials: self
+                    .denials
+                    .iter()
+                    .map(|((point, rule), d)| PolicyDenial {
+                        point: point.to_string(),
+                        rule: rule.clone(),
+                        message: d.message.clone(),
+                        first_subject: d.first_subject.clone(),
+                        count: d.count,
+                    })
+                    .collect(),
+            },
         }
     }
 }

@@ -20,6 +20,11 @@ impl Fabric {
         if job.state != JobState::Future {
             return;
         }
+        if !self.admit_job(j, ctx) {
+            self.jobs[j.index()].state = JobState::Rejected;
+            return;
+        }
+        let job = &mut self.jobs[j.index()];
         job.state = JobState::Queued;
         job.queued_since = ctx.now();
         self.pending.push_back(Owner::Job(j));
@@ -30,7 +35,9 @@ impl Fabric {
     pub(super) fn start_job(&mut self, j: JobId, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         let (node, _) = self.jobs[j.index()].placement[0];
-        let accel = &self.pools[self.nodes[node.index()].pool.index()].accelerator;
+        let pool = self.nodes[node.index()].pool;
+        self.jobs[j.index()].last_pool = Some(pool);
+        let accel = &self.pools[pool.index()].accelerator;
         let job = &mut self.jobs[j.index()];
         let speed = job_speed(&job.speed, accel);
         job.rate = f64::from(job.gpus) * speed;
@@ -46,7 +53,7 @@ impl Fabric {
         let job = &mut self.jobs[j.index()];
         let remaining = (job.work - job.progress).max(0.0);
         let to_finish = SimDuration::from_secs_f64(remaining / job.rate.max(1e-12));
-        let (delay, event) = if to_finish <= job.checkpoint_interval {
+        let (delay, event) = if !job.checkpoints || to_finish <= job.checkpoint_interval {
             (to_finish, Event::JobFinish(j))
         } else {
             (job.checkpoint_interval, Event::JobCheckpoint(j))
@@ -76,17 +83,8 @@ impl Fabric {
             if job.state == JobState::Running {
                 pool.stats.busy_gpu_secs += dur.as_secs_f64() * f64::from(gpus);
             }
-            let extra_mw = ((pool.accelerator.max_watts - pool.accelerator.idle_watts)
-                * activity
-                * 1e3
-                * f64::from(gpus))
-            .round() as u128;
-            self.ledger.book_work_energy(
-                node,
-                pool,
-                workload,
-                extra_mw * u128::from(dur.as_nanos()),
-            );
+            let extra_mw = ((pool.accelerator.max_watts - pool.accelerator.idle_watts) * activity * 1e3 * f64::from(gpus)).round() as u128;
+            self.ledger.book_work_energy(node, pool, workload, extra_mw * u128::from(dur.as_nanos()));
         }
     }
 
@@ -149,15 +147,10 @@ impl Fabric {
     /// A spot notice reached one of the gang's nodes: checkpoint now if that
     /// is allowed and fits in the notice, then leave; otherwise run on and
     /// lose the work since the last checkpoint at the reclaim.
-    pub(super) fn job_on_notice(
-        &mut self,
-        j: JobId,
-        notice: SimDuration,
-        ctx: &mut Context<'_, Event>,
-    ) {
+    pub(super) fn job_on_notice(&mut self, j: JobId, notice: SimDuration, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         let job = &mut self.jobs[j.index()];
-        if !job.checkpoint_on_notice || job.checkpoint_cost > notice {
+        if !job.checkpoints || !job.checkpoint_on_notice || job.checkpoint_cost > notice {
             return;
         }
         match job.state {
@@ -176,10 +169,7 @@ impl Fabric {
     /// The gang lost a node: roll back to the last checkpoint and queue again.
     pub(super) fn preempt_job(&mut self, j: JobId, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
-        if !matches!(
-            self.jobs[j.index()].state,
-            JobState::Running | JobState::Checkpointing
-        ) {
+        if !matches!(self.jobs[j.index()].state, JobState::Running | JobState::Checkpointing) {
             return;
         }
         self.account_job(j, now);
@@ -214,11 +204,12 @@ impl Fabric {
     /// Schedules a stream's next job after `now`, if it has one.
     pub(super) fn schedule_stream(&mut self, k: usize, now: SimTime, ctx: &mut Context<'_, Event>) {
         let s = &mut self.streams[k];
-        if s.made >= s.max_jobs || !(s.jobs_per_hour > 0.0) {
+        let rate = s.spec.jobs_per_hour;
+        if s.made >= s.max_jobs || !(rate > 0.0) {
             return;
         }
         let u: f64 = s.rng.random();
-        let wait = SimDuration::from_secs_f64(-(1.0 - u).ln() / s.jobs_per_hour * 3_600.0);
+        let wait = SimDuration::from_secs_f64(-(1.0 - u).ln() / rate * 3_600.0);
         let at = now + wait;
         if at < s.stop {
             ctx.schedule_at(at, Event::StreamNext(k as u32));
@@ -229,9 +220,9 @@ impl Fabric {
         let now = ctx.now();
         let k = k as usize;
         let s = &mut self.streams[k];
-        let gpus = s.gpus[s.rng.random_range(0..s.gpus.len())];
+        let gpus = s.spec.gpus[s.rng.random_range(0..s.spec.gpus.len())];
         let z: f64 = StandardNormal.sample(&mut s.rng);
-        let work = s.work.median * (s.work.sigma * z).exp();
+        let work = s.spec.work_gpu_hours.median * (s.spec.work_gpu_hours.sigma * z).exp();
         let id = self.add_stream_job(k, gpus, work, now);
         self.streams[k].made += 1;
         self.schedule_stream(k, now, ctx);

@@ -101,32 +101,22 @@ impl Node {
 
     /// Accelerators promised to owners other than `owner`.
     pub fn reserved_for_others(&self, owner: Owner) -> u32 {
-        self.reservations
-            .iter()
-            .filter(|r| r.0 != owner)
-            .map(|r| r.1)
-            .sum()
+        self.reservations.iter().filter(|r| r.0 != owner).map(|r| r.1).sum()
     }
 
     /// Accelerators neither held nor promised.
     pub fn unpromised(&self) -> u32 {
-        self.free
-            .saturating_sub(self.reservations.iter().map(|r| r.1).sum())
+        self.free.saturating_sub(self.reservations.iter().map(|r| r.1).sum())
     }
 
     /// Accelerators promised to `owner`.
     pub fn reserved_for(&self, owner: Owner) -> u32 {
-        self.reservations
-            .iter()
-            .filter(|r| r.0 == owner)
-            .map(|r| r.1)
-            .sum()
+        self.reservations.iter().filter(|r| r.0 == owner).map(|r| r.1).sum()
     }
 
     /// Whether `owner` may be placed here with `gpus` accelerators now.
     pub fn fits(&self, owner: Owner, gpus: u32) -> bool {
-        self.state == NodeState::Ready
-            && self.free.saturating_sub(self.reserved_for_others(owner)) >= gpus
+        self.state == NodeState::Ready && self.free.saturating_sub(self.reserved_for_others(owner)) >= gpus
     }
 
     /// Promises `gpus` accelerators to `owner` once the node is ready.
@@ -146,11 +136,7 @@ impl Node {
         debug_assert!(self.free >= gpus, "node {:?} over-allocated", self.id);
         self.free -= gpus.min(self.free);
         self.unreserve(owner);
-        self.allocs.push(Alloc {
-            owner,
-            workload,
-            gpus,
-        });
+        self.allocs.push(Alloc { owner, workload, gpus });
     }
 
     /// Takes back what `owner` holds; returns how many accelerators that was.

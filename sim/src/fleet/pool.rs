@@ -84,6 +84,10 @@ pub struct Pool {
     pub bills_energy: bool,
     /// Live nodes (provisioning, ready, draining or failed), oldest first.
     pub nodes: Vec<NodeId>,
+    /// Node labels set by the scenario.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Node taints.
+    pub taints: Vec<twin_scheduler::Taint>,
     /// Random stream of interruption times.
     pub rng_interrupt: SimRng,
     /// Random stream of failure times.
@@ -97,11 +101,7 @@ pub struct Pool {
 /// Billionths of the currency per accelerator-hour for a node-hour price.
 pub fn units_per_gpu_hour(price_per_node_hour: f64, gpus_per_node: u32) -> i64 {
     let v = price_per_node_hour / f64::from(gpus_per_node.max(1)) * 1e9;
-    if v.is_finite() {
-        v.round().clamp(0.0, i64::MAX as f64) as i64
-    } else {
-        0
-    }
+    if v.is_finite() { v.round().clamp(0.0, i64::MAX as f64) as i64 } else { 0 }
 }
 
 impl Pool {
@@ -112,17 +112,11 @@ impl Pool {
 
     /// Whether one more node may be asked for now.
     pub fn can_launch(&self) -> bool {
-        !self.capacity.is_committed()
-            && !self.stocked_out
-            && (self.nodes.len() as u32) < self.max_nodes
+        !self.capacity.is_committed() && !self.stocked_out && (self.nodes.len() as u32) < self.max_nodes
     }
 
     /// How many more nodes may be asked for now.
     pub fn headroom(&self) -> u32 {
-        if self.capacity.is_committed() || self.stocked_out {
-            0
-        } else {
-            self.max_nodes.saturating_sub(self.nodes.len() as u32)
-        }
+        if self.capacity.is_committed() || self.stocked_out { 0 } else { self.max_nodes.saturating_sub(self.nodes.len() as u32) }
     }
 }

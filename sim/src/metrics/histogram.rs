@@ -29,8 +29,7 @@ impl LatencyHistogram {
     #[inline]
     pub fn record(&mut self, d: SimDuration) {
         self.sum_ns += u128::from(d.as_nanos());
-        self.h
-            .saturating_record((d.as_nanos() / 1_000).clamp(1, MAX_MICROS));
+        self.h.saturating_record((d.as_nanos() / 1_000).clamp(1, MAX_MICROS));
     }
 
     /// How many durations were added.
@@ -40,20 +39,12 @@ impl LatencyHistogram {
 
     /// The exact mean, in seconds (0 when empty).
     pub fn mean_secs(&self) -> f64 {
-        if self.count() == 0 {
-            0.0
-        } else {
-            self.sum_ns as f64 / 1e9 / self.count() as f64
-        }
+        if self.count() == 0 { 0.0 } else { self.sum_ns as f64 / 1e9 / self.count() as f64 }
     }
 
     /// The `q` quantile (0 to 1), in seconds (0 when empty).
     pub fn quantile_secs(&self, q: f64) -> f64 {
-        if self.count() == 0 {
-            0.0
-        } else {
-            self.h.value_at_quantile(q) as f64 / 1e6
-        }
+        if self.count() == 0 { 0.0 } else { self.h.value_at_quantile(q) as f64 / 1e6 }
     }
 }
 

@@ -60,6 +60,8 @@ pub struct RequestRecords {
     pub retries: Vec<u16>,
     /// Index of the pool that served it last (into `Records::pools`).
     pub pool: Vec<Option<u32>>,
+    /// The replica that served it last.
+    pub replica: Vec<Option<u32>>,
     /// How it ended.
     pub outcome: Vec<Outcome>,
 }
@@ -161,6 +163,26 @@ pub struct ServiceSample {
     pub dropped: u64,
 }
 
+/// One line of the decision trace: a placement, a preemption, a scale step,
+/// a policy verdict or a node event, with why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecisionRecord {
+    /// When.
+    pub time: SimTime,
+    /// What kind of decision: `placement`, `preemption`, `scale`, `policy`, `node`, `pool`.
+    pub kind: &'static str,
+    /// Whom it concerns: `service/replica-N`, a job's name, a node's name, a service's name.
+    pub subject: String,
+    /// What was decided: `bound`, `provision`, `no-capacity`, `preempts`, `evicted`, `scale-up`, `deny`, ...
+    pub outcome: String,
+    /// The node concerned, if any.
+    pub node: Option<String>,
+    /// Its pool, if any.
+    pub pool: Option<String>,
+    /// Why: plugin scores, filters that failed and on how many nodes, the metric behind a scale step, the rule that denied.
+    pub detail: String,
+}
+
 /// What records say about a pool they refer to by index.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PoolInfo {
@@ -199,4 +221,6 @@ pub struct Records {
     pub service_series: Vec<ServiceSample>,
     /// Ledger lines, one per owner per node per charge period.
     pub ledger: Vec<LedgerRow>,
+    /// The decision trace, in time order.
+    pub decisions: Vec<DecisionRecord>,
 }

@@ -36,6 +36,34 @@ pub struct Summary {
     pub jobs: JobsSummary,
     /// Interruptions and failures, fleet-wide.
     pub interruptions: InterruptionSummary,
+    /// Preemptions and policy verdicts.
+    pub scheduling: SchedulingSummary,
+}
+
+/// What the scheduler and the policies did beyond placing work.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SchedulingSummary {
+    /// The policy engine, if any.
+    pub policy: Option<String>,
+    /// Workloads evicted to make room for higher-priority work.
+    pub preemptions: u64,
+    /// Denials by decision point and rule.
+    pub denials: Vec<PolicyDenial>,
+}
+
+/// How often one rule denied at one decision point.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PolicyDenial {
+    /// `admission`, `placement` or `scaling`.
+    pub point: String,
+    /// The rule's name.
+    pub rule: String,
+    /// Its message, the first time.
+    pub message: String,
+    /// What it denied first.
+    pub first_subject: String,
+    /// How many times it denied.
+    pub count: u64,
 }
 
 /// Costs of a run, in the billing currency.
@@ -193,6 +221,8 @@ pub struct JobsSummary {
     pub queued: u64,
     /// Jobs not yet submitted at the horizon.
     pub not_submitted: u64,
+    /// Jobs the admission policy rejected (counted in `submitted`).
+    pub rejected: u64,
     /// Times gangs were taken away.
     pub preemptions: u64,
     /// Work done by the horizon, H100-hours.

@@ -32,19 +32,13 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if num_len == 0 {
             return Err(format!("`{text}`: expected a number at `{rest}`"));
         }
-        let value: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("`{text}`: `{}` is not a number", &rest[..num_len]))?;
+        let value: f64 = rest[..num_len].parse().map_err(|_| format!("`{text}`: `{}` is not a number", &rest[..num_len]))?;
         rest = rest[num_len..].trim_start();
-        let unit_len = rest
-            .find(|c: char| !c.is_alphabetic() && c != 'µ')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| !c.is_alphabetic() && c != 'µ').unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         let scale = match unit {
             "ns" => 1e-9,
@@ -56,14 +50,10 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
             "d" | "day" | "days" => 86_400.0,
             "w" | "week" | "weeks" => 604_800.0,
             "" => {
-                return Err(format!(
-                    "`{text}`: `{value}` has no unit (use ms, s, m, h, d or w)"
-                ));
+                return Err(format!("`{text}`: `{value}` has no unit (use ms, s, m, h, d or w)"));
             }
             other => {
-                return Err(format!(
-                    "`{text}`: unknown unit `{other}` (use ns, us, ms, s, m, h, d or w)"
-                ));
+                return Err(format!("`{text}`: unknown unit `{other}` (use ns, us, ms, s, m, h, d or w)"));
             }
         };
         total += value * scale;
@@ -71,9 +61,7 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
     }
     let ns = total * NANOS_PER_SEC as f64;
     if !ns.is_finite() || ns >= u64::MAX as f64 {
-        return Err(format!(
-            "`{text}` is too long (the limit is about 584 years)"
-        ));
+        return Err(format!("`{text}` is too long (the limit is about 584 years)"));
     }
     Ok(SimDuration(ns.round() as u64))
 }
@@ -84,9 +72,7 @@ impl<'de> Deserialize<'de> for Dur {
         impl Visitor<'_> for V {
             type Value = Dur;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    "a duration such as \"90s\", \"5m\", \"2h\" or \"7d\", or a number of seconds",
-                )
+                f.write_str("a duration such as \"90s\", \"5m\", \"2h\" or \"7d\", or a number of seconds")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
                 parse_duration(v).map(Dur).map_err(E::custom)
@@ -102,9 +88,7 @@ impl<'de> Deserialize<'de> for Dur {
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Dur, E> {
                 if !(v >= 0.0) || !v.is_finite() {
-                    return Err(E::custom(format!(
-                        "a duration must be a finite number of seconds ≥ 0, not {v}"
-                    )));
+                    return Err(E::custom(format!("a duration must be a finite number of seconds ≥ 0, not {v}")));
                 }
                 Ok(Dur(SimDuration::from_secs_f64(v)))
             }
@@ -126,22 +110,10 @@ mod tests {
     #[test]
     fn parses_units_sums_and_fractions() {
         assert_eq!(parse_duration("90s").unwrap(), SimDuration::from_secs(90));
-        assert_eq!(
-            parse_duration("1h30m").unwrap(),
-            SimDuration::from_secs(5_400)
-        );
-        assert_eq!(
-            parse_duration("2h 30m").unwrap(),
-            SimDuration::from_secs(9_000)
-        );
-        assert_eq!(
-            parse_duration("1.5h").unwrap(),
-            SimDuration::from_secs(5_400)
-        );
-        assert_eq!(
-            parse_duration("250ms").unwrap(),
-            SimDuration::from_millis(250)
-        );
+        assert_eq!(parse_duration("1h30m").unwrap(), SimDuration::from_secs(5_400));
+        assert_eq!(parse_duration("2h 30m").unwrap(), SimDuration::from_secs(9_000));
+        assert_eq!(parse_duration("1.5h").unwrap(), SimDuration::from_secs(5_400));
+        assert_eq!(parse_duration("250ms").unwrap(), SimDuration::from_millis(250));
         assert_eq!(parse_duration("7d").unwrap(), SimDuration::from_hours(168));
         assert_eq!(parse_duration("4.4us").unwrap(), SimDuration(4_400));
     }
@@ -150,25 +122,9 @@ mod tests {
     fn rejects_with_a_reason() {
         assert!(parse_duration("").unwrap_err().contains("empty"));
         assert!(parse_duration("5").unwrap_err().contains("no unit"));
-        assert!(
-            parse_duration("5 parsecs")
-                .unwrap_err()
-                .contains("unknown unit")
-        );
-        assert!(
-            parse_duration("h")
-                .unwrap_err()
-                .contains("expected a number")
-        );
-        assert!(
-            parse_duration("1.2.3s")
-                .unwrap_err()
-                .contains("not a number")
-        );
-        assert!(
-            parse_duration("99999999999w")
-                .unwrap_err()
-                .contains("too long")
-        );
+        assert!(parse_duration("5 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("h").unwrap_err().contains("expected a number"));
+        assert!(parse_duration("1.2.3s").unwrap_err().contains("not a number"));
+        assert!(parse_duration("99999999999w").unwrap_err().contains("too long"));
     }
 }

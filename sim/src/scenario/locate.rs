@@ -70,10 +70,7 @@ pub fn span_of(text: &str, path: &FieldPath) -> Option<std::ops::Range<usize>> {
                     (None, Some(DeValue::Table(t))) => t,
                     _ => break,
                 };
-                let Some((key, v)) = t
-                    .iter()
-                    .find(|(key, _)| key.get_ref().as_ref() == k.as_str())
-                else {
+                let Some((key, v)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == k.as_str()) else {
                     break;
                 };
                 best = Some(key.span());
@@ -123,11 +120,7 @@ mod tests {
 
     #[test]
     fn finds_nested_keys_in_arrays_of_tables() {
-        let p = FieldPath::root()
-            .key("pools")
-            .index(1)
-            .key("price")
-            .key("fixed");
+        let p = FieldPath::root().key("pools").index(1).key("price").key("fixed");
         let span = span_of(DOC, &p).unwrap();
         assert_eq!(&DOC[span.clone()], "fixed");
         assert_eq!(line_col(DOC, span.start), (8, 11));

@@ -59,6 +59,84 @@ pub struct ScenarioSpec {
     /// Generators of training jobs.
     #[serde(default)]
     pub training_streams: Vec<TrainingStreamSpec>,
+    /// Which scheduler places work. Default: Twin's scheduler with the `default` profile.
+    #[serde(default)]
+    pub scheduler: SchedulerSpec,
+    /// Policy-as-code (Rego) at admission, placement and scaling. Default: none.
+    #[serde(default)]
+    pub policies: Option<PoliciesSpec>,
+}
+
+/// Rego policies to evaluate in the loop (see docs/policies.md).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoliciesSpec {
+    /// Rego files or folders of them, relative to the scenario file (or
+    /// built-in library names such as `policies/guardrails.rego`). Files
+    /// ending in `_test.rego` are tests and are not loaded.
+    pub files: Vec<String>,
+    /// A JSON data document (`data.*` in the policies), relative to the scenario file.
+    #[serde(default)]
+    pub data: Option<String>,
+}
+
+/// Which scheduler places replicas and gangs on nodes.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSpec {
+    /// A built-in profile of Twin's scheduler (`default`, `bin-pack`,
+    /// `spread`, `cost-aware`, `gavel`, `fgd`), `spot-first-bin-pack` (the
+    /// fixed rule, not the framework), or a table
+    /// `{ name, plugins = [{ name, weight }], preemption }`. Default `default`.
+    #[serde(default)]
+    pub profile: Option<ProfileChoice>,
+    /// A scheduler in another language, spoken to over stdin/stdout
+    /// (docs/external-scheduler.md). Run by the `twin` binary.
+    #[serde(default)]
+    pub external: Option<ExternalSchedulerSpec>,
+}
+
+/// A scheduler profile: a built-in name or a specification.
+#[derive(Clone, Debug, Serialize)]
+pub enum ProfileChoice {
+    /// A built-in profile by name.
+    Builtin(String),
+    /// A profile spelled out.
+    Custom(twin_scheduler::ProfileSpec),
+}
+
+impl<'de> Deserialize<'de> for ProfileChoice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ProfileChoice;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a built-in profile name, or a table with `plugins`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ProfileChoice, E> {
+                Ok(ProfileChoice::Builtin(v.to_string()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ProfileChoice, A::Error> {
+                twin_scheduler::ProfileSpec::deserialize(de::value::MapAccessDeserializer::new(map)).map(ProfileChoice::Custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An external scheduler process.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalSchedulerSpec {
+    /// The program and its arguments, such as `["python3", "examples/external_scheduler.py"]`.
+    pub command: Vec<String>,
+    /// Longest wait for an answer before the run ends with an error. Default `"10s"`.
+    #[serde(default = "default_external_timeout")]
+    pub timeout: Dur,
+}
+
+fn default_external_timeout() -> Dur {
+    Dur::secs(10)
 }
 
 fn default_seed() -> u64 {
@@ -220,6 +298,13 @@ pub struct PoolSpec {
     /// Default: the node type's list price.
     #[serde(default)]
     pub list_price_per_hour: Option<f64>,
+    /// Node labels, beside those Twin sets (`twin.dev/pool`, `gpu.type`,
+    /// `twin.dev/capacity-type`, region and zone).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Node taints, as in Kubernetes: `[{ key = "dedicated", value = "training", effect = "NoSchedule" }]`.
+    #[serde(default)]
+    pub taints: Vec<twin_scheduler::Taint>,
 }
 
 /// A price process, per node-hour.
@@ -259,8 +344,7 @@ impl<'de> Deserialize<'de> for PriceSpec {
                 Ok(PriceSpec::Fixed(v as f64))
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<PriceSpec, A::Error> {
-                let tagged =
-                    PriceSpecTagged::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let tagged = PriceSpecTagged::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(match tagged {
                     PriceSpecTagged::Fixed(p) => PriceSpec::Fixed(p),
                     PriceSpecTagged::MeanReverting(m) => PriceSpec::MeanReverting(m),
@@ -411,6 +495,15 @@ pub struct ServiceSpec {
     /// Kubernetes namespace. Default: the team.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Scheduling: priority, node selector, tolerations.
+    #[serde(default)]
+    pub scheduling: SchedulingSpec,
+    /// Container image (for admission policies).
+    #[serde(default)]
+    pub image: String,
+    /// Labels (for policies: `critical = "true"`, `residency = "eu"`, ...).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     /// The model architecture served (catalogue or scenario `[[models]]`).
     pub model: String,
     /// Pools replicas may run in, by name.
@@ -705,12 +798,9 @@ impl<'de> Deserialize<'de> for TokenSpec {
                 f.write_str("a token count, or a table with one of `fixed`, `uniform`, `lognormal`, `geometric`")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<TokenSpec, E> {
-                u32::try_from(v).map(TokenSpec::Fixed).map_err(|_| {
-                    E::custom(format!(
-                        "a token count must be between 0 and {}, not {v}",
-                        u32::MAX
-                    ))
-                })
+                u32::try_from(v)
+                    .map(TokenSpec::Fixed)
+                    .map_err(|_| E::custom(format!("a token count must be between 0 and {}, not {v}", u32::MAX)))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<TokenSpec, E> {
                 self.visit_i64(v.min(i64::MAX as u64) as i64)
@@ -720,9 +810,7 @@ impl<'de> Deserialize<'de> for TokenSpec {
                 Ok(match t {
                     TokenSpecTagged::Fixed(n) => TokenSpec::Fixed(n),
                     TokenSpecTagged::Uniform { min, max } => TokenSpec::Uniform { min, max },
-                    TokenSpecTagged::Lognormal { median, sigma, max } => {
-                        TokenSpec::Lognormal { median, sigma, max }
-                    }
+                    TokenSpecTagged::Lognormal { median, sigma, max } => TokenSpec::Lognormal { median, sigma, max },
                     TokenSpecTagged::Geometric { mean } => TokenSpec::Geometric { mean },
                 })
             }
@@ -782,6 +870,47 @@ pub struct AutoscalerSpec {
     /// Most replicas added in one step. Default: no limit.
     #[serde(default)]
     pub max_step_up: Option<u32>,
+    /// Scale ahead of demand: forecast the arrival rate with Holt-Winters
+    /// and provision for the load expected `lead` from now. Default: reactive only.
+    #[serde(default)]
+    pub predictive: Option<PredictiveSpec>,
+}
+
+/// Holt-Winters forecasting of a service's arrival rate (additive, one season).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictiveSpec {
+    /// How far ahead to provision: node provisioning plus cold start. Default `"15m"`.
+    #[serde(default = "default_lead")]
+    pub lead: Dur,
+    /// The season. Default `"24h"`.
+    #[serde(default = "default_season")]
+    pub season: Dur,
+    /// Level smoothing, 0 to 1. Default 0.3.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// Trend smoothing, 0 to 1. Default 0.01.
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    /// Season smoothing, 0 to 1. Default 0.3.
+    #[serde(default = "default_gamma")]
+    pub gamma: f64,
+}
+
+fn default_lead() -> Dur {
+    Dur::secs(900)
+}
+fn default_season() -> Dur {
+    Dur::secs(86_400)
+}
+fn default_alpha() -> f64 {
+    0.3
+}
+fn default_beta() -> f64 {
+    0.01
+}
+fn default_gamma() -> f64 {
+    0.3
 }
 
 fn default_interval() -> Dur {
@@ -792,6 +921,21 @@ fn default_down_window() -> Dur {
 }
 fn default_tolerance() -> f64 {
     0.1
+}
+
+/// How the scheduler treats a workload.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulingSpec {
+    /// Priority: higher is placed first and may preempt lower. Default 0.
+    #[serde(default)]
+    pub priority: i32,
+    /// Node labels required, such as `{ "gpu.type" = "H100" }`.
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints tolerated, as in Kubernetes: `[{ key = "dedicated", value = "training" }]`.
+    #[serde(default)]
+    pub tolerations: Vec<twin_scheduler::Toleration>,
 }
 
 /// One training job: a gang of accelerators that start together.
@@ -806,6 +950,15 @@ pub struct TrainingSpec {
     /// Kubernetes namespace. Default: the team.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Scheduling: priority, node selector, tolerations.
+    #[serde(default)]
+    pub scheduling: SchedulingSpec,
+    /// Container image (for admission policies).
+    #[serde(default)]
+    pub image: String,
+    /// Labels (for policies: `critical = "true"`, `residency = "eu"`, ...).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     /// Pools the gang may run in (all of it in one pool).
     pub pools: Vec<String>,
     /// Accelerators in the gang.
@@ -824,9 +977,17 @@ pub struct TrainingSpec {
     /// On a spot notice, checkpoint at once if it fits in the notice. Default false.
     #[serde(default)]
     pub checkpoint_on_notice: bool,
+    /// Whether the job checkpoints at all; without, a preemption loses
+    /// everything and the scheduler keeps it off risky spot. Default true.
+    #[serde(default = "yes")]
+    pub checkpoints: bool,
     /// Speed per accelerator relative to H100, overriding the catalogue.
     #[serde(default)]
     pub speed: BTreeMap<String, f64>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_ckpt_interval() -> Dur {
@@ -848,6 +1009,15 @@ pub struct TrainingStreamSpec {
     /// Kubernetes namespace. Default: the team.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Scheduling: priority, node selector, tolerations.
+    #[serde(default)]
+    pub scheduling: SchedulingSpec,
+    /// Container image (for admission policies).
+    #[serde(default)]
+    pub image: String,
+    /// Labels (for policies: `critical = "true"`, `residency = "eu"`, ...).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     /// Pools the jobs may run in.
     pub pools: Vec<String>,
     /// Poisson arrivals, jobs per hour.
@@ -874,6 +1044,10 @@ pub struct TrainingStreamSpec {
     /// On a spot notice, checkpoint at once if it fits in the notice. Default false.
     #[serde(default)]
     pub checkpoint_on_notice: bool,
+    /// Whether the job checkpoints at all; without, a preemption loses
+    /// everything and the scheduler keeps it off risky spot. Default true.
+    #[serde(default = "yes")]
+    pub checkpoints: bool,
     /// Speed per accelerator relative to H100, overriding the catalogue.
     #[serde(default)]
     pub speed: BTreeMap<String, f64>,
@@ -895,40 +1069,26 @@ pub const DEFAULT_MAX_NODES: u32 = 64;
 impl PoolSpec {
     /// The most nodes the pool can have.
     pub fn max_node_count(&self) -> u32 {
-        if self.capacity.is_committed() {
-            self.nodes.unwrap_or(0)
-        } else {
-            self.max_nodes.unwrap_or(DEFAULT_MAX_NODES)
-        }
+        if self.capacity.is_committed() { self.nodes.unwrap_or(0) } else { self.max_nodes.unwrap_or(DEFAULT_MAX_NODES) }
     }
 
     /// Nodes the pool never goes below.
     pub fn min_node_count(&self) -> u32 {
-        if self.capacity.is_committed() {
-            self.nodes.unwrap_or(0)
-        } else {
-            self.min_nodes
-        }
+        if self.capacity.is_committed() { self.nodes.unwrap_or(0) } else { self.min_nodes }
     }
 
     /// Nodes running at the start.
     pub fn initial_node_count(&self) -> u32 {
-        if self.capacity.is_committed() {
-            self.nodes.unwrap_or(0)
-        } else {
-            self.initial_nodes.unwrap_or(self.min_nodes)
-        }
+        if self.capacity.is_committed() { self.nodes.unwrap_or(0) } else { self.initial_nodes.unwrap_or(self.min_nodes) }
     }
 
     /// Time from asking for a node to its being ready.
     pub fn provisioning(&self) -> crate::time::SimDuration {
-        self.provisioning_delay
-            .map_or(crate::time::SimDuration::from_secs(240), Dur::get)
+        self.provisioning_delay.map_or(crate::time::SimDuration::from_secs(240), Dur::get)
     }
 
     /// How long a cloud node stays empty before it is released.
     pub fn scale_down(&self) -> crate::time::SimDuration {
-        self.scale_down_delay
-            .map_or(crate::time::SimDuration::from_secs(600), Dur::get)
+        self.scale_down_delay.map_or(crate::time::SimDuration::from_secs(600), Dur::get)
     }
 }

@@ -32,18 +32,13 @@ work_gpu_hours = 100
 "#;
 
 fn one_error(text: &str) -> ScenarioError {
-    let errs = Scenario::from_toml(text, "s.toml")
-        .expect_err("the scenario should be rejected")
-        .0;
+    let errs = Scenario::from_toml(text, "s.toml").expect_err("the scenario should be rejected").0;
     assert_eq!(errs.len(), 1, "expected one error, got {errs:#?}");
     errs.into_iter().next().unwrap()
 }
 
 fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .expect("needle in text")
-        + 1
+    text.lines().position(|l| l.contains(needle)).expect("needle in text") + 1
 }
 
 #[test]
@@ -61,13 +56,7 @@ fn unknown_field_is_located_with_a_suggestion() {
     assert_eq!(e.line, line_of(&text, "max_nodse"));
     assert_eq!(e.column, 1);
     assert!(e.field.starts_with("pools[0]"), "{}", e.field);
-    assert!(
-        e.hint
-            .as_deref()
-            .unwrap()
-            .contains("did you mean `max_nodes`"),
-        "{e}"
-    );
+    assert!(e.hint.as_deref().unwrap().contains("did you mean `max_nodes`"), "{e}");
     assert!(e.to_string().starts_with(&format!("s.toml:{}:1:", e.line)));
 }
 
@@ -102,9 +91,8 @@ fn missing_pool_is_an_unknown_reference() {
 
 #[test]
 fn unknown_accelerator_in_a_node_type() {
-    let text = format!(
-        "{GOOD}\n[[node_types]]\nname = \"box\"\naccelerator = \"B300\"\naccelerators_per_node = 8\nlist_price_per_hour = 1.0\n"
-    );
+    let text =
+        format!("{GOOD}\n[[node_types]]\nname = \"box\"\naccelerator = \"B300\"\naccelerators_per_node = 8\nlist_price_per_hour = 1.0\n");
     let e = one_error(&text);
     assert_eq!(e.kind, ErrorKind::UnknownReference);
     assert_eq!(e.field, "node_types[0].accelerator");
@@ -157,10 +145,7 @@ fn syntax_errors_and_missing_fields_and_types() {
 
     let text = GOOD.replace("capacity = \"spot\"", "capacity = \"spto\"");
     let e = one_error(&text);
-    assert!(
-        e.hint.as_deref().unwrap().contains("did you mean `spot`"),
-        "{e}"
-    );
+    assert!(e.hint.as_deref().unwrap().contains("did you mean `spot`"), "{e}");
 }
 
 #[test]
@@ -172,9 +157,7 @@ fn wrong_version_is_its_own_kind() {
 
 #[test]
 fn every_problem_is_reported_in_one_pass() {
-    let text = GOOD
-        .replace("rate = 2.0", "rate = -2.0")
-        .replace("gpus = 16", "gpus = 64");
+    let text = GOOD.replace("rate = 2.0", "rate = -2.0").replace("gpus = 16", "gpus = 64");
     let errs = Scenario::from_toml(&text, "s.toml").unwrap_err().0;
     assert_eq!(errs.len(), 2);
 }

@@ -8,6 +8,7 @@
 use super::duration::Dur;
 use super::error::ErrorKind;
 use super::locate::FieldPath;
+use super::spec::ProfileChoice;
 use super::spec::*;
 use crate::catalogue::Catalogue;
 use crate::time::SimDuration;
@@ -32,61 +33,27 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn report(
-        &mut self,
-        kind: ErrorKind,
-        path: FieldPath,
-        message: impl Into<String>,
-        hint: impl Into<Option<String>>,
-    ) {
-        self.problems.push(Problem {
-            kind,
-            path,
-            message: message.into(),
-            hint: hint.into(),
-        });
+    fn report(&mut self, kind: ErrorKind, path: FieldPath, message: impl Into<String>, hint: impl Into<Option<String>>) {
+        self.problems.push(Problem { kind, path, message: message.into(), hint: hint.into() });
     }
 
     fn non_negative(&mut self, path: FieldPath, what: &str, v: f64) {
         if !(v >= 0.0) || !v.is_finite() {
-            self.report(
-                ErrorKind::InvalidValue,
-                path,
-                format!("{what} must be a finite number ≥ 0, not {v}"),
-                None,
-            );
+            self.report(ErrorKind::InvalidValue, path, format!("{what} must be a finite number ≥ 0, not {v}"), None);
         }
     }
 
     fn positive(&mut self, path: FieldPath, what: &str, v: f64) {
         if !(v > 0.0) || !v.is_finite() {
-            self.report(
-                ErrorKind::InvalidValue,
-                path,
-                format!("{what} must be a finite number > 0, not {v}"),
-                None,
-            );
+            self.report(ErrorKind::InvalidValue, path, format!("{what} must be a finite number > 0, not {v}"), None);
         }
     }
 
     fn fraction(&mut self, path: FieldPath, what: &str, v: f64, zero_ok: bool) {
-        let ok = if zero_ok {
-            (0.0..=1.0).contains(&v)
-        } else {
-            v > 0.0 && v <= 1.0
-        };
+        let ok = if zero_ok { (0.0..=1.0).contains(&v) } else { v > 0.0 && v <= 1.0 };
         if !ok {
-            let range = if zero_ok {
-                "between 0 and 1"
-            } else {
-                "above 0 and at most 1"
-            };
-            self.report(
-                ErrorKind::InvalidValue,
-                path,
-                format!("{what} must be {range}, not {v}"),
-                None,
-            );
+            let range = if zero_ok { "between 0 and 1" } else { "above 0 and at most 1" };
+            self.report(ErrorKind::InvalidValue, path, format!("{what} must be {range}, not {v}"), None);
         }
     }
 
@@ -97,10 +64,7 @@ impl Checker<'_> {
             self.report(
                 ErrorKind::InvalidValue,
                 path,
-                format!(
-                    "{what} of {} is shorter than the shortest Twin accepts, {min}",
-                    d.get()
-                ),
+                format!("{what} of {} is shorter than the shortest Twin accepts, {min}", d.get()),
                 None,
             );
         }
@@ -109,12 +73,7 @@ impl Checker<'_> {
     /// Rejects a value above a sanity limit.
     fn at_most(&mut self, path: FieldPath, what: &str, v: f64, max: f64) {
         if v > max {
-            self.report(
-                ErrorKind::InvalidValue,
-                path,
-                format!("{what} of {v} is above Twin's limit of {max}"),
-                Some(LIMITS_HINT.into()),
-            );
+            self.report(ErrorKind::InvalidValue, path, format!("{what} of {v} is above Twin's limit of {max}"), Some(LIMITS_HINT.into()));
         }
     }
 
@@ -140,16 +99,12 @@ pub const MAX_JOB_RATE: f64 = 10_000.0;
 pub const MAX_COUNT: u32 = 1_000_000;
 /// Longest horizon: a century.
 pub const MAX_HORIZON: SimDuration = SimDuration::from_hours(100 * 8_760);
-const LIMITS_HINT: &str =
-    "Twin simulates each request, node and job; see the limits in docs/scenario-format.md";
+const LIMITS_HINT: &str = "Twin simulates each request, node and job; see the limits in docs/scenario-format.md";
 
 /// Checks a scenario against the catalogue it will run with (built-in plus
 /// the scenario's own entries). An empty result means it can run.
 pub fn check(spec: &ScenarioSpec, catalogue: &Catalogue) -> Vec<Problem> {
-    let mut c = Checker {
-        catalogue,
-        problems: Vec::new(),
-    };
+    let mut c = Checker { catalogue, problems: Vec::new() };
     let root = FieldPath::root();
     if spec.format_version != FORMAT_VERSION {
         c.report(
@@ -171,24 +126,89 @@ pub fn check(spec: &ScenarioSpec, catalogue: &Catalogue) -> Vec<Problem> {
         c.report(
             ErrorKind::InvalidValue,
             root.key("horizon"),
-            format!(
-                "a horizon of {} is longer than Twin's limit of a century",
-                spec.horizon.get()
-            ),
+            format!("a horizon of {} is longer than Twin's limit of a century", spec.horizon.get()),
             None,
         );
     }
-    c.at_least(
-        root.key("sample_interval"),
-        "the sample interval",
-        spec.sample_interval,
-        SimDuration::from_secs(1),
-    );
+    c.at_least(root.key("sample_interval"), "the sample interval", spec.sample_interval, SimDuration::from_secs(1));
     check_billing(&mut c, &spec.billing, &root.key("billing"));
     check_catalogue_entries(&mut c, spec);
     let pools = check_pools(&mut c, spec);
     check_workloads(&mut c, spec, &pools);
+    check_scheduler(&mut c, spec);
     c.problems
+}
+
+fn check_scheduler(c: &mut Checker<'_>, spec: &ScenarioSpec) {
+    let p = FieldPath::root().key("scheduler");
+    let s = &spec.scheduler;
+    if s.external.is_some() && s.profile.is_some() {
+        c.report(
+            ErrorKind::InvalidValue,
+            p.key("external"),
+            "both an external scheduler and a profile are given",
+            Some("an external scheduler replaces Twin's: keep one of `profile` and `external`".into()),
+        );
+    }
+    if let Some(ext) = &s.external {
+        if ext.command.is_empty() || ext.command[0].trim().is_empty() {
+            c.report(
+                ErrorKind::InvalidValue,
+                p.key("external").key("command"),
+                "the command is empty",
+                Some("give the program and its arguments, such as `[\"python3\", \"my_scheduler.py\"]`".into()),
+            );
+        }
+        c.at_least(p.key("external").key("timeout"), "the timeout", ext.timeout, SimDuration::from_millis(1));
+    }
+    let known = || {
+        let mut names: Vec<&str> = twin_scheduler::BUILTIN_PROFILES.iter().map(|b| b.0).collect();
+        names.push(crate::fabric::SPOT_FIRST);
+        format!("built-in profiles: {}", names.join(", "))
+    };
+    match &s.profile {
+        Some(ProfileChoice::Builtin(name)) => {
+            if name != crate::fabric::SPOT_FIRST && !twin_scheduler::BUILTIN_PROFILES.iter().any(|b| b.0 == name) {
+                c.report(ErrorKind::UnknownReference, p.key("profile"), format!("no scheduler profile `{name}`"), Some(known()));
+            }
+        }
+        Some(ProfileChoice::Custom(spec)) => {
+            if spec.plugins.is_empty() {
+                c.report(
+                    ErrorKind::InvalidValue,
+                    p.key("profile").key("plugins"),
+                    "a profile needs plugins",
+                    Some("list plugins such as `[{ name = \"resource-fit\" }, { name = \"bin-pack\" }]`".into()),
+                );
+            }
+            for (i, plugin) in spec.plugins.iter().enumerate() {
+                let pp = p.key("profile").key("plugins").index(i);
+                if !twin_scheduler::plugins::NAMES.contains(&plugin.name.as_str()) {
+                    c.report(
+                        ErrorKind::UnknownReference,
+                        pp.key("name"),
+                        format!("no scheduler plugin `{}`", plugin.name),
+                        Some(format!("plugins: {}", twin_scheduler::plugins::NAMES.join(", "))),
+                    );
+                }
+                c.non_negative(pp.key("weight"), "a weight", plugin.weight);
+                if plugin.max_band.is_some_and(|b| b > 4) {
+                    c.report(ErrorKind::InvalidValue, pp.key("max_band"), "Spot Advisor bands run from 0 to 4", None);
+                }
+            }
+        }
+        None => {}
+    }
+    if let Some(pol) = &spec.policies {
+        if pol.files.is_empty() {
+            c.report(
+                ErrorKind::InvalidValue,
+                FieldPath::root().key("policies").key("files"),
+                "no policy files",
+                Some("list Rego files or folders, such as `[\"../policies\"]`".into()),
+            );
+        }
+    }
 }
 
 fn check_billing(c: &mut Checker<'_>, b: &BillingSpec, path: &FieldPath) {
@@ -200,17 +220,8 @@ fn check_billing(c: &mut Checker<'_>, b: &BillingSpec, path: &FieldPath) {
             Some("a PUE of 1.1 to 1.6 is typical".into()),
         );
     }
-    c.non_negative(
-        path.key("energy_price_per_kwh"),
-        "the energy price",
-        b.energy_price_per_kwh,
-    );
-    c.at_least(
-        path.key("ledger_period"),
-        "the ledger period",
-        b.ledger_period,
-        SimDuration::from_secs(1),
-    );
+    c.non_negative(path.key("energy_price_per_kwh"), "the energy price", b.energy_price_per_kwh);
+    c.at_least(path.key("ledger_period"), "the ledger period", b.ledger_period, SimDuration::from_secs(1));
 }
 
 fn check_catalogue_entries(c: &mut Checker<'_>, spec: &ScenarioSpec) {
@@ -230,10 +241,7 @@ fn check_catalogue_entries(c: &mut Checker<'_>, spec: &ScenarioSpec) {
             c.report(
                 ErrorKind::InvalidValue,
                 p.key("max_watts"),
-                format!(
-                    "max_watts ({}) is below idle_watts ({})",
-                    a.max_watts, a.idle_watts
-                ),
+                format!("max_watts ({}) is below idle_watts ({})", a.max_watts, a.idle_watts),
                 None,
             );
         }
@@ -244,50 +252,21 @@ fn check_catalogue_entries(c: &mut Checker<'_>, spec: &ScenarioSpec) {
         let p = FieldPath::root().key("node_types").index(i);
         if c.catalogue.accelerator(&n.accelerator).is_none() {
             let hint = known(c.catalogue.accelerators.iter().map(|a| a.name.as_str()));
-            c.report(
-                ErrorKind::UnknownReference,
-                p.key("accelerator"),
-                format!("unknown accelerator `{}`", n.accelerator),
-                Some(hint),
-            );
+            c.report(ErrorKind::UnknownReference, p.key("accelerator"), format!("unknown accelerator `{}`", n.accelerator), Some(hint));
         }
         if n.accelerators_per_node == 0 {
-            c.report(
-                ErrorKind::InvalidValue,
-                p.key("accelerators_per_node"),
-                "a node type needs at least one accelerator",
-                None,
-            );
+            c.report(ErrorKind::InvalidValue, p.key("accelerators_per_node"), "a node type needs at least one accelerator", None);
         }
-        c.non_negative(
-            p.key("list_price_per_hour"),
-            "the list price",
-            n.list_price_per_hour,
-        );
+        c.non_negative(p.key("list_price_per_hour"), "the list price", n.list_price_per_hour);
         c.non_negative(p.key("host_watts"), "host power", n.host_watts);
     }
     for (i, m) in spec.models.iter().enumerate() {
         let p = FieldPath::root().key("models").index(i);
         c.positive(p.key("parameters_b"), "the parameter count", m.parameters_b);
-        c.positive(
-            p.key("bytes_per_param"),
-            "bytes per parameter",
-            m.bytes_per_param,
-        );
-        for (k, v) in [
-            ("layers", m.layers),
-            ("heads", m.heads),
-            ("kv_heads", m.kv_heads),
-            ("head_dim", m.head_dim),
-            ("hidden", m.hidden),
-        ] {
+        c.positive(p.key("bytes_per_param"), "bytes per parameter", m.bytes_per_param);
+        for (k, v) in [("layers", m.layers), ("heads", m.heads), ("kv_heads", m.kv_heads), ("head_dim", m.head_dim), ("hidden", m.hidden)] {
             if v == 0 {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    p.key(k),
-                    format!("`{k}` must be at least 1"),
-                    None,
-                );
+                c.report(ErrorKind::InvalidValue, p.key(k), format!("`{k}` must be at least 1"), None);
             }
         }
     }
@@ -325,10 +304,7 @@ fn check_pools(c: &mut Checker<'_>, spec: &ScenarioSpec) -> BTreeMap<String, Poo
                 Some("pool names must be unique".into()),
             );
         }
-        let node_type = c
-            .catalogue
-            .node_type(&pool.node_type)
-            .map(|n| &c.catalogue.node_types[n]);
+        let node_type = c.catalogue.node_type(&pool.node_type).map(|n| &c.catalogue.node_types[n]);
         if node_type.is_none() {
             let hint = known(c.catalogue.node_types.iter().map(|n| n.name.as_str()));
             c.report(
@@ -338,9 +314,7 @@ fn check_pools(c: &mut Checker<'_>, spec: &ScenarioSpec) -> BTreeMap<String, Poo
                 Some(hint + ", or define it under [[node_types]]"),
             );
         }
-        let accel = node_type
-            .and_then(|n| c.catalogue.accelerator(&n.accelerator))
-            .map(|a| &c.catalogue.accelerators[a]);
+        let accel = node_type.and_then(|n| c.catalogue.accelerator(&n.accelerator)).map(|a| &c.catalogue.accelerators[a]);
         check_pool_capacity(c, pool, &p);
         facts.insert(
             pool.name.clone(),
@@ -357,12 +331,9 @@ fn check_pools(c: &mut Checker<'_>, spec: &ScenarioSpec) -> BTreeMap<String, Poo
 
 fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
     let committed = pool.capacity.is_committed();
-    for (k, v) in [
-        ("nodes", pool.nodes),
-        ("max_nodes", pool.max_nodes),
-        ("min_nodes", Some(pool.min_nodes)),
-        ("initial_nodes", pool.initial_nodes),
-    ] {
+    for (k, v) in
+        [("nodes", pool.nodes), ("max_nodes", pool.max_nodes), ("min_nodes", Some(pool.min_nodes)), ("initial_nodes", pool.initial_nodes)]
+    {
         if let Some(v) = v {
             c.count_at_most(p.key(k), k, v);
         }
@@ -376,11 +347,9 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
                 Some("add `nodes = N`".into()),
             );
         }
-        for (k, set) in [
-            ("min_nodes", pool.min_nodes != 0),
-            ("max_nodes", pool.max_nodes.is_some()),
-            ("initial_nodes", pool.initial_nodes.is_some()),
-        ] {
+        for (k, set) in
+            [("min_nodes", pool.min_nodes != 0), ("max_nodes", pool.max_nodes.is_some()), ("initial_nodes", pool.initial_nodes.is_some())]
+        {
             if set {
                 c.report(
                     ErrorKind::InvalidValue,
@@ -413,10 +382,7 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
                 c.report(
                     ErrorKind::InvalidValue,
                     p.key("initial_nodes"),
-                    format!(
-                        "initial_nodes ({init}) is outside min_nodes..max_nodes ({}..{max})",
-                        pool.min_nodes
-                    ),
+                    format!("initial_nodes ({init}) is outside min_nodes..max_nodes ({}..{max})", pool.min_nodes),
                     None,
                 );
             }
@@ -436,10 +402,7 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
                 ErrorKind::MissingField,
                 p.key("price"),
                 format!("a {} pool needs a price", pool.capacity.as_str()),
-                Some(
-                    "add `price = 12.5` (per node-hour), or a `mean_reverting` or `table` process"
-                        .into(),
-                ),
+                Some("add `price = 12.5` (per node-hour), or a `mean_reverting` or `table` process".into()),
             );
         }
         CapacityType::OnPrem if pool.capex.is_none() && pool.price.is_none() => {
@@ -447,10 +410,7 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
                 ErrorKind::MissingField,
                 p.key("capex"),
                 "an on-prem pool needs its capital cost",
-                Some(
-                    "add `capex = { per_node = 300000, years = 4 }`, or a `price` per node-hour"
-                        .into(),
-                ),
+                Some("add `capex = { per_node = 300000, years = 4 }`, or a `price` per node-hour".into()),
             );
         }
         _ => {}
@@ -470,11 +430,7 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
         }
         c.non_negative(cp.key("per_node"), "the capital cost", capex.per_node);
         c.positive(cp.key("years"), "the amortisation period", capex.years);
-        c.non_negative(
-            cp.key("opex_per_node_hour"),
-            "the running cost",
-            capex.opex_per_node_hour,
-        );
+        c.non_negative(cp.key("opex_per_node_hour"), "the running cost", capex.opex_per_node_hour);
     }
     if let Some(int) = &pool.interruption {
         let ip = p.key("interruption");
@@ -483,35 +439,34 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
                 ErrorKind::InvalidValue,
                 ip.clone(),
                 format!("{} capacity is not interrupted", pool.capacity.as_str()),
-                Some(
-                    "interruptions apply to spot pools only; model hardware faults with `failures`"
-                        .into(),
-                ),
+                Some("interruptions apply to spot pools only; model hardware faults with `failures`".into()),
             );
         }
         match (&int.rate_per_hour, &int.band) {
             (Some(r), None) => {
                 if !(*r >= 0.0) || !r.is_finite() {
-                    c.report(ErrorKind::InvalidValue, ip.key("rate_per_hour"), format!("negative or invalid rate {r}"), Some("a rate is interruptions per node-hour and must be ≥ 0 (0.005 is about 3.6 a month)".into()));
+                    c.report(
+                        ErrorKind::InvalidValue,
+                        ip.key("rate_per_hour"),
+                        format!("negative or invalid rate {r}"),
+                        Some("a rate is interruptions per node-hour and must be ≥ 0 (0.005 is about 3.6 a month)".into()),
+                    );
                 }
-                c.at_most(
-                    ip.key("rate_per_hour"),
-                    "an interruption rate",
-                    *r,
-                    MAX_INTERRUPTION_RATE,
-                );
+                c.at_most(ip.key("rate_per_hour"), "an interruption rate", *r, MAX_INTERRUPTION_RATE);
             }
             (None, Some(b)) => {
                 if super::super::market::band_monthly_fraction(b).is_none() {
-                    c.report(ErrorKind::InvalidValue, ip.key("band"), format!("unknown interruption band `{b}`"), Some("use one of \"<5%\", \"5-10%\", \"10-15%\", \"15-20%\", \">20%\" (AWS Spot Advisor)".into()));
+                    c.report(
+                        ErrorKind::InvalidValue,
+                        ip.key("band"),
+                        format!("unknown interruption band `{b}`"),
+                        Some("use one of \"<5%\", \"5-10%\", \"10-15%\", \"15-20%\", \">20%\" (AWS Spot Advisor)".into()),
+                    );
                 }
             }
-            (Some(_), Some(_)) => c.report(
-                ErrorKind::InvalidValue,
-                ip,
-                "both `rate_per_hour` and `band` are given",
-                Some("keep one of them".into()),
-            ),
+            (Some(_), Some(_)) => {
+                c.report(ErrorKind::InvalidValue, ip, "both `rate_per_hour` and `band` are given", Some("keep one of them".into()))
+            }
             (None, None) => c.report(
                 ErrorKind::MissingField,
                 ip,
@@ -523,45 +478,20 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
     if let Some(s) = &pool.stockouts {
         let sp = p.key("stockouts");
         if pool.capacity != CapacityType::Spot {
-            c.report(
-                ErrorKind::InvalidValue,
-                sp.clone(),
-                "only spot pools run out of capacity here",
-                None,
-            );
+            c.report(ErrorKind::InvalidValue, sp.clone(), "only spot pools run out of capacity here", None);
         }
-        c.at_least(
-            sp.key("mean_available"),
-            "mean_available",
-            s.mean_available,
-            SimDuration::from_secs(1),
-        );
-        c.at_least(
-            sp.key("mean_duration"),
-            "mean_duration",
-            s.mean_duration,
-            SimDuration::from_secs(1),
-        );
+        c.at_least(sp.key("mean_available"), "mean_available", s.mean_available, SimDuration::from_secs(1));
+        c.at_least(sp.key("mean_duration"), "mean_duration", s.mean_duration, SimDuration::from_secs(1));
     }
     if let Some(f) = &pool.failures {
-        c.at_least(
-            p.key("failures").key("mtbf"),
-            "the MTBF",
-            f.mtbf,
-            SimDuration::from_secs(60),
-        );
+        c.at_least(p.key("failures").key("mtbf"), "the MTBF", f.mtbf, SimDuration::from_secs(60));
     }
     if let Some(e) = pool.energy_price_per_kwh {
         c.non_negative(p.key("energy_price_per_kwh"), "the energy price", e);
     }
     if let Some(pue) = pool.pue {
         if !(pue >= 1.0) {
-            c.report(
-                ErrorKind::InvalidValue,
-                p.key("pue"),
-                format!("PUE must be at least 1, not {pue}"),
-                None,
-            );
+            c.report(ErrorKind::InvalidValue, p.key("pue"), format!("PUE must be at least 1, not {pue}"), None);
         }
     }
     if let Some(l) = pool.list_price_per_hour {
@@ -584,31 +514,17 @@ fn check_price(c: &mut Checker<'_>, price: &PriceSpec, p: &FieldPath) {
         PriceSpec::MeanReverting(m) => {
             let mp = p.key("mean_reverting");
             c.positive(mp.key("mean"), "the mean price", m.mean);
-            c.non_negative(
-                mp.key("reversion_per_hour"),
-                "the reversion speed",
-                m.reversion_per_hour,
-            );
+            c.non_negative(mp.key("reversion_per_hour"), "the reversion speed", m.reversion_per_hour);
             c.non_negative(mp.key("volatility"), "the volatility", m.volatility);
             c.non_negative(mp.key("jumps_per_day"), "the jump rate", m.jumps_per_day);
             c.non_negative(mp.key("jump_size"), "the jump size", m.jump_size);
-            c.at_least(
-                mp.key("tick"),
-                "the price tick",
-                m.tick,
-                SimDuration::from_secs(1),
-            );
+            c.at_least(mp.key("tick"), "the price tick", m.tick, SimDuration::from_secs(1));
             if let Some(i) = m.initial {
                 c.non_negative(mp.key("initial"), "the initial price", i);
             }
             if let (Some(f), Some(cap)) = (m.floor, m.cap) {
                 if f > cap {
-                    c.report(
-                        ErrorKind::InvalidValue,
-                        mp.key("floor"),
-                        format!("floor ({f}) is above cap ({cap})"),
-                        None,
-                    );
+                    c.report(ErrorKind::InvalidValue, mp.key("floor"), format!("floor ({f}) is above cap ({cap})"), None);
                 }
             }
             if let Some(f) = m.floor {
@@ -627,24 +543,14 @@ fn check_price(c: &mut Checker<'_>, price: &PriceSpec, p: &FieldPath) {
             }
             if let Some(first) = t.points.first() {
                 if !first.at.get().is_zero() {
-                    c.report(
-                        ErrorKind::InvalidValue,
-                        tp.key("points").index(0).key("at"),
-                        "the first price point must be at \"0s\"",
-                        None,
-                    );
+                    c.report(ErrorKind::InvalidValue, tp.key("points").index(0).key("at"), "the first price point must be at \"0s\"", None);
                 }
             }
             for (i, pt) in t.points.iter().enumerate() {
                 let pp = tp.key("points").index(i);
                 c.non_negative(pp.key("price"), "the price", pt.price);
                 if i > 0 && pt.at <= t.points[i - 1].at {
-                    c.report(
-                        ErrorKind::InvalidValue,
-                        pp.key("at"),
-                        "price points must be in increasing time",
-                        None,
-                    );
+                    c.report(ErrorKind::InvalidValue, pp.key("at"), "price points must be in increasing time", None);
                 }
             }
             if let (Some(r), Some(last)) = (t.repeat_every, t.points.last()) {
@@ -669,10 +575,7 @@ fn check_workloads(c: &mut Checker<'_>, spec: &ScenarioSpec, pools: &BTreeMap<St
                 ErrorKind::Duplicate,
                 path,
                 format!("a second workload is called `{name}`"),
-                Some(
-                    "services, training jobs and training streams share one namespace of names"
-                        .into(),
-                ),
+                Some("services, training jobs and training streams share one namespace of names".into()),
             );
         }
     };
@@ -702,12 +605,7 @@ fn check_workloads(c: &mut Checker<'_>, spec: &ScenarioSpec, pools: &BTreeMap<St
                 Some("a rate is jobs per hour and must be ≥ 0".into()),
             );
         }
-        c.at_most(
-            p.key("jobs_per_hour"),
-            "a job rate",
-            t.jobs_per_hour,
-            MAX_JOB_RATE,
-        );
+        c.at_most(p.key("jobs_per_hour"), "a job rate", t.jobs_per_hour, MAX_JOB_RATE);
         if let Some(m) = t.max_jobs {
             c.count_at_most(p.key("max_jobs"), "max_jobs", m);
         }
@@ -722,36 +620,18 @@ fn check_workloads(c: &mut Checker<'_>, spec: &ScenarioSpec, pools: &BTreeMap<St
         for (j, g) in t.gpus.iter().enumerate() {
             check_gang(c, *g, &t.pools, &p.key("gpus").index(j), pools);
         }
-        c.positive(
-            p.key("work_gpu_hours").key("median"),
-            "the median work",
-            t.work_gpu_hours.median,
-        );
-        c.non_negative(
-            p.key("work_gpu_hours").key("sigma"),
-            "sigma",
-            t.work_gpu_hours.sigma,
-        );
+        c.positive(p.key("work_gpu_hours").key("median"), "the median work", t.work_gpu_hours.median);
+        c.non_negative(p.key("work_gpu_hours").key("sigma"), "sigma", t.work_gpu_hours.sigma);
         if let Some(stop) = t.stop {
             if stop < t.start {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    p.key("stop"),
-                    "the stream stops before it starts",
-                    None,
-                );
+                c.report(ErrorKind::InvalidValue, p.key("stop"), "the stream stops before it starts", None);
             }
         }
         check_execution(c, &p, t.checkpoint_interval, &t.speed);
     }
 }
 
-fn check_pool_refs(
-    c: &mut Checker<'_>,
-    refs: &[String],
-    p: &FieldPath,
-    pools: &BTreeMap<String, PoolFacts>,
-) {
+fn check_pool_refs(c: &mut Checker<'_>, refs: &[String], p: &FieldPath, pools: &BTreeMap<String, PoolFacts>) {
     if refs.is_empty() {
         c.report(
             ErrorKind::InvalidValue,
@@ -763,47 +643,25 @@ fn check_pool_refs(
     for (j, name) in refs.iter().enumerate() {
         if !pools.contains_key(name) {
             let hint = known(pools.keys().map(String::as_str));
-            c.report(
-                ErrorKind::UnknownReference,
-                p.key("pools").index(j),
-                format!("pool `{name}` does not exist"),
-                Some(hint),
-            );
+            c.report(ErrorKind::UnknownReference, p.key("pools").index(j), format!("pool `{name}` does not exist"), Some(hint));
         }
     }
 }
 
-fn check_gang(
-    c: &mut Checker<'_>,
-    gpus: u32,
-    refs: &[String],
-    p: &FieldPath,
-    pools: &BTreeMap<String, PoolFacts>,
-) {
+fn check_gang(c: &mut Checker<'_>, gpus: u32, refs: &[String], p: &FieldPath, pools: &BTreeMap<String, PoolFacts>) {
     c.count_at_most(p.clone(), "a gang", gpus);
     if gpus == 0 {
-        c.report(
-            ErrorKind::InvalidValue,
-            p.clone(),
-            "a gang needs at least one accelerator",
-            None,
-        );
+        c.report(ErrorKind::InvalidValue, p.clone(), "a gang needs at least one accelerator", None);
         return;
     }
-    let known_pools: Vec<(&String, &PoolFacts)> =
-        refs.iter().filter_map(|r| pools.get_key_value(r)).collect();
+    let known_pools: Vec<(&String, &PoolFacts)> = refs.iter().filter_map(|r| pools.get_key_value(r)).collect();
     let fits = |f: &PoolFacts| f.per_node.is_some_and(|n| gang_fits(gpus, n, f.max_nodes));
     if !known_pools.is_empty() && !known_pools.iter().any(|(_, f)| fits(f)) {
-        let (name, f) = known_pools
-            .iter()
-            .max_by_key(|(_, f)| f.per_node.unwrap_or(0) as u64 * f.max_nodes as u64)
-            .copied()
-            .unwrap_or(known_pools[0]);
+        let (name, f) =
+            known_pools.iter().max_by_key(|(_, f)| f.per_node.unwrap_or(0) as u64 * f.max_nodes as u64).copied().unwrap_or(known_pools[0]);
         let per = f.per_node.unwrap_or(0);
         let hint = if per > 0 && gpus > per && gpus % per != 0 {
-            format!(
-                "a gang spread over nodes takes whole nodes: use a multiple of {per}, or {per} or fewer"
-            )
+            format!("a gang spread over nodes takes whole nodes: use a multiple of {per}, or {per} or fewer")
         } else {
             format!(
                 "the largest of its pools, `{name}`, holds {} ({} nodes × {per}); lower `gpus` or raise that pool's size",
@@ -811,61 +669,31 @@ fn check_gang(
                 f.max_nodes
             )
         };
-        c.report(
-            ErrorKind::Unsatisfiable,
-            p.clone(),
-            format!("a gang of {gpus} accelerators fits in none of its pools"),
-            Some(hint),
-        );
+        c.report(ErrorKind::Unsatisfiable, p.clone(), format!("a gang of {gpus} accelerators fits in none of its pools"), Some(hint));
     }
 }
 
 /// Whether a gang of `gpus` can be placed in a pool of nodes with `per_node`
 /// accelerators and at most `max_nodes` nodes: within one node, or over whole nodes.
 pub fn gang_fits(gpus: u32, per_node: u32, max_nodes: u32) -> bool {
-    per_node > 0
-        && (gpus <= per_node && max_nodes > 0
-            || gpus % per_node == 0 && gpus / per_node <= max_nodes)
+    per_node > 0 && (gpus <= per_node && max_nodes > 0 || gpus % per_node == 0 && gpus / per_node <= max_nodes)
 }
 
-fn check_execution(
-    c: &mut Checker<'_>,
-    p: &FieldPath,
-    interval: Dur,
-    speed: &BTreeMap<String, f64>,
-) {
-    c.at_least(
-        p.key("checkpoint_interval"),
-        "the checkpoint interval",
-        interval,
-        SimDuration::from_secs(1),
-    );
+fn check_execution(c: &mut Checker<'_>, p: &FieldPath, interval: Dur, speed: &BTreeMap<String, f64>) {
+    c.at_least(p.key("checkpoint_interval"), "the checkpoint interval", interval, SimDuration::from_secs(1));
     for (k, v) in speed {
         if c.catalogue.accelerator(k).is_none() {
             let hint = known(c.catalogue.accelerators.iter().map(|a| a.name.as_str()));
-            c.report(
-                ErrorKind::UnknownReference,
-                p.key("speed").key(k),
-                format!("unknown accelerator `{k}`"),
-                Some(hint),
-            );
+            c.report(ErrorKind::UnknownReference, p.key("speed").key(k), format!("unknown accelerator `{k}`"), Some(hint));
         }
         c.positive(p.key("speed").key(k), "a speed", *v);
         c.at_most(p.key("speed").key(k), "a speed", *v, 1_000.0);
     }
 }
 
-fn check_service(
-    c: &mut Checker<'_>,
-    s: &ServiceSpec,
-    p: &FieldPath,
-    pools: &BTreeMap<String, PoolFacts>,
-) {
+fn check_service(c: &mut Checker<'_>, s: &ServiceSpec, p: &FieldPath, pools: &BTreeMap<String, PoolFacts>) {
     check_pool_refs(c, &s.pools, p, pools);
-    let model = c
-        .catalogue
-        .model(&s.model)
-        .map(|m| c.catalogue.models[m].clone());
+    let model = c.catalogue.model(&s.model).map(|m| c.catalogue.models[m].clone());
     if model.is_none() {
         let hint = known(c.catalogue.models.iter().map(|m| m.name.as_str()));
         c.report(
@@ -876,24 +704,11 @@ fn check_service(
         );
     }
     if s.gpus_per_replica == 0 {
-        c.report(
-            ErrorKind::InvalidValue,
-            p.key("gpus_per_replica"),
-            "a replica needs at least one accelerator",
-            None,
-        );
+        c.report(ErrorKind::InvalidValue, p.key("gpus_per_replica"), "a replica needs at least one accelerator", None);
     }
-    let resolved: Vec<(&String, &PoolFacts)> = s
-        .pools
-        .iter()
-        .filter_map(|r| pools.get_key_value(r))
-        .collect();
+    let resolved: Vec<(&String, &PoolFacts)> = s.pools.iter().filter_map(|r| pools.get_key_value(r)).collect();
     if s.gpus_per_replica > 0 && !resolved.is_empty() {
-        let largest = resolved
-            .iter()
-            .filter_map(|(_, f)| f.per_node)
-            .max()
-            .unwrap_or(0);
+        let largest = resolved.iter().filter_map(|(_, f)| f.per_node).max().unwrap_or(0);
         if largest < s.gpus_per_replica {
             c.report(
                 ErrorKind::Unsatisfiable,
@@ -905,70 +720,44 @@ fn check_service(
             let need_gb = m.weight_bytes() / 1e9;
             let fits = resolved.iter().any(|(_, f)| {
                 f.per_node.is_some_and(|n| n >= s.gpus_per_replica)
-                    && f.memory_gb.is_some_and(|mem| {
-                        usable_gb(mem, &s.calibration) * f64::from(s.gpus_per_replica) > need_gb
-                    })
+                    && f.memory_gb.is_some_and(|mem| usable_gb(mem, &s.calibration) * f64::from(s.gpus_per_replica) > need_gb)
             });
             if !fits {
-                let accel = resolved
-                    .iter()
-                    .find_map(|(_, f)| f.accelerator.clone())
-                    .unwrap_or_default();
+                let accel = resolved.iter().find_map(|(_, f)| f.accelerator.clone()).unwrap_or_default();
                 c.report(
                     ErrorKind::Unsatisfiable,
                     p.key("model"),
-                    format!("`{}` needs {need_gb:.0} GB of weights, more than {} × {accel} can hold beside a KV cache", m.name, s.gpus_per_replica),
+                    format!(
+                        "`{}` needs {need_gb:.0} GB of weights, more than {} × {accel} can hold beside a KV cache",
+                        m.name, s.gpus_per_replica
+                    ),
                     Some("raise `gpus_per_replica` (tensor parallelism) or use pools of larger accelerators".into()),
                 );
             }
         }
     }
-    for (k, v) in [
-        ("replicas", s.replicas),
-        ("max_batch", s.max_batch),
-        ("gpus_per_replica", s.gpus_per_replica),
-        ("max_queue", s.max_queue),
-    ] {
+    for (k, v) in
+        [("replicas", s.replicas), ("max_batch", s.max_batch), ("gpus_per_replica", s.gpus_per_replica), ("max_queue", s.max_queue)]
+    {
         c.count_at_most(p.key(k), k, v);
     }
     if s.max_batch == 0 {
-        c.report(
-            ErrorKind::InvalidValue,
-            p.key("max_batch"),
-            "max_batch must be at least 1",
-            None,
-        );
+        c.report(ErrorKind::InvalidValue, p.key("max_batch"), "max_batch must be at least 1", None);
     }
     if s.max_batch_tokens == 0 {
-        c.report(
-            ErrorKind::InvalidValue,
-            p.key("max_batch_tokens"),
-            "max_batch_tokens must be at least 1",
-            None,
-        );
+        c.report(ErrorKind::InvalidValue, p.key("max_batch_tokens"), "max_batch_tokens must be at least 1", None);
     }
     check_calibration(c, &s.calibration, &p.key("calibration"));
     match &s.service_time {
         ServiceTimeSpec::Roofline => {}
-        ServiceTimeSpec::Exponential { mean } => c.at_least(
-            p.key("service_time").key("exponential").key("mean"),
-            "the mean service time",
-            *mean,
-            SimDuration(1_000),
-        ),
-        ServiceTimeSpec::Fixed { duration } => c.at_least(
-            p.key("service_time").key("fixed").key("duration"),
-            "the service time",
-            *duration,
-            SimDuration(1_000),
-        ),
+        ServiceTimeSpec::Exponential { mean } => {
+            c.at_least(p.key("service_time").key("exponential").key("mean"), "the mean service time", *mean, SimDuration(1_000))
+        }
+        ServiceTimeSpec::Fixed { duration } => {
+            c.at_least(p.key("service_time").key("fixed").key("duration"), "the service time", *duration, SimDuration(1_000))
+        }
     }
-    c.fraction(
-        p.key("slo").key("target"),
-        "the SLO target",
-        s.slo.target,
-        false,
-    );
+    c.fraction(p.key("slo").key("target"), "the SLO target", s.slo.target, false);
     check_arrivals(c, &s.arrivals, &p.key("arrivals"));
     check_tokens(c, &s.prompt_tokens, &p.key("prompt_tokens"));
     check_tokens(c, &s.output_tokens, &p.key("output_tokens"));
@@ -976,47 +765,24 @@ fn check_service(
         let ap = p.key("autoscaler");
         c.positive(ap.key("target"), "the target", a.target);
         if a.min > a.max {
-            c.report(
-                ErrorKind::InvalidValue,
-                ap.key("min"),
-                format!("min ({}) is above max ({})", a.min, a.max),
-                None,
-            );
+            c.report(ErrorKind::InvalidValue, ap.key("min"), format!("min ({}) is above max ({})", a.min, a.max), None);
         }
         if a.max == 0 {
-            c.report(
-                ErrorKind::InvalidValue,
-                ap.key("max"),
-                "max must be at least 1",
-                None,
-            );
+            c.report(ErrorKind::InvalidValue, ap.key("max"), "max must be at least 1", None);
         }
         if s.replicas < a.min || s.replicas > a.max {
             c.report(
                 ErrorKind::InvalidValue,
                 p.key("replicas"),
-                format!(
-                    "{} replicas is outside the autoscaler's range {}..{}",
-                    s.replicas, a.min, a.max
-                ),
+                format!("{} replicas is outside the autoscaler's range {}..{}", s.replicas, a.min, a.max),
                 None,
             );
         }
-        c.at_least(
-            ap.key("interval"),
-            "the interval",
-            a.interval,
-            SimDuration::from_secs(1),
-        );
+        c.at_least(ap.key("interval"), "the interval", a.interval, SimDuration::from_secs(1));
         c.count_at_most(ap.key("max"), "max", a.max);
         c.non_negative(ap.key("tolerance"), "the tolerance", a.tolerance);
         if a.max_step_up == Some(0) {
-            c.report(
-                ErrorKind::InvalidValue,
-                ap.key("max_step_up"),
-                "max_step_up must be at least 1",
-                None,
-            );
+            c.report(ErrorKind::InvalidValue, ap.key("max_step_up"), "max_step_up must be at least 1", None);
         }
     }
 }
@@ -1035,25 +801,13 @@ fn check_calibration(c: &mut Checker<'_>, cal: &CalibrationSpec, p: &FieldPath) 
     }
     c.fraction(p.key("mbu_weights"), "mbu_weights", cal.mbu_weights, false);
     c.fraction(p.key("mbu_kv"), "mbu_kv", cal.mbu_kv, false);
-    c.fraction(
-        p.key("memory_fraction"),
-        "memory_fraction",
-        cal.memory_fraction,
-        false,
-    );
-    c.non_negative(
-        p.key("activation_reserve_gb"),
-        "the activation reserve",
-        cal.activation_reserve_gb,
-    );
+    c.fraction(p.key("memory_fraction"), "memory_fraction", cal.memory_fraction, false);
+    c.non_negative(p.key("activation_reserve_gb"), "the activation reserve", cal.activation_reserve_gb);
     if !(cal.combine_p == 0.0 || cal.combine_p >= 1.0) {
         c.report(
             ErrorKind::InvalidValue,
             p.key("combine_p"),
-            format!(
-                "combine_p must be 0 (max) or at least 1, not {}",
-                cal.combine_p
-            ),
+            format!("combine_p must be 0 (max) or at least 1, not {}", cal.combine_p),
             None,
         );
     }
@@ -1063,52 +817,27 @@ fn check_arrivals(c: &mut Checker<'_>, a: &ArrivalSpec, p: &FieldPath) {
     let rate_hint = || Some("a rate is requests per second and must be ≥ 0".to_string());
     let rate = |c: &mut Checker<'_>, path: FieldPath, v: f64| {
         if !(v >= 0.0) || !v.is_finite() {
-            c.report(
-                ErrorKind::InvalidValue,
-                path,
-                format!("negative or invalid rate {v}"),
-                rate_hint(),
-            );
+            c.report(ErrorKind::InvalidValue, path, format!("negative or invalid rate {v}"), rate_hint());
         } else {
             c.at_most(path, "a request rate", v, MAX_REQUEST_RATE);
         }
     };
     match a {
         ArrivalSpec::Poisson { rate: r } => rate(c, p.key("poisson").key("rate"), *r),
-        ArrivalSpec::Mmpp {
-            rates,
-            mean_durations,
-        } => {
+        ArrivalSpec::Mmpp { rates, mean_durations } => {
             let mp = p.key("mmpp");
             for (i, r) in rates.iter().enumerate() {
                 rate(c, mp.key("rates").index(i), *r);
             }
             for (i, d) in mean_durations.iter().enumerate() {
-                c.at_least(
-                    mp.key("mean_durations").index(i),
-                    "a state's mean duration",
-                    *d,
-                    SimDuration::from_millis(1),
-                );
+                c.at_least(mp.key("mean_durations").index(i), "a state's mean duration", *d, SimDuration::from_millis(1));
             }
         }
-        ArrivalSpec::Diurnal {
-            mean_rate,
-            amplitude,
-            peak: _,
-        } => {
+        ArrivalSpec::Diurnal { mean_rate, amplitude, peak: _ } => {
             rate(c, p.key("diurnal").key("mean_rate"), *mean_rate);
-            c.fraction(
-                p.key("diurnal").key("amplitude"),
-                "the amplitude",
-                *amplitude,
-                true,
-            );
+            c.fraction(p.key("diurnal").key("amplitude"), "the amplitude", *amplitude, true);
         }
-        ArrivalSpec::Piecewise {
-            points,
-            repeat_every,
-        } => {
+        ArrivalSpec::Piecewise { points, repeat_every } => {
             let pp = p.key("piecewise");
             if points.is_empty() {
                 c.report(
@@ -1119,22 +848,12 @@ fn check_arrivals(c: &mut Checker<'_>, a: &ArrivalSpec, p: &FieldPath) {
                 );
             }
             if points.first().is_some_and(|f| !f.at.get().is_zero()) {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    pp.key("points").index(0).key("at"),
-                    "the first rate point must be at \"0s\"",
-                    None,
-                );
+                c.report(ErrorKind::InvalidValue, pp.key("points").index(0).key("at"), "the first rate point must be at \"0s\"", None);
             }
             for (i, pt) in points.iter().enumerate() {
                 rate(c, pp.key("points").index(i).key("rate"), pt.rate);
                 if i > 0 && pt.at <= points[i - 1].at {
-                    c.report(
-                        ErrorKind::InvalidValue,
-                        pp.key("points").index(i).key("at"),
-                        "rate points must be in increasing time",
-                        None,
-                    );
+                    c.report(ErrorKind::InvalidValue, pp.key("points").index(i).key("at"), "rate points must be in increasing time", None);
                 }
             }
             if let (Some(r), Some(last)) = (repeat_every, points.last()) {
@@ -1148,22 +867,18 @@ fn check_arrivals(c: &mut Checker<'_>, a: &ArrivalSpec, p: &FieldPath) {
                 }
             }
         }
-        ArrivalSpec::Hawkes {
-            baseline,
-            branching,
-            decay,
-        } => {
+        ArrivalSpec::Hawkes { baseline, branching, decay } => {
             let hp = p.key("hawkes");
             rate(c, hp.key("baseline"), *baseline);
             if !(0.0..1.0).contains(branching) {
-                c.report(ErrorKind::InvalidValue, hp.key("branching"), format!("branching must be in [0, 1), not {branching}"), Some("at 1 or more each burst triggers more than one burst on average and the rate explodes".into()));
+                c.report(
+                    ErrorKind::InvalidValue,
+                    hp.key("branching"),
+                    format!("branching must be in [0, 1), not {branching}"),
+                    Some("at 1 or more each burst triggers more than one burst on average and the rate explodes".into()),
+                );
             }
-            c.at_least(
-                hp.key("decay"),
-                "the decay",
-                *decay,
-                SimDuration::from_millis(1),
-            );
+            c.at_least(hp.key("decay"), "the decay", *decay, SimDuration::from_millis(1));
         }
     }
 }
@@ -1172,44 +887,24 @@ fn check_tokens(c: &mut Checker<'_>, t: &TokenSpec, p: &FieldPath) {
     match t {
         TokenSpec::Fixed(n) => {
             if *n == 0 {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    p.clone(),
-                    "a request has at least one token",
-                    None,
-                );
+                c.report(ErrorKind::InvalidValue, p.clone(), "a request has at least one token", None);
             }
         }
         TokenSpec::Uniform { min, max } => {
             if min > max || *min == 0 {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    p.key("uniform"),
-                    format!("need 1 ≤ min ≤ max, got min {min} and max {max}"),
-                    None,
-                );
+                c.report(ErrorKind::InvalidValue, p.key("uniform"), format!("need 1 ≤ min ≤ max, got min {min} and max {max}"), None);
             }
         }
         TokenSpec::Lognormal { median, sigma, max } => {
             c.positive(p.key("lognormal").key("median"), "the median", *median);
             c.non_negative(p.key("lognormal").key("sigma"), "sigma", *sigma);
             if *max == Some(0) {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    p.key("lognormal").key("max"),
-                    "max must be at least 1",
-                    None,
-                );
+                c.report(ErrorKind::InvalidValue, p.key("lognormal").key("max"), "max must be at least 1", None);
             }
         }
         TokenSpec::Geometric { mean } => {
             if !(*mean >= 1.0) || !mean.is_finite() {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    p.key("geometric").key("mean"),
-                    format!("the mean must be at least 1, not {mean}"),
-                    None,
-                );
+                c.report(ErrorKind::InvalidValue, p.key("geometric").key("mean"), format!("the mean must be at least 1, not {mean}"), None);
             }
         }
     }

@@ -18,31 +18,11 @@ pub struct ArrivalProcess {
 
 #[derive(Clone, Debug)]
 enum Kind {
-    Poisson {
-        rate: f64,
-    },
-    Mmpp {
-        rates: [f64; 2],
-        mean_secs: [f64; 2],
-        state: usize,
-        state_end: Option<SimTime>,
-    },
-    Diurnal {
-        mean_rate: f64,
-        amplitude: f64,
-        peak_secs: f64,
-    },
-    Hawkes {
-        baseline: f64,
-        branching: f64,
-        decay_secs: f64,
-        clock: SimTime,
-        excitation: f64,
-    },
-    Piecewise {
-        points: Vec<(u64, f64)>,
-        period: Option<u64>,
-    },
+    Poisson { rate: f64 },
+    Mmpp { rates: [f64; 2], mean_secs: [f64; 2], state: usize, state_end: Option<SimTime> },
+    Diurnal { mean_rate: f64, amplitude: f64, peak_secs: f64 },
+    Hawkes { baseline: f64, branching: f64, decay_secs: f64, clock: SimTime, excitation: f64 },
+    Piecewise { points: Vec<(u64, f64)>, period: Option<u64> },
 }
 
 /// An exponential draw with the given rate (per second), in seconds.
@@ -56,42 +36,20 @@ impl ArrivalProcess {
     pub fn new(spec: &ArrivalSpec) -> ArrivalProcess {
         let kind = match spec {
             ArrivalSpec::Poisson { rate } => Kind::Poisson { rate: *rate },
-            ArrivalSpec::Mmpp {
-                rates,
-                mean_durations,
-            } => Kind::Mmpp {
+            ArrivalSpec::Mmpp { rates, mean_durations } => Kind::Mmpp {
                 rates: *rates,
-                mean_secs: [
-                    mean_durations[0].get().as_secs_f64(),
-                    mean_durations[1].get().as_secs_f64(),
-                ],
+                mean_secs: [mean_durations[0].get().as_secs_f64(), mean_durations[1].get().as_secs_f64()],
                 state: 0,
                 state_end: None,
             },
-            ArrivalSpec::Diurnal {
-                mean_rate,
-                amplitude,
-                peak,
-            } => Kind::Diurnal {
-                mean_rate: *mean_rate,
-                amplitude: *amplitude,
-                peak_secs: peak.get().as_secs_f64(),
-            },
-            ArrivalSpec::Piecewise {
-                points,
-                repeat_every,
-            } => Kind::Piecewise {
-                points: points
-                    .iter()
-                    .map(|p| (p.at.get().as_nanos(), p.rate))
-                    .collect(),
+            ArrivalSpec::Diurnal { mean_rate, amplitude, peak } => {
+                Kind::Diurnal { mean_rate: *mean_rate, amplitude: *amplitude, peak_secs: peak.get().as_secs_f64() }
+            }
+            ArrivalSpec::Piecewise { points, repeat_every } => Kind::Piecewise {
+                points: points.iter().map(|p| (p.at.get().as_nanos(), p.rate)).collect(),
                 period: repeat_every.map(|d| d.get().as_nanos()),
             },
-            ArrivalSpec::Hawkes {
-                baseline,
-                branching,
-                decay,
-            } => Kind::Hawkes {
+            ArrivalSpec::Hawkes { baseline, branching, decay } => Kind::Hawkes {
                 baseline: *baseline,
                 branching: *branching,
                 decay_secs: decay.get().as_secs_f64(),
@@ -106,17 +64,9 @@ impl ArrivalProcess {
     pub fn mean_rate(&self) -> f64 {
         match &self.kind {
             Kind::Poisson { rate } => *rate,
-            Kind::Mmpp {
-                rates, mean_secs, ..
-            } => {
-                (rates[0] * mean_secs[0] + rates[1] * mean_secs[1]) / (mean_secs[0] + mean_secs[1])
-            }
+            Kind::Mmpp { rates, mean_secs, .. } => (rates[0] * mean_secs[0] + rates[1] * mean_secs[1]) / (mean_secs[0] + mean_secs[1]),
             Kind::Diurnal { mean_rate, .. } => *mean_rate,
-            Kind::Hawkes {
-                baseline,
-                branching,
-                ..
-            } => baseline / (1.0 - branching),
+            Kind::Hawkes { baseline, branching, .. } => baseline / (1.0 - branching),
             Kind::Piecewise { points, period } => {
                 // Time-weighted over one period, or the last rate if it holds for ever.
                 match period {
@@ -144,18 +94,11 @@ impl ArrivalProcess {
                 }
                 Some(now + SimDuration::from_secs_f64(exp_secs(*rate, rng)).max(SimDuration(1)))
             }
-            Kind::Mmpp {
-                rates,
-                mean_secs,
-                state,
-                state_end,
-            } => {
+            Kind::Mmpp { rates, mean_secs, state, state_end } => {
                 let mut t = now;
                 let mut end = match state_end {
                     Some(e) => *e,
-                    None => {
-                        now + SimDuration::from_secs_f64(exp_secs(1.0 / mean_secs[*state], rng))
-                    }
+                    None => now + SimDuration::from_secs_f64(exp_secs(1.0 / mean_secs[*state], rng)),
                 };
                 // Both states silent: no arrival ever.
                 if rates[0] <= 0.0 && rates[1] <= 0.0 {
@@ -164,8 +107,7 @@ impl ArrivalProcess {
                 loop {
                     let rate = rates[*state];
                     if rate > 0.0 {
-                        let cand =
-                            t + SimDuration::from_secs_f64(exp_secs(rate, rng)).max(SimDuration(1));
+                        let cand = t + SimDuration::from_secs_f64(exp_secs(rate, rng)).max(SimDuration(1));
                         if cand < end {
                             *state_end = Some(end);
                             return Some(cand);
@@ -174,15 +116,10 @@ impl ArrivalProcess {
                     // Memoryless: restart the draw at the switch.
                     t = end;
                     *state = 1 - *state;
-                    end = t + SimDuration::from_secs_f64(exp_secs(1.0 / mean_secs[*state], rng))
-                        .max(SimDuration(1));
+                    end = t + SimDuration::from_secs_f64(exp_secs(1.0 / mean_secs[*state], rng)).max(SimDuration(1));
                 }
             }
-            Kind::Diurnal {
-                mean_rate,
-                amplitude,
-                peak_secs,
-            } => {
+            Kind::Diurnal { mean_rate, amplitude, peak_secs } => {
                 let max_rate = *mean_rate * (1.0 + *amplitude);
                 if max_rate <= 0.0 {
                     return None;
@@ -205,8 +142,7 @@ impl ArrivalProcess {
                 for _ in 0..10_000_000 {
                     let (rate, end) = piecewise_at(points, *period, t)?;
                     if rate > 0.0 {
-                        let cand =
-                            t + SimDuration::from_secs_f64(exp_secs(rate, rng)).max(SimDuration(1));
+                        let cand = t + SimDuration::from_secs_f64(exp_secs(rate, rng)).max(SimDuration(1));
                         if end.is_none_or(|e| cand < e) {
                             return Some(cand);
                         }
@@ -215,13 +151,7 @@ impl ArrivalProcess {
                 }
                 None
             }
-            Kind::Hawkes {
-                baseline,
-                branching,
-                decay_secs,
-                clock,
-                excitation,
-            } => {
+            Kind::Hawkes { baseline, branching, decay_secs, clock, excitation } => {
                 // Ogata's thinning: the intensity only decays between arrivals,
                 // so its value now bounds it until the next one.
                 if *baseline <= 0.0 && *excitation <= 0.0 {
@@ -252,11 +182,7 @@ impl ArrivalProcess {
 }
 
 /// The rate at `t` and when it next changes (`None`: never).
-fn piecewise_at(
-    points: &[(u64, f64)],
-    period: Option<u64>,
-    t: SimTime,
-) -> Option<(f64, Option<SimTime>)> {
+fn piecewise_at(points: &[(u64, f64)], period: Option<u64>, t: SimTime) -> Option<(f64, Option<SimTime>)> {
     let (base, offset) = match period {
         Some(p) if p > 0 => (t.as_nanos() - t.as_nanos() % p, t.as_nanos() % p),
         _ => (0, t.as_nanos()),
@@ -305,34 +231,14 @@ mod tests {
     fn every_process_matches_its_mean_rate() {
         let specs = [
             ArrivalSpec::Poisson { rate: 5.0 },
-            ArrivalSpec::Mmpp {
-                rates: [2.0, 20.0],
-                mean_durations: [Dur::secs(60), Dur::secs(20)],
-            },
-            ArrivalSpec::Diurnal {
-                mean_rate: 5.0,
-                amplitude: 0.8,
-                peak: Dur::secs(14 * 3600),
-            },
-            ArrivalSpec::Hawkes {
-                baseline: 2.0,
-                branching: 0.6,
-                decay: Dur::secs(2),
-            },
+            ArrivalSpec::Mmpp { rates: [2.0, 20.0], mean_durations: [Dur::secs(60), Dur::secs(20)] },
+            ArrivalSpec::Diurnal { mean_rate: 5.0, amplitude: 0.8, peak: Dur::secs(14 * 3600) },
+            ArrivalSpec::Hawkes { baseline: 2.0, branching: 0.6, decay: Dur::secs(2) },
             ArrivalSpec::Piecewise {
                 points: vec![
-                    crate::scenario::spec::RatePoint {
-                        at: Dur::secs(0),
-                        rate: 2.0,
-                    },
-                    crate::scenario::spec::RatePoint {
-                        at: Dur::secs(3_600),
-                        rate: 10.0,
-                    },
-                    crate::scenario::spec::RatePoint {
-                        at: Dur::secs(4 * 3_600),
-                        rate: 0.0,
-                    },
+                    crate::scenario::spec::RatePoint { at: Dur::secs(0), rate: 2.0 },
+                    crate::scenario::spec::RatePoint { at: Dur::secs(3_600), rate: 10.0 },
+                    crate::scenario::spec::RatePoint { at: Dur::secs(4 * 3_600), rate: 0.0 },
                 ],
                 repeat_every: Some(Dur::secs(6 * 3_600)),
             },
@@ -343,10 +249,7 @@ mod tests {
             let (n, _) = run(spec, horizon, 11);
             let rate = n as f64 / horizon;
             // Bursty processes vary more than Poisson; 3% is many standard errors for Poisson here.
-            assert!(
-                (rate / expected - 1.0).abs() < 0.03,
-                "{spec:?}: {rate} vs {expected}"
-            );
+            assert!((rate / expected - 1.0).abs() < 0.03, "{spec:?}: {rate} vs {expected}");
         }
     }
 
@@ -355,34 +258,11 @@ mod tests {
         // Index of dispersion of counts in 100-second windows. Poisson: 1. A
         // Hawkes process tends to 1/(1 − n)² = 25 over windows much longer
         // than its clusters (τ/(1 − n) = 25 s).
-        let windows = |bins: Vec<u32>| {
-            bins.chunks(100)
-                .map(|c| c.iter().sum())
-                .collect::<Vec<u32>>()
-        };
+        let windows = |bins: Vec<u32>| bins.chunks(100).map(|c| c.iter().sum()).collect::<Vec<u32>>();
         let (_, p) = run(&ArrivalSpec::Poisson { rate: 5.0 }, 200_000.0, 2);
-        let (_, m) = run(
-            &ArrivalSpec::Mmpp {
-                rates: [1.0, 30.0],
-                mean_durations: [Dur::secs(60), Dur::secs(10)],
-            },
-            200_000.0,
-            2,
-        );
-        let (_, h) = run(
-            &ArrivalSpec::Hawkes {
-                baseline: 1.0,
-                branching: 0.8,
-                decay: Dur::secs(5),
-            },
-            200_000.0,
-            2,
-        );
-        let (p, m, h) = (
-            dispersion(&windows(p)),
-            dispersion(&windows(m)),
-            dispersion(&windows(h)),
-        );
+        let (_, m) = run(&ArrivalSpec::Mmpp { rates: [1.0, 30.0], mean_durations: [Dur::secs(60), Dur::secs(10)] }, 200_000.0, 2);
+        let (_, h) = run(&ArrivalSpec::Hawkes { baseline: 1.0, branching: 0.8, decay: Dur::secs(5) }, 200_000.0, 2);
+        let (p, m, h) = (dispersion(&windows(p)), dispersion(&windows(m)), dispersion(&windows(h)));
         assert!((p - 1.0).abs() < 0.15, "poisson {p}");
         assert!(m > 20.0, "mmpp {m}");
         assert!((12.0..30.0).contains(&h), "hawkes {h}");
@@ -391,9 +271,6 @@ mod tests {
     #[test]
     fn a_zero_rate_never_arrives() {
         let mut p = ArrivalProcess::new(&ArrivalSpec::Poisson { rate: 0.0 });
-        assert_eq!(
-            p.next_after(SimTime::ZERO, &mut RngStreams::new(1).stream("a")),
-            None
-        );
+        assert_eq!(p.next_after(SimTime::ZERO, &mut RngStreams::new(1).stream("a")), None);
     }
 }

@@ -7,6 +7,7 @@
 //! the highest of the down window, so a brief dip does not release capacity
 //! that a provisioning delay would make slow to get back.
 
+use super::forecast::HoltWinters;
 use crate::scenario::spec::{AutoscalerSpec, ScaleMetric};
 use crate::time::{SimDuration, SimTime};
 use std::collections::VecDeque;
@@ -31,6 +32,10 @@ pub struct Autoscaler {
     history: VecDeque<(SimTime, u32)>,
     /// The service's busy nanoseconds at the last look (for utilisation).
     pub last_busy_ns: u64,
+    /// The service's arrivals at the last look (for forecasting).
+    pub last_arrived: u64,
+    /// The forecaster and how many looks ahead to provision for, when predictive.
+    pub predictive: Option<(HoltWinters, usize)>,
 }
 
 impl Autoscaler {
@@ -48,15 +53,35 @@ impl Autoscaler {
             max_step_up: spec.max_step_up,
             history: VecDeque::new(),
             last_busy_ns: 0,
+            last_arrived: 0,
+            predictive: spec.predictive.as_ref().map(|p| {
+                let step = spec.interval.get().as_nanos().max(1);
+                let period = (p.season.get().as_nanos() / step).max(1) as usize;
+                let lead = p.lead.get().as_nanos().div_ceil(step) as usize;
+                (HoltWinters::new(period, p.alpha, p.beta, p.gamma), lead)
+            }),
         }
+    }
+
+    /// Feeds the arrival rate of the last interval to the forecaster and
+    /// returns how much more (or less) load to expect `lead` ahead: the
+    /// forecast over the smoothed present, 1 when not predictive or still
+    /// learning its first season.
+    pub fn growth_ahead(&mut self, arrival_rate: f64) -> f64 {
+        let Some((hw, lead)) = &mut self.predictive else { return 1.0 };
+        hw.observe(arrival_rate);
+        let now = hw.forecast(0);
+        // Trust the forecast after two seasons of history.
+        if hw.observations() < 2 * hw.period() || now <= 1e-9 {
+            return 1.0;
+        }
+        hw.forecast(*lead) / now
     }
 
     /// The replica count to run, given the metric summed over the service
     /// (`total`), the replicas serving (`ready`) and those wanted now (`current`).
     pub fn decide(&mut self, now: SimTime, total: f64, ready: u32, current: u32) -> u32 {
-        let raw = if ready > 0
-            && ((total / f64::from(ready)) / self.target - 1.0).abs() <= self.tolerance
-        {
+        let raw = if ready > 0 && ((total / f64::from(ready)) / self.target - 1.0).abs() <= self.tolerance {
             current
         } else {
             (total / self.target).ceil().clamp(0.0, f64::from(u32::MAX)) as u32
@@ -64,24 +89,13 @@ impl Autoscaler {
         let raw = raw.clamp(self.min, self.max);
         self.history.push_back((now, raw));
         let keep = self.up_window.max(self.down_window);
-        while self
-            .history
-            .front()
-            .is_some_and(|(t, _)| now.saturating_since(*t) > keep)
-        {
+        while self.history.front().is_some_and(|(t, _)| now.saturating_since(*t) > keep) {
             self.history.pop_front();
         }
-        let within = |w: SimDuration| {
-            self.history
-                .iter()
-                .filter(move |(t, _)| now.saturating_since(*t) <= w)
-                .map(|(_, r)| *r)
-        };
+        let within = |w: SimDuration| self.history.iter().filter(move |(t, _)| now.saturating_since(*t) <= w).map(|(_, r)| *r);
         if raw > current {
             let up = within(self.up_window).min().unwrap_or(raw).max(current);
-            let limit = self
-                .max_step_up
-                .map_or(u32::MAX, |s| current.saturating_add(s));
+            let limit = self.max_step_up.map_or(u32::MAX, |s| current.saturating_add(s));
             up.min(limit)
         } else if raw < current {
             within(self.down_window).max().unwrap_or(raw).min(current)
@@ -107,17 +121,14 @@ mod tests {
             scale_down_window: Dur::secs(down),
             tolerance: 0.1,
             max_step_up: Some(4),
+            predictive: None,
         })
     }
 
     #[test]
     fn scales_up_at_once_within_the_step_limit() {
         let mut a = scaler(300);
-        assert_eq!(
-            a.decide(SimTime(0), 100.0, 2, 2),
-            6,
-            "wants 10, limited to +4"
-        );
+        assert_eq!(a.decide(SimTime(0), 100.0, 2, 2), 6, "wants 10, limited to +4");
         assert_eq!(a.decide(SimTime(15), 100.0, 6, 6), 10);
         assert_eq!(a.decide(SimTime(30), 1_000.0, 10, 10), 14);
     }
@@ -128,17 +139,9 @@ mod tests {
         let s = |x: u64| SimTime(x * 1_000_000_000);
         assert_eq!(a.decide(s(0), 80.0, 8, 8), 8);
         assert_eq!(a.decide(s(15), 85.0, 8, 8), 8, "within tolerance");
-        assert_eq!(
-            a.decide(s(30), 20.0, 8, 8),
-            8,
-            "the window still holds a recommendation of 8"
-        );
+        assert_eq!(a.decide(s(30), 20.0, 8, 8), 8, "the window still holds a recommendation of 8");
         assert_eq!(a.decide(s(70), 20.0, 8, 8), 8);
         assert_eq!(a.decide(s(95), 20.0, 8, 8), 2, "the 8s have aged out");
-        assert_eq!(
-            a.decide(s(110), 0.0, 2, 2),
-            2,
-            "recent recommendation of 2 holds"
-        );
+        assert_eq!(a.decide(s(110), 0.0, 2, 2), 2, "recent recommendation of 2 holds");
     }
 }

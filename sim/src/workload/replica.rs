@@ -154,9 +154,6 @@ impl Replica {
 
     /// Whether it counts toward the service's replica count.
     pub fn is_live(&self) -> bool {
-        matches!(
-            self.state,
-            ReplicaState::Pending | ReplicaState::Starting | ReplicaState::Ready
-        )
+        matches!(self.state, ReplicaState::Pending | ReplicaState::Starting | ReplicaState::Ready)
     }
 }

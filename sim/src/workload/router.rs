@@ -79,22 +79,12 @@ impl Router {
 
     /// The least-loaded replica and its load.
     pub fn least_loaded(&self) -> Option<(u32, ReplicaId)> {
-        if self.len == 0 {
-            None
-        } else {
-            self.buckets[self.min]
-                .first()
-                .map(|&r| (self.min as u32, r))
-        }
+        if self.len == 0 { None } else { self.buckets[self.min].first().map(|&r| (self.min as u32, r)) }
     }
 
     /// Replicas in increasing load, with their loads.
     pub fn iter(&self) -> impl Iterator<Item = (u32, ReplicaId)> + '_ {
-        self.buckets
-            .iter()
-            .enumerate()
-            .skip(self.min)
-            .flat_map(|(l, b)| b.iter().map(move |&r| (l as u32, r)))
+        self.buckets.iter().enumerate().skip(self.min).flat_map(|(l, b)| b.iter().map(move |&r| (l as u32, r)))
     }
 }
 
@@ -106,18 +96,14 @@ mod tests {
 
     #[test]
     fn tracks_the_least_loaded_through_moves() {
-        let mut reps: Vec<Replica> = (0..4)
-            .map(|_| Replica::new(ServiceId(0), SimTime::ZERO))
-            .collect();
+        let mut reps: Vec<Replica> = (0..4).map(|_| Replica::new(ServiceId(0), SimTime::ZERO)).collect();
         let mut router = Router::default();
         for i in 0..4 {
             reps[i].inbox.extend((0..i).map(|k| RequestId(k as u32)));
             router.insert(ReplicaId(i as u32), &mut reps);
         }
         assert_eq!(router.least_loaded(), Some((0, ReplicaId(0))));
-        reps[0]
-            .inbox
-            .extend([RequestId(9), RequestId(9), RequestId(9), RequestId(9)]);
+        reps[0].inbox.extend([RequestId(9), RequestId(9), RequestId(9), RequestId(9)]);
         router.update(ReplicaId(0), &mut reps);
         assert_eq!(router.least_loaded(), Some((1, ReplicaId(1))));
         router.remove(ReplicaId(1), &mut reps);

@@ -31,15 +31,13 @@ pub enum DropReason {
     QueueTimeout,
     /// Prompt plus output exceed a replica's whole KV cache.
     TooLong,
+    /// The service was not admitted by policy.
+    Rejected,
 }
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [DropReason; 3] = [
-        DropReason::QueueFull,
-        DropReason::QueueTimeout,
-        DropReason::TooLong,
-    ];
+    pub const ALL: [DropReason; 4] = [DropReason::QueueFull, DropReason::QueueTimeout, DropReason::TooLong, DropReason::Rejected];
 
     /// The name used in reports and records.
     pub fn as_str(self) -> &'static str {
@@ -47,6 +45,7 @@ impl DropReason {
             DropReason::QueueFull => "queue_full",
             DropReason::QueueTimeout => "queue_timeout",
             DropReason::TooLong => "too_long",
+            DropReason::Rejected => "rejected_by_policy",
         }
     }
 }
@@ -59,7 +58,7 @@ pub struct ServiceStats {
     /// Requests answered in full.
     pub finished: u64,
     /// Requests dropped, by [`DropReason`] in `DropReason::ALL` order.
-    pub dropped: [u64; 3],
+    pub dropped: [u64; 4],
     /// Restarts of requests whose replica went away.
     pub retries: u64,
     /// Finished requests that met both latency objectives.
@@ -108,6 +107,10 @@ pub struct Service {
     pub workload: WorkloadId,
     /// Its name.
     pub name: String,
+    /// The model it serves.
+    pub model: String,
+    /// Whether admission let it run.
+    pub admitted: bool,
     /// Pools replicas may use.
     pub pools: Vec<PoolId>,
     /// Step models of the allowed pools, by pool index (roofline only).

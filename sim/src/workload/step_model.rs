@@ -54,12 +54,7 @@ pub struct StepTime {
 
 impl StepModel {
     /// Builds the model for `model` served with `tp` devices of `accel`.
-    pub fn new(
-        model: &ModelArch,
-        accel: &Accelerator,
-        tp: u32,
-        cal: &CalibrationSpec,
-    ) -> StepModel {
+    pub fn new(model: &ModelArch, accel: &Accelerator, tp: u32, cal: &CalibrationSpec) -> StepModel {
         let tp_f = f64::from(tp.max(1));
         let layers = f64::from(model.layers);
         let peak = accel.bf16_tflops * 1e12 * tp_f;
@@ -67,17 +62,13 @@ impl StepModel {
         let link = accel.interconnect_gbps * 1e9;
         // Two all-reduces per layer of a hidden-size activation per token (Megatron).
         let (tp_secs_per_token, tp_fixed_secs) = if tp > 1 {
-            let per_token = 2.0 * layers * 2.0 * (tp_f - 1.0) / tp_f
-                * f64::from(model.hidden)
-                * model.bytes_per_param
-                / link;
+            let per_token = 2.0 * layers * 2.0 * (tp_f - 1.0) / tp_f * f64::from(model.hidden) * model.bytes_per_param / link;
             (per_token, 2.0 * layers * 20e-6)
         } else {
             (0.0, 0.0)
         };
         let usable_bytes = usable_gb(accel.memory_gb, cal) * 1e9 * tp_f;
-        let kv_capacity_tokens =
-            ((usable_bytes - model.weight_bytes()) / model.kv_bytes_per_token()).max(0.0) as u64;
+        let kv_capacity_tokens = ((usable_bytes - model.weight_bytes()) / model.kv_bytes_per_token()).max(0.0) as u64;
         StepModel {
             dense_flops_per_token: 2.0 * model.parameters_b * 1e9,
             attn_flops_per_ctx: 4.0 * layers * f64::from(model.heads) * f64::from(model.head_dim),
@@ -87,8 +78,7 @@ impl StepModel {
             kv_secs_per_token: model.kv_bytes_per_token() / tp_f / (bw * cal.mbu_kv),
             tp_secs_per_token,
             tp_fixed_secs,
-            fixed_secs: layers * cal.layer_overhead.get().as_secs_f64()
-                + cal.step_overhead.get().as_secs_f64(),
+            fixed_secs: layers * cal.layer_overhead.get().as_secs_f64() + cal.step_overhead.get().as_secs_f64(),
             per_request_secs: cal.request_overhead.get().as_secs_f64(),
             p: cal.combine_p,
             kv_capacity_tokens,
@@ -104,22 +94,13 @@ impl StepModel {
     /// lengths sum to `prefill_sq_half × 2`) while `decode_reqs` requests with
     /// `decode_ctx` tokens of context between them decode one token each.
     #[inline]
-    pub fn step(
-        &self,
-        prefill_tokens: f64,
-        prefill_sq_half: f64,
-        decode_reqs: u32,
-        decode_ctx: f64,
-    ) -> StepTime {
+    pub fn step(&self, prefill_tokens: f64, prefill_sq_half: f64, decode_reqs: u32, decode_ctx: f64) -> StepTime {
         let b = f64::from(decode_reqs);
-        let prefill_flops =
-            self.dense_flops_per_token * prefill_tokens + self.attn_flops_per_ctx * prefill_sq_half;
+        let prefill_flops = self.dense_flops_per_token * prefill_tokens + self.attn_flops_per_ctx * prefill_sq_half;
         let decode_flops = self.dense_flops_per_token * b + self.attn_flops_per_ctx * decode_ctx;
-        let t_compute =
-            prefill_flops * self.secs_per_prefill_flop + decode_flops * self.secs_per_decode_flop;
+        let t_compute = prefill_flops * self.secs_per_prefill_flop + decode_flops * self.secs_per_decode_flop;
         // Weights once per step; decode reads its whole context; new tokens write their KV.
-        let t_memory =
-            self.weight_secs + (decode_ctx + b + prefill_tokens) * self.kv_secs_per_token;
+        let t_memory = self.weight_secs + (decode_ctx + b + prefill_tokens) * self.kv_secs_per_token;
         let combined = if self.p == 0.0 {
             t_compute.max(t_memory)
         } else if self.p == 2.0 {
@@ -128,17 +109,10 @@ impl StepModel {
             (t_compute.powf(self.p) + t_memory.powf(self.p)).powf(1.0 / self.p)
         };
         let tokens = prefill_tokens + b;
-        let t_tp = if tokens > 0.0 {
-            self.tp_secs_per_token * tokens + self.tp_fixed_secs
-        } else {
-            0.0
-        };
+        let t_tp = if tokens > 0.0 { self.tp_secs_per_token * tokens + self.tp_fixed_secs } else { 0.0 };
         let total = combined + t_tp + self.fixed_secs + b * self.per_request_secs;
         let activity = (0.35 + 0.65 * (t_compute / total)).clamp(0.0, 1.0);
-        StepTime {
-            duration: SimDuration::from_secs_f64(total).max(SimDuration(1)),
-            activity,
-        }
+        StepTime { duration: SimDuration::from_secs_f64(total).max(SimDuration(1)), activity }
     }
 
     /// A pure decode step of `b` requests holding `ctx` tokens of context in all.
@@ -166,10 +140,7 @@ mod tests {
         for (accel, measured_ms) in [("H200", 6.5), ("H100", 7.8), ("A100", 12.3)] {
             let m = model_on(accel, "llama-3.1-8b", 1);
             let ms = m.decode(8, 8.0 * 512.0).duration.as_secs_f64() * 1e3;
-            assert!(
-                (ms / measured_ms - 1.0).abs() < 0.15,
-                "{accel}: {ms:.2} ms vs {measured_ms} ms"
-            );
+            assert!((ms / measured_ms - 1.0).abs() < 0.15, "{accel}: {ms:.2} ms vs {measured_ms} ms");
         }
     }
 
@@ -192,10 +163,6 @@ mod tests {
         assert!(tp8.kv_capacity_tokens() > tp4.kv_capacity_tokens());
         // An 8B model on one H100: about 400k tokens of KV (54 GB / 128 KiB).
         let one = model_on("H100", "llama-3.1-8b", 1);
-        assert!(
-            (350_000..450_000).contains(&one.kv_capacity_tokens()),
-            "{}",
-            one.kv_capacity_tokens()
-        );
+        assert!((350_000..450_000).contains(&one.kv_capacity_tokens()), "{}", one.kv_capacity_tokens());
     }
 }

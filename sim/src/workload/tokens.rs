@@ -19,15 +19,10 @@ impl TokenDist {
     /// From a scenario's token spec (already checked).
     pub fn new(spec: &TokenSpec) -> TokenDist {
         let geometric = match spec {
-            TokenSpec::Geometric { mean } => {
-                Geometric::new((1.0 / mean).clamp(f64::MIN_POSITIVE, 1.0)).ok()
-            }
+            TokenSpec::Geometric { mean } => Geometric::new((1.0 / mean).clamp(f64::MIN_POSITIVE, 1.0)).ok(),
             _ => None,
         };
-        TokenDist {
-            spec: spec.clone(),
-            geometric,
-        }
+        TokenDist { spec: spec.clone(), geometric }
     }
 
     /// The mean count (before clamping, for log-normals).
@@ -71,32 +66,20 @@ mod tests {
         for spec in [
             TokenSpec::Fixed(100),
             TokenSpec::Uniform { min: 10, max: 30 },
-            TokenSpec::Lognormal {
-                median: 200.0,
-                sigma: 0.5,
-                max: None,
-            },
+            TokenSpec::Lognormal { median: 200.0, sigma: 0.5, max: None },
             TokenSpec::Geometric { mean: 150.0 },
         ] {
             let d = TokenDist::new(&spec);
             let n = 200_000;
             let mean = (0..n).map(|_| f64::from(d.sample(&mut rng))).sum::<f64>() / n as f64;
-            assert!(
-                (mean / d.mean() - 1.0).abs() < 0.01,
-                "{spec:?}: {mean} vs {}",
-                d.mean()
-            );
+            assert!((mean / d.mean() - 1.0).abs() < 0.01, "{spec:?}: {mean} vs {}", d.mean());
         }
     }
 
     #[test]
     fn lognormal_respects_its_cap() {
         let mut rng = RngStreams::new(5).stream("t");
-        let d = TokenDist::new(&TokenSpec::Lognormal {
-            median: 1000.0,
-            sigma: 3.0,
-            max: Some(2000),
-        });
+        let d = TokenDist::new(&TokenSpec::Lognormal { median: 1000.0, sigma: 3.0, max: Some(2000) });
         assert!((0..10_000).all(|_| (1..=2000).contains(&d.sample(&mut rng))));
     }
 }

@@ -19,6 +19,8 @@ pub enum JobState {
     Checkpointing,
     /// Done.
     Finished,
+    /// Not admitted by policy.
+    Rejected,
 }
 
 impl JobState {
@@ -30,6 +32,7 @@ impl JobState {
             JobState::Running => "running",
             JobState::Checkpointing => "checkpointing",
             JobState::Finished => "finished",
+            JobState::Rejected => "rejected_by_policy",
         }
     }
 }
@@ -55,6 +58,8 @@ pub struct Job {
     pub checkpoint_cost: SimDuration,
     /// Whether to checkpoint on a spot notice when it fits.
     pub checkpoint_on_notice: bool,
+    /// Whether it checkpoints at all.
+    pub checkpoints: bool,
     /// Speed per accelerator name relative to H100, overriding the catalogue.
     pub speed: BTreeMap<String, f64>,
     /// When it is submitted.
@@ -71,6 +76,8 @@ pub struct Job {
     pub rate: f64,
     /// The gang's nodes and accelerators on each.
     pub placement: Vec<(NodeId, u32)>,
+    /// The pool it ran in last.
+    pub last_pool: Option<PoolId>,
     /// Release the gang when the running checkpoint completes (notice).
     pub release_after_checkpoint: bool,
     /// The pending finish, checkpoint or checkpoint end.
@@ -95,9 +102,7 @@ impl Job {
     /// Progress now, if it is computing.
     pub fn progress_at(&self, now: SimTime) -> f64 {
         match self.state {
-            JobState::Running => (self.progress
-                + self.rate * now.saturating_since(self.segment_start).as_secs_f64())
-            .min(self.work),
+            JobState::Running => (self.progress + self.rate * now.saturating_since(self.segment_start).as_secs_f64()).min(self.work),
             _ => self.progress,
         }
     }

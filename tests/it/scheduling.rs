@@ -1,0 +1,228 @@
+//! The scheduler, policies and external schedulers in the loop, as a user
+//! meets them through `twin`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn twin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_twin")).args(args).current_dir(crate::root()).output().expect("twin runs")
+}
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+#[test]
+fn the_rego_library_passes_its_own_tests() {
+    let o = twin(&["policy", "test", "policies"]);
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    assert!(out.contains("12 passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn a_failing_rego_test_fails_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.rego"),
+        "package twin.placement\n\nviolation contains {\"msg\": \"x\", \"details\": {\"rule\": \"r\"}} if input.bad\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p_test.rego"),
+        "package twin.placement_test\n\ntest_never if {\n\tcount(data.twin.placement.violation) == 1 with input as {\"bad\": false}\n}\n",
+    )
+    .unwrap();
+    let o = twin(&["policy", "test", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stdout).contains("FAIL"), "{}", text(&o.stdout));
+}
+
+#[test]
+fn guardrails_deny_with_their_rules_in_the_summary() {
+    let o = twin(&["run", "policy-guardrails", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let denials = v["scheduling"]["denials"].as_array().unwrap();
+    let rules: Vec<&str> = denials.iter().map(|d| d["rule"].as_str().unwrap()).collect();
+    for rule in ["allowed-registry", "data-residency", "team-gpu-quota", "critical-not-on-spot", "team-budget"] {
+        assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
+    }
+    // The critical service never ran on spot; the residency-bound one never ran.
+    let pools = v["pools"].as_array().unwrap();
+    assert!(v["services"][0]["finished"].as_u64().unwrap() > 0);
+    assert_eq!(v["services"][2]["finished"], 0);
+    assert_eq!(v["services"][2]["dropped"]["rejected_by_policy"], v["services"][2]["arrived"]);
+    assert_eq!(v["jobs"]["rejected"], 2);
+    assert!(pools.iter().any(|p| p["name"] == "h100-od" && p["gpu_hours"].as_f64().unwrap() > 0.0));
+}
+
+#[test]
+fn a_python_scheduler_places_a_whole_scenario() {
+    let o = twin(&["run", "examples/external-scheduler.toml", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["placement"], "external: python best-fit");
+    assert!(v["services"][0]["finished"].as_u64().unwrap() > 100_000);
+    assert_eq!(v["jobs"]["finished"], 1, "the 16-GPU gang was placed over two nodes");
+}
+
+/// A scenario using `script` as its external scheduler, written beside it.
+fn external(dir: &Path, script: &str) -> String {
+    std::fs::write(dir.join("sched.py"), script).unwrap();
+    let scenario = r#"
+format_version = 1
+name = "ext"
+horizon = "1h"
+[scheduler]
+external = { command = ["python3", "sched.py"], timeout = "1s" }
+[[pools]]
+name = "l4"
+node_type = "g6.xlarge"
+capacity = "on-demand"
+initial_nodes = 1
+[[services]]
+name = "s"
+model = "llama-3.2-1b"
+pools = ["l4"]
+slo = { ttft = "1s", e2e = "5s" }
+arrivals = { poisson = { rate = 1.0 } }
+prompt_tokens = 100
+output_tokens = 10
+"#;
+    let path = dir.join("ext.toml");
+    std::fs::write(&path, scenario).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+const HELLO: &str = "import json, sys\nline = sys.stdin.readline()\nprint(json.dumps({'type': 'ready'}), flush=True)\n";
+
+#[test]
+fn external_scheduler_failures_end_the_run_naming_the_message_and_write_nothing() {
+    let cases = [
+        ("crash", format!("{HELLO}sys.stdin.readline()\nsys.stderr.write('boom: no capacity model\\n')\nsys.exit(3)\n"), "exited"),
+        ("hang", format!("{HELLO}import time\nsys.stdin.readline()\ntime.sleep(30)\n"), "did not answer message 2"),
+        (
+            "malformed",
+            format!("{HELLO}sys.stdin.readline()\nprint('this is not json', flush=True)\nsys.stdin.readline()\n"),
+            "malformed JSON: this is not json",
+        ),
+        (
+            "bad-node",
+            format!(
+                "{HELLO}sys.stdin.readline()\nprint(json.dumps({{'type': 'bind', 'nodes': [99], 'per_node': 1}}), flush=True)\nsys.stdin.readline()\n"
+            ),
+            "node 99",
+        ),
+    ];
+    for (name, script, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = external(dir.path(), &script);
+        let out = dir.path().join("results");
+        let o = twin(&["run", &scenario, "--out", out.to_str().unwrap()]);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(expected), "{name}: {err}");
+        assert!(err.contains("message 2 (decide for s/replica-0"), "{name}: the message at fault is named: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(!out.exists(), "{name}: results were written");
+        if name == "crash" {
+            assert!(err.contains("boom: no capacity model"), "the scheduler's stderr is shown: {err}");
+        }
+    }
+}
+
+#[test]
+fn explain_tells_the_story_of_each_kind_of_subject() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let o = twin(&["run", "mixed-fleet", "--out", out.to_str().unwrap(), "--tables", "parquet"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let dir_s = out.to_str().unwrap();
+    let job = text(&twin(&["explain", dir_s, "--job", "pretrain-7b"]).stdout);
+    assert!(job.starts_with("job pretrain-7b (team research, 16 GPUs)"), "{job}");
+    assert!(job.contains("placement  bound") && job.contains("gang of 2 × 8"), "{job}");
+    let svc = text(&twin(&["explain", dir_s, "--service", "assistant"]).stdout);
+    assert!(svc.contains("scale-up") && svc.contains("target 48"), "{svc}");
+    let req = text(&twin(&["explain", dir_s, "--request", "1000"]).stdout);
+    assert!(req.starts_with("request 1000 to "), "{req}");
+    assert!(req.contains("first token after") && req.contains("served by replica-"), "{req}");
+    let node = text(&twin(&["explain", dir_s, "--node", "h100-onprem/node-0"]).stdout);
+    assert!(node.contains("bound"), "{node}");
+    let missing = twin(&["explain", dir_s, "--job", "nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("no job `nope`"));
+}
+
+#[test]
+fn priority_work_preempts_and_the_victim_rolls_back() {
+    let s = crate::scenario(
+        r#"
+format_version = 1
+name = "preempt"
+horizon = "6h"
+[[pools]]
+name = "h100"
+node_type = "p5.48xlarge"
+capacity = "reserved"
+nodes = 1
+price = 30.0
+[[training]]
+name = "background"
+pools = ["h100"]
+gpus = 8
+work_gpu_hours = 100
+checkpoint_interval = "30m"
+scheduling = { priority = 0 }
+[[training]]
+name = "urgent"
+pools = ["h100"]
+gpus = 8
+work_gpu_hours = 8
+submit_at = "2h10m"
+scheduling = { priority = 100 }
+"#,
+    );
+    let out = twin_sim::run(&s, 1, twin_sim::RunOptions::default()).unwrap();
+    assert_eq!(out.summary.scheduling.preemptions, 1);
+    let bg = out.records.jobs.iter().find(|j| j.name == "background").unwrap();
+    let urgent = out.records.jobs.iter().find(|j| j.name == "urgent").unwrap();
+    assert_eq!(bg.preemptions, 1);
+    // Checkpoints of a minute every half hour of compute: the last one ends at
+    // 2h04m; preempted at 2h10m, six minutes of eight GPUs are lost.
+    assert!((bg.lost_gpu_hours - 8.0 * 6.0 / 60.0).abs() < 0.01, "{}", bg.lost_gpu_hours);
+    assert_eq!(urgent.state, "finished");
+    assert!(urgent.start_s.unwrap() < 2.0 * 3600.0 + 11.0 * 60.0);
+    let evicted = out.records.decisions.iter().find(|d| d.outcome == "evicted").unwrap();
+    assert_eq!(evicted.subject, "background");
+    assert!(evicted.detail.contains("by urgent (priority 100)"), "{}", evicted.detail);
+}
+
+#[test]
+fn scheduler_mistakes_in_a_scenario_are_located() {
+    let base = "format_version = 1\nname = \"x\"\nhorizon = \"1h\"\n[[pools]]\nname = \"p\"\nnode_type = \"g6.xlarge\"\ncapacity = \"on-demand\"\n";
+    let e = twin_sim::scenario::Scenario::from_toml(&format!("{base}[scheduler]\nprofile = \"fastest\"\n"), "s.toml").unwrap_err().0;
+    assert_eq!(e[0].field, "scheduler.profile");
+    assert_eq!(e[0].line, 9);
+    assert!(e[0].hint.as_deref().unwrap().contains("fgd"));
+    let e = twin_sim::scenario::Scenario::from_toml(
+        &format!("{base}[scheduler]\nprofile = {{ plugins = [{{ name = \"bin-pack\" }}, {{ name = \"magic\" }}] }}\n"),
+        "s.toml",
+    )
+    .unwrap_err()
+    .0;
+    assert_eq!(e[0].field, "scheduler.profile.plugins[1].name");
+    assert!(e[0].hint.as_deref().unwrap().contains("fragmentation-aware"));
+}
+
+#[test]
+fn forecasting_halves_the_morning_drops_at_the_same_cost() {
+    let s = crate::scenario(&std::fs::read_to_string(crate::root().join("scenarios/predictive-vs-reactive.toml")).unwrap());
+    let out = twin_sim::run(&s, s.spec.seed, twin_sim::RunOptions::summary_only()).unwrap();
+    let (r, p) = (&out.summary.services[0], &out.summary.services[1]);
+    assert_eq!((r.name.as_str(), p.name.as_str()), ("reactive", "predictive"));
+    let drops = |s: &twin_sim::metrics::ServiceSummary| s.dropped.values().sum::<u64>() as f64;
+    assert!(drops(p) < 0.75 * drops(r), "predictive {} vs reactive {}", drops(p), drops(r));
+    assert!(p.slo_attainment > r.slo_attainment);
+    assert!((p.cost / r.cost - 1.0).abs() < 0.05, "cost {} vs {}", p.cost, r.cost);
+}
