@@ -9,6 +9,7 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("on-prem-training", include_str!("../scenarios/on-prem-training.toml")),
     ("predictive-vs-reactive", include_str!("../scenarios/predictive-vs-reactive.toml")),
     ("policy-guardrails", include_str!("../scenarios/policy-guardrails.toml")),
+    ("openb-fragmentation", include_str!("../scenarios/openb-fragmentation.toml")),
 ];
 
 /// The scenario `twin run` runs when given none.

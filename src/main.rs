@@ -31,6 +31,7 @@ mod args;
 mod bench;
 mod external;
 mod library;
+mod pod_trace;
 mod policies;
 mod progress;
 mod run;

@@ -27,6 +27,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(crate::EXIT_BAD_INPUT));
         }
     };
+    if let Some(trace) = &scenario.spec.pod_trace {
+        return crate::pod_trace::run(&a, &scenario, &text, &base, trace);
+    }
     let seed = a.seed.unwrap_or(scenario.spec.seed);
     let writing = a.out.is_some();
     let options = RunOptions {

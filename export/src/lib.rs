@@ -16,13 +16,19 @@
 //! | `ledger.{parquet,csv}` | node, owner and charge period (FOCUS-aligned columns) |
 //! | `decisions.{parquet,csv}` | decision: placement, preemption, scale step, policy verdict, node event, with why |
 //! | `scenario.toml` | (the scenario text that ran) |
+//!
+//! A pod-trace experiment ([`write_fill`]) writes `summary.json`,
+//! `scenario.toml` and `fragmentation.{parquet,csv}`: one row per profile and
+//! point of the fill.
 #![warn(missing_docs)]
 
 mod atomic;
 pub mod explain;
+mod fill;
 mod tables;
 
 pub use atomic::write_atomically;
+pub use fill::{fragmentation_table, write_fill};
 
 use polars::prelude::*;
 use std::path::{Path, PathBuf};

@@ -34,8 +34,10 @@
 #![warn(missing_docs)]
 
 mod cluster;
+pub mod experiment;
 mod framework;
 mod node;
+pub mod openb;
 pub mod plugins;
 mod pod;
 mod profile;

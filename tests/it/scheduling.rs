@@ -226,3 +226,71 @@ fn forecasting_halves_the_morning_drops_at_the_same_cost() {
     assert!(p.slo_attainment > r.slo_attainment);
     assert!((p.cost / r.cost - 1.0).abs() < 0.05, "cost {} vs {}", p.cost, r.cost);
 }
+
+/// The openb trace in ../shared/data, when this checkout has it beside it.
+fn openb_data() -> Option<std::path::PathBuf> {
+    let dir = crate::root().join("../shared/data/job_traces");
+    dir.join("alibaba_openb2023_pod_list_default.csv").is_file().then_some(dir)
+}
+
+#[test]
+fn openb_replay_shows_fgd_stranding_the_least_gpu() {
+    if openb_data().is_none() {
+        eprintln!("skipped: ../shared/data/job_traces has no openb trace here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("openb");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(["run", "scenarios/openb-fragmentation.toml", "--format", "json", "--tables", "csv", "--out"])
+        .arg(&out)
+        .current_dir(crate::root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["nodes"].as_u64(), v["gpus"].as_u64(), v["pods"].as_u64()), (Some(1213), Some(6212), Some(8152)));
+    let end = |profile: &str, field: &str| {
+        let p = v["profiles"].as_array().unwrap().iter().find(|p| p["profile"] == profile).unwrap_or_else(|| panic!("{profile}"));
+        p["end"][field].as_f64().unwrap()
+    };
+    for p in ["default", "bin-pack", "spread", "cost-aware", "gavel", "fgd"] {
+        assert!(end(p, "arrived") >= 1.3, "{p} filled to 130%");
+        let accounted = end(p, "allocated") + end(p, "unscheduled_demand");
+        assert!((accounted - end(p, "arrived")).abs() < 1e-9, "{p}: every arrived GPU is allocated or unscheduled");
+    }
+    // The FGD paper's finding on its own data: FGD allocates more and strands less.
+    for other in ["bin-pack", "spread", "cost-aware"] {
+        assert!(end("fgd", "allocated") > end(other, "allocated") + 0.005, "fgd vs {other}");
+        assert!(end("fgd", "fragmented") < end(other, "fragmented"), "fgd vs {other}");
+    }
+    let csv = std::fs::read_to_string(out.join("fragmentation.csv")).unwrap();
+    assert!(csv.starts_with("profile,pods,arrived,allocated,fragmented,fragmented_of_free,unscheduled,unscheduled_demand\n"));
+    assert_eq!(csv.lines().filter(|l| l.starts_with("fgd,")).count(), 26, "a point every 5% up to 130%");
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), o.stdout.strip_suffix(b"\n").unwrap());
+}
+
+#[test]
+fn a_pod_trace_with_a_missing_file_names_it_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.toml");
+    std::fs::write(
+        &path,
+        "format_version = 1\nname = \"missing\"\n[pod_trace]\npods = \"nope/pods.csv\"\nnodes = \"nope/nodes.csv\"\nprofiles = [\"fgd\"]\n",
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_twin")).args(["run"]).arg(&path).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("nope/nodes.csv") && err.contains("pod_trace.nodes"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_pod_trace_scenario_takes_no_fleet_of_its_own() {
+    let text = "format_version = 1\nname = \"x\"\n[pod_trace]\npods = \"p.csv\"\nnodes = \"n.csv\"\nprofiles = [\"fgd\", \"nope\"]\nfill_to = 0\n\n[[pools]]\nname = \"od\"\nnode_type = \"g6.xlarge\"\ncapacity = \"on-demand\"\nmax_nodes = 1\n";
+    let e = twin_sim::scenario::Scenario::from_toml(text, "x.toml").unwrap_err().to_string();
+    assert!(e.contains("x.toml:9") && e.contains("`pools` has no place here"), "{e}");
+    assert!(e.contains("pod_trace.profiles[1]") && e.contains("no scheduler profile `nope`"), "{e}");
+    assert!(e.contains("pod_trace.fill_to"), "{e}");
+}

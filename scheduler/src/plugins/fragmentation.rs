@@ -14,8 +14,21 @@ use crate::node::{Alloc, MILLI, Node, NodeView};
 use crate::pod::Pod;
 use std::collections::BTreeMap;
 
-/// A kind of task: (CPU thousandths, memory MiB, whole accelerators, share).
-type TaskKind = (u32, u32, u32, u16);
+/// A kind of task by what it asks of a node: whole accelerators, a share of
+/// one in thousandths, CPU thousandths, memory MiB. CPU and memory count as
+/// the paper counts them: free accelerators on a node whose CPU or memory a
+/// task cannot get are fragments for that task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskKind {
+    /// Whole accelerators.
+    pub whole: u32,
+    /// A share of one accelerator, in thousandths (when `whole` is 0).
+    pub share: u16,
+    /// CPU thousandths.
+    pub cpu_milli: u32,
+    /// Memory MiB.
+    pub memory_mib: u32,
+}
 
 /// Fragmentation gradient descent, with the workload mix learned from the
 /// pods it has seen.
@@ -23,13 +36,19 @@ type TaskKind = (u32, u32, u32, u16);
 pub struct FragmentationAware {
     mix: BTreeMap<TaskKind, u64>,
     seen: u64,
+    /// `mix` as probabilities, kept current by `observe`.
+    probabilities: Vec<(TaskKind, f64)>,
+    /// The mix was given; stop learning.
+    frozen: bool,
 }
 
 /// Free accelerator thousandths of `node` that a task of this kind cannot use.
 fn fragment_for(node: &Node, kind: &TaskKind) -> f64 {
-    let (cpu, mem, whole, share) = *kind;
+    let TaskKind { whole, share, cpu_milli, memory_mib } = *kind;
     let total: u32 = node.free_milli();
-    let fits = node.free_cpu >= cpu && node.free_mem >= mem && node.pick_gpus(whole, share).is_some();
+    let fits = node.free_cpu >= cpu_milli
+        && node.free_mem >= memory_mib
+        && if whole > 0 { node.whole_free() >= whole } else { node.gpu_free.iter().any(|&f| f >= share) };
     if !fits || (whole == 0 && share == 0) {
         return f64::from(total);
     }
@@ -47,14 +66,25 @@ pub fn node_fragmentation(node: &Node, mix: &[(TaskKind, f64)]) -> f64 {
 }
 
 impl FragmentationAware {
-    fn kind(pod: &Pod) -> TaskKind {
-        (pod.cpu_milli, pod.memory_mib, pod.gpus, pod.gpu_share)
+    /// The kind of task a pod is.
+    pub fn kind(pod: &Pod) -> TaskKind {
+        TaskKind { whole: pod.gpus, share: pod.gpu_share, cpu_milli: pod.cpu_milli, memory_mib: pod.memory_mib }
+    }
+
+    /// A plugin that knows the workload's mix in advance (as FGD's
+    /// experiments do) instead of learning it from the pods it sees.
+    pub fn with_mix(pods: &[Pod]) -> FragmentationAware {
+        let mut f = FragmentationAware::default();
+        for p in pods {
+            f.observe(p);
+        }
+        f.frozen = true;
+        f
     }
 
     /// The learned mix as (kind, probability).
-    pub fn mix(&self) -> Vec<(TaskKind, f64)> {
-        let n = self.seen.max(1) as f64;
-        self.mix.iter().map(|(k, c)| (*k, *c as f64 / n)).collect()
+    pub fn mix(&self) -> &[(TaskKind, f64)] {
+        &self.probabilities
     }
 }
 
@@ -64,16 +94,19 @@ impl Plugin for FragmentationAware {
     }
 
     fn observe(&mut self, pod: &Pod) {
+        if self.frozen {
+            return;
+        }
         *self.mix.entry(Self::kind(pod)).or_default() += 1;
         self.seen += 1;
+        let n = self.seen as f64;
+        self.probabilities = self.mix.iter().map(|(k, c)| (*k, *c as f64 / n)).collect();
     }
 
     fn score(&self, pod: &Pod, v: NodeView<'_>, alloc: &Alloc) -> Option<f64> {
-        let mut mix = self.mix();
-        if mix.is_empty() {
-            mix.push((Self::kind(pod), 1.0));
-        }
-        let before = node_fragmentation(v.node, &mix);
+        let own = [(Self::kind(pod), 1.0)];
+        let mix = if self.probabilities.is_empty() { &own[..] } else { &self.probabilities[..] };
+        let before = node_fragmentation(v.node, mix);
         let mut after = v.node.clone();
         after.free_cpu -= alloc.cpu_milli.min(after.free_cpu);
         after.free_mem -= alloc.memory_mib.min(after.free_mem);
@@ -81,7 +114,7 @@ impl Plugin for FragmentationAware {
             after.gpu_free[g as usize] -= m;
         }
         // Less growth is better.
-        Some(before - node_fragmentation(&after, &mix))
+        Some(before - node_fragmentation(&after, mix))
     }
 }
 
@@ -97,10 +130,12 @@ mod tests {
     #[test]
     fn fragments_follow_the_paper() {
         let n = node(&[1000, 400, 100]);
-        assert_eq!(fragment_for(&n, &(0, 0, 1, 0)), 500.0, "partial GPUs are lost to whole-GPU tasks");
-        assert_eq!(fragment_for(&n, &(0, 0, 0, 300)), 100.0, "GPUs with less free than the share");
-        assert_eq!(fragment_for(&n, &(0, 0, 2, 0)), 1500.0, "a task that cannot fit loses everything");
-        assert_eq!(fragment_for(&n, &(20_000, 0, 0, 100)), 1500.0);
+        let k = |whole, share, cpu_milli| TaskKind { whole, share, cpu_milli, memory_mib: 0 };
+        assert_eq!(fragment_for(&n, &k(1, 0, 0)), 500.0, "partial GPUs are lost to whole-GPU tasks");
+        assert_eq!(fragment_for(&n, &k(0, 300, 0)), 100.0, "GPUs with less free than the share");
+        assert_eq!(fragment_for(&n, &k(2, 0, 0)), 1500.0, "a task that cannot fit loses everything");
+        assert_eq!(fragment_for(&n, &k(0, 0, 0)), 1500.0, "a task without accelerators uses none of them");
+        assert_eq!(fragment_for(&n, &k(1, 0, 20_000)), 1500.0, "nor one short of CPU");
     }
 
     #[test]

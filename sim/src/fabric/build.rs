@@ -28,6 +28,9 @@ pub enum BuildError {
     /// An external scheduler, which only the `twin` binary can start.
     #[error("this scenario uses an external scheduler (`{0}`); run it with `twin run`, which starts the process")]
     NeedsExternal(String),
+    /// A pod-trace experiment, which is not a simulation of the fleet.
+    #[error("this scenario is a pod-trace experiment, not a simulation: run it with `twin run` (or `twin_scheduler::experiment::fill`)")]
+    PodTrace,
     /// A reference to something the catalogue or the fleet does not have.
     #[error("{what} `{name}` does not exist")]
     Unresolved {
@@ -67,6 +70,9 @@ impl Fabric {
         placement: Box<dyn Placement + Send>,
     ) -> Result<Fabric, BuildError> {
         let spec = &scenario.spec;
+        if spec.pod_trace.is_some() {
+            return Err(BuildError::PodTrace);
+        }
         let cat = &scenario.catalogue;
         let rngs = RngStreams::new(seed);
         let mut pools = Vec::with_capacity(spec.pools.len());

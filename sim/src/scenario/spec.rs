@@ -28,7 +28,9 @@ pub struct ScenarioSpec {
     /// The question the scenario answers.
     #[serde(default)]
     pub description: String,
-    /// How much simulated time to run, such as `"7d"`. Must be more than zero.
+    /// How much simulated time to run, such as `"7d"`. Must be more than
+    /// zero (and is not used by a `pod_trace` experiment).
+    #[serde(default)]
     pub horizon: Dur,
     /// The seed used when the command line gives none. Default 1.
     #[serde(default = "default_seed")]
@@ -48,7 +50,8 @@ pub struct ScenarioSpec {
     /// Model architectures added to (or replacing those of) the built-in catalogue.
     #[serde(default)]
     pub models: Vec<ModelArch>,
-    /// The fleet: pools of identical nodes.
+    /// The fleet: pools of identical nodes. Required, except in a `pod_trace` experiment.
+    #[serde(default)]
     pub pools: Vec<PoolSpec>,
     /// LLM inference services.
     #[serde(default)]
@@ -65,6 +68,51 @@ pub struct ScenarioSpec {
     /// Policy-as-code (Rego) at admission, placement and scaling. Default: none.
     #[serde(default)]
     pub policies: Option<PoliciesSpec>,
+    /// A scheduler experiment instead of a simulation: fill a trace's nodes
+    /// with its pods under each profile (the FGD paper's experiment).
+    #[serde(default)]
+    pub pod_trace: Option<PodTraceSpec>,
+}
+
+/// The pod-trace experiment: a trace's pods arrive at its nodes and never
+/// leave, until their GPU demand reaches `fill_to` of the GPU capacity; each
+/// profile's allocation and fragmentation are recorded as demand grows.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodTraceSpec {
+    /// The trace's format. Default and only value: `"openb"` (Alibaba openb 2023).
+    #[serde(default)]
+    pub format: PodTraceFormat,
+    /// The pod list CSV, relative to the scenario file.
+    pub pods: String,
+    /// The node list CSV, relative to the scenario file.
+    pub nodes: String,
+    /// Profiles to compare: built-in names or tables. Default: every built-in profile.
+    #[serde(default)]
+    pub profiles: Vec<ProfileChoice>,
+    /// Arrived GPU demand, as a share of capacity, at which to stop. Default 1.3.
+    #[serde(default = "default_fill_to")]
+    pub fill_to: f64,
+    /// Record a point each time arrived demand grows by this share of capacity. Default 0.05.
+    #[serde(default = "default_report_every")]
+    pub report_every: f64,
+}
+
+/// Formats of pod traces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PodTraceFormat {
+    /// Alibaba openb 2023: `openb_pod_list_*.csv` and `openb_node_list_gpu_node.csv`.
+    #[default]
+    Openb,
+}
+
+fn default_fill_to() -> f64 {
+    1.3
+}
+
+fn default_report_every() -> f64 {
+    0.05
 }
 
 /// Rego policies to evaluate in the loop (see docs/policies.md).

@@ -114,6 +114,10 @@ pub fn check(spec: &ScenarioSpec, catalogue: &Catalogue) -> Vec<Problem> {
             Some(format!("set `format_version = {FORMAT_VERSION}` and check the file against docs/scenario-format.md")),
         );
     }
+    if let Some(t) = &spec.pod_trace {
+        check_pod_trace(&mut c, spec, t);
+        return c.problems;
+    }
     if spec.horizon.get().is_zero() {
         c.report(
             ErrorKind::InvalidValue,
@@ -161,28 +165,48 @@ fn check_scheduler(c: &mut Checker<'_>, spec: &ScenarioSpec) {
         }
         c.at_least(p.key("external").key("timeout"), "the timeout", ext.timeout, SimDuration::from_millis(1));
     }
+    if let Some(choice) = &s.profile {
+        check_profile(c, choice, &p.key("profile"), true);
+    }
+    if let Some(pol) = &spec.policies {
+        if pol.files.is_empty() {
+            c.report(
+                ErrorKind::InvalidValue,
+                FieldPath::root().key("policies").key("files"),
+                "no policy files",
+                Some("list Rego files or folders, such as `[\"../policies\"]`".into()),
+            );
+        }
+    }
+}
+
+/// Checks a profile choice at `path`; `spot_first` allows the fixed rule's name.
+fn check_profile(c: &mut Checker<'_>, choice: &ProfileChoice, path: &FieldPath, spot_first: bool) {
     let known = || {
         let mut names: Vec<&str> = twin_scheduler::BUILTIN_PROFILES.iter().map(|b| b.0).collect();
-        names.push(crate::fabric::SPOT_FIRST);
+        if spot_first {
+            names.push(crate::fabric::SPOT_FIRST);
+        }
         format!("built-in profiles: {}", names.join(", "))
     };
-    match &s.profile {
-        Some(ProfileChoice::Builtin(name)) => {
-            if name != crate::fabric::SPOT_FIRST && !twin_scheduler::BUILTIN_PROFILES.iter().any(|b| b.0 == name) {
-                c.report(ErrorKind::UnknownReference, p.key("profile"), format!("no scheduler profile `{name}`"), Some(known()));
+    match choice {
+        ProfileChoice::Builtin(name) => {
+            let fixed_rule = spot_first && name == crate::fabric::SPOT_FIRST;
+            if !fixed_rule && !twin_scheduler::BUILTIN_PROFILES.iter().any(|b| b.0 == name) {
+                c.report(ErrorKind::UnknownReference, path.clone(), format!("no scheduler profile `{name}`"), Some(known()));
             }
         }
-        Some(ProfileChoice::Custom(spec)) => {
+        ProfileChoice::Custom(spec) => {
             if spec.plugins.is_empty() {
                 c.report(
                     ErrorKind::InvalidValue,
-                    p.key("profile").key("plugins"),
+                    path.key("plugins"),
                     "a profile needs plugins",
                     Some("list plugins such as `[{ name = \"resource-fit\" }, { name = \"bin-pack\" }]`".into()),
                 );
             }
             for (i, plugin) in spec.plugins.iter().enumerate() {
-                let pp = p.key("profile").key("plugins").index(i);
+                let pp = path.key("plugins").index(i);
                 if !twin_scheduler::plugins::NAMES.contains(&plugin.name.as_str()) {
                     c.report(
                         ErrorKind::UnknownReference,
@@ -197,17 +221,59 @@ fn check_scheduler(c: &mut Checker<'_>, spec: &ScenarioSpec) {
                 }
             }
         }
-        None => {}
     }
-    if let Some(pol) = &spec.policies {
-        if pol.files.is_empty() {
+}
+
+/// A pod-trace experiment has files, profiles and fill settings, and no fleet or workloads of its own.
+fn check_pod_trace(c: &mut Checker<'_>, spec: &ScenarioSpec, t: &PodTraceSpec) {
+    let p = FieldPath::root().key("pod_trace");
+    for (key, present) in [
+        ("pools", !spec.pools.is_empty()),
+        ("services", !spec.services.is_empty()),
+        ("training", !spec.training.is_empty()),
+        ("training_streams", !spec.training_streams.is_empty()),
+        ("policies", spec.policies.is_some()),
+        ("scheduler", spec.scheduler.profile.is_some() || spec.scheduler.external.is_some()),
+    ] {
+        if present {
             c.report(
                 ErrorKind::InvalidValue,
-                FieldPath::root().key("policies").key("files"),
-                "no policy files",
-                Some("list Rego files or folders, such as `[\"../policies\"]`".into()),
+                FieldPath::root().key(key),
+                format!("a `pod_trace` experiment takes its fleet and work from the trace, so `{key}` has no place here"),
+                Some(format!(
+                    "remove `{key}`, or remove `[pod_trace]` to simulate the fleet (profiles to compare go in `pod_trace.profiles`)"
+                )),
             );
         }
+    }
+    for (key, v) in [("pods", &t.pods), ("nodes", &t.nodes)] {
+        if v.trim().is_empty() {
+            c.report(
+                ErrorKind::InvalidValue,
+                p.key(key),
+                format!("no {key} file"),
+                Some("give the CSV's path, relative to this file".into()),
+            );
+        }
+    }
+    for (i, choice) in t.profiles.iter().enumerate() {
+        check_profile(c, choice, &p.key("profiles").index(i), false);
+    }
+    if !(t.fill_to > 0.0 && t.fill_to <= 10.0) {
+        c.report(
+            ErrorKind::InvalidValue,
+            p.key("fill_to"),
+            format!("fill_to is a share of GPU capacity from above 0 to 10, not {}", t.fill_to),
+            Some("the FGD paper fills to 1.3".into()),
+        );
+    }
+    if !(t.report_every >= 0.001 && t.report_every <= t.fill_to.max(0.001)) {
+        c.report(
+            ErrorKind::InvalidValue,
+            p.key("report_every"),
+            format!("report_every must be from 0.001 to fill_to ({}), not {}", t.fill_to, t.report_every),
+            Some("0.05 records a point at every 5% of capacity".into()),
+        );
     }
 }
 
