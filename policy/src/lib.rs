@@ -85,7 +85,7 @@ pub enum PolicyError {
 /// Counters of evaluations, for reports and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PolicyStats {
-    /// Decisions asked.
+    /// Decisions asked at points some package covers.
     pub decisions: u64,
     /// Of those, answered from the cache.
     pub cache_hits: u64,
@@ -123,24 +123,32 @@ impl RegoPolicies {
 
     /// The violations of a decision with this input (empty: allowed).
     pub fn evaluate(&mut self, point: Point, input: &impl Serialize) -> Result<Vec<Violation>, PolicyError> {
-        self.stats.decisions += 1;
         if !self.covers(point) {
             return Ok(Vec::new());
         }
+        self.stats.decisions += 1;
         let json = serde_json::to_string(input).map_err(|e| PolicyError::Eval { package: point.package(), message: e.to_string() })?;
         if let Some(v) = self.cache.get(&(point, json.clone())) {
             self.stats.cache_hits += 1;
             return Ok(v.clone());
         }
+        let violations = self.evaluate_json(point, &json)?;
+        self.cache.insert((point, json), violations.clone());
+        Ok(violations)
+    }
+
+    /// Evaluates without the cache, from input JSON (what a cache miss costs).
+    pub fn evaluate_json(&mut self, point: Point, input_json: &str) -> Result<Vec<Violation>, PolicyError> {
+        if !self.covers(point) {
+            return Ok(Vec::new());
+        }
         let eval = |e: &mut regorus::Engine| -> Result<String, String> {
-            e.set_input_json(&json).map_err(|e| e.to_string())?;
+            e.set_input_json(input_json).map_err(|e| e.to_string())?;
             let v = e.eval_rule(format!("data.{}.violation", point.package())).map_err(|e| e.to_string())?;
             v.to_json_str().map_err(|e| e.to_string())
         };
         let out = eval(&mut self.engine).map_err(|message| PolicyError::Eval { package: point.package(), message })?;
-        let violations = parse_violations(&out);
-        self.cache.insert((point, json), violations.clone());
-        Ok(violations)
+        Ok(parse_violations(&out))
     }
 }
 
@@ -163,7 +171,16 @@ fn parse_violations(json: &str) -> Vec<Violation> {
 
 impl PolicyHook for RegoPolicies {
     fn name(&self) -> String {
-        format!("rego ({} file{}, packages: {})", self.files, if self.files == 1 { "" } else { "s" }, self.packages.join(", "))
+        let s = self.stats;
+        format!(
+            "rego ({} file{}, packages: {}; {} decisions, {} evaluated, {} from the cache)",
+            self.files,
+            if self.files == 1 { "" } else { "s" },
+            self.packages.join(", "),
+            s.decisions,
+            s.decisions - s.cache_hits,
+            s.cache_hits
+        )
     }
 
     fn admission(&mut self, input: &AdmissionInput) -> Result<Vec<Violation>, String> {
@@ -206,6 +223,7 @@ violation contains {"msg": msg, "details": {"rule": "allowed-registry"}} if {
         assert!(p.evaluate(Point::Admission, &good).unwrap().is_empty());
         assert_eq!(p.evaluate(Point::Admission, &bad).unwrap().len(), 1);
         assert_eq!(p.stats, PolicyStats { decisions: 3, cache_hits: 1 });
+        assert!(p.name().ends_with("3 decisions, 2 evaluated, 1 from the cache)"), "{}", p.name());
         // A point without a package allows everything.
         assert!(!p.covers(Point::Scaling));
         assert!(p.evaluate(Point::Scaling, &bad).unwrap().is_empty());

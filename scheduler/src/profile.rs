@@ -73,8 +73,11 @@ pub enum ProfileError {
     },
 }
 
-/// The built-in profiles: name, plugins with weights, and what each is for.
-pub const BUILTIN_PROFILES: &[(&str, &[(&str, f64)], &str)] = &[
+/// A built-in profile: name, plugins with weights, and what it is for.
+pub type BuiltinProfile = (&'static str, &'static [(&'static str, f64)], &'static str);
+
+/// The built-in profiles.
+pub const BUILTIN_PROFILES: &[BuiltinProfile] = &[
     (
         "default",
         &[("resource-fit", 0.0), ("node-affinity", 1.0), ("interruption-aware", 1.0), ("bin-pack", 1.0), ("cost-aware", 2.0)],
@@ -133,7 +136,7 @@ impl Profile {
     pub fn from_spec(spec: &ProfileSpec) -> Result<Profile, ProfileError> {
         let mut built = Vec::with_capacity(spec.plugins.len());
         for p in &spec.plugins {
-            if !(p.weight >= 0.0) || !p.weight.is_finite() {
+            if !p.weight.is_finite() || p.weight < 0.0 {
                 return Err(ProfileError::BadWeight { name: p.name.clone(), weight: p.weight.to_string() });
             }
             let plugin = plugins::by_name(&p.name, p)

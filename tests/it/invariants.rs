@@ -275,7 +275,7 @@ proptest! {
 
     #[test]
     fn no_scenario_text_makes_twin_panic(
-        which in 0usize..5,
+        which in 0usize..64,
         edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..5, prop::sample::select(vec![
             "-1", "0", "1e308", "-1e308", "\"\"", "\"-5s\"", "nan", "inf", "-inf", "[]", "{}", "\"x\"",
             "99999999999999999999", "-0.0", "true", "\"999999999999w\"", "[1, 2]", "{ fixed = -3 }", "\"1h\"", "0.5",
@@ -307,6 +307,11 @@ proptest! {
                     prop_assert!(e.line >= 1 && e.column >= 1, "{}", e);
                     prop_assert!(!e.message.is_empty());
                 }
+            }
+            // A pod-trace experiment is not a timed run: it is replayed by
+            // `twin run` through the scheduler, and `Run::new` refuses it by name.
+            Ok(s) if s.spec.pod_trace.is_some() => {
+                prop_assert!(matches!(Run::new(&s, 1, RunOptions::summary_only()), Err(twin_sim::fabric::BuildError::PodTrace)));
             }
             Ok(s) => {
                 // The first two minutes: enough to build, place and serve.

@@ -14,7 +14,7 @@ impl Plugin for ResourceFit {
     }
 
     fn filter(&self, pod: &Pod, v: NodeView<'_>) -> Result<(), &'static str> {
-        if !pod.gpu_models.is_empty() && !pod.gpu_models.iter().any(|m| *m == v.shape.gpu_model) {
+        if !pod.gpu_models.is_empty() && !pod.gpu_models.contains(&v.shape.gpu_model) {
             return Err("accelerator model not allowed");
         }
         if pod.gpus > v.shape.gpus || (pod.gpu_share > 0 && v.shape.gpus == 0) {
