@@ -25,17 +25,18 @@ fn library() -> (Vec<(String, String)>, String) {
 
 fn workload() -> serde_json::Value {
     json!({
-        "kind": "service", "name": "chat", "namespace": "assistant", "team": "assistant",
-        "image": "registry.internal/vllm:0.6", "labels": {"residency": "eu", "tier": "critical"},
+        "kind": "InferenceService", "name": "chat", "namespace": "assistant", "team": "assistant",
+        "image": "registry.internal/vllm:0.6", "labels": {"residency": "eu", "critical": "true"},
         "model": "llama-3.1-8b", "gpus": 1, "replicas": 4, "priority": 100,
         "pools": ["h100-spot", "h100-od"], "regions": ["eu-west-1"]
     })
 }
 
-/// One input per decision point, each denied by one rule of the library.
+/// One input per decision point, each denied by one rule of the library
+/// (checked before timing): team-gpu-quota, critical-not-on-spot, team-budget.
 fn inputs() -> [(Point, serde_json::Value); 3] {
     [
-        (Point::Admission, json!({"review": {"object": workload()}, "team": {"name": "research", "gpus_in_use": 40, "gpus_requested": 4}})),
+        (Point::Admission, json!({"review": {"object": workload()}, "team": {"name": "research", "gpus_in_use": 46, "gpus_requested": 4}})),
         (
             Point::Placement,
             json!({"workload": workload(), "pool": {"name": "h100-spot", "capacity": "spot", "region": "eu-west-1", "zone": "eu-west-1a",
@@ -57,6 +58,8 @@ fn bench(c: &mut Criterion) {
         let name = format!("{point:?}").to_lowercase();
         let json = input.to_string();
         let mut policies = RegoPolicies::new(&sources, Some(&data)).unwrap();
+        let denied = policies.evaluate_json(point, &json).unwrap();
+        assert_eq!(denied.len(), 1, "{name}: the input is denied by exactly one rule: {denied:?}");
         g.bench_function(format!("{name}/compiled-once"), |b| {
             b.iter(|| black_box(policies.evaluate_json(point, black_box(&json)).unwrap()));
         });

@@ -35,7 +35,12 @@ pub struct ExternalScheduler {
     /// What the last message was, for errors about its answer.
     last: String,
     name: String,
+    /// The first error: once a session has failed, nothing more is asked.
+    broken: Option<String>,
 }
+
+/// Most bytes of the process's stderr kept (the end is what matters).
+const STDERR_KEPT: usize = 64 * 1024;
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -99,6 +104,13 @@ impl ExternalScheduler {
                 }
                 if let Ok(mut s) = sink.lock() {
                     s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    if s.len() > 2 * STDERR_KEPT {
+                        let mut cut = s.len() - STDERR_KEPT;
+                        while !s.is_char_boundary(cut) {
+                            cut += 1;
+                        }
+                        s.drain(..cut);
+                    }
                 }
             }
         });
@@ -112,6 +124,7 @@ impl ExternalScheduler {
             sent: 0,
             last: String::new(),
             name: String::new(),
+            broken: None,
         };
         let hello = json!({"type": "hello", "protocol": PROTOCOL, "scenario": scenario.spec.name});
         match ext.ask(&hello.to_string(), "hello").map_err(|e| anyhow::anyhow!("{e}"))? {
@@ -123,6 +136,17 @@ impl ExternalScheduler {
 
     /// Sends one message and waits for one answer; `label` names the message in errors.
     fn ask(&mut self, message: &str, label: &str) -> Result<Answer, PlacementError> {
+        if let Some(first) = &self.broken {
+            return Err(PlacementError(first.clone()));
+        }
+        let answer = self.exchange(message, label);
+        if let Err(e) = &answer {
+            self.broken = Some(e.0.clone());
+        }
+        answer
+    }
+
+    fn exchange(&mut self, message: &str, label: &str) -> Result<Answer, PlacementError> {
         self.sent += 1;
         let n = self.sent;
         let short = label.to_string();
@@ -133,9 +157,10 @@ impl ExternalScheduler {
         match self.lines.recv_timeout(self.timeout) {
             Ok(Ok(line)) => serde_json::from_str::<Answer>(&line).map_err(|e| {
                 PlacementError(format!(
-                    "external scheduler `{}` answered message {n} ({short}) with malformed JSON: {} ({e})",
+                    "external scheduler `{}` answered message {n} ({short}) with malformed JSON: {} ({e}){}",
                     self.command,
-                    abbreviate(&line)
+                    abbreviate(&line),
+                    self.stderr_tail()
                 ))
             }),
             Ok(Err(e)) => {
@@ -143,8 +168,10 @@ impl ExternalScheduler {
             }
             Err(RecvTimeoutError::Disconnected) => Err(self.died(n, &short)),
             Err(RecvTimeoutError::Timeout) => Err(PlacementError(format!(
-                "external scheduler `{}` did not answer message {n} ({short}) within {:?}",
-                self.command, self.timeout
+                "external scheduler `{}` did not answer message {n} ({short}) within {:?}{}",
+                self.command,
+                self.timeout,
+                self.stderr_tail()
             ))),
         }
     }
@@ -152,13 +179,17 @@ impl ExternalScheduler {
     fn died(&mut self, n: u64, short: &str) -> PlacementError {
         std::thread::sleep(Duration::from_millis(50));
         let status = self.child.try_wait().ok().flatten().map_or_else(|| "closed its output".to_string(), |s| format!("exited ({s})"));
+        PlacementError(format!("external scheduler `{}` {status} at message {n} ({short}){}", self.command, self.stderr_tail()))
+    }
+
+    /// The last lines the process wrote to stderr, if any, to end an error with.
+    fn stderr_tail(&self) -> String {
         let err = self
             .stderr
             .lock()
             .map(|s| s.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"))
             .unwrap_or_default();
-        let tail = if err.is_empty() { String::new() } else { format!("; its stderr ends:\n{err}") };
-        PlacementError(format!("external scheduler `{}` {status} at message {n} ({short}){tail}", self.command))
+        if err.is_empty() { String::new() } else { format!("; its stderr ends:\n{err}") }
     }
 }
 
@@ -174,10 +205,7 @@ fn abbreviate(s: &str) -> String {
 }
 
 fn owner_id(owner: Owner) -> String {
-    match owner {
-        Owner::Replica(r) => format!("replica-{}", r.0),
-        Owner::Job(j) => format!("job-{}", j.0),
-    }
+    owner.to_string()
 }
 
 impl Placement for ExternalScheduler {
@@ -222,7 +250,14 @@ impl Placement for ExternalScheduler {
             "request": {"id": owner_id(req.owner), "workload": req.traits.name, "gpus": req.gpus, "priority": req.traits.priority, "checkpointed": req.traits.checkpointed},
             "pools": pools, "nodes": nodes,
         });
-        let label = format!("decide for {}/{} ({} GPUs) at {}", req.traits.name, owner_id(req.owner), req.gpus, req.now);
+        let label = format!(
+            "decide for {}/{} ({} GPU{}) at {}",
+            req.traits.name,
+            owner_id(req.owner),
+            req.gpus,
+            if req.gpus == 1 { "" } else { "s" },
+            req.now
+        );
         let answer = self.ask(&message.to_string(), &label)?;
         let n = format!("{} ({})", self.sent, self.last);
         let pool_named = |name: &str| req.pools.iter().copied().find(|p| fleet.pools[p.index()].name == name);

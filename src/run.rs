@@ -75,7 +75,8 @@ pub fn load(name: &str) -> anyhow::Result<(String, String, Base)> {
     let path = Path::new(name);
     if path.is_file() {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        // A bare file name has an empty parent: its folder is the current one.
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         return Ok((path.display().to_string(), text, Base::Dir(dir)));
     }
     if let Some(text) = library::get(name) {

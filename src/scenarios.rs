@@ -19,7 +19,7 @@ pub fn list(a: ScenariosArgs) -> anyhow::Result<ExitCode> {
         match Scenario::from_toml(text, name) {
             Ok(s) => outln!(
                 "{name:width$}  {:>5}  {}{}",
-                s.spec.horizon.get().to_string(),
+                if s.spec.pod_trace.is_some() { "trace".to_string() } else { s.spec.horizon.get().to_string() },
                 s.spec.description,
                 if *name == library::DEFAULT { "  (default)" } else { "" }
             ),

@@ -16,7 +16,14 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        match Scenario::from_toml(&text, &origin) {
+        let parsed = Scenario::from_toml(&text, &origin);
+        if let Some(problem) = parsed.as_ref().ok().and_then(|s| policy_problem(path, s)) {
+            bad += 1;
+            outln!("FAIL  {origin}: 1 problem");
+            eprintln!("{origin}: [policies]: {problem}");
+            continue;
+        }
+        match parsed {
             Ok(s) => outln!(
                 "ok    {origin}: `{}`, {} pools, {} services, {} training jobs, {} training streams, horizon {}",
                 s.spec.name,
@@ -40,4 +47,12 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
     } else {
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Compiles the scenario's Rego policies, as `twin run` will; what is wrong, if anything.
+fn policy_problem(path: &std::path::Path, s: &Scenario) -> Option<String> {
+    let spec = s.spec.policies.as_ref()?;
+    let dir =
+        path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| std::path::PathBuf::from("."), std::path::Path::to_path_buf);
+    crate::policies::load(&crate::policies::Base::Dir(dir), spec).err().map(|e| format!("{e:#}"))
 }

@@ -107,9 +107,10 @@ pub fn explain(dir: &Path, subject: &Subject) -> Result<String, ExportError> {
                 "  submitted {} · started {} · finished {} · queued {:.2} h",
                 get_f("submit_s").map_or("-".into(), at),
                 get_f("start_s").map_or("never".into(), at),
-                get_f("finish_s").map_or("not by the horizon".into(), at),
+                get_f("finish_s").map_or_else(|| if get_f("start_s").is_some() { "not by the horizon".into() } else { "never".into() }, at),
                 get_f("queued_hours").unwrap_or(0.0)
             );
+            let pool = get_s("pool");
             let _ = writeln!(
                 out,
                 "  work {:.1} H100-h, done {:.1}, lost {:.1} in {} preemption(s) · cost {:.2} · last pool {}",
@@ -118,7 +119,7 @@ pub fn explain(dir: &Path, subject: &Subject) -> Result<String, ExportError> {
                 get_f("lost_gpu_hours").unwrap_or(0.0),
                 get_f("preemptions").unwrap_or(0.0),
                 get_f("cost").unwrap_or(0.0),
-                get_s("pool")
+                if pool.is_empty() { "none" } else { &pool }
             );
             let lines = decisions(dir, |s, _, _| s == name || s.starts_with(&format!("{name} in pool ")))?;
             push_story(&mut out, lines);

@@ -2,9 +2,11 @@
 //!
 //! Policies are Rego v1 files in packages `twin.admission`, `twin.placement`
 //! and `twin.scaling`. Each package defines a set `violation` of objects
-//! `{"msg": ..., "details": {"rule": ...}}`, the shape OPA Gatekeeper's
-//! constraint templates use, so the same files can be deployed there. An
-//! empty set allows; every element denies and names its rule. The input
+//! `{"msg": ..., "details": {"rule": ...}}` (the shape OPA Gatekeeper's
+//! constraint templates use for their violations; the files are plain Rego
+//! v1 with OPA's built-ins, so `opa eval` and `opa test` read them too). An
+//! empty set allows; every element denies and names its rule; a `violation`
+//! that is not a set is an error, never an allow. The input
 //! documents are the serialised inputs of [`twin_sim::policy`].
 //!
 //! Policies are compiled once. Decisions whose input repeats (the same
@@ -72,6 +74,14 @@ pub enum PolicyError {
     /// The data document is not valid JSON or does not merge.
     #[error("policy data: {0}")]
     Data(String),
+    /// A decision point's package does not define a usable `violation` set.
+    #[error("package {package} must define `violation contains {{\"msg\": ..., \"details\": {{\"rule\": ...}}}} if {{ ... }}`: {message}")]
+    Missing {
+        /// The package.
+        package: &'static str,
+        /// What evaluating it said.
+        message: String,
+    },
     /// Evaluating a decision failed (a runtime error in a rule).
     #[error("evaluating {package}: {message}")]
     Eval {
@@ -113,7 +123,21 @@ impl RegoPolicies {
         }
         let packages = engine.get_packages().map_err(|e| PolicyError::Data(e.to_string()))?;
         let packages = packages.into_iter().map(|p| p.trim_start_matches("data.").to_string()).collect();
-        Ok(RegoPolicies { engine, packages, files: sources.len(), cache: FxHashMap::default(), stats: PolicyStats::default() })
+        let mut p = RegoPolicies { engine, packages, files: sources.len(), cache: FxHashMap::default(), stats: PolicyStats::default() };
+        // Each covered point must define its `violation` set: found now, not
+        // at the first decision halfway through a run.
+        for point in [Point::Admission, Point::Placement, Point::Scaling] {
+            if p.covers(point) {
+                p.evaluate_json(point, "{}").map_err(|e| PolicyError::Missing {
+                    package: point.package(),
+                    message: match e {
+                        PolicyError::Eval { message, .. } => message,
+                        other => other.to_string(),
+                    },
+                })?;
+            }
+        }
+        Ok(p)
     }
 
     /// Whether any loaded file defines the point's package.
@@ -142,31 +166,48 @@ impl RegoPolicies {
         if !self.covers(point) {
             return Ok(Vec::new());
         }
-        let eval = |e: &mut regorus::Engine| -> Result<String, String> {
+        let eval = |e: &mut regorus::Engine| -> Result<Option<String>, String> {
             e.set_input_json(input_json).map_err(|e| e.to_string())?;
             let v = e.eval_rule(format!("data.{}.violation", point.package())).map_err(|e| e.to_string())?;
-            v.to_json_str().map_err(|e| e.to_string())
+            if v == regorus::Value::Undefined {
+                return Ok(None);
+            }
+            v.to_json_str().map(Some).map_err(|e| e.to_string())
         };
         let out = eval(&mut self.engine).map_err(|message| PolicyError::Eval { package: point.package(), message })?;
-        Ok(parse_violations(&out))
+        match out {
+            // No `violation` value at all: nothing is violated.
+            None => Ok(Vec::new()),
+            Some(json) => parse_violations(&json).map_err(|message| PolicyError::Eval { package: point.package(), message }),
+        }
     }
 }
 
 /// Reads a `violation` set: objects with `msg` and `details.rule`.
-fn parse_violations(json: &str) -> Vec<Violation> {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else { return Vec::new() };
-    let mut out: Vec<Violation> = match v {
-        serde_json::Value::Array(items) => items
-            .iter()
-            .map(|item| Violation {
-                rule: item.pointer("/details/rule").and_then(|r| r.as_str()).unwrap_or("unnamed-rule").to_string(),
-                message: item.get("msg").and_then(|m| m.as_str()).map_or_else(|| item.to_string(), str::to_string),
-            })
-            .collect(),
-        _ => Vec::new(),
+///
+/// Fails closed: a `violation` that is not a set (say `violation := {...}`,
+/// a single object) is an error, never a silent allow.
+fn parse_violations(json: &str) -> Result<Vec<Violation>, String> {
+    let v = serde_json::from_str::<serde_json::Value>(json).map_err(|e| format!("`violation` is not JSON: {e}"))?;
+    let serde_json::Value::Array(items) = v else {
+        return Err(format!(
+            "`violation` must be a set of objects such as {{\"msg\": ..., \"details\": {{\"rule\": ...}}}} (write `violation contains {{...}} if {{...}}`), but it is {}",
+            abbreviate(&v.to_string())
+        ));
     };
+    let mut out: Vec<Violation> = items
+        .iter()
+        .map(|item| Violation {
+            rule: item.pointer("/details/rule").and_then(|r| r.as_str()).unwrap_or("unnamed-rule").to_string(),
+            message: item.get("msg").and_then(|m| m.as_str()).map_or_else(|| item.to_string(), str::to_string),
+        })
+        .collect();
     out.sort();
-    out
+    Ok(out)
+}
+
+fn abbreviate(s: &str) -> String {
+    if s.chars().count() > 120 { format!("{}…", s.chars().take(120).collect::<String>()) } else { s.to_string() }
 }
 
 impl PolicyHook for RegoPolicies {
@@ -227,6 +268,24 @@ violation contains {"msg": msg, "details": {"rule": "allowed-registry"}} if {
         // A point without a package allows everything.
         assert!(!p.covers(Point::Scaling));
         assert!(p.evaluate(Point::Scaling, &bad).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_violation_that_is_not_a_set_is_an_error_not_an_allow() {
+        let single = "package twin.admission\n\nviolation := {\"msg\": \"no\"} if { input.x }\n";
+        let mut p = RegoPolicies::new(&[("single.rego".into(), single.into())], None).unwrap();
+        let err = p.evaluate(Point::Admission, &serde_json::json!({"x": true})).unwrap_err();
+        assert!(err.to_string().contains("must be a set"), "{err}");
+        // A set rule that never fires allows.
+        let mut p = RegoPolicies::new(&[("a.rego".into(), ADMISSION.into())], None).unwrap();
+        assert!(p.evaluate(Point::Admission, &serde_json::json!({"nothing": 1})).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_package_without_its_violation_rule_is_refused_at_load() {
+        let text = "package twin.scaling\n\ndeny contains \"no\" if { input.x }\n";
+        let err = RegoPolicies::new(&[("s.rego".into(), text.into())], None).err().unwrap();
+        assert!(err.to_string().starts_with("package twin.scaling must define `violation contains"), "{err}");
     }
 
     #[test]

@@ -196,8 +196,10 @@ impl Profile {
         totals
     }
 
-    /// Post-filter preemption: the node where evicting the fewest, lowest-
-    /// priority pods (strictly below the pod's priority) makes it fit. A
+    /// Post-filter preemption: the node where evicting pods strictly below
+    /// the pod's priority makes it fit, choosing the node whose most
+    /// important victim has the lowest priority, then the fewest victims,
+    /// then the lowest index (as Kubernetes' DefaultPreemption ranks). A
     /// victim in a gang brings its whole gang down with it.
     fn find_victims(&self, pod: &Pod, cluster: &Cluster) -> Option<(NodeIdx, Vec<PodId>)> {
         let mut best: Option<((i32, usize, NodeIdx), Vec<PodId>)> = None;

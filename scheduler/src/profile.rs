@@ -71,7 +71,18 @@ pub enum ProfileError {
         /// Its weight.
         weight: String,
     },
+    /// An option given to a plugin that does not take it.
+    #[error("plugin `{name}` takes no `{option}` (only `interruption-aware` does)")]
+    MisplacedOption {
+        /// The plugin.
+        name: String,
+        /// The option.
+        option: &'static str,
+    },
 }
+
+/// Filters every profile runs, added with weight 0 where a profile leaves them out.
+pub const MANDATORY_FILTERS: [&str; 2] = ["resource-fit", "node-affinity"];
 
 /// A built-in profile: name, plugins with weights, and what it is for.
 pub type BuiltinProfile = (&'static str, &'static [(&'static str, f64)], &'static str);
@@ -133,9 +144,25 @@ impl Profile {
     }
 
     /// A profile from its specification.
+    ///
+    /// `resource-fit` and `node-affinity` are the filters that make a
+    /// placement legal (room, allowed accelerator models, the workload's
+    /// pools, node selector and taints), so a profile that leaves them out
+    /// gets them first, with weight 0: a profile chooses how to rank nodes,
+    /// never whether the rules hold.
     pub fn from_spec(spec: &ProfileSpec) -> Result<Profile, ProfileError> {
-        let mut built = Vec::with_capacity(spec.plugins.len());
-        for p in &spec.plugins {
+        let mut specs: Vec<PluginSpec> = Vec::with_capacity(spec.plugins.len() + 2);
+        for required in MANDATORY_FILTERS.iter().rev() {
+            if !spec.plugins.iter().any(|p| p.name == *required) {
+                specs.insert(0, PluginSpec { name: required.to_string(), weight: 0.0, max_band: None });
+            }
+        }
+        specs.extend(spec.plugins.iter().cloned());
+        let mut built = Vec::with_capacity(specs.len());
+        for p in &specs {
+            if p.max_band.is_some() && p.name != "interruption-aware" {
+                return Err(ProfileError::MisplacedOption { name: p.name.clone(), option: "max_band" });
+            }
             if !p.weight.is_finite() || p.weight < 0.0 {
                 return Err(ProfileError::BadWeight { name: p.name.clone(), weight: p.weight.to_string() });
             }

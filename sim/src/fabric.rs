@@ -173,8 +173,8 @@ pub struct Fabric {
     pub(crate) policy: Option<Box<dyn crate::policy::PolicyHook + Send>>,
     /// Denials by (decision point, rule).
     pub(crate) denials: BTreeMap<(&'static str, String), policies::Denials>,
-    /// Placement policy verdicts by (workload, pool).
-    pub(crate) placement_verdicts: BTreeMap<(crate::ids::WorkloadId, PoolId), bool>,
+    /// Placement policy verdicts by (workload, pool), with the price they were given at.
+    pub(crate) placement_verdicts: BTreeMap<(crate::ids::WorkloadId, PoolId), (i64, bool)>,
 }
 
 impl Model for Fabric {

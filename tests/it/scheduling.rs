@@ -39,6 +39,26 @@ fn a_failing_rego_test_fails_the_command() {
 }
 
 #[test]
+fn validate_compiles_the_policies_a_scenario_names() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.rego"), "package twin.admission\n\nviolation contains msg if {\n\tmsg := \n}\n").unwrap();
+    std::fs::write(dir.path().join("norule.rego"), "package twin.scaling\n\ndeny contains \"no\" if input.x\n").unwrap();
+    let base = "format_version = 1\nname = \"p\"\nhorizon = \"1h\"\n[[pools]]\nname = \"a\"\nnode_type = \"g6.xlarge\"\ncapacity = \"on-demand\"\n";
+    for (file, expected) in [
+        ("bad.rego", "bad.rego"),
+        ("norule.rego", "package twin.scaling must define `violation contains"),
+        ("missing.rego", "missing.rego"),
+    ] {
+        let scenario = dir.path().join("s.toml");
+        std::fs::write(&scenario, format!("{base}[policies]\nfiles = [\"{file}\"]\n")).unwrap();
+        let o = twin(&["validate", scenario.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", text(&o.stdout));
+        let err = text(&o.stderr);
+        assert!(err.contains("[policies]") && err.contains(expected), "{file}: {err}");
+    }
+}
+
+#[test]
 fn guardrails_deny_with_their_rules_in_the_summary() {
     let o = twin(&["run", "policy-guardrails", "--format", "json"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -53,6 +73,10 @@ fn guardrails_deny_with_their_rules_in_the_summary() {
     assert!(v["services"][0]["finished"].as_u64().unwrap() > 0);
     assert_eq!(v["services"][2]["finished"], 0);
     assert_eq!(v["services"][2]["dropped"]["rejected_by_policy"], v["services"][2]["arrived"]);
+    // Its autoscaler (min 1) never brings a replica up behind the policy's back.
+    assert_eq!(v["services"][2]["replicas_started"], 0);
+    assert_eq!(v["services"][2]["peak_replicas"], 0);
+    assert_eq!(v["services"][2]["cost"], 0.0);
     assert_eq!(v["jobs"]["rejected"], 2);
     assert!(pools.iter().any(|p| p["name"] == "h100-od" && p["gpu_hours"].as_f64().unwrap() > 0.0));
 }
@@ -85,6 +109,7 @@ initial_nodes = 1
 name = "s"
 model = "llama-3.2-1b"
 pools = ["l4"]
+replicas = 2
 slo = { ttft = "1s", e2e = "5s" }
 arrivals = { poisson = { rate = 1.0 } }
 prompt_tokens = 100
@@ -124,6 +149,7 @@ fn external_scheduler_failures_end_the_run_naming_the_message_and_write_nothing(
         assert_eq!(o.status.code(), Some(1), "{name}: {err}");
         assert!(err.contains(expected), "{name}: {err}");
         assert!(err.contains("message 2 (decide for s/replica-0"), "{name}: the message at fault is named: {err}");
+        assert!(!err.contains("message 3"), "{name}: nothing more is asked once a session failed: {err}");
         assert!(!err.contains("panicked"), "{name}: {err}");
         assert!(!out.exists(), "{name}: results were written");
         if name == "crash" {
@@ -293,4 +319,77 @@ fn a_pod_trace_scenario_takes_no_fleet_of_its_own() {
     assert!(e.contains("x.toml:9") && e.contains("`pools` has no place here"), "{e}");
     assert!(e.contains("pod_trace.profiles[1]") && e.contains("no scheduler profile `nope`"), "{e}");
     assert!(e.contains("pod_trace.fill_to"), "{e}");
+}
+
+/// A scheduler that tries to cheat: both members of an 8-GPU gang on one
+/// 4-GPU node, a zero-GPU bind, a replica spread over two nodes. Twin refuses
+/// each, traces it, and never over-allocates a node.
+#[test]
+fn an_external_scheduler_cannot_over_allocate_or_shortchange_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"import json, sys
+for line in sys.stdin:
+    msg = json.loads(line)
+    if msg['type'] == 'hello':
+        print(json.dumps({'type': 'ready', 'name': 'cheat'}), flush=True)
+        continue
+    req = msg['request']
+    ready = [n['id'] for n in msg['nodes'] if n['state'] == 'ready']
+    if req['workload'] == 'gang':
+        answer = {'type': 'bind', 'nodes': [ready[0], ready[0]], 'per_node': 4, 'why': 'same node twice'}
+    elif req['workload'] == 'tiny':
+        answer = {'type': 'bind', 'nodes': [ready[0]], 'per_node': 0, 'why': 'for free'}
+    else:
+        answer = {'type': 'bind', 'nodes': ready[:2], 'per_node': 1, 'why': 'a replica on two nodes'}
+    print(json.dumps(answer), flush=True)
+"#;
+    std::fs::write(dir.path().join("cheat.py"), script).unwrap();
+    let scenario = r#"
+format_version = 1
+name = "cheat"
+horizon = "30m"
+[scheduler]
+external = { command = ["python3", "cheat.py"], timeout = "5s" }
+[[pools]]
+name = "l4x4"
+node_type = "g6.12xlarge"
+capacity = "on-demand"
+initial_nodes = 2
+max_nodes = 2
+[[services]]
+name = "svc"
+model = "llama-3.2-1b"
+pools = ["l4x4"]
+gpus_per_replica = 2
+slo = { ttft = "1s", e2e = "5s" }
+arrivals = { poisson = { rate = 0.5 } }
+prompt_tokens = 100
+output_tokens = 10
+[[training]]
+name = "gang"
+pools = ["l4x4"]
+gpus = 8
+work_gpu_hours = 1.0
+[[training]]
+name = "tiny"
+pools = ["l4x4"]
+gpus = 1
+work_gpu_hours = 0.1
+"#;
+    let path = dir.path().join("cheat.toml");
+    std::fs::write(&path, scenario).unwrap();
+    let out = dir.path().join("run");
+    let o = twin(&["run", path.to_str().unwrap(), "--format", "json", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["jobs"]["finished"], 0, "no job ran on what it was not given: {v}");
+    assert_eq!(v["jobs"]["running"], 0);
+    assert_eq!(v["services"][0]["finished"], 0, "the replica was never bound");
+    assert!(v["pools"][0]["allocation"].as_f64().unwrap_or(0.0) <= 1e-9, "nothing allocated: {}", v["pools"][0]);
+    for (what, id) in [("--job", "gang"), ("--job", "tiny"), ("--service", "svc")] {
+        let e = twin(&["explain", out.to_str().unwrap(), what, id]);
+        let story = text(&e.stdout);
+        assert!(e.status.success(), "{}", text(&e.stderr));
+        assert!(story.contains("invalid-bind"), "{id}: {story}");
+    }
 }

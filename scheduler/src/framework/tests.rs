@@ -259,3 +259,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_profile_cannot_leave_out_the_rules_a_placement_must_keep() {
+    // Only bin-pack: resource-fit and node-affinity are still applied.
+    let p = profile(&[("bin-pack", 1.0)]);
+    let names: Vec<&str> = p.plugins().map(|(n, _)| n).collect();
+    assert_eq!(names, ["resource-fit", "node-affinity", "bin-pack"]);
+    let mut c = Cluster::default();
+    let a = c.add_shape(NodeShape::gpu_node("a", "L4", 4));
+    let b = c.add_shape(NodeShape::gpu_node("b", "H100", 8));
+    let _on_a = c.add_node("a-0", a);
+    let on_b = c.add_node("b-0", b);
+    let mut pack = p;
+    let mut pod = Pod::gpus(1, "wants-h100", 1);
+    pod.selector.push(crate::pod::Selector::In { key: "gpu.type".into(), values: vec!["H100".into()] });
+    assert_eq!(bind(&mut c, &mut pack, &pod), on_b, "the node selector holds without node-affinity listed");
+    // Too big for any node: refused, not squeezed in.
+    assert!(!matches!(pack.schedule(&Pod::gpus(2, "nine", 9), &c), Outcome::Bind { .. }));
+    // An option on the wrong plugin is refused.
+    let err = Profile::from_spec(&ProfileSpec {
+        name: "x".into(),
+        plugins: vec![PluginSpec { name: "bin-pack".into(), weight: 1.0, max_band: Some(1) }],
+        preemption: true,
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("takes no `max_band`"), "{err}");
+}

@@ -376,11 +376,12 @@ impl Fabric {
                     ctx.schedule_at(t, Event::Arrival(id));
                 }
             }
-            if let Some(a) = &svc.autoscaler {
-                ctx.schedule_in(a.interval, Event::Autoscale(id));
-            }
+            let interval = svc.autoscaler.as_ref().map(|a| a.interval);
             let w = self.services[s].workload;
             if self.admit_workload(w, ctx) {
+                if let Some(interval) = interval {
+                    ctx.schedule_in(interval, Event::Autoscale(id));
+                }
                 self.reconcile(id, ctx);
             } else {
                 // Rejected: no replica ever runs; its requests are dropped.

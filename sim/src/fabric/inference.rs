@@ -677,6 +677,10 @@ impl Fabric {
         let now = ctx.now();
         let svc = &self.services[s.index()];
         let Some(a) = &svc.autoscaler else { return };
+        if !svc.admitted {
+            // A service its admission policy rejected never scales.
+            return;
+        }
         let interval = a.interval;
         let ready = svc.routable.len();
         let metric = a.metric;
@@ -711,11 +715,8 @@ impl Fabric {
             if ready > 0 { total / ready as f64 } else { total }
         );
         let up = desired > current;
-        if up {
-            if let Some(v) = self.scaling_denied(s, current, desired) {
-                self.trace(now, "policy", name, "deny", None, format!("scale {current} → {desired} denied by {v}"));
-                return;
-            }
+        if up && self.scaling_denied(s, current, desired, now) {
+            return;
         }
         self.trace(now, "scale", name, if up { "scale-up" } else { "scale-down" }, None, detail);
         let svc = &mut self.services[s.index()];

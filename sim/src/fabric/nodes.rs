@@ -363,7 +363,8 @@ impl Fabric {
         // Stable: equal priorities keep their arrival order.
         queue.sort_by_key(|o| std::cmp::Reverse(self.workloads[self.workload_of(*o).index()].traits.priority));
         let mut waiting = VecDeque::with_capacity(queue.len());
-        for owner in queue {
+        let mut queue = queue.into_iter();
+        while let Some(owner) = queue.next() {
             let (gpus, pools, workload) = match owner {
                 Owner::Replica(r) => {
                     let rep = &self.replicas[r.index()];
@@ -406,12 +407,14 @@ impl Fabric {
             let verdict = match self.placement.place(&request, &view) {
                 Ok(v) => v,
                 Err(e) => {
+                    // The run ends here: nothing more is asked of a placement that failed.
                     self.fatal = Some(format!("placement of {} at {}: {e}", self.owner_name(owner), ctx.now()));
                     waiting.push_back(owner);
-                    continue;
+                    waiting.extend(queue);
+                    break;
                 }
             };
-            if !self.apply(owner, &pools, verdict, ctx) {
+            if !self.apply(owner, gpus, &pools, verdict, ctx) {
                 waiting.push_back(owner);
             }
         }
@@ -420,13 +423,30 @@ impl Fabric {
         self.pending = waiting;
     }
 
+    /// Whether `count` distinct nodes of `per_node` accelerators each give
+    /// the owner exactly the `gpus` it asks for (a replica: on one node).
+    fn shape_is_exact(owner: Owner, gpus: u32, count: usize, per_node: u32) -> bool {
+        let one_node = matches!(owner, Owner::Replica(_));
+        per_node >= 1 && count >= 1 && u64::from(per_node) * count as u64 == u64::from(gpus) && (!one_node || count == 1)
+    }
+
     /// Carries out a placement's verdict; whether the owner is placed.
-    fn apply(&mut self, owner: Owner, pools: &[PoolId], verdict: Verdict, ctx: &mut Context<'_, Event>) -> bool {
+    /// Nothing a placement says can over-allocate a node or shortchange the
+    /// work: a bind or provision that does not give exactly the accelerators
+    /// asked for, on distinct usable nodes of the allowed pools, is refused
+    /// and traced.
+    fn apply(&mut self, owner: Owner, gpus: u32, pools: &[PoolId], verdict: Verdict, ctx: &mut Context<'_, Event>) -> bool {
         let now = ctx.now();
         let subject = self.owner_name(owner);
         match verdict.decision {
             Decision::Bind { nodes, per_node } => {
-                if nodes.iter().all(|n| self.nodes.get(n.index()).is_some_and(|node| node.fits(owner, per_node))) && !nodes.is_empty() {
+                let distinct = nodes.iter().collect::<std::collections::BTreeSet<_>>().len() == nodes.len();
+                let valid = Self::shape_is_exact(owner, gpus, nodes.len(), per_node)
+                    && distinct
+                    && nodes
+                        .iter()
+                        .all(|n| self.nodes.get(n.index()).is_some_and(|node| pools.contains(&node.pool) && node.fits(owner, per_node)));
+                if valid {
                     let why = if nodes.len() > 1 {
                         let names: Vec<String> = nodes.iter().map(|n| self.node_name(*n)).collect();
                         format!("gang of {} × {per_node} on {} · {}", nodes.len(), names.join(", "), verdict.why)
@@ -437,12 +457,17 @@ impl Fabric {
                     self.bind(owner, &nodes, per_node, ctx);
                     true
                 } else {
-                    // A policy that names nodes that cannot take the work is ignored.
+                    // A placement that names nodes that cannot take the work is ignored.
+                    let names: Vec<String> = nodes.iter().map(|n| self.node_name(*n)).collect();
                     self.trace_wait(
                         owner,
                         "invalid-bind",
                         now,
-                        format!("placement named nodes that cannot take {per_node} accelerators: ignored"),
+                        format!(
+                            "placement named [{}] × {per_node} accelerators for work that needs {gpus}: not distinct nodes of its pools with room for exactly that, ignored · {}",
+                            names.join(", "),
+                            verdict.why
+                        ),
                     );
                     false
                 }
@@ -472,6 +497,44 @@ impl Fabric {
                 false
             }
             Decision::Provision { pool, reuse, launch, per_node } => {
+                let distinct = reuse.iter().collect::<std::collections::BTreeSet<_>>().len() == reuse.len();
+                if !pools.contains(&pool) || !distinct || !Self::shape_is_exact(owner, gpus, reuse.len() + launch as usize, per_node) {
+                    self.trace_wait(
+                        owner,
+                        "invalid-provision",
+                        now,
+                        format!(
+                            "placement asked for {} reused + {launch} new node(s) × {per_node} accelerators in pool {} for work that needs {gpus}: ignored · {}",
+                            reuse.len(),
+                            self.pools.get(pool.index()).map_or("?", |p| p.name.as_str()),
+                            verdict.why
+                        ),
+                    );
+                    return false;
+                }
+                let (reuse_ok, room) = (
+                    reuse.iter().all(|n| {
+                        self.nodes
+                            .get(n.index())
+                            .is_some_and(|node| node.pool == pool && node.state == NodeState::Provisioning && node.unpromised() >= per_node)
+                    }),
+                    launch <= self.pools[pool.index()].headroom(),
+                );
+                if !(reuse_ok && room) {
+                    self.trace_wait(
+                        owner,
+                        "invalid-provision",
+                        now,
+                        format!(
+                            "placement asked to {} in pool {}: {}, ignored · {}",
+                            if launch > 0 { format!("launch {launch} node(s)") } else { "reuse nodes".to_string() },
+                            self.pools[pool.index()].name,
+                            if reuse_ok { "beyond the pool's headroom" } else { "a reused node is not on its way or lacks room" },
+                            verdict.why
+                        ),
+                    );
+                    return false;
+                }
                 if launch > 0 {
                     // Launches that went elsewhere because a pool was out of stock.
                     for &q in pools {
@@ -480,22 +543,15 @@ impl Fabric {
                         }
                     }
                 }
-                let usable = |n: &NodeId| {
-                    self.nodes
-                        .get(n.index())
-                        .is_some_and(|node| node.pool == pool && node.state == NodeState::Provisioning && node.unpromised() >= per_node)
-                };
-                if reuse.iter().all(usable) && launch <= self.pools[pool.index()].headroom() {
-                    self.trace_wait(owner, "provision", now, verdict.why);
-                    for n in reuse {
-                        self.nodes[n.index()].reserve(owner, per_node);
-                        self.notify(FleetChange::Reserved { node: n, owner, gpus: per_node });
-                    }
-                    for _ in 0..launch {
-                        let n = self.launch_node(pool, ctx);
-                        self.nodes[n.index()].reserve(owner, per_node);
-                        self.notify(FleetChange::Reserved { node: n, owner, gpus: per_node });
-                    }
+                self.trace_wait(owner, "provision", now, verdict.why);
+                for n in reuse {
+                    self.nodes[n.index()].reserve(owner, per_node);
+                    self.notify(FleetChange::Reserved { node: n, owner, gpus: per_node });
+                }
+                for _ in 0..launch {
+                    let n = self.launch_node(pool, ctx);
+                    self.nodes[n.index()].reserve(owner, per_node);
+                    self.notify(FleetChange::Reserved { node: n, owner, gpus: per_node });
                 }
                 false
             }

@@ -67,7 +67,8 @@ impl Fabric {
     }
 
     /// Records a denial for the summary and the trace.
-    fn deny(&mut self, point: &'static str, subject: &str, violations: &[Violation], now: crate::time::SimTime) {
+    /// Counts a denial by rule and traces it as `{point}-deny`, after `step` (what was refused) if given.
+    fn deny(&mut self, point: &'static str, subject: &str, violations: &[Violation], now: crate::time::SimTime, step: Option<String>) {
         for v in violations {
             let d = self.denials.entry((point, v.rule.clone())).or_default();
             if d.count == 0 {
@@ -77,6 +78,10 @@ impl Fabric {
             d.count += 1;
         }
         let detail = violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        let detail = match step {
+            Some(step) => format!("{step} denied by {detail}"),
+            None => detail,
+        };
         self.trace(now, "policy", subject.to_string(), &format!("{point}-deny"), None, detail);
     }
 
@@ -95,7 +100,7 @@ impl Fabric {
         match verdict {
             Some(Ok(v)) if !v.is_empty() => {
                 let name = input.review.object.name.clone();
-                self.deny("admission", &name, &v, ctx.now());
+                self.deny("admission", &name, &v, ctx.now(), None);
                 false
             }
             Some(Err(e)) => {
@@ -115,9 +120,12 @@ impl Fabric {
         let w = self.workload_of(owner);
         let mut allowed = Vec::with_capacity(pools.len());
         for &p in pools {
-            let ok = match self.placement_verdicts.get(&(w, p)) {
-                Some(ok) => *ok,
-                None => {
+            // Asked again only when the pool's price has moved since.
+            let price = self.pools[p.index()].price_units;
+            let before = self.placement_verdicts.get(&(w, p)).copied();
+            let ok = match before {
+                Some((at, ok)) if at == price => ok,
+                _ => {
                     let pool = &self.pools[p.index()];
                     let input = PlacementInput {
                         workload: self.workload_doc(w),
@@ -133,8 +141,11 @@ impl Fabric {
                     };
                     let ok = match self.policy.as_mut().map(|h| h.placement(&input)) {
                         Some(Ok(v)) if !v.is_empty() => {
-                            let subject = format!("{} in pool {}", input.workload.name, input.pool.name);
-                            self.deny("placement", &subject, &v, ctx.now());
+                            // Traced and counted when the verdict turns to deny, not on every re-ask.
+                            if before.is_none_or(|(_, ok)| ok) {
+                                let subject = format!("{} in pool {}", input.workload.name, input.pool.name);
+                                self.deny("placement", &subject, &v, ctx.now(), None);
+                            }
                             false
                         }
                         Some(Err(e)) => {
@@ -143,7 +154,7 @@ impl Fabric {
                         }
                         _ => true,
                     };
-                    self.placement_verdicts.insert((w, p), ok);
+                    self.placement_verdicts.insert((w, p), (price, ok));
                     ok
                 }
             };
@@ -155,13 +166,23 @@ impl Fabric {
     }
 
     /// Asks the scaling policy about a scale-up; the violations, if denied.
-    pub(super) fn scaling_denied(&mut self, s: ServiceId, current: u32, desired: u32) -> Option<String> {
-        self.policy.as_ref()?;
+    /// Asks the scaling policy about a scale-up; whether it is denied
+    /// (traced and counted here).
+    pub(super) fn scaling_denied(&mut self, s: ServiceId, current: u32, desired: u32, now: crate::time::SimTime) -> bool {
+        if self.policy.is_none() {
+            return false;
+        }
         let svc = &self.services[s.index()];
         let w = svc.workload;
         let team = self.workloads[w.index()].team.clone();
         let (_, run_rate) = self.team_holdings(&team);
-        let cheapest = svc.pools.iter().map(|p| self.pools[p.index()].price_units as f64 / 1e9).fold(f64::INFINITY, f64::min);
+        // The cheapest pool the placement policy has not ruled out for it.
+        let cheapest = svc
+            .pools
+            .iter()
+            .filter(|p| self.placement_verdicts.get(&(w, **p)).is_none_or(|(_, ok)| *ok))
+            .map(|p| self.pools[p.index()].price_units as f64 / 1e9)
+            .fold(f64::INFINITY, f64::min);
         let added = f64::from(desired - current)
             * f64::from(svc.gpus_per_replica)
             * if cheapest.is_finite() { cheapest } else { 0.0 }
@@ -188,22 +209,14 @@ impl Fabric {
         match self.policy.as_mut().map(|h| h.scaling(&input)) {
             Some(Ok(v)) if !v.is_empty() => {
                 let name = input.service.name.clone();
-                // Traced by the caller with the scale step it blocks.
-                for viol in &v {
-                    let d = self.denials.entry(("scaling", viol.rule.clone())).or_default();
-                    if d.count == 0 {
-                        d.first_subject = name.clone();
-                        d.message = viol.message.clone();
-                    }
-                    d.count += 1;
-                }
-                Some(v.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+                self.deny("scaling", &name, &v, now, Some(format!("scale {current} → {desired}")));
+                true
             }
             Some(Err(e)) => {
                 self.fatal = Some(format!("scaling policy for {}: {e}", input.service.name));
-                Some(e)
+                true
             }
-            _ => None,
+            _ => false,
         }
     }
 

@@ -28,6 +28,17 @@ pub enum Owner {
     Job(JobId),
 }
 
+impl std::fmt::Display for Owner {
+    /// `replica-N` or `job-N`, by creation order, as records and the external
+    /// scheduler protocol name them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Owner::Replica(r) => write!(f, "replica-{}", r.0),
+            Owner::Job(j) => write!(f, "job-{}", j.0),
+        }
+    }
+}
+
 /// Accelerators on a node held by one owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Alloc {

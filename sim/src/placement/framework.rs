@@ -272,7 +272,7 @@ impl Placement for FrameworkPlacement {
             if let Some(idx) = self.idx(node) {
                 let placeholder = Pod { id: pod, priority: i32::MAX, ..Pod::gpus(pod.0, "promise", gpus) };
                 if !self.try_bind(&placeholder, idx) {
-                    self.note_drift(format!("promise of {gpus} to {owner:?} on {node:?} no longer fits"));
+                    self.note_drift(format!("promise of {gpus} to {owner} on {node:?} no longer fits"));
                 }
             }
         }
@@ -311,12 +311,14 @@ impl Placement for FrameworkPlacement {
             }
             FleetChange::Allocated { node, owner, gpus, priority } => {
                 let Some(idx) = self.idx(node) else { return };
-                let pod = self.new_pod(format!("{owner:?}"), gpus, priority, owner);
+                let pod = self.new_pod(owner.to_string(), gpus, priority, owner);
+                // What runs is the workload mix fragmentation-aware scoring weighs against.
+                self.profile.observe(&pod);
                 if self.try_bind(&pod, idx) {
                     self.held.insert((owner, node), pod.id);
                     self.owners.insert(pod.id, owner);
                 } else {
-                    self.note_drift(format!("{owner:?} took {gpus} on {node:?}, which the mirror had not free"));
+                    self.note_drift(format!("{owner} took {gpus} on {node:?}, which the mirror had not free"));
                 }
             }
             FleetChange::Released { node, owner } => {
@@ -332,7 +334,7 @@ impl Placement for FrameworkPlacement {
                 if self.try_bind(&pod, idx) {
                     self.promised.insert((owner, node), (pod.id, gpus));
                 } else {
-                    self.note_drift(format!("promise of {gpus} to {owner:?} on {node:?} does not fit the mirror"));
+                    self.note_drift(format!("promise of {gpus} to {owner} on {node:?} does not fit the mirror"));
                 }
             }
             FleetChange::Unreserved { node, owner } => {

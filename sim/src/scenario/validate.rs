@@ -219,6 +219,14 @@ fn check_profile(c: &mut Checker<'_>, choice: &ProfileChoice, path: &FieldPath, 
                 if plugin.max_band.is_some_and(|b| b > 4) {
                     c.report(ErrorKind::InvalidValue, pp.key("max_band"), "Spot Advisor bands run from 0 to 4", None);
                 }
+                if plugin.max_band.is_some() && plugin.name != "interruption-aware" {
+                    c.report(
+                        ErrorKind::InvalidValue,
+                        pp.key("max_band"),
+                        format!("plugin `{}` takes no `max_band`", plugin.name),
+                        Some("`max_band` belongs to `interruption-aware`".into()),
+                    );
+                }
             }
         }
     }

@@ -31,16 +31,24 @@ impl HoltWinters {
     }
 
     /// Adds the next observation.
+    ///
+    /// The first season only gathers: at its end the level is its mean and
+    /// each slot's seasonal term its difference from that mean (the classical
+    /// initialisation; smoothing from the first observation instead leaves
+    /// the season biased by the level's lag for many seasons).
     pub fn observe(&mut self, y: f64) {
         let m = self.season.len();
         let i = self.n % m;
-        if self.n == 0 {
-            self.level = y;
-        } else if self.n < m {
-            // First season: learn the level and the season's shape, no trend yet.
-            let level = self.alpha * (y - self.season[i]) + (1.0 - self.alpha) * self.level;
-            self.season[i] = y - level;
-            self.level = level;
+        if self.n < m {
+            // Slots hold the raw observations until the season is complete.
+            self.season[i] = y;
+            self.level += (y - self.level) / (self.n + 1) as f64;
+            if self.n == m - 1 {
+                let mean = self.level;
+                for s in &mut self.season {
+                    *s -= mean;
+                }
+            }
         } else {
             let level = self.alpha * (y - self.season[i]) + (1.0 - self.alpha) * (self.level + self.trend);
             self.trend = self.beta * (level - self.level) + (1.0 - self.beta) * self.trend;
@@ -50,10 +58,14 @@ impl HoltWinters {
         self.n += 1;
     }
 
-    /// The forecast `h` observations after the last one (0 = the smoothed present), never negative.
+    /// The forecast for the observation `h + 1` steps after the last one (0: the next), never negative.
     pub fn forecast(&self, h: usize) -> f64 {
         let m = self.season.len();
         // The season slot of observation n + h (the last one was n − 1).
+        if self.n < m {
+            // Still gathering the first season: the mean so far.
+            return self.level.max(0.0);
+        }
         let slot = (self.n + h) % m;
         (self.level + (h as f64 + 1.0) * self.trend + self.season[slot]).max(0.0)
     }
