@@ -393,3 +393,24 @@ work_gpu_hours = 0.1
         assert!(story.contains("invalid-bind"), "{id}: {story}");
     }
 }
+
+/// The launch-day surge with the autoscaler on P95 time to first token
+/// instead of concurrency: it still scales out, and without it the service
+/// drowns.
+#[test]
+fn a_latency_autoscaler_rescues_the_launch_day_surge() {
+    let text = std::fs::read_to_string(crate::root().join("scenarios/autoscaler-rescue.toml")).unwrap();
+    let concurrency = r#"autoscaler = { metric = "concurrency", target = 20, min = 2, max = 40, interval = "15s", scale_down_window = "5m", max_step_up = 4 }"#;
+    assert!(text.contains(concurrency));
+    let latency = text.replace(
+        concurrency,
+        r#"autoscaler = { metric = "ttft", target = 0.5, percentile = 0.95, min = 2, max = 40, interval = "15s", scale_down_window = "5m", max_step_up = 4, max_step_down = 2 }"#,
+    );
+    let fixed = text.replace(concurrency, "");
+    let run = |t: &str| twin_sim::run(&crate::scenario(t), 11, twin_sim::RunOptions::summary_only()).unwrap().summary.services.remove(0);
+    let (l, f) = (run(&latency), run(&fixed));
+    assert!(l.scale_ups >= 3 && l.peak_replicas > 8, "scaled out: {} ups, peak {}", l.scale_ups, l.peak_replicas);
+    assert!(l.slo_attainment > f.slo_attainment + 0.2, "latency-scaled {} vs fixed {}", l.slo_attainment, f.slo_attainment);
+    let drops = |s: &twin_sim::metrics::ServiceSummary| s.dropped.values().sum::<u64>();
+    assert!(drops(&l) * 4 < drops(&f), "drops {} vs {}", drops(&l), drops(&f));
+}

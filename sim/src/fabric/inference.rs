@@ -214,6 +214,9 @@ impl Fabric {
         svc.interval.finished += 1;
         svc.stats.ttft.record(ttft);
         svc.stats.e2e.record(e2e);
+        if let Some(a) = svc.autoscaler.as_mut() {
+            a.record(ttft, e2e);
+        }
         svc.stats.prompt_tokens += u64::from(req.prompt);
         svc.stats.output_tokens += u64::from(req.output);
         if ttft <= svc.slo_ttft && e2e <= svc.slo_e2e {
@@ -684,12 +687,19 @@ impl Fabric {
         let interval = a.interval;
         let ready = svc.routable.len();
         let metric = a.metric;
+        let oldest_wait = if metric.is_latency() {
+            svc.queue.iter().map(|r| now.saturating_since(self.requests[*r].arrival)).max().unwrap_or(SimDuration::ZERO)
+        } else {
+            SimDuration::ZERO
+        };
         let total = match metric {
             ScaleMetric::Concurrency => {
                 svc.queue.len() as f64 + svc.replicas.iter().map(|r| f64::from(self.replicas[r.index()].load())).sum::<f64>()
             }
             ScaleMetric::Queue => svc.queue.len() as f64,
             ScaleMetric::Utilisation => (svc.busy_ns - a.last_busy_ns) as f64 / interval.as_nanos() as f64,
+            // Set below, where the samples are taken.
+            ScaleMetric::Ttft | ScaleMetric::E2e => 0.0,
         };
         let arrival_rate = (svc.stats.arrived - a.last_arrived) as f64 / interval.as_secs_f64();
         let (busy, arrived, current, target) = (svc.busy_ns, svc.stats.arrived, svc.desired, a.target);
@@ -697,10 +707,15 @@ impl Fabric {
         let a = svc.autoscaler.as_mut().expect("checked above");
         a.last_busy_ns = busy;
         a.last_arrived = arrived;
+        // A latency is service-wide and not proportional to replicas; see `decide_latency`.
+        let latency = metric.is_latency().then(|| a.take_latency(oldest_wait));
         // Predictive: provision for the load expected when new replicas would be ready.
         let growth = a.growth_ahead(arrival_rate);
         let planned = total * growth.max(1.0);
-        let desired = a.decide(now, planned, ready as u32, current);
+        let desired = match latency {
+            Some(l) => a.decide_latency(now, l, growth, ready as u32, current),
+            None => a.decide(now, planned, ready as u32, current),
+        };
         if now + interval < self.horizon {
             ctx.schedule_in(interval, Event::Autoscale(s));
         }
@@ -709,11 +724,18 @@ impl Fabric {
         }
         let name = svc.name.clone();
         let ahead = if growth > 1.0 { format!(", ×{growth:.2} forecast ahead → {planned:.1}") } else { String::new() };
-        let detail = format!(
-            "{} {total:.1} over {ready} ready ({:.2} per replica, target {target}){ahead} · {current} → {desired}",
-            metric.as_str(),
-            if ready > 0 { total / ready as f64 } else { total }
-        );
+        let detail = match latency {
+            Some(l) => format!(
+                "{} p{} {l:.3} s with {ready} ready (target {target} s){ahead} · {current} → {desired}",
+                metric.as_str(),
+                svc.autoscaler.as_ref().map_or(95.0, |a| a.percentile * 100.0)
+            ),
+            None => format!(
+                "{} {total:.1} over {ready} ready ({:.2} per replica, target {target}){ahead} · {current} → {desired}",
+                metric.as_str(),
+                if ready > 0 { total / ready as f64 } else { total }
+            ),
+        };
         let up = desired > current;
         if up && self.scaling_denied(s, current, desired, now) {
             return;

@@ -879,6 +879,12 @@ pub enum ScaleMetric {
     /// Share of time ready replicas spent running engine steps (0 to 1).
     #[serde(alias = "utilization")]
     Utilisation,
+    /// Time to first token, seconds: the `percentile` of requests finished
+    /// in the last interval, or the wait of the oldest queued request if
+    /// longer. Scaled as an HPA object metric: `ceil(ready × value / target)`.
+    Ttft,
+    /// End-to-end latency, seconds, observed as for `ttft`.
+    E2e,
 }
 
 impl ScaleMetric {
@@ -888,7 +894,14 @@ impl ScaleMetric {
             ScaleMetric::Concurrency => "concurrency",
             ScaleMetric::Queue => "queue",
             ScaleMetric::Utilisation => "utilisation",
+            ScaleMetric::Ttft => "ttft",
+            ScaleMetric::E2e => "e2e",
         }
+    }
+
+    /// Whether the metric is a latency (a service-wide value, not a sum over replicas).
+    pub fn is_latency(self) -> bool {
+        matches!(self, ScaleMetric::Ttft | ScaleMetric::E2e)
     }
 }
 
@@ -919,6 +932,13 @@ pub struct AutoscalerSpec {
     /// Most replicas added in one step. Default: no limit.
     #[serde(default)]
     pub max_step_up: Option<u32>,
+    /// Most replicas removed in one step. Default: no limit.
+    #[serde(default)]
+    pub max_step_down: Option<u32>,
+    /// For `ttft` and `e2e`: the percentile of the interval's latencies to
+    /// hold at `target`, above 0 and at most 1. Default 0.95.
+    #[serde(default = "default_percentile")]
+    pub percentile: f64,
     /// Scale ahead of demand: forecast the arrival rate with Holt-Winters
     /// and provision for the load expected `lead` from now. Default: reactive only.
     #[serde(default)]
@@ -960,6 +980,10 @@ fn default_beta() -> f64 {
 }
 fn default_gamma() -> f64 {
     0.3
+}
+
+fn default_percentile() -> f64 {
+    0.95
 }
 
 fn default_interval() -> Dur {

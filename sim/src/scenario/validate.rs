@@ -858,6 +858,17 @@ fn check_service(c: &mut Checker<'_>, s: &ServiceSpec, p: &FieldPath, pools: &BT
         if a.max_step_up == Some(0) {
             c.report(ErrorKind::InvalidValue, ap.key("max_step_up"), "max_step_up must be at least 1", None);
         }
+        if a.max_step_down == Some(0) {
+            c.report(ErrorKind::InvalidValue, ap.key("max_step_down"), "max_step_down must be at least 1", None);
+        }
+        if !(a.percentile > 0.0 && a.percentile <= 1.0) {
+            c.report(
+                ErrorKind::InvalidValue,
+                ap.key("percentile"),
+                format!("percentile {} is not in (0, 1]", a.percentile),
+                Some("0.95 holds the P95 at the target".into()),
+            );
+        }
     }
 }
 
