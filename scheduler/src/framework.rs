@@ -312,6 +312,49 @@ impl Profile {
         let alloc = fit_on(pod, &node).ok_or(("framework", "resources"))?;
         Ok(self.plugins.iter().filter_map(|(p, w)| p.score(pod, view, &alloc).map(|s| w * s)).sum())
     }
+
+    /// Ranks candidate empty nodes, one per pool that could grow, the way
+    /// [`Profile::schedule`] ranks nodes: each plugin's raw scores are
+    /// normalised to 0..100 across the feasible candidates, then weighted
+    /// and summed. `None` for a candidate a filter rejects. This is how a
+    /// cluster autoscaler's expander picks the pool to grow, on the same
+    /// scale as placement (raw scores mix dollars, shares and hazards).
+    pub fn rank_empty_nodes(&self, candidates: &[(Pod, NodeShape)]) -> Vec<Option<f64>> {
+        let empty = |shape: &NodeShape| Node {
+            name: String::new(),
+            shape: crate::node::ShapeId(0),
+            free_cpu: shape.cpu_milli,
+            free_mem: shape.memory_mib,
+            gpu_free: vec![crate::node::MILLI; shape.gpus as usize],
+            schedulable: true,
+        };
+        let nodes: Vec<Node> = candidates.iter().map(|(_, shape)| empty(shape)).collect();
+        // Raw scores per feasible candidate, per plugin (NaN: the plugin does not score it).
+        let raw: Vec<Option<Vec<f64>>> = candidates
+            .iter()
+            .zip(&nodes)
+            .map(|((pod, shape), node)| {
+                let view = NodeView { node, shape };
+                if self.first_rejection(pod, view).is_some() {
+                    return None;
+                }
+                let alloc = fit_on(pod, node)?;
+                Some(self.plugins.iter().map(|(p, _)| p.score(pod, view, &alloc).unwrap_or(f64::NAN)).collect())
+            })
+            .collect();
+        let mut total: Vec<Option<f64>> = raw.iter().map(|r| r.as_ref().map(|_| 0.0)).collect();
+        for (k, (_, weight)) in self.plugins.iter().enumerate() {
+            let idx: Vec<usize> = (0..raw.len()).filter(|&i| raw[i].as_ref().is_some_and(|r| !r[k].is_nan())).collect();
+            let mut vals: Vec<f64> = idx.iter().map(|&i| raw[i].as_ref().map_or(0.0, |r| r[k])).collect();
+            normalise(&mut vals);
+            for (&i, v) in idx.iter().zip(vals) {
+                if let Some(t) = total[i].as_mut() {
+                    *t += weight * v;
+                }
+            }
+        }
+        total
+    }
 }
 
 /// Gives a bound pod's resources back on a copy of its node.

@@ -286,3 +286,23 @@ fn a_profile_cannot_leave_out_the_rules_a_placement_must_keep() {
     .unwrap_err();
     assert!(err.to_string().contains("takes no `max_band`"), "{err}");
 }
+
+#[test]
+fn pools_to_grow_are_ranked_on_the_placement_scale() {
+    let p = Profile::builtin("default").unwrap();
+    let pod = Pod::gpus(1, "a", 1);
+    let mut wants_h100 = pod.clone();
+    wants_h100.selector.push(crate::pod::Selector::In { key: "gpu.type".into(), values: vec!["H100".into()] });
+    let candidates = vec![
+        (wants_h100.clone(), shape("od", "H100", 8, 6.88, Capacity::OnDemand, 0.0)),
+        (wants_h100.clone(), shape("spot", "H100", 8, 2.75, Capacity::Spot, 0.0002)),
+        (wants_h100, shape("l4", "L4", 8, 0.8, Capacity::OnDemand, 0.0)),
+    ];
+    let s = p.rank_empty_nodes(&candidates);
+    assert!(s[2].is_none(), "the selector rules out the L4 pool");
+    let (od, spot) = (s[0].unwrap(), s[1].unwrap());
+    assert!(spot > od, "spot before on-demand: {spot} vs {od}");
+    // Normalised per plugin, a total is at most 100 × the sum of weights.
+    let most: f64 = p.plugins().map(|(_, w)| 100.0 * w).sum();
+    assert!(spot <= most + 1e-9 && od >= 0.0);
+}

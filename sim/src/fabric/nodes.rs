@@ -486,10 +486,13 @@ impl Fabric {
                     return false;
                 }
                 let names: Vec<String> = victims.iter().map(|v| self.owner_name(*v)).collect();
-                self.trace(now, "preemption", subject, "preempts", None, format!("{} · evicting {}", verdict.why, names.join(", ")));
-                for v in &victims {
+                // Where each victim runs (its first node), so `twin explain --node` tells it too.
+                let node_of = |v: Owner| self.nodes.iter().position(|n| n.allocs.iter().any(|a| a.owner == v)).map(|i| NodeId(i as u32));
+                let at: Vec<Option<NodeId>> = victims.iter().map(|v| node_of(*v)).collect();
+                self.trace(now, "preemption", subject, "preempts", at[0], format!("{} · evicting {}", verdict.why, names.join(", ")));
+                for (v, node) in victims.iter().zip(at) {
                     let vname = self.owner_name(*v);
-                    self.trace(now, "preemption", vname, "evicted", None, format!("by {} (priority {prio})", self.owner_name(owner)));
+                    self.trace(now, "preemption", vname, "evicted", node, format!("by {} (priority {prio})", self.owner_name(owner)));
                     self.evict(*v, ctx);
                 }
                 self.stats_preemptions += victims.len() as u64;

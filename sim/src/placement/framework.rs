@@ -202,7 +202,9 @@ impl FrameworkPlacement {
                     GangOutcome::Bind { placements, trace } => {
                         let nodes: Option<Vec<NodeId>> = placements.iter().map(|(_, n, _)| self.node_id(*n)).collect();
                         if let Some(nodes) = nodes {
-                            return Verdict { decision: Decision::Bind { nodes, per_node: per }, why: trace.summary() };
+                            // Members are placed in turn; the trace is the last one's.
+                            let why = format!("{} members placed in turn, the last: {}", placements.len(), trace.summary());
+                            return Verdict { decision: Decision::Bind { nodes, per_node: per }, why };
                         }
                     }
                     GangOutcome::Wait { trace } => last_why = trace.summary(),
@@ -216,17 +218,19 @@ impl FrameworkPlacement {
         let Some(pod) = first_pod else {
             return Verdict { decision: Decision::Wait(WaitReason::NoCapacity), why: last_why };
         };
-        let mut ranked: Vec<(f64, PoolId)> = req
+        let growable: Vec<(PoolId, Pod, NodeShape)> = req
             .pools
             .iter()
             .filter(|p| fleet.pools[p.index()].headroom() > 0)
             .filter_map(|&p| {
                 let pool = &fleet.pools[p.index()];
                 let (_, per) = gang_shape(req.gpus, pool.gpus_per_node)?;
-                let probe = Pod { gpus: per, gang: None, ..pod.clone() };
-                self.profile.score_empty_node(&probe, &Self::shape_of(pool)).ok().map(|s| (s, p))
+                Some((p, Pod { gpus: per, gang: None, ..pod.clone() }, Self::shape_of(pool)))
             })
             .collect();
+        let candidates: Vec<(Pod, NodeShape)> = growable.iter().map(|(_, pod, shape)| (pod.clone(), shape.clone())).collect();
+        let scores = self.profile.rank_empty_nodes(&candidates);
+        let mut ranked: Vec<(f64, PoolId)> = growable.iter().zip(scores).filter_map(|((p, _, _), s)| s.map(|s| (s, *p))).collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let order: Vec<PoolId> = ranked.iter().map(|r| r.1).collect();
         match provision_in(req, fleet, &order) {
