@@ -27,6 +27,50 @@ pub enum Command {
     Policy(PolicyCommand),
     /// Tell the story of a job, a request, a node or a service from a run folder.
     Explain(ExplainArgs),
+    /// Read real GPU telemetry: import it to Parquet, or summarise it.
+    #[command(subcommand)]
+    Trace(TraceCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TraceCommand {
+    /// Convert nvidia-smi CSV, nvidia-smi dmon or DCGM exporter text to canonical Parquet.
+    Import(TraceImportArgs),
+    /// Rows, time span, GPUs, utilisation, power, energy and busy/idle phases of a telemetry file.
+    Info(TraceInfoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TraceReadArgs {
+    /// The telemetry file: nvidia-smi CSV, dmon text, DCGM text, or Parquet from `twin trace import`.
+    pub file: PathBuf,
+    /// Its format: auto, nvidia-smi, dmon, dcgm.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Stop at the first bad row instead of skipping and counting it.
+    #[arg(long)]
+    pub strict: bool,
+    /// DCGM text without timestamps: time between scrapes, such as `15s`.
+    #[arg(long, default_value = "1s")]
+    pub scrape_interval: String,
+}
+
+#[derive(Args, Debug)]
+pub struct TraceImportArgs {
+    #[command(flatten)]
+    pub read: TraceReadArgs,
+    /// The Parquet file to write (atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct TraceInfoArgs {
+    #[command(flatten)]
+    pub read: TraceReadArgs,
+    /// The summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -36,6 +36,7 @@ mod policies;
 mod progress;
 mod run;
 mod scenarios;
+mod trace;
 mod validate;
 
 use clap::Parser;
@@ -67,6 +68,8 @@ fn main() -> ExitCode {
         args::Command::Bench(a) => bench::bench(a),
         args::Command::Policy(args::PolicyCommand::Test(a)) => policies::test(a),
         args::Command::Explain(a) => explain(a),
+        args::Command::Trace(args::TraceCommand::Import(a)) => trace::import(a),
+        args::Command::Trace(args::TraceCommand::Info(a)) => trace::info(a),
     };
     match result {
         Ok(code) => code,

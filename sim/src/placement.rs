@@ -203,7 +203,7 @@ pub fn gang_shape(gpus: u32, per_node: u32) -> Option<(u32, u32)> {
         None
     } else if gpus <= per_node {
         Some((1, gpus))
-    } else if gpus % per_node == 0 {
+    } else if gpus.is_multiple_of(per_node) {
         Some((gpus / per_node, per_node))
     } else {
         None

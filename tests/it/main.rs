@@ -7,6 +7,7 @@ mod cli;
 mod determinism;
 mod invariants;
 mod library;
+mod replay;
 mod scheduling;
 mod theory;
 

@@ -371,10 +371,10 @@ impl Fabric {
         for s in 0..self.services.len() {
             let id = ServiceId(s as u32);
             let svc = &mut self.services[s];
-            if let Some(t) = svc.arrivals.next_after(SimTime::ZERO, &mut svc.rng_arrivals) {
-                if t < self.horizon {
-                    ctx.schedule_at(t, Event::Arrival(id));
-                }
+            if let Some(t) = svc.arrivals.next_after(SimTime::ZERO, &mut svc.rng_arrivals)
+                && t < self.horizon
+            {
+                ctx.schedule_at(t, Event::Arrival(id));
             }
             let interval = svc.autoscaler.as_ref().map(|a| a.interval);
             let w = self.services[s].workload;

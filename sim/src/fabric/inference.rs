@@ -24,10 +24,10 @@ impl Fabric {
     pub(super) fn on_arrival(&mut self, s: ServiceId, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         let svc = &mut self.services[s.index()];
-        if let Some(t) = svc.arrivals.next_after(now, &mut svc.rng_arrivals) {
-            if t < self.horizon {
-                ctx.schedule_at(t, Event::Arrival(s));
-            }
+        if let Some(t) = svc.arrivals.next_after(now, &mut svc.rng_arrivals)
+            && t < self.horizon
+        {
+            ctx.schedule_at(t, Event::Arrival(s));
         }
         let prompt = svc.prompt.sample(&mut svc.rng_tokens);
         let output = svc.output.sample(&mut svc.rng_tokens);

@@ -78,15 +78,15 @@ impl Fabric {
         node.state = NodeState::Ready;
         node.ready_at.get_or_insert(now);
         let pool = &mut self.pools[node.pool.index()];
-        if let Some(i) = pool.interruptions {
-            if let Some(d) = i.sample_until_notice(&mut pool.rng_interrupt) {
-                node.timer_interrupt = Some(ctx.schedule_in(d, Event::NodeNotice(id)));
-            }
+        if let Some(i) = pool.interruptions
+            && let Some(d) = i.sample_until_notice(&mut pool.rng_interrupt)
+        {
+            node.timer_interrupt = Some(ctx.schedule_in(d, Event::NodeNotice(id)));
         }
-        if let Some((mtbf, _)) = pool.failures {
-            if let Some(d) = Self::exp_wait(mtbf, &mut pool.rng_failure) {
-                node.timer_failure = Some(ctx.schedule_in(d, Event::NodeFail(id)));
-            }
+        if let Some((mtbf, _)) = pool.failures
+            && let Some(d) = Self::exp_wait(mtbf, &mut pool.rng_failure)
+        {
+            node.timer_failure = Some(ctx.schedule_in(d, Event::NodeFail(id)));
         }
         self.notify(FleetChange::NodeState(id));
         self.arm_idle_check(id, ctx);
@@ -306,10 +306,10 @@ impl Fabric {
         }
         pool.price.apply_pending();
         pool.refresh_price();
-        if let Some(t) = pool.price.next_change(now) {
-            if t < self.horizon {
-                ctx.schedule_at(t, Event::PriceChange(p));
-            }
+        if let Some(t) = pool.price.next_change(now)
+            && t < self.horizon
+        {
+            ctx.schedule_at(t, Event::PriceChange(p));
         }
         self.notify(FleetChange::PoolChanged(p));
     }

@@ -168,15 +168,15 @@ fn check_scheduler(c: &mut Checker<'_>, spec: &ScenarioSpec) {
     if let Some(choice) = &s.profile {
         check_profile(c, choice, &p.key("profile"), true);
     }
-    if let Some(pol) = &spec.policies {
-        if pol.files.is_empty() {
-            c.report(
-                ErrorKind::InvalidValue,
-                FieldPath::root().key("policies").key("files"),
-                "no policy files",
-                Some("list Rego files or folders, such as `[\"../policies\"]`".into()),
-            );
-        }
+    if let Some(pol) = &spec.policies
+        && pol.files.is_empty()
+    {
+        c.report(
+            ErrorKind::InvalidValue,
+            FieldPath::root().key("policies").key("files"),
+            "no policy files",
+            Some("list Rego files or folders, such as `[\"../policies\"]`".into()),
+        );
     }
 }
 
@@ -451,15 +451,15 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
                 None,
             );
         }
-        if let Some(init) = pool.initial_nodes {
-            if init < pool.min_nodes || init > max {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    p.key("initial_nodes"),
-                    format!("initial_nodes ({init}) is outside min_nodes..max_nodes ({}..{max})", pool.min_nodes),
-                    None,
-                );
-            }
+        if let Some(init) = pool.initial_nodes
+            && (init < pool.min_nodes || init > max)
+        {
+            c.report(
+                ErrorKind::InvalidValue,
+                p.key("initial_nodes"),
+                format!("initial_nodes ({init}) is outside min_nodes..max_nodes ({}..{max})", pool.min_nodes),
+                None,
+            );
         }
         if max == 0 {
             c.report(
@@ -563,10 +563,10 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
     if let Some(e) = pool.energy_price_per_kwh {
         c.non_negative(p.key("energy_price_per_kwh"), "the energy price", e);
     }
-    if let Some(pue) = pool.pue {
-        if !(pue >= 1.0) {
-            c.report(ErrorKind::InvalidValue, p.key("pue"), format!("PUE must be at least 1, not {pue}"), None);
-        }
+    if let Some(pue) = pool.pue
+        && !(pue >= 1.0)
+    {
+        c.report(ErrorKind::InvalidValue, p.key("pue"), format!("PUE must be at least 1, not {pue}"), None);
     }
     if let Some(l) = pool.list_price_per_hour {
         c.non_negative(p.key("list_price_per_hour"), "the list price", l);
@@ -596,10 +596,10 @@ fn check_price(c: &mut Checker<'_>, price: &PriceSpec, p: &FieldPath) {
             if let Some(i) = m.initial {
                 c.non_negative(mp.key("initial"), "the initial price", i);
             }
-            if let (Some(f), Some(cap)) = (m.floor, m.cap) {
-                if f > cap {
-                    c.report(ErrorKind::InvalidValue, mp.key("floor"), format!("floor ({f}) is above cap ({cap})"), None);
-                }
+            if let (Some(f), Some(cap)) = (m.floor, m.cap)
+                && f > cap
+            {
+                c.report(ErrorKind::InvalidValue, mp.key("floor"), format!("floor ({f}) is above cap ({cap})"), None);
             }
             if let Some(f) = m.floor {
                 c.non_negative(mp.key("floor"), "the floor", f);
@@ -615,10 +615,10 @@ fn check_price(c: &mut Checker<'_>, price: &PriceSpec, p: &FieldPath) {
                     Some("add points such as `{ at = \"0h\", price = 20.0 }`".into()),
                 );
             }
-            if let Some(first) = t.points.first() {
-                if !first.at.get().is_zero() {
-                    c.report(ErrorKind::InvalidValue, tp.key("points").index(0).key("at"), "the first price point must be at \"0s\"", None);
-                }
+            if let Some(first) = t.points.first()
+                && !first.at.get().is_zero()
+            {
+                c.report(ErrorKind::InvalidValue, tp.key("points").index(0).key("at"), "the first price point must be at \"0s\"", None);
             }
             for (i, pt) in t.points.iter().enumerate() {
                 let pp = tp.key("points").index(i);
@@ -627,15 +627,15 @@ fn check_price(c: &mut Checker<'_>, price: &PriceSpec, p: &FieldPath) {
                     c.report(ErrorKind::InvalidValue, pp.key("at"), "price points must be in increasing time", None);
                 }
             }
-            if let (Some(r), Some(last)) = (t.repeat_every, t.points.last()) {
-                if r <= last.at {
-                    c.report(
-                        ErrorKind::InvalidValue,
-                        tp.key("repeat_every"),
-                        "the repeat period must be longer than the last point's time",
-                        None,
-                    );
-                }
+            if let (Some(r), Some(last)) = (t.repeat_every, t.points.last())
+                && r <= last.at
+            {
+                c.report(
+                    ErrorKind::InvalidValue,
+                    tp.key("repeat_every"),
+                    "the repeat period must be longer than the last point's time",
+                    None,
+                );
             }
         }
     }
@@ -696,10 +696,10 @@ fn check_workloads(c: &mut Checker<'_>, spec: &ScenarioSpec, pools: &BTreeMap<St
         }
         c.positive(p.key("work_gpu_hours").key("median"), "the median work", t.work_gpu_hours.median);
         c.non_negative(p.key("work_gpu_hours").key("sigma"), "sigma", t.work_gpu_hours.sigma);
-        if let Some(stop) = t.stop {
-            if stop < t.start {
-                c.report(ErrorKind::InvalidValue, p.key("stop"), "the stream stops before it starts", None);
-            }
+        if let Some(stop) = t.stop
+            && stop < t.start
+        {
+            c.report(ErrorKind::InvalidValue, p.key("stop"), "the stream stops before it starts", None);
         }
         check_execution(c, &p, t.checkpoint_interval, &t.speed);
     }
@@ -734,7 +734,7 @@ fn check_gang(c: &mut Checker<'_>, gpus: u32, refs: &[String], p: &FieldPath, po
         let (name, f) =
             known_pools.iter().max_by_key(|(_, f)| f.per_node.unwrap_or(0) as u64 * f.max_nodes as u64).copied().unwrap_or(known_pools[0]);
         let per = f.per_node.unwrap_or(0);
-        let hint = if per > 0 && gpus > per && gpus % per != 0 {
+        let hint = if per > 0 && gpus > per && !gpus.is_multiple_of(per) {
             format!("a gang spread over nodes takes whole nodes: use a multiple of {per}, or {per} or fewer")
         } else {
             format!(
@@ -750,7 +750,7 @@ fn check_gang(c: &mut Checker<'_>, gpus: u32, refs: &[String], p: &FieldPath, po
 /// Whether a gang of `gpus` can be placed in a pool of nodes with `per_node`
 /// accelerators and at most `max_nodes` nodes: within one node, or over whole nodes.
 pub fn gang_fits(gpus: u32, per_node: u32, max_nodes: u32) -> bool {
-    per_node > 0 && (gpus <= per_node && max_nodes > 0 || gpus % per_node == 0 && gpus / per_node <= max_nodes)
+    per_node > 0 && (gpus <= per_node && max_nodes > 0 || gpus.is_multiple_of(per_node) && gpus / per_node <= max_nodes)
 }
 
 fn check_execution(c: &mut Checker<'_>, p: &FieldPath, interval: Dur, speed: &BTreeMap<String, f64>) {
@@ -941,15 +941,15 @@ fn check_arrivals(c: &mut Checker<'_>, a: &ArrivalSpec, p: &FieldPath) {
                     c.report(ErrorKind::InvalidValue, pp.key("points").index(i).key("at"), "rate points must be in increasing time", None);
                 }
             }
-            if let (Some(r), Some(last)) = (repeat_every, points.last()) {
-                if *r <= last.at {
-                    c.report(
-                        ErrorKind::InvalidValue,
-                        pp.key("repeat_every"),
-                        "the repeat period must be longer than the last point's time",
-                        None,
-                    );
-                }
+            if let (Some(r), Some(last)) = (repeat_every, points.last())
+                && *r <= last.at
+            {
+                c.report(
+                    ErrorKind::InvalidValue,
+                    pp.key("repeat_every"),
+                    "the repeat period must be longer than the last point's time",
+                    None,
+                );
             }
         }
         ArrivalSpec::Hawkes { baseline, branching, decay } => {

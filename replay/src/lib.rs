@@ -1,0 +1,219 @@
+//! Twin's readers of real GPU telemetry, into one canonical schema.
+//!
+//! ```text
+//!  nvidia-smi --query-gpu CSV ─┐
+//!  nvidia-smi dmon text ───────┼─► Telemetry (canonical columns) ─► energy, idle phases, info
+//!  DCGM exporter metrics ──────┘        │
+//!                                       └─► Parquet (twin trace import), read back by twin trace info
+//! ```
+//!
+//! Readers take the file's text and never panic: a row that cannot be read is
+//! skipped and reported with its line ([`ReadReport`]), or, with
+//! [`ReadOptions::strict`], stops the read with a [`ReplayError::Format`]
+//! naming the line and field. Samples are sorted by time (stably, so equal
+//! times keep file order); out-of-order samples and gaps are counted.
+//!
+//! ```
+//! use twin_replay::{read, Format, ReadOptions, Field};
+//! let text = "timestamp, index, power.draw [W]\n2026/11/27 01:58:59.960, 0, 77.25 W\n2026/11/27 01:59:00.060, 0, 79.25 W\n";
+//! let (t, report) = read(text, "smi.csv", Format::Auto, &ReadOptions::default()).unwrap();
+//! assert_eq!(report.format, "nvidia-smi");
+//! assert_eq!(t.column(Field::Power)[1], Some(79.25));
+//! let e = twin_replay::energy::by_gpu(&t);
+//! assert!((e[0].joules - 7.825).abs() < 1e-9); // trapezoid over 100 ms
+//! ```
+#![warn(missing_docs)]
+
+pub mod dcgm;
+pub mod dmon;
+pub mod energy;
+mod issues;
+pub mod nvidia_smi;
+pub mod parquet;
+pub mod phases;
+mod telemetry;
+pub mod timefmt;
+
+pub use issues::{Problem, ReadReport};
+pub use telemetry::{Field, Sample, Telemetry};
+
+use std::path::PathBuf;
+
+/// Why telemetry could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The input is not in the format, or (with `--strict`) a row is bad.
+    #[error("{origin}:{line}: {}{message}{}", field.as_ref().map(|f| format!("`{f}`: ")).unwrap_or_default(), hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+    Format {
+        /// The file.
+        origin: String,
+        /// 1-based line.
+        line: usize,
+        /// The column or field.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: Option<String>,
+    },
+    /// Writing or reading Parquet failed.
+    #[error("{path}: {message}")]
+    Table {
+        /// The file.
+        path: PathBuf,
+        /// What polars said.
+        message: String,
+    },
+}
+
+/// A telemetry format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Decide from the content.
+    Auto,
+    /// `nvidia-smi --query-gpu=... --format=csv`.
+    NvidiaSmi,
+    /// `nvidia-smi dmon` text.
+    Dmon,
+    /// DCGM exporter Prometheus text.
+    Dcgm,
+}
+
+impl Format {
+    /// Names as the command line takes them.
+    pub const NAMES: &'static str = "auto, nvidia-smi, dmon, dcgm";
+
+    /// From a command-line name.
+    pub fn from_name(s: &str) -> Option<Format> {
+        match s {
+            "auto" => Some(Format::Auto),
+            "nvidia-smi" | "smi" | "csv" => Some(Format::NvidiaSmi),
+            "dmon" => Some(Format::Dmon),
+            "dcgm" | "prometheus" => Some(Format::Dcgm),
+            _ => None,
+        }
+    }
+
+    /// Guesses the format from the first lines, if it can.
+    pub fn detect(text: &str) -> Option<Format> {
+        let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+        if first.starts_with("#Date") || first.starts_with("# gpu") || first.starts_with("#gpu") {
+            Some(Format::Dmon)
+        } else if first.starts_with("# HELP") || first.starts_with("# TYPE") || first.starts_with("DCGM_") {
+            Some(Format::Dcgm)
+        } else if first.contains(',') && (first.contains("timestamp") || first.contains("index") || first.contains('[')) {
+            Some(Format::NvidiaSmi)
+        } else {
+            None
+        }
+    }
+}
+
+/// How to read.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// Stop at the first bad row instead of skipping it.
+    pub strict: bool,
+    /// DCGM text without timestamps: the time between scrapes (ns). Default 1 s.
+    pub scrape_interval_ns: i64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { strict: false, scrape_interval_ns: 1_000_000_000 }
+    }
+}
+
+/// Reads telemetry text in `format` (or detected), `origin` naming it in errors.
+pub fn read(text: &str, origin: &str, format: Format, opts: &ReadOptions) -> Result<(Telemetry, ReadReport), ReplayError> {
+    let format = match format {
+        Format::Auto => Format::detect(text).ok_or_else(|| ReplayError::Format {
+            origin: origin.to_string(),
+            line: 1,
+            field: None,
+            message: "cannot tell the telemetry format from the first line".into(),
+            hint: Some(format!("pass --format, one of {}", Format::NAMES)),
+        })?,
+        f => f,
+    };
+    let (t, mut report) = match format {
+        Format::NvidiaSmi => nvidia_smi::read(text, origin, opts)?,
+        Format::Dmon => dmon::read(text, origin, opts).map(|(s, r)| (Telemetry::from_samples(s), r))?,
+        Format::Dcgm => dcgm::read(text, origin, opts).map(|(s, r)| (Telemetry::from_samples(s), r))?,
+        Format::Auto => unreachable!("resolved above"),
+    };
+    let t = finish(t, &mut report);
+    Ok((t, report))
+}
+
+/// Reads a file, by path.
+pub fn read_file(path: &std::path::Path, format: Format, opts: &ReadOptions) -> Result<(Telemetry, ReadReport), ReplayError> {
+    let bytes = std::fs::read(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
+    let text = String::from_utf8_lossy(&bytes);
+    read(&text, &path.display().to_string(), format, opts)
+}
+
+/// Counts out-of-order samples per GPU, sorts rows by time (stably, so
+/// equal times keep file order), and counts gaps per GPU.
+pub fn finish(mut t: Telemetry, report: &mut ReadReport) -> Telemetry {
+    let mut last: std::collections::BTreeMap<u32, i64> = Default::default();
+    for (&g, &time) in t.gpu.iter().zip(&t.time_ns) {
+        if let Some(prev) = last.insert(g, time)
+            && time < prev
+        {
+            report.non_monotonic += 1;
+        }
+    }
+    if t.time_ns.windows(2).any(|w| w[1] < w[0]) {
+        let mut order: Vec<usize> = (0..t.len()).collect();
+        order.sort_by_key(|&i| t.time_ns[i]);
+        t.permute(&order);
+    }
+    report.rows = t.len();
+    // Intervals per GPU in one pass.
+    let mut steps: std::collections::BTreeMap<u32, (i64, Vec<i64>)> = Default::default();
+    for (&g, &time) in t.gpu.iter().zip(&t.time_ns) {
+        let e = steps.entry(g).or_insert((time, Vec::new()));
+        if e.0 != time || !e.1.is_empty() {
+            e.1.push(time - e.0);
+        }
+        e.0 = time;
+    }
+    for (_, (_, mut s)) in steps {
+        if s.is_empty() {
+            continue;
+        }
+        let all = s.clone();
+        let mid = s.len() / 2;
+        let median = *s.select_nth_unstable(mid).1;
+        report.gaps += all.iter().filter(|&&d| median > 0 && d > 3 * median).count();
+    }
+    t
+}
+
+/// `text` with each edit (at, cut, insert) applied in turn, at char
+/// boundaries: how the readers' property tests mangle valid samples.
+#[cfg(test)]
+pub(crate) fn mangle(text: &str, edits: &[(usize, usize, String)]) -> String {
+    let mut text = text.to_string();
+    for (at, cut, insert) in edits {
+        let mut at = at % (text.len() + 1);
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let mut end = (at + cut).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.replace_range(at..end, insert);
+    }
+    text
+}

@@ -1,0 +1,206 @@
+//! `twin trace import` and `twin trace info`: real GPU telemetry in, canonical
+//! Parquet and a summary out.
+
+use crate::args::{TraceImportArgs, TraceInfoArgs, TraceReadArgs};
+use anyhow::{Context, bail};
+use serde_json::json;
+use std::process::ExitCode;
+use twin_replay::energy;
+use twin_replay::phases::{self, PhaseOptions};
+use twin_replay::timefmt::format_ns;
+use twin_replay::{Field, Format, ReadOptions, ReadReport, Telemetry};
+
+/// Reads the file the arguments name: text in a telemetry format, or Parquet.
+fn load(a: &TraceReadArgs) -> anyhow::Result<(Telemetry, Option<ReadReport>)> {
+    if a.file.extension().is_some_and(|e| e == "parquet") {
+        return Ok((twin_replay::parquet::read(&a.file)?, None));
+    }
+    let Some(format) = Format::from_name(&a.format) else {
+        bail!("unknown format `{}` (formats: {})", a.format, Format::NAMES);
+    };
+    let interval = twin_sim::scenario::duration::parse_duration(&a.scrape_interval)
+        .map_err(|e| anyhow::anyhow!("--scrape-interval `{}`: {e}", a.scrape_interval))?;
+    let opts = ReadOptions { strict: a.strict, scrape_interval_ns: interval.as_nanos().min(i64::MAX as u64) as i64 };
+    let (t, report) = twin_replay::read_file(&a.file, format, &opts)?;
+    Ok((t, Some(report)))
+}
+
+/// `twin trace import`.
+pub fn import(a: TraceImportArgs) -> anyhow::Result<ExitCode> {
+    let (t, report) = load(&a.read)?;
+    if let Some(r) = &report {
+        eprintln!("{}: {r}", a.read.file.display());
+    }
+    if t.is_empty() {
+        bail!("{}: no samples to write", a.read.file.display());
+    }
+    twin_replay::parquet::write(&t, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    outln!("wrote {} rows, {} GPU(s), to {}", t.len(), t.gpus().len(), a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted.get(i).copied()
+}
+
+fn stats(t: &Telemetry, rows: &[usize], f: Field) -> Option<serde_json::Value> {
+    let col = t.column(f);
+    let mut v: Vec<f64> = rows.iter().filter_map(|&i| col[i]).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    Some(json!({"mean": mean, "min": v[0], "p50": quantile(&v, 0.5), "p95": quantile(&v, 0.95), "max": v[v.len() - 1]}))
+}
+
+/// The summary `twin trace info` prints, as JSON.
+pub fn summary(t: &Telemetry) -> serde_json::Value {
+    let energies = energy::by_gpu(t);
+    let gpus: Vec<serde_json::Value> = t
+        .gpus()
+        .into_iter()
+        .zip(&energies)
+        .map(|(g, e)| {
+            let rows = t.rows_of(g);
+            let mut steps: Vec<i64> = rows.windows(2).map(|w| t.time_ns[w[1]] - t.time_ns[w[0]]).collect();
+            steps.sort_unstable();
+            let ph = phases::detect(t, g, &PhaseOptions::default());
+            let busy_s: f64 = ph.iter().filter(|p| p.busy).map(phases::Phase::seconds).sum();
+            let all_s: f64 = ph.iter().map(phases::Phase::seconds).sum();
+            json!({
+                "gpu": g,
+                "name": t.names.get(&g),
+                "samples": rows.len(),
+                "first": rows.first().map(|&i| format_ns(t.time_ns[i])),
+                "last": rows.last().map(|&i| format_ns(t.time_ns[i])),
+                "median_interval_ms": steps.get(steps.len() / 2).map(|&d| d as f64 / 1e6),
+                "util_gpu_pct": stats(t, &rows, Field::UtilGpu),
+                "power_w": stats(t, &rows, Field::Power),
+                "mem_used_mib": stats(t, &rows, Field::MemUsed),
+                "temp_c": stats(t, &rows, Field::Temp),
+                "sm_clock_mhz": stats(t, &rows, Field::SmClock),
+                "energy_j": e.joules,
+                "energy_kwh": e.kwh(),
+                "energy_counter_j": e.counter_joules,
+                "busy_share": if all_s > 0.0 { Some(busy_s / all_s) } else { None },
+                "phases": ph.iter().map(|p| json!({
+                    "busy": p.busy, "start": format_ns(p.start_ns), "seconds": p.seconds(),
+                    "mean_util_pct": p.mean_util_pct, "mean_power_w": p.mean_power_w,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let span = match (t.time_ns.iter().min(), t.time_ns.iter().max()) {
+        (Some(a), Some(b)) => json!({"first": format_ns(*a), "last": format_ns(*b), "seconds": (b - a) as f64 / 1e9}),
+        _ => serde_json::Value::Null,
+    };
+    json!({
+        "rows": t.len(),
+        "span": span,
+        "gpus": gpus,
+        "columns": Field::ALL.iter().filter(|f| t.has(**f)).map(|f| f.column()).collect::<Vec<_>>(),
+        "energy_j": energies.iter().map(|e| e.joules).sum::<f64>(),
+    })
+}
+
+fn num(v: &serde_json::Value, unit: &str) -> String {
+    match v.as_f64() {
+        Some(x) => format!("{x:.1}{unit}"),
+        None => "-".into(),
+    }
+}
+
+/// `twin trace info`.
+pub fn info(a: TraceInfoArgs) -> anyhow::Result<ExitCode> {
+    let (t, report) = load(&a.read)?;
+    let s = summary(&t);
+    if a.json {
+        let mut s = s;
+        if let Some(r) = &report {
+            s["read"] = json!({
+                "format": r.format, "lines": r.lines, "rows": r.rows, "skipped": r.skipped,
+                "truncated_last_line": r.truncated_last_line, "non_monotonic": r.non_monotonic, "gaps": r.gaps,
+                "unit_mismatches": r.unit_mismatches, "ignored_columns": r.ignored_columns,
+                "problems": r.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            });
+        }
+        outln!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!("{}", a.read.file.display());
+    if let Some(r) = &report {
+        outln!("read: {r}");
+    }
+    outln!(
+        "{} rows · {} · {} GPU(s) · columns: {}",
+        t.len(),
+        match s["span"]["seconds"].as_f64() {
+            Some(secs) =>
+                format!("{} → {} ({secs:.1} s)", s["span"]["first"].as_str().unwrap_or("?"), s["span"]["last"].as_str().unwrap_or("?")),
+            None => "no time span".into(),
+        },
+        t.gpus().len(),
+        s["columns"].as_array().map(|c| c.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+    );
+    for g in s["gpus"].as_array().into_iter().flatten() {
+        outln!(
+            "\nGPU {} {} · {} samples every {} ms (median)",
+            g["gpu"],
+            g["name"].as_str().unwrap_or(""),
+            g["samples"],
+            num(&g["median_interval_ms"], "")
+        );
+        for (label, key, unit) in [
+            ("utilisation", "util_gpu_pct", " %"),
+            ("power", "power_w", " W"),
+            ("memory used", "mem_used_mib", " MiB"),
+            ("temperature", "temp_c", " °C"),
+            ("SM clock", "sm_clock_mhz", " MHz"),
+        ] {
+            let v = &g[key];
+            if v.is_null() {
+                continue;
+            }
+            outln!(
+                "  {label:<12} mean {:>9}  p50 {:>9}  p95 {:>9}  max {:>9}",
+                num(&v["mean"], unit),
+                num(&v["p50"], unit),
+                num(&v["p95"], unit),
+                num(&v["max"], unit)
+            );
+        }
+        if let Some(j) = g["energy_j"].as_f64().filter(|j| *j > 0.0) {
+            outln!(
+                "  energy       {j:.1} J ({:.4} kWh), trapezoid over power{}",
+                j / 3.6e6,
+                g["energy_counter_j"].as_f64().map(|c| format!("; the driver's counter says {c:.1} J")).unwrap_or_default()
+            );
+        }
+        let phases = g["phases"].as_array().cloned().unwrap_or_default();
+        if !phases.is_empty() {
+            let busy = phases.iter().filter(|p| p["busy"] == true).count();
+            outln!(
+                "  phases       {} busy, {} idle · busy {:.1}% of the time",
+                busy,
+                phases.len() - busy,
+                g["busy_share"].as_f64().unwrap_or(0.0) * 100.0
+            );
+            for p in &phases {
+                outln!(
+                    "    {} {:>7.1} s  {:<4}  util {:>7}  power {:>8}",
+                    p["start"].as_str().unwrap_or(""),
+                    p["seconds"].as_f64().unwrap_or(0.0),
+                    if p["busy"] == true { "busy" } else { "idle" },
+                    num(&p["mean_util_pct"], " %"),
+                    num(&p["mean_power_w"], " W")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,142 @@
+//! Real telemetry in: the H200 recording in ../shared/data read through the
+//! readers and the `twin trace` commands, checked against independent
+//! computations and the load's own phase log.
+
+use std::process::{Command, Output};
+use twin_replay::phases::{self, PhaseOptions};
+use twin_replay::{Field, Format, ReadOptions};
+
+fn twin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_twin")).args(args).output().expect("run twin")
+}
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+/// The H200 telemetry folder, when this checkout has ../shared beside it.
+fn h200() -> Option<std::path::PathBuf> {
+    let dir = crate::root().join("../shared/data/gpu_telemetry");
+    dir.join("h200_nvidia_smi_100ms.csv").is_file().then_some(dir)
+}
+
+/// Seconds since the epoch of `YYYY/MM/DD HH:MM:SS.mmm`, computed here
+/// without the library: days in whole years and months since 1970.
+fn independent_seconds(ts: &str) -> f64 {
+    let (date, clock) = ts.trim().split_once(' ').unwrap();
+    let d: Vec<i64> = date.split('/').map(|x| x.parse().unwrap()).collect();
+    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let mut days: i64 = (1970..d[0]).map(|y| if leap(y) { 366 } else { 365 }).sum();
+    let month_days = [31, if leap(d[0]) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    days += month_days[..(d[1] - 1) as usize].iter().sum::<i64>() + d[2] - 1;
+    let c: Vec<f64> = clock.split(':').map(|x| x.parse().unwrap()).collect();
+    days as f64 * 86_400.0 + c[0] * 3600.0 + c[1] * 60.0 + c[2]
+}
+
+#[test]
+fn h200_energy_integrates_power_like_an_independent_computation() {
+    let Some(dir) = h200() else { return };
+    let path = dir.join("h200_nvidia_smi_100ms.csv");
+    // Independent: split on ", ", take the timestamp and `power.draw [W]` by header name, trapezoid in f64.
+    let raw = std::fs::read_to_string(&path).unwrap();
+    let mut lines = raw.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(", ").collect();
+    let (ti, pi) = (0, header.iter().position(|h| *h == "power.draw [W]").unwrap());
+    let samples: Vec<(f64, f64)> = lines
+        .map(|l| l.split(", ").collect::<Vec<_>>())
+        .filter(|f| f.len() == header.len())
+        .map(|f| (independent_seconds(f[ti]), f[pi].trim_end_matches(" W").parse::<f64>().unwrap()))
+        .collect();
+    let expected: f64 = samples.windows(2).map(|w| 0.5 * (w[0].1 + w[1].1) * (w[1].0 - w[0].0)).sum();
+    let (t, report) = twin_replay::read_file(&path, Format::Auto, &ReadOptions::default()).unwrap();
+    assert_eq!(report.rows, samples.len());
+    assert_eq!(report.skipped, 0, "{report}");
+    let e = twin_replay::energy::by_gpu(&t);
+    assert_eq!(e.len(), 1);
+    let rel = (e[0].joules - expected).abs() / expected;
+    assert!(rel < 1e-3, "energy {} J vs independent {expected} J ({rel:e})", e[0].joules);
+    // The dmon recording of the same load at 1 s agrees within 1%.
+    let (d, _) = twin_replay::read_file(&dir.join("h200_nvidia_smi_dmon_1s.txt"), Format::Auto, &ReadOptions::default()).unwrap();
+    let de = twin_replay::energy::by_gpu(&d)[0].joules;
+    assert!((de - expected).abs() / expected < 0.01, "dmon {de} J vs {expected} J");
+}
+
+#[test]
+fn h200_busy_and_idle_phases_match_the_load_log() {
+    let Some(dir) = h200() else { return };
+    let (t, _) = twin_replay::read_file(&dir.join("h200_nvidia_smi_100ms.csv"), Format::Auto, &ReadOptions::default()).unwrap();
+    let found = phases::detect(&t, 0, &PhaseOptions::default());
+    // The log: (start, end, phase). Consecutive loaded phases (ramp, sustained) form one busy stretch.
+    let log = std::fs::read_to_string(dir.join("h200_load_phases.csv")).unwrap();
+    let mut expected: Vec<(f64, f64)> = Vec::new();
+    for l in log.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let (a, b, busy) = (f[0].parse::<f64>().unwrap(), f[1].parse::<f64>().unwrap(), f[2] != "idle");
+        if !busy {
+            continue;
+        }
+        match expected.last_mut() {
+            Some(last) if (a - last.1).abs() < 0.1 => last.1 = b,
+            _ => expected.push((a, b)),
+        }
+    }
+    let busy: Vec<(f64, f64)> = found.iter().filter(|p| p.busy).map(|p| (p.start_ns as f64 / 1e9, p.end_ns as f64 / 1e9)).collect();
+    assert_eq!(busy.len(), expected.len(), "found {busy:?}, logged {expected:?}");
+    for ((fa, fb), (ea, eb)) in busy.iter().zip(&expected) {
+        // nvidia-smi's utilisation lags the load by a sample or few.
+        assert!((fa - ea).abs() < 1.0 && (fb - eb).abs() < 1.0, "busy {fa}..{fb} vs logged {ea}..{eb}");
+    }
+    assert!(found.iter().filter(|p| p.busy).all(|p| p.mean_util_pct.unwrap() > 85.0));
+    assert!(found.iter().filter(|p| !p.busy).all(|p| p.mean_power_w.unwrap() < 200.0));
+}
+
+#[test]
+fn import_writes_parquet_that_info_reads_back() {
+    let Some(dir) = h200() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("h200.parquet");
+    let src = dir.join("h200_nvidia_smi_100ms.csv");
+    let o = twin(&["trace", "import", src.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("wrote 1297 rows, 1 GPU(s)"), "{}", text(&o.stdout));
+    let from_csv = twin(&["trace", "info", src.to_str().unwrap(), "--json"]);
+    let from_parquet = twin(&["trace", "info", out.to_str().unwrap(), "--json"]);
+    let (a, b): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_slice(&from_csv.stdout).unwrap(), serde_json::from_slice(&from_parquet.stdout).unwrap());
+    assert_eq!(a["rows"], 1297);
+    assert_eq!(a["gpus"], b["gpus"], "the Parquet file carries everything info shows");
+    assert_eq!(a["gpus"][0]["name"], "NVIDIA H200");
+    assert_eq!(a["read"]["ignored_columns"][0], "pstate");
+    let human = text(&twin(&["trace", "info", src.to_str().unwrap()]).stdout);
+    assert!(human.contains("5 busy, 6 idle") && human.contains("56594.9 J"), "{human}");
+}
+
+#[test]
+fn a_logger_killed_mid_line_and_bad_rows_are_reported_or_stop_a_strict_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("cut.csv");
+    std::fs::write(
+        &path,
+        "timestamp, index, utilization.gpu [%], power.draw [W]\n\
+         2026/11/27 01:58:59.960, 0, 0 %, 77.25 W\n\
+         2026/11/27 01:59:00.060, 0, 12 %, [N/A]\n\
+         2026/11/27 01:59:00.160, 0, lots %, 90.00 W\n\
+         2026/11/27 01:59:00.260, 0, 99 %, 500.00 W\n\
+         2026/11/27 01:59:00.36",
+    )
+    .unwrap();
+    let o = twin(&["trace", "info", path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("3 rows kept of 5 data lines, 2 skipped, last line cut short"), "{out}");
+    assert!(out.contains("line 4: `utilization.gpu`: `lots %` is not a number"), "{out}");
+    let strict = twin(&["trace", "import", path.to_str().unwrap(), "--strict", "--out", tmp.path().join("x.parquet").to_str().unwrap()]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(text(&strict.stderr).contains("cut.csv:4: `utilization.gpu`"), "{}", text(&strict.stderr));
+    assert!(!tmp.path().join("x.parquet").exists(), "nothing written by a failed import");
+    let unknown = twin(&["trace", "info", path.to_str().unwrap(), "--format", "excel"]);
+    assert!(text(&unknown.stderr).contains("unknown format `excel` (formats: auto, nvidia-smi, dmon, dcgm)"));
+    // Columns are only what the source had.
+    let (t, _) = twin_replay::read_file(&path, Format::NvidiaSmi, &ReadOptions::default()).unwrap();
+    assert!(!t.has(Field::Temp) && t.has(Field::Power));
+}
