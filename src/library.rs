@@ -10,6 +10,7 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("predictive-vs-reactive", include_str!("../scenarios/predictive-vs-reactive.toml")),
     ("policy-guardrails", include_str!("../scenarios/policy-guardrails.toml")),
     ("openb-fragmentation", include_str!("../scenarios/openb-fragmentation.toml")),
+    ("azure-code-replay", include_str!("../scenarios/azure-code-replay.toml")),
 ];
 
 /// The scenario `twin run` runs when given none.

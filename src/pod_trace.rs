@@ -38,7 +38,7 @@ struct ProfileSummary<'a> {
 
 /// Resolves a path written in the scenario: beside the file, or for a
 /// built-in scenario as if it sat in `scenarios/` of the current folder (a checkout).
-fn resolve(base: &Base, name: &str) -> PathBuf {
+pub(crate) fn resolve(base: &Base, name: &str) -> PathBuf {
     match base {
         Base::Dir(dir) => dir.join(name),
         Base::BuiltIn => Path::new("scenarios").join(name),

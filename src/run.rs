@@ -20,7 +20,7 @@ const STEPS: u64 = 500;
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let name = a.scenario.as_deref().unwrap_or(library::DEFAULT);
     let (origin, text, base) = load(name)?;
-    let scenario = match Scenario::from_toml(&text, &origin) {
+    let mut scenario = match Scenario::from_toml(&text, &origin) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -30,6 +30,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(trace) = &scenario.spec.pod_trace {
         return crate::pod_trace::run(&a, &scenario, &text, &base, trace);
     }
+    crate::trace::attach_request_traces(&mut scenario, &base)?;
     let seed = a.seed.unwrap_or(scenario.spec.seed);
     let writing = a.out.is_some();
     let options = RunOptions {

@@ -204,3 +204,34 @@ pub fn info(a: TraceInfoArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Reads the request traces a scenario's services replay and attaches them,
+/// so the model (which does no I/O) can replay them.
+pub fn attach_request_traces(scenario: &mut twin_sim::scenario::Scenario, base: &crate::policies::Base) -> anyhow::Result<()> {
+    for (file, format) in scenario.trace_files() {
+        let path = crate::pod_trace::resolve(base, &file);
+        let bytes = std::fs::read(&path).with_context(|| {
+            format!(
+                "cannot read the request trace {} (arrivals.trace.file = \"{file}\" in {}); paths are relative to the scenario file{}",
+                path.display(),
+                scenario.origin,
+                if matches!(base, crate::policies::Base::BuiltIn) {
+                    " (for a built-in scenario, to scenarios/ of the current folder)"
+                } else {
+                    ""
+                }
+            )
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        let (log, report) = twin_replay::requests::read(&text, &path.display().to_string(), &format, &ReadOptions::default())?;
+        if report.skipped > 0 || report.non_monotonic > 0 {
+            eprintln!("{}: {report}", path.display());
+        }
+        if log.is_empty() {
+            bail!("{}: the request trace has no requests", path.display());
+        }
+        scenario
+            .attach_trace(&file, twin_sim::workload::RequestTrace { offsets_ns: log.offsets_ns, prompt: log.prompt, output: log.output });
+    }
+    Ok(())
+}

@@ -47,9 +47,34 @@ pub struct Scenario {
     pub origin: String,
     /// SHA-256 of the scenario text, hex: identifies exactly what ran.
     pub sha256: String,
+    /// Request traces the scenario's `arrivals = { trace = ... }` name, by
+    /// file as written: read at the edge (the model does no I/O) and
+    /// attached with [`Scenario::attach_trace`] before the run.
+    pub traces: std::collections::BTreeMap<String, std::sync::Arc<crate::workload::RequestTrace>>,
 }
 
 impl Scenario {
+    /// The trace files the services replay, as written in the scenario, each once.
+    pub fn trace_files(&self) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = self
+            .spec
+            .services
+            .iter()
+            .filter_map(|s| match &s.arrivals {
+                spec::ArrivalSpec::Trace(t) => Some((t.file.clone(), t.format.clone())),
+                _ => None,
+            })
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+    }
+
+    /// Attaches a request trace read from `file` (as the scenario names it).
+    pub fn attach_trace(&mut self, file: &str, trace: crate::workload::RequestTrace) {
+        self.traces.insert(file.to_string(), std::sync::Arc::new(trace));
+    }
+
     /// Parses and checks scenario text. `origin` names the file in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioErrors> {
         let spec = parse_spec(text, origin)?;
@@ -73,7 +98,7 @@ impl Scenario {
                 .collect();
             return Err(ScenarioErrors(errors));
         }
-        Ok(Scenario { spec, catalogue, origin: origin.to_string(), sha256: hex_sha256(text.as_bytes()) })
+        Ok(Scenario { spec, catalogue, origin: origin.to_string(), sha256: hex_sha256(text.as_bytes()), traces: Default::default() })
     }
 
     /// Checks a scenario built in code. Errors carry field paths; their line
@@ -98,7 +123,7 @@ impl Scenario {
             ));
         }
         let text = toml::to_string(&spec).unwrap_or_default();
-        Ok(Scenario { spec, catalogue, origin: origin.to_string(), sha256: hex_sha256(text.as_bytes()) })
+        Ok(Scenario { spec, catalogue, origin: origin.to_string(), sha256: hex_sha256(text.as_bytes()), traces: Default::default() })
     }
 }
 

@@ -11,7 +11,7 @@ pub mod step_model;
 pub mod tokens;
 pub mod training;
 
-pub use arrival::ArrivalProcess;
+pub use arrival::{ArrivalProcess, RequestTrace};
 pub use autoscaler::Autoscaler;
 pub use replica::{Phase, Replica, ReplicaState};
 pub use request::{Request, Requests};

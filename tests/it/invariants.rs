@@ -310,6 +310,11 @@ proptest! {
             }
             // A pod-trace experiment is not a timed run: it is replayed by
             // `twin run` through the scheduler, and `Run::new` refuses it by name.
+            // A scenario replaying a request trace needs it read at the edge first.
+            Ok(s) if !s.trace_files().is_empty() => {
+                let refused = matches!(Run::new(&s, 1, RunOptions::summary_only()), Err(twin_sim::fabric::BuildError::TraceNotLoaded { .. }));
+                prop_assert!(refused);
+            }
             Ok(s) if s.spec.pod_trace.is_some() => {
                 prop_assert!(matches!(Run::new(&s, 1, RunOptions::summary_only()), Err(twin_sim::fabric::BuildError::PodTrace)));
             }

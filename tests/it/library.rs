@@ -14,12 +14,22 @@ fn every_scenario_file_checks_and_runs_with_consistent_totals() {
             scope.spawn(move || {
                 let text = std::fs::read_to_string(path).unwrap();
                 let origin = path.display().to_string();
-                let s = Scenario::from_toml(&text, &origin).unwrap_or_else(|e| panic!("{e}"));
+                let mut s = Scenario::from_toml(&text, &origin).unwrap_or_else(|e| panic!("{e}"));
                 assert!(!s.spec.description.is_empty(), "{origin} has no description");
                 if s.spec.pod_trace.is_some() {
                     // A scheduler experiment, not a simulation: scheduling::openb_* runs it.
                     assert!(twin_sim::run(&s, s.spec.seed, RunOptions::summary_only()).is_err());
                     return;
+                }
+                if !s.trace_files().is_empty() {
+                    // Request traces are read at the edge; without them the model says which is missing.
+                    assert!(matches!(
+                        twin_sim::run(&s, s.spec.seed, RunOptions::summary_only()),
+                        Err(twin_sim::RunError::Build(twin_sim::fabric::BuildError::TraceNotLoaded { .. }))
+                    ));
+                    if !crate::replay::attach_traces(&mut s, path.parent().unwrap()) {
+                        return;
+                    }
                 }
                 let out = twin_sim::run(&s, s.spec.seed, RunOptions::summary_only()).unwrap();
                 let sum = &out.summary;

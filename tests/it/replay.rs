@@ -140,3 +140,95 @@ fn a_logger_killed_mid_line_and_bad_rows_are_reported_or_stop_a_strict_read() {
     let (t, _) = twin_replay::read_file(&path, Format::NvidiaSmi, &ReadOptions::default()).unwrap();
     assert!(!t.has(Field::Temp) && t.has(Field::Power));
 }
+
+/// Reads and attaches the request traces `s` replays, from paths relative to
+/// `dir`; false when ../shared/data is not beside this checkout.
+pub fn attach_traces(s: &mut twin_sim::scenario::Scenario, dir: &std::path::Path) -> bool {
+    for (file, format) in s.trace_files() {
+        let Ok(text) = std::fs::read_to_string(dir.join(&file)) else { return false };
+        let (log, report) = twin_replay::requests::read(&text, &file, &format, &ReadOptions::default()).unwrap();
+        assert_eq!(report.skipped, 0, "{report}");
+        s.attach_trace(&file, twin_sim::workload::RequestTrace { offsets_ns: log.offsets_ns, prompt: log.prompt, output: log.output });
+    }
+    true
+}
+
+/// The Azure code trace replayed through the model: every request at its
+/// recorded offset with its recorded tokens, so the simulated arrivals have
+/// exactly the trace's burstiness (index of dispersion about 13 at 1 s),
+/// and the bursts cost SLO that a Poisson stream of the same mean does not.
+#[test]
+fn azure_code_trace_replays_exactly_and_its_bursts_cost_slo() {
+    let dir = crate::root().join("scenarios");
+    let mut s = crate::scenario(&std::fs::read_to_string(dir.join("azure-code-replay.toml")).unwrap());
+    if !attach_traces(&mut s, &dir) {
+        return;
+    }
+    let trace = s.traces.values().next().unwrap().clone();
+    let opts = twin_sim::RunOptions { record_requests: true, ..twin_sim::RunOptions::summary_only() };
+    let out = twin_sim::run(&s, s.spec.seed, opts).unwrap();
+    let horizon = s.spec.horizon.get().as_nanos();
+    let r = &out.records.requests;
+    // Records come as requests end; their ids are the arrival order.
+    let mut replayed: Vec<usize> = (0..r.len()).filter(|&i| r.service[i] == 0).collect();
+    replayed.sort_by_key(|&i| r.id[i]);
+    let arrivals: Vec<u64> = replayed.iter().map(|&i| r.arrival_ns[i]).collect();
+    let recorded: Vec<u64> = trace.offsets_ns.iter().copied().filter(|&t| t < horizon).collect();
+    assert_eq!(arrivals.len(), recorded.len());
+    assert!(arrivals == recorded, "every request at its recorded offset, in order");
+    let prompts: Vec<u32> = replayed.iter().map(|&i| r.prompt_tokens[i]).collect();
+    assert!(prompts == trace.prompt[..recorded.len()], "with its recorded prompt");
+    let idc = |t: &[u64], bin| twin_replay::requests::index_of_dispersion(t, bin);
+    for bin in [1_000_000_000, 60_000_000_000] {
+        assert_eq!(idc(&arrivals, bin), idc(&recorded, bin));
+    }
+    let at_1s = idc(&arrivals, 1_000_000_000);
+    assert!((12.0..14.5).contains(&at_1s), "IDC at 1 s {at_1s}");
+    let (replay, poisson) = (&out.summary.services[0], &out.summary.services[1]);
+    assert!((replay.arrived as f64 / poisson.arrived as f64 - 1.0).abs() < 0.05, "same mean load");
+    assert!(
+        poisson.slo_attainment > replay.slo_attainment + 0.03,
+        "bursts cost SLO: {} vs {}",
+        replay.slo_attainment,
+        poisson.slo_attainment
+    );
+    // Twice as fast: half the span.
+    let mut fast = s.clone();
+    if let twin_sim::scenario::spec::ArrivalSpec::Trace(t) = &mut fast.spec.services[0].arrivals {
+        t.speed = 2.0;
+    }
+    let out2 = twin_sim::run(&fast, 1, opts).unwrap();
+    let r2 = &out2.records.requests;
+    let last = (0..r2.len()).filter(|&i| r2.service[i] == 0).map(|i| r2.arrival_ns[i]).max().unwrap();
+    assert_eq!(last, (trace.span_ns() as f64 / 2.0).round() as u64, "the whole trace within the horizon at speed 2");
+}
+
+#[test]
+fn a_missing_or_bad_request_trace_is_named_with_its_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = |file: &str| {
+        format!(
+            "format_version = 1\nname = \"t\"\nhorizon = \"10m\"\n[[pools]]\nname = \"a\"\nnode_type = \"g6.xlarge\"\ncapacity = \"on-demand\"\ninitial_nodes = 1\n\
+             [[services]]\nname = \"s\"\nmodel = \"llama-3.2-1b\"\npools = [\"a\"]\nslo = {{ ttft = \"1s\", e2e = \"10s\" }}\narrivals = {{ trace = {{ file = \"{file}\" }} }}\n"
+        )
+    };
+    let path = tmp.path().join("s.toml");
+    std::fs::write(&path, scenario("nope.csv")).unwrap();
+    let o = twin(&["run", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("cannot read the request trace") && text(&o.stderr).contains("arrivals.trace.file = \"nope.csv\""),
+        "{}",
+        text(&o.stderr)
+    );
+    std::fs::write(tmp.path().join("bad.csv"), "when,what\n1,2\n").unwrap();
+    std::fs::write(&path, scenario("bad.csv")).unwrap();
+    let o = twin(&["run", path.to_str().unwrap()]);
+    assert!(text(&o.stderr).contains("cannot read `auto` as a request trace"), "{}", text(&o.stderr));
+    // Without a trace, token distributions are required, and said so.
+    let no_tokens = scenario("x.csv").replace("arrivals = { trace = { file = \"x.csv\" } }", "arrivals = { poisson = { rate = 1.0 } }");
+    std::fs::write(&path, no_tokens).unwrap();
+    let o = twin(&["validate", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("`services[0].prompt_tokens`: `prompt_tokens` is required"), "{}", text(&o.stderr));
+}

@@ -11,6 +11,7 @@ use crate::metrics::{PoolInfo, Records};
 use crate::placement::{FrameworkPlacement, Placement, SpotFirstBinPack, WorkloadTraits};
 use crate::rng::RngStreams;
 use crate::scenario::Scenario;
+use crate::scenario::spec::ArrivalSpec;
 use crate::scenario::spec::{CapacityType, ProfileChoice, SchedulerSpec, ServiceTimeSpec, TrainingSpec};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{ArrivalProcess, Autoscaler, Job, JobState, Requests, Router, Service, StepModel, TimeModel, TokenDist};
@@ -31,6 +32,16 @@ pub enum BuildError {
     /// A pod-trace experiment, which is not a simulation of the fleet.
     #[error("this scenario is a pod-trace experiment, not a simulation: run it with `twin run` (or `twin_scheduler::experiment::fill`)")]
     PodTrace,
+    /// A service replays a request trace that was not attached to the scenario.
+    #[error(
+        "service `{service}` replays `{file}`, which was not loaded: run it with `twin run`, or attach it with `Scenario::attach_trace`"
+    )]
+    TraceNotLoaded {
+        /// The service.
+        service: String,
+        /// The trace file as the scenario names it.
+        file: String,
+    },
     /// A reference to something the catalogue or the fleet does not have.
     #[error("{what} `{name}` does not exist")]
     Unresolved {
@@ -185,9 +196,18 @@ impl Fabric {
                 slo_ttft: s.slo.ttft.get(),
                 slo_e2e: s.slo.e2e.get(),
                 slo_target: s.slo.target,
-                arrivals: ArrivalProcess::new(&s.arrivals),
-                prompt: TokenDist::new(&s.prompt_tokens),
-                output: TokenDist::new(&s.output_tokens),
+                arrivals: match &s.arrivals {
+                    ArrivalSpec::Trace(t) => {
+                        let trace = scenario
+                            .traces
+                            .get(&t.file)
+                            .ok_or_else(|| BuildError::TraceNotLoaded { service: s.name.clone(), file: t.file.clone() })?;
+                        ArrivalProcess::from_trace(trace.clone(), t.speed, t.repeat)
+                    }
+                    other => ArrivalProcess::new(other),
+                },
+                prompt: s.prompt_tokens.as_ref().map(TokenDist::new),
+                output: s.output_tokens.as_ref().map(TokenDist::new),
                 rng_arrivals: rngs.stream(&format!("service/{}/arrivals", s.name)),
                 rng_tokens: rngs.stream(&format!("service/{}/tokens", s.name)),
                 rng_service: rngs.stream(&format!("service/{}/service-times", s.name)),

@@ -24,13 +24,21 @@ impl Fabric {
     pub(super) fn on_arrival(&mut self, s: ServiceId, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         let svc = &mut self.services[s.index()];
+        // A replayed trace carries this arrival's tokens; the service's own distributions override them.
+        let recorded = svc.arrivals.take_tokens();
+        let prompt = match &svc.prompt {
+            Some(d) => d.sample(&mut svc.rng_tokens),
+            None => recorded.map_or(1, |r| r.0.max(1)),
+        };
+        let output = match &svc.output {
+            Some(d) => d.sample(&mut svc.rng_tokens),
+            None => recorded.map_or(1, |r| r.1.max(1)),
+        };
         if let Some(t) = svc.arrivals.next_after(now, &mut svc.rng_arrivals)
             && t < self.horizon
         {
             ctx.schedule_at(t, Event::Arrival(s));
         }
-        let prompt = svc.prompt.sample(&mut svc.rng_tokens);
-        let output = svc.output.sample(&mut svc.rng_tokens);
         svc.stats.arrived += 1;
         svc.interval.arrived += 1;
         let admitted = svc.admitted;

@@ -589,10 +589,13 @@ pub struct ServiceSpec {
     pub slo: SloSpec,
     /// How requests arrive.
     pub arrivals: ArrivalSpec,
-    /// Prompt length, in tokens.
-    pub prompt_tokens: TokenSpec,
-    /// Output length, in tokens.
-    pub output_tokens: TokenSpec,
+    /// Prompt length, in tokens. Required, unless `arrivals` replays a
+    /// request trace, whose tokens are used where this is left out.
+    #[serde(default)]
+    pub prompt_tokens: Option<TokenSpec>,
+    /// Output length, in tokens. As `prompt_tokens`.
+    #[serde(default)]
+    pub output_tokens: Option<TokenSpec>,
     /// Reactive autoscaling of replicas. Default: a fixed replica count.
     #[serde(default)]
     pub autoscaler: Option<AutoscalerSpec>,
@@ -768,6 +771,10 @@ pub enum ArrivalSpec {
         #[serde(default)]
         repeat_every: Option<Dur>,
     },
+    /// A request trace replayed: each request at its recorded offset from
+    /// the trace's first (divided by `speed`), with its recorded prompt and
+    /// output tokens unless the service sets its own.
+    Trace(TraceArrivals),
     /// A self-exciting Hawkes process with an exponential kernel: each arrival
     /// raises the rate by `branching / decay`, fading with time constant `decay`.
     Hawkes {
@@ -778,6 +785,34 @@ pub enum ArrivalSpec {
         /// Time constant of the excitation.
         decay: Dur,
     },
+}
+
+/// A request trace as an arrival process.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceArrivals {
+    /// The trace file, relative to the scenario file.
+    pub file: String,
+    /// Its format: `"azure"` (Azure LLM inference 2023 CSV: `TIMESTAMP,
+    /// ContextTokens, GeneratedTokens`), `"mooncake"` (JSON lines with
+    /// `timestamp` in ms, `input_length`, `output_length`), or `"auto"`
+    /// (from the extension and header). Default `"auto"`.
+    #[serde(default = "auto")]
+    pub format: String,
+    /// Replay this many times faster (2 halves every gap). Default 1.
+    #[serde(default = "one_f64")]
+    pub speed: f64,
+    /// Start the trace again when it ends, for horizons longer than it. Default false.
+    #[serde(default)]
+    pub repeat: bool,
+}
+
+fn auto() -> String {
+    "auto".to_string()
+}
+
+fn one_f64() -> f64 {
+    1.0
 }
 
 /// One change point of a piecewise arrival rate.

@@ -833,8 +833,21 @@ fn check_service(c: &mut Checker<'_>, s: &ServiceSpec, p: &FieldPath, pools: &BT
     }
     c.fraction(p.key("slo").key("target"), "the SLO target", s.slo.target, false);
     check_arrivals(c, &s.arrivals, &p.key("arrivals"));
-    check_tokens(c, &s.prompt_tokens, &p.key("prompt_tokens"));
-    check_tokens(c, &s.output_tokens, &p.key("output_tokens"));
+    let traced = matches!(s.arrivals, ArrivalSpec::Trace(_));
+    for (key, tokens) in [("prompt_tokens", &s.prompt_tokens), ("output_tokens", &s.output_tokens)] {
+        match tokens {
+            Some(t) => check_tokens(c, t, &p.key(key)),
+            None if !traced => c.report(
+                ErrorKind::MissingField,
+                p.key(key),
+                format!("`{key}` is required"),
+                Some(format!(
+                    "such as `{key} = {{ lognormal = {{ median = 500, sigma = 0.9 }} }}`; only a replayed trace brings its own tokens"
+                )),
+            ),
+            None => {}
+        }
+    }
     if let Some(a) = &s.autoscaler {
         let ap = p.key("autoscaler");
         c.positive(ap.key("target"), "the target", a.target);
@@ -964,6 +977,33 @@ fn check_arrivals(c: &mut Checker<'_>, a: &ArrivalSpec, p: &FieldPath) {
                 );
             }
             c.at_least(hp.key("decay"), "the decay", *decay, SimDuration::from_millis(1));
+        }
+        ArrivalSpec::Trace(t) => {
+            let tp = p.key("trace");
+            if t.file.trim().is_empty() {
+                c.report(
+                    ErrorKind::InvalidValue,
+                    tp.key("file"),
+                    "the trace file is empty",
+                    Some("a path relative to the scenario file".into()),
+                );
+            }
+            if !["auto", "azure", "mooncake"].contains(&t.format.as_str()) {
+                c.report(
+                    ErrorKind::InvalidValue,
+                    tp.key("format"),
+                    format!("no request-trace format `{}`", t.format),
+                    Some("formats: auto, azure, mooncake".into()),
+                );
+            }
+            if !(t.speed > 0.0 && t.speed <= 1e6) {
+                c.report(
+                    ErrorKind::InvalidValue,
+                    tp.key("speed"),
+                    format!("speed {} is not in (0, 1e6]", t.speed),
+                    Some("1 replays in real time, 2 twice as fast".into()),
+                );
+            }
         }
     }
 }

@@ -10,6 +10,35 @@ use crate::time::{SimDuration, SimTime};
 use rand::Rng;
 use std::f64::consts::TAU;
 
+/// A recorded request trace: offsets from its first request and tokens.
+/// Read at the edge (`twin-replay`) and handed to the model as data.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RequestTrace {
+    /// ns after the first request, non-decreasing.
+    pub offsets_ns: Vec<u64>,
+    /// Prompt tokens per request.
+    pub prompt: Vec<u32>,
+    /// Output tokens per request.
+    pub output: Vec<u32>,
+}
+
+impl RequestTrace {
+    /// Requests.
+    pub fn len(&self) -> usize {
+        self.offsets_ns.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.offsets_ns.is_empty()
+    }
+
+    /// From the last request to the first, ns.
+    pub fn span_ns(&self) -> u64 {
+        self.offsets_ns.last().copied().unwrap_or(0)
+    }
+}
+
 /// A point process of request arrivals.
 #[derive(Clone, Debug)]
 pub struct ArrivalProcess {
@@ -18,11 +47,41 @@ pub struct ArrivalProcess {
 
 #[derive(Clone, Debug)]
 enum Kind {
-    Poisson { rate: f64 },
-    Mmpp { rates: [f64; 2], mean_secs: [f64; 2], state: usize, state_end: Option<SimTime> },
-    Diurnal { mean_rate: f64, amplitude: f64, peak_secs: f64 },
-    Hawkes { baseline: f64, branching: f64, decay_secs: f64, clock: SimTime, excitation: f64 },
-    Piecewise { points: Vec<(u64, f64)>, period: Option<u64> },
+    Poisson {
+        rate: f64,
+    },
+    Mmpp {
+        rates: [f64; 2],
+        mean_secs: [f64; 2],
+        state: usize,
+        state_end: Option<SimTime>,
+    },
+    Diurnal {
+        mean_rate: f64,
+        amplitude: f64,
+        peak_secs: f64,
+    },
+    Hawkes {
+        baseline: f64,
+        branching: f64,
+        decay_secs: f64,
+        clock: SimTime,
+        excitation: f64,
+    },
+    Piecewise {
+        points: Vec<(u64, f64)>,
+        period: Option<u64>,
+    },
+    /// `next` is the request the next call returns; `pending` the tokens of
+    /// the arrival scheduled and not yet fired.
+    Trace {
+        trace: std::sync::Arc<RequestTrace>,
+        speed: f64,
+        repeat: bool,
+        next: usize,
+        cycle: u64,
+        pending: Option<(u32, u32)>,
+    },
 }
 
 /// An exponential draw with the given rate (per second), in seconds.
@@ -32,9 +91,31 @@ fn exp_secs(rate: f64, rng: &mut SimRng) -> f64 {
 }
 
 impl ArrivalProcess {
-    /// A process from a scenario's `arrivals` (already checked).
+    /// A process that replays `trace` (`speed` times faster, starting over when `repeat`).
+    pub fn from_trace(trace: std::sync::Arc<RequestTrace>, speed: f64, repeat: bool) -> ArrivalProcess {
+        ArrivalProcess { kind: Kind::Trace { trace, speed, repeat, next: 0, cycle: 0, pending: None } }
+    }
+
+    /// The tokens (prompt, output) of the arrival now firing, when the process replays a trace.
+    pub fn take_tokens(&mut self) -> Option<(u32, u32)> {
+        match &mut self.kind {
+            Kind::Trace { pending, .. } => pending.take(),
+            _ => None,
+        }
+    }
+
+    /// A process from a scenario's `arrivals` (already checked). A trace
+    /// replays nothing until built with [`ArrivalProcess::from_trace`].
     pub fn new(spec: &ArrivalSpec) -> ArrivalProcess {
         let kind = match spec {
+            ArrivalSpec::Trace(t) => Kind::Trace {
+                trace: std::sync::Arc::new(RequestTrace::default()),
+                speed: t.speed,
+                repeat: t.repeat,
+                next: 0,
+                cycle: 0,
+                pending: None,
+            },
             ArrivalSpec::Poisson { rate } => Kind::Poisson { rate: *rate },
             ArrivalSpec::Mmpp { rates, mean_durations } => Kind::Mmpp {
                 rates: *rates,
@@ -67,6 +148,13 @@ impl ArrivalProcess {
             Kind::Mmpp { rates, mean_secs, .. } => (rates[0] * mean_secs[0] + rates[1] * mean_secs[1]) / (mean_secs[0] + mean_secs[1]),
             Kind::Diurnal { mean_rate, .. } => *mean_rate,
             Kind::Hawkes { baseline, branching, .. } => baseline / (1.0 - branching),
+            Kind::Trace { trace, speed, .. } => {
+                if trace.len() < 2 || trace.span_ns() == 0 {
+                    0.0
+                } else {
+                    (trace.len() - 1) as f64 / (trace.span_ns() as f64 / 1e9) * *speed
+                }
+            }
             Kind::Piecewise { points, period } => {
                 // Time-weighted over one period, or the last rate if it holds for ever.
                 match period {
@@ -88,6 +176,23 @@ impl ArrivalProcess {
     /// `None` when no more requests will come.
     pub fn next_after(&mut self, now: SimTime, rng: &mut SimRng) -> Option<SimTime> {
         match &mut self.kind {
+            Kind::Trace { trace, speed, repeat, next, cycle, pending } => {
+                if *next >= trace.len() {
+                    if !*repeat || trace.is_empty() {
+                        return None;
+                    }
+                    // Again, one mean gap after the last request.
+                    let n = trace.len() as u64;
+                    *cycle += trace.span_ns() + trace.span_ns() / n.max(2).saturating_sub(1).max(1);
+                    *next = 0;
+                }
+                let i = *next;
+                *next += 1;
+                *pending = Some((trace.prompt[i], trace.output[i]));
+                let at = ((*cycle + trace.offsets_ns[i]) as f64 / *speed).round();
+                // Never before now: equal offsets arrive at the same instant, in trace order.
+                Some(SimTime((at.min(u64::MAX as f64) as u64).max(now.0)))
+            }
             Kind::Poisson { rate } => {
                 if *rate <= 0.0 {
                     return None;

@@ -138,9 +138,9 @@ pub struct Service {
     /// The arrival process.
     pub arrivals: ArrivalProcess,
     /// Prompt lengths.
-    pub prompt: TokenDist,
+    pub prompt: Option<TokenDist>,
     /// Output lengths.
-    pub output: TokenDist,
+    pub output: Option<TokenDist>,
     /// Random stream of arrival times.
     pub rng_arrivals: SimRng,
     /// Random stream of token lengths.
