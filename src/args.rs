@@ -38,6 +38,29 @@ pub enum TraceCommand {
     Import(TraceImportArgs),
     /// Rows, time span, GPUs, utilisation, power, energy and busy/idle phases of a telemetry file.
     Info(TraceInfoArgs),
+    /// Fit Poisson, 2-state MMPP and diurnal arrival models to a request trace, as scenario TOML.
+    Fit(TraceFitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TraceFitArgs {
+    /// The request trace: Azure LLM 2023 CSV or Mooncake JSON lines.
+    pub file: PathBuf,
+    /// Its format: auto, azure, mooncake.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// The short bin width the MMPP matches the index of dispersion at.
+    #[arg(long, default_value = "1s")]
+    pub short: String,
+    /// The long bin width.
+    #[arg(long, default_value = "60s")]
+    pub long: String,
+    /// Seed of the fitted generators' check runs.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The fits as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         args::Command::Explain(a) => explain(a),
         args::Command::Trace(args::TraceCommand::Import(a)) => trace::import(a),
         args::Command::Trace(args::TraceCommand::Info(a)) => trace::info(a),
+        args::Command::Trace(args::TraceCommand::Fit(a)) => trace::fit(a),
     };
     match result {
         Ok(code) => code,

@@ -235,3 +235,115 @@ pub fn attach_request_traces(scenario: &mut twin_sim::scenario::Scenario, base: 
     }
     Ok(())
 }
+
+/// Arrival offsets (ns) of `spec`'s generator over `span_ns`, from a named stream of `seed`.
+fn generate(spec: &twin_sim::scenario::spec::ArrivalSpec, span_ns: u64, seed: u64, name: &str) -> Vec<u64> {
+    let mut process = twin_sim::workload::ArrivalProcess::new(spec);
+    let mut rng = twin_sim::rng::RngStreams::new(seed).stream(name);
+    let mut out = Vec::new();
+    let mut now = twin_sim::time::SimTime::ZERO;
+    while let Some(t) = process.next_after(now, &mut rng) {
+        if t.as_nanos() > span_ns || out.len() > 50_000_000 {
+            break;
+        }
+        out.push(t.as_nanos());
+        now = t;
+    }
+    out
+}
+
+fn secs_dur(s: f64) -> twin_sim::scenario::Dur {
+    twin_sim::scenario::Dur(twin_sim::time::SimDuration::from_secs_f64(s))
+}
+
+/// `twin trace fit`.
+pub fn fit(a: crate::args::TraceFitArgs) -> anyhow::Result<ExitCode> {
+    use twin_replay::fit::{self as f, FitError};
+    use twin_replay::requests::index_of_dispersion;
+    use twin_sim::scenario::spec::ArrivalSpec;
+    let parse = |what: &str, v: &str| {
+        twin_sim::scenario::duration::parse_duration(v).map_err(|e| anyhow::anyhow!("--{what} `{v}`: {e}")).map(|d| d.as_secs_f64())
+    };
+    let (short, long) = (parse("short", &a.short)?, parse("long", &a.long)?);
+    if !(short > 0.0 && long > short) {
+        bail!("--short must be above zero and below --long (got {} and {})", a.short, a.long);
+    }
+    let bytes = std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let (log, report) =
+        twin_replay::requests::read(&String::from_utf8_lossy(&bytes), &a.file.display().to_string(), &a.format, &ReadOptions::default())?;
+    if report.skipped > 0 || report.non_monotonic > 0 {
+        eprintln!("{}: {report}", a.file.display());
+    }
+    let span = log.offsets_ns.last().copied().unwrap_or(0);
+    let bins = |t: &[u64]| [index_of_dispersion(t, (short * 1e9) as u64), index_of_dispersion(t, (long * 1e9) as u64)];
+    let trace_idc = bins(&log.offsets_ns);
+    // Each fitted generator is run for ten spans of the trace, and its IDC measured the same way.
+    let check = |spec: &ArrivalSpec, name: &str| {
+        let t = generate(spec, span.saturating_mul(10), a.seed, name);
+        (bins(&t), t.len() as f64 / (span as f64 * 10.0 / 1e9))
+    };
+    let mut rows: Vec<serde_json::Value> =
+        vec![json!({"model": "trace", "idc_short": trace_idc[0], "idc_long": trace_idc[1], "mean_rate": log.mean_rate()})];
+    let mut toml: Vec<String> = Vec::new();
+    match f::poisson(&log) {
+        Ok(rate) => {
+            let spec = ArrivalSpec::Poisson { rate };
+            let (idc, m) = check(&spec, "fit/poisson");
+            rows.push(json!({"model": "poisson", "idc_short": idc[0], "idc_long": idc[1], "mean_rate": m}));
+            toml.push(format!("# Poisson\narrivals = {{ poisson = {{ rate = {rate:.4} }} }}"));
+        }
+        Err(e) => toml.push(format!("# Poisson: {e}")),
+    }
+    match f::mmpp(&log, short, long) {
+        Ok(m) => {
+            let spec =
+                ArrivalSpec::Mmpp { rates: m.rates, mean_durations: [secs_dur(m.mean_durations_s[0]), secs_dur(m.mean_durations_s[1])] };
+            let (idc, rate) = check(&spec, "fit/mmpp");
+            rows.push(json!({"model": "mmpp", "idc_short": idc[0], "idc_long": idc[1], "mean_rate": rate,
+                "closed_form": [m.idc(short), m.idc(long)], "rates": m.rates, "mean_durations_s": m.mean_durations_s}));
+            toml.push(format!(
+                "# 2-state MMPP (calm, burst), matching the mean and the IDC at {} and {}\narrivals = {{ mmpp = {{ rates = [{:.4}, {:.4}], mean_durations = [\"{:.1}s\", \"{:.1}s\"] }} }}",
+                a.short, a.long, m.rates[0], m.rates[1], m.mean_durations_s[0], m.mean_durations_s[1]
+            ));
+        }
+        Err(e) => toml.push(format!("# MMPP: {e}")),
+    }
+    match f::diurnal(&log) {
+        Ok(d) => {
+            let spec = ArrivalSpec::Diurnal { mean_rate: d.mean_rate, amplitude: d.amplitude, peak: secs_dur(d.peak_s) };
+            let (idc, m) = check(&spec, "fit/diurnal");
+            rows.push(json!({"model": "diurnal", "idc_short": idc[0], "idc_long": idc[1], "mean_rate": m}));
+            toml.push(format!(
+                "# Diurnal\narrivals = {{ diurnal = {{ mean_rate = {:.4}, amplitude = {:.3}, peak = \"{:.2}h\" }} }}",
+                d.mean_rate,
+                d.amplitude,
+                d.peak_s / 3600.0
+            ));
+        }
+        Err(FitError::TooLittle(why)) => toml.push(format!("# Diurnal: not fitted, {why}")),
+        Err(e) => toml.push(format!("# Diurnal: {e}")),
+    }
+    if a.json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"requests": log.len(), "span_s": span as f64 / 1e9, "fits": rows, "toml": toml}))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!("{}: {} requests over {:.0} s, {:.3} requests/s", a.file.display(), log.len(), span as f64 / 1e9, log.mean_rate());
+    outln!("\n{:<10} {:>12} {:>12} {:>10}", "model", format!("IDC {}", a.short), format!("IDC {}", a.long), "mean rps");
+    for r in &rows {
+        outln!(
+            "{:<10} {:>12.2} {:>12.2} {:>10.3}",
+            r["model"].as_str().unwrap_or(""),
+            r["idc_short"].as_f64().unwrap_or(f64::NAN),
+            r["idc_long"].as_f64().unwrap_or(f64::NAN),
+            r["mean_rate"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    outln!("(each generator run for ten spans of the trace, seed {}; IDC is variance over mean of counts per bin)\n", a.seed);
+    for t in &toml {
+        outln!("{t}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

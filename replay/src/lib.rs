@@ -27,6 +27,7 @@
 pub mod dcgm;
 pub mod dmon;
 pub mod energy;
+pub mod fit;
 mod issues;
 pub mod nvidia_smi;
 pub mod parquet;

@@ -232,3 +232,36 @@ fn a_missing_or_bad_request_trace_is_named_with_its_field() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("`services[0].prompt_tokens`: `prompt_tokens` is required"), "{}", text(&o.stderr));
 }
+
+/// `twin trace fit` on the Azure code trace: the fitted MMPP reproduces the
+/// trace's burstiness within 25% at 1 s and 60 s (run as a generator, not
+/// only in closed form), Poisson does not, and what it prints is scenario
+/// TOML that checks.
+#[test]
+fn trace_fit_finds_an_mmpp_as_bursty_as_the_azure_code_trace() {
+    let path = crate::root().join("../shared/data/inference_arrivals/azure_llm_2023_code.csv");
+    if !path.is_file() {
+        return;
+    }
+    let o = twin(&["trace", "fit", path.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let fit = |m: &str| v["fits"].as_array().unwrap().iter().find(|f| f["model"] == m).unwrap().clone();
+    let (trace, poisson, mmpp) = (fit("trace"), fit("poisson"), fit("mmpp"));
+    let idc = |f: &serde_json::Value, k: &str| f[k].as_f64().unwrap();
+    assert!((12.0..14.5).contains(&idc(&trace, "idc_short")), "{trace}");
+    for k in ["idc_short", "idc_long"] {
+        let r = idc(&mmpp, k) / idc(&trace, k);
+        assert!((0.75..1.25).contains(&r), "MMPP {k} {} vs trace {}", idc(&mmpp, k), idc(&trace, k));
+        assert!(idc(&poisson, k) < 1.3, "Poisson is not bursty: {poisson}");
+    }
+    assert!((mmpp["mean_rate"].as_f64().unwrap() / trace["mean_rate"].as_f64().unwrap() - 1.0).abs() < 0.1);
+    // The printed lines drop into a scenario as they are.
+    for line in v["toml"].as_array().unwrap().iter().filter_map(|t| t.as_str()).flat_map(str::lines).filter(|l| l.starts_with("arrivals")) {
+        let s = format!(
+            "format_version = 1\nname = \"f\"\nhorizon = \"1h\"\n[[pools]]\nname = \"a\"\nnode_type = \"g6.xlarge\"\ncapacity = \"on-demand\"\n\
+             [[services]]\nname = \"s\"\nmodel = \"llama-3.2-1b\"\npools = [\"a\"]\nslo = {{ ttft = \"1s\", e2e = \"10s\" }}\nprompt_tokens = 100\noutput_tokens = 10\n{line}\n"
+        );
+        crate::scenario(&s);
+    }
+}
