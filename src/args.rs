@@ -30,6 +30,21 @@ pub enum Command {
     /// Read real GPU telemetry: import it to Parquet, or summarise it.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Record this machine's NVIDIA GPUs through NVML to canonical Parquet.
+    Record(RecordArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// Time between samples.
+    #[arg(long, default_value = "100ms")]
+    pub interval: String,
+    /// Stop after this long (default: at Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// The Parquet file: rewritten whole every minute and at the end, so it is always complete.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

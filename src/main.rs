@@ -34,6 +34,7 @@ mod library;
 mod pod_trace;
 mod policies;
 mod progress;
+mod record;
 mod run;
 mod scenarios;
 mod trace;
@@ -71,6 +72,7 @@ fn main() -> ExitCode {
         args::Command::Trace(args::TraceCommand::Import(a)) => trace::import(a),
         args::Command::Trace(args::TraceCommand::Info(a)) => trace::info(a),
         args::Command::Trace(args::TraceCommand::Fit(a)) => trace::fit(a),
+        args::Command::Record(a) => record::record(a),
     };
     match result {
         Ok(code) => code,

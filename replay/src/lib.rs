@@ -32,6 +32,7 @@ mod issues;
 pub mod nvidia_smi;
 pub mod parquet;
 pub mod phases;
+pub mod record;
 pub mod requests;
 mod telemetry;
 pub mod timefmt;

@@ -265,3 +265,29 @@ fn trace_fit_finds_an_mmpp_as_bursty_as_the_azure_code_trace() {
         crate::scenario(&s);
     }
 }
+
+/// `twin record` on this machine: without an NVIDIA driver it says so and
+/// fails, writing nothing; with one, a short recording reads back whole.
+#[test]
+fn record_says_clearly_when_there_is_no_nvidia_driver_or_records_when_there_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("rec.parquet");
+    let o = twin(&["record", "--interval", "100ms", "--duration", "1s", "--out", out.to_str().unwrap()]);
+    match twin_replay::record::Recorder::open() {
+        Err(_) => {
+            assert_eq!(o.status.code(), Some(1));
+            let err = text(&o.stderr);
+            assert!(err.contains("no working NVIDIA driver (libnvidia-ml.so.1)") && err.contains("twin trace import"), "{err}");
+            assert!(!out.exists());
+        }
+        Ok(r) => {
+            assert!(o.status.success(), "{}", text(&o.stderr));
+            let t = twin_replay::parquet::read(&out).unwrap();
+            assert_eq!(t.gpus().len(), r.gpus() as usize);
+            assert!(t.len() >= 5 * r.gpus() as usize, "{} samples", t.len());
+            assert!(t.has(Field::Power));
+        }
+    }
+    let bad = twin(&["record", "--interval", "1ms", "--out", out.to_str().unwrap()]);
+    assert!(text(&bad.stderr).contains("below 10ms"), "{}", text(&bad.stderr));
+}
