@@ -14,7 +14,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use twin_sim::fleet::{NodeState, Owner};
+use twin_sim::fleet::NodeState;
 use twin_sim::ids::{NodeId, PoolId};
 use twin_sim::placement::{Decision, FleetView, Placement, PlacementError, PlacementRequest, Verdict, WaitReason};
 use twin_sim::scenario::Scenario;
@@ -204,10 +204,6 @@ fn abbreviate(s: &str) -> String {
     if s.chars().count() > 160 { format!("{}…", s.chars().take(160).collect::<String>()) } else { s.to_string() }
 }
 
-fn owner_id(owner: Owner) -> String {
-    owner.to_string()
-}
-
 impl Placement for ExternalScheduler {
     fn name(&self) -> String {
         format!("external: {}", self.name)
@@ -247,13 +243,13 @@ impl Placement for ExternalScheduler {
             .collect();
         let message = json!({
             "type": "decide", "time_s": req.now.as_secs_f64(),
-            "request": {"id": owner_id(req.owner), "workload": req.traits.name, "gpus": req.gpus, "priority": req.traits.priority, "checkpointed": req.traits.checkpointed},
+            "request": {"id": req.owner.to_string(), "workload": req.traits.name, "gpus": req.gpus, "priority": req.traits.priority, "checkpointed": req.traits.checkpointed},
             "pools": pools, "nodes": nodes,
         });
         let label = format!(
             "decide for {}/{} ({} GPU{}) at {}",
             req.traits.name,
-            owner_id(req.owner),
+            req.owner,
             req.gpus,
             if req.gpus == 1 { "" } else { "s" },
             req.now

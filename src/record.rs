@@ -6,8 +6,8 @@ use crate::args::RecordArgs;
 use anyhow::Context;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use twin_replay::Telemetry;
 use twin_replay::record::Recorder;
-use twin_replay::{ReadReport, Telemetry};
 
 /// How often the file on disk catches up with memory.
 const CHECKPOINT: Duration = Duration::from_secs(60);
@@ -17,11 +17,9 @@ fn parse(what: &str, v: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_nanos(d.as_nanos()))
 }
 
-fn save(samples: &[twin_replay::Sample], out: &std::path::Path) -> anyhow::Result<Telemetry> {
-    let mut report = ReadReport::default();
-    let t = twin_replay::finish(Telemetry::from_samples(samples.to_vec()), &mut report);
-    twin_replay::parquet::write(&t, out).with_context(|| format!("writing {}", out.display()))?;
-    Ok(t)
+/// Writes what has been recorded; samples come in time order from one timer, so they need no sorting.
+fn save(t: &Telemetry, out: &std::path::Path) -> anyhow::Result<()> {
+    twin_replay::parquet::write(t, out).with_context(|| format!("writing {}", out.display()))
 }
 
 pub fn record(a: RecordArgs) -> anyhow::Result<ExitCode> {
@@ -40,8 +38,8 @@ pub fn record(a: RecordArgs) -> anyhow::Result<ExitCode> {
     let names: Vec<String> = recorder.names().iter().map(|n| n.clone().unwrap_or_else(|| "?".into())).collect();
     eprintln!("recording {} GPU(s) ({}) every {:?} to {}; Ctrl-C to stop", recorder.gpus(), names.join(", "), interval, a.out.display());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().enable_io().build()?;
-    let samples = runtime.block_on(async {
-        let mut samples = Vec::new();
+    let t = runtime.block_on(async {
+        let mut t = Telemetry::default();
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let start = tokio::time::Instant::now();
@@ -53,11 +51,13 @@ pub fn record(a: RecordArgs) -> anyhow::Result<ExitCode> {
                 _ = &mut stop => break,
                 _ = ticks.tick() => {
                     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
-                    let first = samples.is_empty();
-                    samples.extend(recorder.sample(now, first));
+                    let first = t.is_empty();
+                    for s in recorder.sample(now, first) {
+                        t.push(s);
+                    }
                     if last_save.elapsed() >= CHECKPOINT {
                         last_save = tokio::time::Instant::now();
-                        if let Err(e) = save(&samples, &a.out) {
+                        if let Err(e) = save(&t, &a.out) {
                             eprintln!("warning: checkpoint failed: {e:#}");
                         }
                     }
@@ -67,12 +67,12 @@ pub fn record(a: RecordArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        samples
+        t
     });
-    if samples.is_empty() {
+    if t.is_empty() {
         anyhow::bail!("stopped before the first sample; nothing written");
     }
-    let t = save(&samples, &a.out)?;
+    save(&t, &a.out)?;
     let energy: f64 = twin_replay::energy::by_gpu(&t).iter().map(|e| e.joules).sum();
     outln!("wrote {} samples of {} GPU(s) to {} ({energy:.1} J over the recording)", t.len(), t.gpus().len(), a.out.display());
     Ok(ExitCode::SUCCESS)

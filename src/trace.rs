@@ -210,9 +210,10 @@ pub fn info(a: TraceInfoArgs) -> anyhow::Result<ExitCode> {
 pub fn attach_request_traces(scenario: &mut twin_sim::scenario::Scenario, base: &crate::policies::Base) -> anyhow::Result<()> {
     for (file, format) in scenario.trace_files() {
         let path = crate::pod_trace::resolve(base, &file);
-        let bytes = std::fs::read(&path).with_context(|| {
-            format!(
-                "cannot read the request trace {} (arrivals.trace.file = \"{file}\" in {}); paths are relative to the scenario file{}",
+        let (log, report) = match twin_replay::requests::read_file(&path, &format, &ReadOptions::default()) {
+            Ok(read) => read,
+            Err(twin_replay::ReplayError::Io { source, .. }) => bail!(
+                "cannot read the request trace {} (arrivals.trace.file = \"{file}\" in {}): {source}; paths are relative to the scenario file{}",
                 path.display(),
                 scenario.origin,
                 if matches!(base, crate::policies::Base::BuiltIn) {
@@ -220,10 +221,9 @@ pub fn attach_request_traces(scenario: &mut twin_sim::scenario::Scenario, base: 
                 } else {
                     ""
                 }
-            )
-        })?;
-        let text = String::from_utf8_lossy(&bytes);
-        let (log, report) = twin_replay::requests::read(&text, &path.display().to_string(), &format, &ReadOptions::default())?;
+            ),
+            Err(e) => return Err(e.into()),
+        };
         if report.skipped > 0 || report.non_monotonic > 0 {
             eprintln!("{}: {report}", path.display());
         }
@@ -268,9 +268,7 @@ pub fn fit(a: crate::args::TraceFitArgs) -> anyhow::Result<ExitCode> {
     if !(short > 0.0 && long > short) {
         bail!("--short must be above zero and below --long (got {} and {})", a.short, a.long);
     }
-    let bytes = std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
-    let (log, report) =
-        twin_replay::requests::read(&String::from_utf8_lossy(&bytes), &a.file.display().to_string(), &a.format, &ReadOptions::default())?;
+    let (log, report) = twin_replay::requests::read_file(&a.file, &a.format, &ReadOptions::default())?;
     if report.skipped > 0 || report.non_monotonic > 0 {
         eprintln!("{}: {report}", a.file.display());
     }

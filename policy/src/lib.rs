@@ -106,7 +106,8 @@ pub struct RegoPolicies {
     engine: regorus::Engine,
     packages: Vec<String>,
     files: usize,
-    cache: FxHashMap<(Point, String), Vec<Violation>>,
+    /// Decisions by point (in `Point` order), then by the exact input JSON.
+    cache: [FxHashMap<String, Vec<Violation>>; 3],
     /// Evaluation counters.
     pub stats: PolicyStats,
 }
@@ -123,7 +124,7 @@ impl RegoPolicies {
         }
         let packages = engine.get_packages().map_err(|e| PolicyError::Data(e.to_string()))?;
         let packages = packages.into_iter().map(|p| p.trim_start_matches("data.").to_string()).collect();
-        let mut p = RegoPolicies { engine, packages, files: sources.len(), cache: FxHashMap::default(), stats: PolicyStats::default() };
+        let mut p = RegoPolicies { engine, packages, files: sources.len(), cache: Default::default(), stats: PolicyStats::default() };
         // Each covered point must define its `violation` set: found now, not
         // at the first decision halfway through a run.
         for point in [Point::Admission, Point::Placement, Point::Scaling] {
@@ -152,12 +153,12 @@ impl RegoPolicies {
         }
         self.stats.decisions += 1;
         let json = serde_json::to_string(input).map_err(|e| PolicyError::Eval { package: point.package(), message: e.to_string() })?;
-        if let Some(v) = self.cache.get(&(point, json.clone())) {
+        if let Some(v) = self.cache[point as usize].get(&json) {
             self.stats.cache_hits += 1;
             return Ok(v.clone());
         }
         let violations = self.evaluate_json(point, &json)?;
-        self.cache.insert((point, json), violations.clone());
+        self.cache[point as usize].insert(json, violations.clone());
         Ok(violations)
     }
 

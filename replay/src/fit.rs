@@ -15,7 +15,7 @@
 //! short bins with more than twice the mean count (capped so the calm rate
 //! stays ≥ 0), which leaves the two rates.
 
-use crate::requests::{RequestLog, index_of_dispersion};
+use crate::requests::{RequestLog, bin_counts, index_of_dispersion};
 
 /// A fitted two-state MMPP: calm (0) and burst (1).
 #[derive(Clone, Debug, PartialEq)]
@@ -94,17 +94,9 @@ pub fn mmpp(log: &RequestLog, short_s: f64, long_s: f64) -> Result<MmppFit, FitE
     let s = (0.5 * (lo + hi)).exp();
     let a = (i1 - 1.0) / g(s * short_s);
     // Burst share: short bins over twice the mean count, kept where the calm rate is ≥ 0.
-    let b = bin(short_s).max(1);
-    let first = log.offsets_ns[0];
-    let n_bins = ((log.offsets_ns.last().copied().unwrap_or(0) - first) / b) as usize;
-    let mut counts = vec![0u32; n_bins.max(1)];
-    for &t in &log.offsets_ns {
-        if let Some(c) = counts.get_mut(((t - first) / b) as usize) {
-            *c += 1;
-        }
-    }
+    let counts = bin_counts(&log.offsets_ns, bin(short_s));
     let per_bin = mean * short_s;
-    let busy = counts.iter().filter(|&&c| f64::from(c) > 2.0 * per_bin).count() as f64 / counts.len() as f64;
+    let busy = counts.iter().filter(|&&c| c as f64 > 2.0 * per_bin).count() as f64 / counts.len().max(1) as f64;
     let cap = 2.0 * mean / (a * s + 2.0 * mean);
     let p1 = busy.clamp(1e-4, 0.999 * cap);
     let p0 = 1.0 - p1;

@@ -194,10 +194,9 @@ pub fn finish(mut t: Telemetry, report: &mut ReadReport) -> Telemetry {
         if s.is_empty() {
             continue;
         }
-        let all = s.clone();
-        let mid = s.len() / 2;
-        let median = *s.select_nth_unstable(mid).1;
-        report.gaps += all.iter().filter(|&&d| median > 0 && d > 3 * median).count();
+        s.sort_unstable();
+        let median = s[s.len() / 2];
+        report.gaps += s.iter().filter(|&&d| median > 0 && d > 3 * median).count();
     }
     t
 }

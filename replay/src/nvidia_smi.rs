@@ -306,7 +306,6 @@ fn parse_chunk(chunk: &str, first_line: usize, cols: &[Column], plans: &[Plan], 
     let mut out = ChunkOut::default();
     let mut day = ([0u8; 10], 0i64);
     let mut report = ReadReport::default();
-    let mut names = std::collections::BTreeMap::new();
     let last = chunk.bytes().filter(|b| *b == b'\n').count();
     out.t.reserve(last + 1);
     for (k, line) in chunk.split('\n').enumerate() {
@@ -328,8 +327,7 @@ fn parse_chunk(chunk: &str, first_line: usize, cols: &[Column], plans: &[Plan], 
             out.problems.push((n, None, format!("{} fields where the header has {}", fields.len(), cols.len())));
             continue;
         }
-        names.clone_from(&out.t.names);
-        match parse_row(&fields, cols, &mut report, &mut names) {
+        match parse_row(&fields, cols, &mut report, &mut out.t.names) {
             Ok(s) => out.t.push(s),
             Err((field, message)) => out.problems.push((n, field, message)),
         }

@@ -173,23 +173,35 @@ pub fn read(text: &str, origin: &str, format: &str, opts: &ReadOptions) -> Resul
     Ok((log, report))
 }
 
+/// Reads a request-trace file, by path (bytes that are not UTF-8 are replaced).
+pub fn read_file(path: &std::path::Path, format: &str, opts: &ReadOptions) -> Result<(RequestLog, ReadReport), ReplayError> {
+    let bytes = std::fs::read(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
+    read(&String::from_utf8_lossy(&bytes), &path.display().to_string(), format, opts)
+}
+
+/// Arrivals per bin of `bin_ns`, over the whole bins from the first arrival
+/// (sorted offsets; a last partial bin is left out).
+pub fn bin_counts(offsets_ns: &[u64], bin_ns: u64) -> Vec<u64> {
+    let (Some(&first), Some(&last)) = (offsets_ns.first(), offsets_ns.last()) else { return Vec::new() };
+    let bin = bin_ns.max(1);
+    let mut counts = vec![0u64; ((last - first) / bin) as usize];
+    for &t in offsets_ns {
+        if let Some(c) = counts.get_mut(((t - first) / bin) as usize) {
+            *c += 1;
+        }
+    }
+    counts
+}
+
 /// Index of dispersion (variance over mean) of arrival counts in bins of
 /// `bin_ns`, over the whole bins from the first arrival: 1 for Poisson,
 /// larger for bursty traffic.
 pub fn index_of_dispersion(offsets_ns: &[u64], bin_ns: u64) -> f64 {
-    let (Some(&first), Some(&last)) = (offsets_ns.first(), offsets_ns.last()) else { return f64::NAN };
-    let bins = ((last - first) / bin_ns.max(1)) as usize;
-    if bins == 0 {
+    let counts = bin_counts(offsets_ns, bin_ns);
+    if counts.is_empty() {
         return f64::NAN;
     }
-    let mut counts = vec![0u64; bins];
-    for &t in offsets_ns {
-        let b = ((t - first) / bin_ns.max(1)) as usize;
-        if b < bins {
-            counts[b] += 1;
-        }
-    }
-    let n = bins as f64;
+    let n = counts.len() as f64;
     let mean = counts.iter().sum::<u64>() as f64 / n;
     let var = counts.iter().map(|&c| (c as f64 - mean).powi(2)).sum::<f64>() / n;
     if mean > 0.0 { var / mean } else { f64::NAN }

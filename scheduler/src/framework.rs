@@ -297,14 +297,7 @@ impl Profile {
     /// The weighted score an empty node of `shape` would get, or the filter
     /// that rejects it: how an autoscaler's expander picks a pool to grow.
     pub fn score_empty_node(&self, pod: &Pod, shape: &NodeShape) -> Result<f64, (&'static str, &'static str)> {
-        let node = Node {
-            name: String::new(),
-            shape: crate::node::ShapeId(0),
-            free_cpu: shape.cpu_milli,
-            free_mem: shape.memory_mib,
-            gpu_free: vec![crate::node::MILLI; shape.gpus as usize],
-            schedulable: true,
-        };
+        let node = empty_node(shape);
         let view = NodeView { node: &node, shape };
         if let Some(r) = self.first_rejection(pod, view) {
             return Err(r);
@@ -320,15 +313,7 @@ impl Profile {
     /// cluster autoscaler's expander picks the pool to grow, on the same
     /// scale as placement (raw scores mix dollars, shares and hazards).
     pub fn rank_empty_nodes(&self, candidates: &[(Pod, NodeShape)]) -> Vec<Option<f64>> {
-        let empty = |shape: &NodeShape| Node {
-            name: String::new(),
-            shape: crate::node::ShapeId(0),
-            free_cpu: shape.cpu_milli,
-            free_mem: shape.memory_mib,
-            gpu_free: vec![crate::node::MILLI; shape.gpus as usize],
-            schedulable: true,
-        };
-        let nodes: Vec<Node> = candidates.iter().map(|(_, shape)| empty(shape)).collect();
+        let nodes: Vec<Node> = candidates.iter().map(|(_, shape)| empty_node(shape)).collect();
         // Raw scores per feasible candidate, per plugin (NaN: the plugin does not score it).
         let raw: Vec<Option<Vec<f64>>> = candidates
             .iter()
@@ -354,6 +339,18 @@ impl Profile {
             }
         }
         total
+    }
+}
+
+/// A node of `shape` with nothing on it, as a pool would add one.
+fn empty_node(shape: &NodeShape) -> Node {
+    Node {
+        name: String::new(),
+        shape: crate::node::ShapeId(0),
+        free_cpu: shape.cpu_milli,
+        free_mem: shape.memory_mib,
+        gpu_free: vec![crate::node::MILLI; shape.gpus as usize],
+        schedulable: true,
     }
 }
 

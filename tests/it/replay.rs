@@ -145,8 +145,11 @@ fn a_logger_killed_mid_line_and_bad_rows_are_reported_or_stop_a_strict_read() {
 /// `dir`; false when ../shared/data is not beside this checkout.
 pub fn attach_traces(s: &mut twin_sim::scenario::Scenario, dir: &std::path::Path) -> bool {
     for (file, format) in s.trace_files() {
-        let Ok(text) = std::fs::read_to_string(dir.join(&file)) else { return false };
-        let (log, report) = twin_replay::requests::read(&text, &file, &format, &ReadOptions::default()).unwrap();
+        let path = dir.join(&file);
+        if !path.is_file() {
+            return false;
+        }
+        let (log, report) = twin_replay::requests::read_file(&path, &format, &ReadOptions::default()).unwrap();
         assert_eq!(report.skipped, 0, "{report}");
         s.attach_trace(&file, twin_sim::workload::RequestTrace { offsets_ns: log.offsets_ns, prompt: log.prompt, output: log.output });
     }

@@ -116,7 +116,7 @@ impl FrameworkPlacement {
         let mut pod = Pod::gpus(self.next_pod, &name, gpus);
         pod.priority = priority;
         if let Owner::Job(j) = owner {
-            pod.gang = Some(Gang { name: format!("job-{}", j.0), size: 0 });
+            pod.gang = Some(Gang { name: Owner::Job(j).to_string(), size: 0 });
         }
         pod
     }
@@ -254,7 +254,7 @@ impl FrameworkPlacement {
 
 fn member_name(owner: Owner, member: u32) -> String {
     match owner {
-        Owner::Replica(r) => format!("replica-{}", r.0),
+        Owner::Replica(_) => owner.to_string(),
         Owner::Job(_) => format!("member-{member}"),
     }
 }
