@@ -2,7 +2,8 @@
 //! alone, and through reader, columns and Parquet encoding (what `twin trace
 //! import` does, less the disk).
 //!
-//! `cargo bench -p twin-benches --bench replay`
+//! `cargo bench -p twin-benches --bench replay` (`TWIN_PHASES=1` for where the
+//! time goes instead: see [`phases`]).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::fmt::Write;
@@ -44,6 +45,9 @@ fn import(c: &mut Criterion) {
     let opts = ReadOptions::default();
     let (t, report) = twin_replay::read(&text, "bench.csv", Format::NvidiaSmi, &opts).expect("reads");
     assert_eq!((report.rows, report.skipped), (rows, 0));
+    if std::env::var_os("TWIN_PHASES").is_some() {
+        phases(&text, &t);
+    }
     let mut g = c.benchmark_group("replay/nvidia-smi-csv");
     g.throughput(Throughput::Elements(rows as u64));
     g.sample_size(10);
@@ -59,6 +63,46 @@ fn import(c: &mut Criterion) {
     });
     drop(t);
     g.finish();
+}
+
+/// Process CPU time (user + system), ms, from /proc/self/stat.
+fn cpu_ms() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let f: Vec<&str> = s.rsplit(')').next().unwrap().split_whitespace().collect();
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) * 10.0
+}
+
+/// With `TWIN_PHASES=1`: CPU and wall time of each phase (read, frame,
+/// encode) over `TWIN_PHASES_N` runs (30), the Parquet size, and the file
+/// itself to `TWIN_PHASES_OUT` if set; then exits without the criterion runs.
+fn phases(text: &str, t: &twin_replay::Telemetry) {
+    let n: usize = std::env::var("TWIN_PHASES_N").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        f();
+        let (c0, w0) = (cpu_ms(), std::time::Instant::now());
+        for _ in 0..n {
+            f();
+        }
+        let (c, w) = ((cpu_ms() - c0) / n as f64, w0.elapsed().as_secs_f64() * 1e3 / n as f64);
+        eprintln!("{name:>10}: cpu {c:6.1} ms  wall {w:6.1} ms");
+    };
+    time("read", &mut || drop(black_box(twin_replay::read(text, "b.csv", Format::NvidiaSmi, &ReadOptions::default()).unwrap())));
+    time("to_frame", &mut || drop(black_box(twin_replay::parquet::to_frame(t).unwrap())));
+    let df = twin_replay::parquet::to_frame(t).unwrap();
+    time("encode", &mut || {
+        let mut df = df.clone();
+        let mut buf = Vec::with_capacity(8 << 20);
+        twin_replay::parquet::encode(&mut df, &mut buf).unwrap();
+        black_box(buf.len());
+    });
+    let mut df2 = df.clone();
+    let mut buf = Vec::new();
+    twin_replay::parquet::encode(&mut df2, &mut buf).unwrap();
+    eprintln!("{:>10}: {} bytes", "parquet", buf.len());
+    if let Some(path) = std::env::var_os("TWIN_PHASES_OUT") {
+        std::fs::write(path, &buf).unwrap();
+    }
+    std::process::exit(0);
 }
 
 criterion_group!(benches, import);

@@ -12,9 +12,10 @@ if ! need cargo; then
     echo "scripts/test.sh: cargo is not installed; install Rust from https://rustup.rs" >&2
     exit 1
 fi
-# Debian packages the tests need; none yet beyond the toolchain. GPU sweep
-# tests will add mesa-vulkan-drivers (the CPU Vulkan driver) here.
-packages=()
+# Debian packages the tests need: the CPU Vulkan driver (lavapipe) and the
+# Vulkan loader, so the GPU sweep kernels run and are checked against the
+# CPU path on machines without a GPU.
+packages=(mesa-vulkan-drivers libvulkan1)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -32,6 +32,61 @@ pub enum Command {
     Trace(TraceCommand),
     /// Record this machine's NVIDIA GPUs through NVML to canonical Parquet.
     Record(RecordArgs),
+    /// What-if sweep: many replicas of one service's coarse model over a grid of parameters, on the GPU or all CPU cores.
+    Sweep(SweepArgs),
+}
+
+/// `twin sweep`.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// A scenario file, or the name of a built-in scenario. Default: `spot-inference`.
+    pub scenario: Option<String>,
+    /// The service to sweep. Default: the scenario's first.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Replicas (possible histories) per grid point.
+    #[arg(long, default_value_t = 1_000)]
+    pub replicas: u32,
+    /// A parameter to vary, as KEY=A..B:N (N values from A to B), KEY=A..B (integers) or KEY=V1,V2; repeat for more axes.
+    #[arg(long = "vary", value_name = "KEY=RANGE")]
+    pub vary: Vec<String>,
+    /// The model's time step.
+    #[arg(long, default_value = "5m")]
+    pub step: String,
+    /// Where to run: auto (a real GPU if there is one, else the CPU), gpu, lavapipe (the CPU Vulkan driver), cpu.
+    #[arg(long, value_enum, default_value_t = SweepBackend::Auto)]
+    pub backend: SweepBackend,
+    /// CPU threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Seed. Default: the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The probability with which the cheapest point must meet the SLO target.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+    /// Write grid.parquet (one row a point) and replicas.parquet (one row a replica) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Time the sweep on the chosen backend and on the CPU backend, and print replica-steps per second.
+    #[arg(long)]
+    pub bench: bool,
+}
+
+/// Where a sweep runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SweepBackend {
+    /// A real GPU if there is one, else the CPU.
+    Auto,
+    /// A real GPU, or fail.
+    Gpu,
+    /// Any Vulkan adapter, the CPU driver (lavapipe) included.
+    Lavapipe,
+    /// All CPU cores.
+    Cpu,
 }
 
 #[derive(Args, Debug)]
@@ -49,12 +104,46 @@ pub struct RecordArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum TraceCommand {
-    /// Convert nvidia-smi CSV, nvidia-smi dmon or DCGM exporter text to canonical Parquet.
+    /// Convert telemetry (nvidia-smi CSV, dmon, DCGM text), price histories, Spot Advisor data or job traces to canonical Parquet.
     Import(TraceImportArgs),
-    /// Rows, time span, GPUs, utilisation, power, energy and busy/idle phases of a telemetry file.
+    /// What a telemetry file, price history or job trace holds: rows, time span, statistics (telemetry: energy and busy/idle phases).
     Info(TraceInfoArgs),
     /// Fit Poisson, 2-state MMPP and diurnal arrival models to a request trace, as scenario TOML.
     Fit(TraceFitArgs),
+    /// Write synthetic fleet telemetry (jobs and idle gaps per GPU) as canonical Parquet.
+    Synth(TraceSynthArgs),
+}
+
+/// `twin trace synth`.
+#[derive(Args, Debug)]
+pub struct TraceSynthArgs {
+    /// GPUs in the fleet.
+    #[arg(long, default_value_t = 64)]
+    pub gpus: u32,
+    /// How long a recording, such as 7d or 12h.
+    #[arg(long, default_value = "7d")]
+    pub span: String,
+    /// Time between samples.
+    #[arg(long, default_value = "10s")]
+    pub interval: String,
+    /// Median job length.
+    #[arg(long, default_value = "2h")]
+    pub job: String,
+    /// Median idle gap between jobs.
+    #[arg(long, default_value = "3h")]
+    pub gap: String,
+    /// How much longer gaps get at night (0: no daily cycle).
+    #[arg(long, default_value_t = 1.0)]
+    pub diurnal: f64,
+    /// GPU name written in the file.
+    #[arg(long, default_value = "NVIDIA H100 80GB HBM3")]
+    pub name: String,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The Parquet file to write (atomically).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -80,9 +169,12 @@ pub struct TraceFitArgs {
 
 #[derive(Args, Debug)]
 pub struct TraceReadArgs {
-    /// The telemetry file: nvidia-smi CSV, dmon text, DCGM text, or Parquet from `twin trace import`.
+    /// The file: telemetry (nvidia-smi CSV, dmon text, DCGM text), a price
+    /// history (GCP price changes, AWS spot price history JSON), Spot Advisor
+    /// data, a job trace (openb pods, Helios sequence), or Parquet from `twin trace import`.
     pub file: PathBuf,
-    /// Its format: auto, nvidia-smi, dmon, dcgm.
+    /// Its format: auto, nvidia-smi, dmon, dcgm, gcp-changes, aws-spot-history,
+    /// spot-advisor-csv, spot-advisor-json, openb, helios.
     #[arg(long, default_value = "auto")]
     pub format: String,
     /// Stop at the first bad row instead of skipping and counting it.

@@ -11,6 +11,8 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("policy-guardrails", include_str!("../scenarios/policy-guardrails.toml")),
     ("openb-fragmentation", include_str!("../scenarios/openb-fragmentation.toml")),
     ("azure-code-replay", include_str!("../scenarios/azure-code-replay.toml")),
+    ("recorded-lab", include_str!("../scenarios/recorded-lab.toml")),
+    ("helios-replay", include_str!("../scenarios/helios-replay.toml")),
 ];
 
 /// The scenario `twin run` runs when given none.

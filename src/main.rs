@@ -37,6 +37,8 @@ mod progress;
 mod record;
 mod run;
 mod scenarios;
+mod sweep;
+mod tables;
 mod trace;
 mod validate;
 
@@ -72,7 +74,9 @@ fn main() -> ExitCode {
         args::Command::Trace(args::TraceCommand::Import(a)) => trace::import(a),
         args::Command::Trace(args::TraceCommand::Info(a)) => trace::info(a),
         args::Command::Trace(args::TraceCommand::Fit(a)) => trace::fit(a),
+        args::Command::Trace(args::TraceCommand::Synth(a)) => trace::synth(a),
         args::Command::Record(a) => record::record(a),
+        args::Command::Sweep(a) => sweep::sweep(a),
     };
     match result {
         Ok(code) => code,

@@ -30,7 +30,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(trace) = &scenario.spec.pod_trace {
         return crate::pod_trace::run(&a, &scenario, &text, &base, trace);
     }
-    crate::trace::attach_request_traces(&mut scenario, &base)?;
+    crate::trace::attach_all(&mut scenario, &base)?;
     let seed = a.seed.unwrap_or(scenario.spec.seed);
     let writing = a.out.is_some();
     let options = RunOptions {

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod atomic;
+pub mod columns;
 pub mod explain;
 mod fill;
 mod tables;

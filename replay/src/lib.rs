@@ -29,13 +29,16 @@ pub mod dmon;
 pub mod energy;
 pub mod fit;
 mod issues;
+pub mod jobs;
 pub mod nvidia_smi;
 pub mod parquet;
 pub mod phases;
+pub mod prices;
 pub mod record;
 pub mod requests;
 mod telemetry;
 pub mod timefmt;
+pub mod usage;
 
 pub use issues::{Problem, ReadReport};
 pub use telemetry::{Field, Sample, Telemetry};

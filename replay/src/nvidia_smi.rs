@@ -160,57 +160,112 @@ fn parse_row(
     Ok(s)
 }
 
-/// How a column is read on the fast path: its target and the factor from
-/// the header's unit to the canonical one.
+/// How a column is read on the fast path: its target, the factor from the
+/// header's unit to the canonical one, and that unit's bytes.
 struct Plan {
     target: Target,
     header_factor: f64,
+    unit: Option<Box<[u8]>>,
+}
+
+/// Which canonical columns a file has: the rest are all null.
+struct Layout {
+    /// The fields some column fills, in [`Field`] order.
+    fields: Vec<Field>,
+    throttle: bool,
+}
+
+/// One chunk's rows as compact columns. A value read is always finite, so
+/// NaN marks a null here; [`assemble`] turns these into the canonical columns.
+#[derive(Default)]
+struct Cols {
+    time_ns: Vec<i64>,
+    gpu: Vec<u32>,
+    /// By [`Field`] index; only the layout's fields are filled.
+    values: [Vec<f64>; 12],
+    throttle: Vec<Option<u64>>,
+    names: std::collections::BTreeMap<u32, String>,
+}
+
+impl Cols {
+    fn with_capacity(rows: usize, layout: &Layout) -> Cols {
+        let mut c = Cols { time_ns: Vec::with_capacity(rows), gpu: Vec::with_capacity(rows), ..Cols::default() };
+        for f in &layout.fields {
+            c.values[*f as usize].reserve_exact(rows);
+        }
+        if layout.throttle {
+            c.throttle.reserve_exact(rows);
+        }
+        c
+    }
+
+    fn push(&mut self, layout: &Layout, time_ns: i64, gpu: u32, values: &[f64; 12], throttle: Option<u64>) {
+        self.time_ns.push(time_ns);
+        self.gpu.push(gpu);
+        for f in &layout.fields {
+            self.values[*f as usize].push(values[*f as usize]);
+        }
+        if layout.throttle {
+            self.throttle.push(throttle);
+        }
+    }
+
+    fn push_sample(&mut self, layout: &Layout, s: Sample) {
+        let values = s.values.map(|v| v.unwrap_or(f64::NAN));
+        if let Some(n) = s.gpu_name {
+            self.names.insert(s.gpu, n);
+        }
+        self.push(layout, s.time_ns, s.gpu, &values, s.throttle_reasons);
+    }
 }
 
 /// What one chunk of lines gave.
-#[derive(Default)]
 struct ChunkOut {
-    t: Telemetry,
-    /// (line, field, message), line 1-based in the file.
+    cols: Cols,
+    /// (line index in the chunk, field, message).
     problems: Vec<(usize, Option<String>, String)>,
     lines: usize,
+    /// Newlines in the chunk: where the next one starts.
+    newlines: usize,
     truncated: bool,
     unit_mismatches: usize,
 }
 
+const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
 /// A decimal without exponent, as nvidia-smi writes it, exactly rounded
 /// (digits and a power of ten both exact in f64, one rounding in the
 /// division); `None` for anything else, which the slow path then reads.
+#[inline]
 fn fast_number(b: &[u8]) -> Option<f64> {
     let (neg, b) = match b.first() {
         Some(b'-') => (true, &b[1..]),
         _ => (false, b),
     };
-    let (mut int, mut scale, mut seen_dot, mut digits) = (0u64, 0i32, false, 0u32);
-    for &c in b {
-        match c {
-            b'0'..=b'9' => {
-                digits += 1;
-                if digits > 15 {
-                    return None;
-                }
-                int = int * 10 + u64::from(c - b'0');
-                if seen_dot {
-                    scale += 1;
-                }
-            }
-            b'.' if !seen_dot => seen_dot = true,
-            _ => return None,
-        }
-    }
-    if digits == 0 {
+    if b.is_empty() || b.len() > 16 {
         return None;
     }
-    const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-    let v = int as f64 / POW10[scale as usize];
+    let (mut int, mut dot) = (0u64, usize::MAX);
+    for (i, &c) in b.iter().enumerate() {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            int = int * 10 + u64::from(d);
+        } else if c == b'.' && dot == usize::MAX {
+            dot = i;
+        } else {
+            return None;
+        }
+    }
+    // Digits: at most 15, so that they are exact in f64.
+    let (digits, scale) = if dot == usize::MAX { (b.len(), 0) } else { (b.len() - 1, b.len() - 1 - dot) };
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    let v = if scale == 0 { int as f64 } else { int as f64 / POW10[scale] };
     Some(if neg { -v } else { v })
 }
 
+#[inline]
 fn fast_u32(b: &[u8]) -> Option<u32> {
     if b.is_empty() || b.len() > 9 || !b.iter().all(u8::is_ascii_digit) {
         return None;
@@ -218,122 +273,403 @@ fn fast_u32(b: &[u8]) -> Option<u32> {
     Some(b.iter().fold(0u32, |a, c| a * 10 + u32::from(c - b'0')))
 }
 
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| *c != b' ').unwrap_or(b.len());
-    let end = b.iter().rposition(|c| *c != b' ' && *c != b'\r').map_or(start, |e| e + 1);
-    &b[start..end.max(start)]
+/// Up to 16 hex digits, after an optional `0x`.
+#[inline]
+fn fast_hex(f: &[u8]) -> Option<u64> {
+    let hex = f.strip_prefix(b"0x").or_else(|| f.strip_prefix(b"0X")).unwrap_or(f);
+    if hex.is_empty() || hex.len() > 16 {
+        return None;
+    }
+    let mut v = 0u64;
+    for &c in hex {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | u64::from(d);
+    }
+    Some(v)
 }
 
-/// The fast path for one well-formed line: pushes the row and returns true,
-/// or returns false (pushing nothing) for the slow path to read or reject.
-/// `day` caches the last date seen: (its bytes, days since the epoch).
-fn fast_row(line: &[u8], cols: &[Column], plans: &[Plan], out: &mut ChunkOut, day: &mut ([u8; 10], i64)) -> bool {
-    let mut vals = [None; 12];
+#[inline]
+fn trim(b: &[u8]) -> &[u8] {
+    let mut s = 0;
+    while s < b.len() && b[s] == b' ' {
+        s += 1;
+    }
+    let mut e = b.len();
+    while e > s && (b[e - 1] == b' ' || b[e - 1] == b'\r') {
+        e -= 1;
+    }
+    &b[s..e]
+}
+
+#[inline]
+fn two_digits(a: u8, b: u8) -> Option<i64> {
+    let (h, l) = (a.wrapping_sub(b'0'), b.wrapping_sub(b'0'));
+    (h < 10 && l < 10).then_some(i64::from(h) * 10 + i64::from(l))
+}
+
+const NS_PER_DAY: i64 = 86_400_000_000_000;
+const NS_PER_HOUR: i64 = 3_600_000_000_000;
+
+/// nvidia-smi timestamps on the fast path, remembering the last date and
+/// hour, which change rarely.
+struct Clock {
+    /// `YYYY/MM/DD HH` and its ns, when `valid`.
+    hour: [u8; 13],
+    valid: bool,
+    hour_ns: i64,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock { hour: [0; 13], valid: false, hour_ns: 0 }
+    }
+
+    /// `YYYY/MM/DD HH:MM:SS[.f]` exactly as [`parse_timestamp`] reads it, or
+    /// `None` for the slow path to read or reject.
+    #[inline]
+    fn read(&mut self, f: &[u8]) -> Option<i64> {
+        if f.len() < 19 || f[10] != b' ' {
+            return None;
+        }
+        let base = if self.valid && f[..13] == self.hour {
+            self.hour_ns
+        } else {
+            self.valid = false;
+            let day = std::str::from_utf8(&f[..10]).ok().and_then(crate::timefmt::parse_date)?;
+            let h = two_digits(f[11], f[12]).filter(|h| *h <= 23)?;
+            let ns = day.checked_mul(NS_PER_DAY)?.checked_add(h * NS_PER_HOUR)?;
+            self.hour.copy_from_slice(&f[..13]);
+            self.valid = true;
+            self.hour_ns = ns;
+            ns
+        };
+        // `:MM:SS`, then an optional fraction of 1 to 9 digits.
+        let r = &f[13..];
+        if r[0] != b':' || r[3] != b':' {
+            return None;
+        }
+        let m = two_digits(r[1], r[2]).filter(|m| *m <= 59)?;
+        let s = two_digits(r[4], r[5]).filter(|s| *s <= 60)?;
+        let mut ns = (m * 60 + s) * 1_000_000_000;
+        if r.len() > 6 {
+            let frac = &r[7..];
+            if (r[6] != b'.' && r[6] != b',') || frac.is_empty() || frac.len() > 9 {
+                return None;
+            }
+            let mut v = 0i64;
+            for &c in frac {
+                let d = c.wrapping_sub(b'0');
+                if d >= 10 {
+                    return None;
+                }
+                v = v * 10 + i64::from(d);
+            }
+            ns += v * POW10_I64[9 - frac.len()];
+        }
+        base.checked_add(ns)
+    }
+}
+
+const POW10_I64: [i64; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+
+/// Byte-wise equality of short slices, without a call.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// What the fast path keeps between rows.
+struct State<'a> {
+    clock: Clock,
+    /// The last name each GPU had on the fast path, by index (a cache of
+    /// `names`, cleared whenever the slow path reads a row).
+    names: Vec<Option<&'a [u8]>>,
+}
+
+/// Where the field from `p` ends: the next `,` or `\n`, or the end. Eight
+/// bytes at a time (a zero byte in `word ^ sep` marks a separator).
+#[inline]
+fn field_end(b: &[u8], mut p: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(p..p + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let (c, l) = (w ^ (LO * u64::from(b',')), w ^ (LO * u64::from(b'\n')));
+        let m = ((c.wrapping_sub(LO) & !c) | (l.wrapping_sub(LO) & !l)) & HI;
+        if m != 0 {
+            // The lowest flagged byte is always a true separator.
+            return p + (m.trailing_zeros() / 8) as usize;
+        }
+        p += 8;
+    }
+    while p < b.len() && b[p] != b',' && b[p] != b'\n' {
+        p += 1;
+    }
+    p
+}
+
+/// The common value on the fast path, read in one pass: a decimal without
+/// exponent, then nothing or the header's unit, up to the field's end.
+/// Gives the value in the header's unit and where the field ends; `None`
+/// for anything else (nulls, other units), which [`fast_row`] reads the
+/// general way.
+#[inline]
+fn plain_value(b: &[u8], mut p: usize, unit: Option<&[u8]>) -> Option<(f64, usize)> {
+    let n = b.len();
+    while p < n && b[p] == b' ' {
+        p += 1;
+    }
+    let neg = p < n && b[p] == b'-';
+    p += usize::from(neg);
+    let start = p;
+    let (mut int, mut dot) = (0u64, usize::MAX);
+    while p < n {
+        let c = b[p];
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            int = int.wrapping_mul(10).wrapping_add(u64::from(d));
+        } else if c == b'.' && dot == usize::MAX {
+            dot = p;
+        } else {
+            break;
+        }
+        p += 1;
+    }
+    let (digits, scale) = if dot == usize::MAX { (p - start, 0) } else { (p - start - 1, p - dot - 1) };
+    // At most 15 digits: exact in f64, as is the power of ten.
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    let v = if scale == 0 { int as f64 } else { int as f64 / POW10[scale] };
+    let v = if neg { -v } else { v };
+    match b.get(p) {
+        None | Some(b',' | b'\n') => Some((v, p)),
+        Some(b' ') => {
+            let end = field_end(b, p);
+            let u = trim(&b[p..end]);
+            (u.is_empty() || unit.is_some_and(|h| same(h, u))).then_some((v, end))
+        }
+        Some(_) => None,
+    }
+}
+
+/// The fast path for one well-formed line starting at `start` in `b`:
+/// pushes the row and returns where the line ends (its `\n`, or the end),
+/// or returns `None` (pushing nothing) for the slow path to read or reject.
+fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], layout: &Layout, out: &mut ChunkOut, st: &mut State<'a>) -> Option<usize> {
+    let mut vals = [f64::NAN; 12];
     let (mut time, mut gpu, mut throttle, mut name): (Option<i64>, u32, Option<u64>, &[u8]) = (None, 0, None, b"");
     let mut mismatches = 0;
-    let mut fields = line.split(|c| *c == b',');
-    for (col, plan) in cols.iter().zip(plans) {
-        let Some(raw) = fields.next() else { return false };
-        let f = trim(raw);
-        match plan.target {
-            Target::Ignored => {}
-            Target::Slow => return false,
-            Target::Time => {
-                // `YYYY/MM/DD HH:MM:SS.mmm`; other shapes take the slow path.
-                if f.len() < 19 || f[10] != b' ' {
-                    return false;
-                }
-                if f[..10] != day.0 {
-                    let Some(d) = std::str::from_utf8(&f[..10]).ok().and_then(crate::timefmt::parse_date) else { return false };
-                    day.0.copy_from_slice(&f[..10]);
-                    day.1 = d;
-                }
-                let Some(clock) = std::str::from_utf8(&f[11..]).ok().and_then(crate::timefmt::parse_clock) else { return false };
-                let Some(t) = day.1.checked_mul(86_400_000_000_000).and_then(|d| d.checked_add(clock)) else { return false };
-                time = Some(t);
-            }
-            Target::Gpu => match fast_u32(f) {
-                Some(g) => gpu = g,
-                None => return false,
-            },
-            Target::Name => name = f,
-            Target::Throttle => {
-                if f.first() == Some(&b'[') || f.is_empty() {
-                    continue;
-                }
-                let hex = f.strip_prefix(b"0x").or_else(|| f.strip_prefix(b"0X")).unwrap_or(f);
-                match std::str::from_utf8(hex).ok().and_then(|h| u64::from_str_radix(h, 16).ok()) {
-                    Some(v) => throttle = Some(v),
-                    None => return false,
-                }
-            }
-            Target::Value(field) => {
-                if f.is_empty() || f[0] == b'[' || f == b"N/A" {
-                    continue;
-                }
-                let (num, unit) = match f.iter().position(|c| *c == b' ') {
-                    Some(i) => (&f[..i], trim(&f[i + 1..])),
-                    None => (f, &b""[..]),
-                };
-                let Some(x) = fast_number(num) else { return false };
-                let factor = if unit.is_empty() || col.unit.as_deref().is_some_and(|h| h.as_bytes() == unit) {
-                    plan.header_factor
-                } else {
-                    mismatches += usize::from(col.unit.is_some());
-                    match std::str::from_utf8(unit).ok().and_then(|u| scale(field, u)) {
-                        Some(f) => f,
-                        None => return false,
+    let n = b.len();
+    let mut p = start;
+    let last = plans.len() - 1;
+    for (ci, plan) in plans.iter().enumerate() {
+        let s = p;
+        if let Target::Value(field) = plan.target
+            && let Some((x, end)) = plain_value(b, s, plan.unit.as_deref())
+        {
+            vals[field as usize] = x * plan.header_factor;
+            p = end;
+        } else {
+            p = field_end(b, s);
+            let raw = &b[s..p];
+            match plan.target {
+                Target::Ignored => {}
+                Target::Slow => return None,
+                Target::Time => time = Some(st.clock.read(trim(raw))?),
+                Target::Gpu => gpu = fast_u32(trim(raw))?,
+                Target::Name => name = trim(raw),
+                Target::Throttle => {
+                    let f = trim(raw);
+                    if f.first() != Some(&b'[') && !f.is_empty() {
+                        throttle = Some(fast_hex(f)?);
                     }
-                };
-                vals[field as usize] = Some(x * factor);
+                }
+                Target::Value(field) => {
+                    let f = trim(raw);
+                    if !(f.is_empty() || f[0] == b'[' || f == b"N/A") {
+                        let (num, unit) = match f.iter().position(|c| *c == b' ') {
+                            Some(i) => (&f[..i], trim(&f[i + 1..])),
+                            None => (f, &b""[..]),
+                        };
+                        let x = fast_number(num)?;
+                        let factor = match &plan.unit {
+                            _ if unit.is_empty() => plan.header_factor,
+                            Some(h) if same(h, unit) => plan.header_factor,
+                            h => {
+                                mismatches += usize::from(h.is_some());
+                                std::str::from_utf8(unit).ok().and_then(|u| scale(field, u))?
+                            }
+                        };
+                        vals[field as usize] = x * factor;
+                    }
+                }
+            }
+        }
+        let comma = p < n && b[p] == b',';
+        if ci < last {
+            if !comma {
+                return None;
+            }
+            p += 1;
+        } else if comma {
+            return None;
+        }
+    }
+    let time = time?;
+    out.unit_mismatches += mismatches;
+    if !name.is_empty() {
+        let g = gpu as usize;
+        let cached = st.names.get(g).copied().flatten();
+        if !cached.is_some_and(|c| same(c, name)) {
+            if out.cols.names.get(&gpu).map(String::as_bytes) != Some(name) {
+                out.cols.names.insert(gpu, String::from_utf8_lossy(name).into_owned());
+            }
+            if g < 1024 {
+                if st.names.len() <= g {
+                    st.names.resize(g + 1, None);
+                }
+                st.names[g] = Some(name);
             }
         }
     }
-    if fields.next().is_some() {
-        return false;
-    }
-    let Some(time) = time else { return false };
-    out.unit_mismatches += mismatches;
-    if !name.is_empty() && out.t.names.get(&gpu).map(String::as_bytes) != Some(name) {
-        out.t.names.insert(gpu, String::from_utf8_lossy(name).into_owned());
-    }
-    out.t.push_row(time, gpu, &vals, throttle);
-    true
+    out.cols.push(layout, time, gpu, &vals, throttle);
+    Some(p)
 }
 
-/// Reads the lines of one chunk; `first_line` is the 1-based number of its first line.
-fn parse_chunk(chunk: &str, first_line: usize, cols: &[Column], plans: &[Plan], last_chunk_cut: bool) -> ChunkOut {
-    let mut out = ChunkOut::default();
-    let mut day = ([0u8; 10], 0i64);
+/// Reads the lines of one chunk.
+fn parse_chunk(chunk: &str, cols: &[Column], plans: &[Plan], layout: &Layout, last_chunk_cut: bool) -> ChunkOut {
+    let bytes = chunk.as_bytes();
+    // Room for as many rows as lines the length of the first would make.
+    let first = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len()).max(16);
+    let mut out = ChunkOut {
+        cols: Cols::with_capacity(bytes.len() / first * 9 / 8 + 16, layout),
+        problems: Vec::new(),
+        lines: 0,
+        newlines: 0,
+        truncated: false,
+        unit_mismatches: 0,
+    };
+    let mut st = State { clock: Clock::new(), names: Vec::new() };
     let mut report = ReadReport::default();
-    let last = chunk.bytes().filter(|b| *b == b'\n').count();
-    out.t.reserve(last + 1);
-    for (k, line) in chunk.split('\n').enumerate() {
-        let n = first_line + k;
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.lines += 1;
-        if fast_row(line.as_bytes(), cols, plans, &mut out, &mut day) {
-            continue;
-        }
-        // The slow path: the reference reading, and the error if there is one.
-        let fields: Vec<&str> = line.split(',').collect();
-        if fields.len() != cols.len() {
-            if k == last && last_chunk_cut && fields.len() < cols.len() {
-                out.truncated = true;
-                continue;
+    let mut start = 0;
+    let mut k = 0;
+    loop {
+        let n = k;
+        k += 1;
+        let fast = bytes.get(start).is_some_and(u8::is_ascii_alphanumeric);
+        if fast && let Some(end) = fast_row(bytes, start, plans, layout, &mut out, &mut st) {
+            out.lines += 1;
+            if end >= bytes.len() {
+                break;
             }
-            out.problems.push((n, None, format!("{} fields where the header has {}", fields.len(), cols.len())));
+            start = end + 1;
             continue;
         }
-        match parse_row(&fields, cols, &mut report, &mut out.t.names) {
-            Ok(s) => out.t.push(s),
-            Err((field, message)) => out.problems.push((n, field, message)),
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |e| start + e);
+        let line = &chunk[start..end];
+        let is_last = end == bytes.len();
+        start = end + 1;
+        if fast || !line.trim().is_empty() {
+            out.lines += 1;
+            // The slow path: the reference reading, and the error if there is one.
+            st.names.clear();
+            let fields: Vec<&str> = line.split(',').collect();
+            if fields.len() != cols.len() {
+                if is_last && last_chunk_cut && fields.len() < cols.len() {
+                    out.truncated = true;
+                } else {
+                    out.problems.push((n, None, format!("{} fields where the header has {}", fields.len(), cols.len())));
+                }
+            } else {
+                match parse_row(&fields, cols, &mut report, &mut out.cols.names) {
+                    Ok(s) => out.cols.push_sample(layout, s),
+                    Err((field, message)) => out.problems.push((n, field, message)),
+                }
+            }
+        }
+        if is_last {
+            break;
         }
     }
+    out.newlines = k - 1;
     out.unit_mismatches += report.unit_mismatches;
     out
+}
+
+/// The chunks' columns, end to end, as canonical telemetry (two threads
+/// share the columns when there are many rows).
+fn assemble(outs: &mut [ChunkOut], layout: &Layout) -> Telemetry {
+    let rows: usize = outs.iter().map(|o| o.cols.time_ns.len()).sum();
+    let mut t = Telemetry::default();
+    for o in outs.iter_mut() {
+        t.names.append(&mut o.cols.names);
+    }
+    let outs = &*outs;
+    let value_col = |f: usize| -> Vec<Option<f64>> {
+        if !layout.fields.iter().any(|x| *x as usize == f) {
+            return vec![None; rows];
+        }
+        let mut v = Vec::with_capacity(rows);
+        for o in outs {
+            v.extend(o.cols.values[f].iter().map(|x| (!x.is_nan()).then_some(*x)));
+        }
+        v
+    };
+    let throttle_col = || -> Vec<Option<u64>> {
+        if !layout.throttle {
+            return vec![None; rows];
+        }
+        let mut v = Vec::with_capacity(rows);
+        for o in outs {
+            v.extend_from_slice(&o.cols.throttle);
+        }
+        v
+    };
+    let concat = |f: fn(&Cols) -> &[i64]| -> Vec<i64> {
+        let mut v = Vec::with_capacity(rows);
+        for o in outs {
+            v.extend_from_slice(f(&o.cols));
+        }
+        v
+    };
+    let gpu_col = || -> Vec<u32> {
+        let mut v = Vec::with_capacity(rows);
+        for o in outs {
+            v.extend_from_slice(&o.cols.gpu);
+        }
+        v
+    };
+    let (a, b) = t.values.split_at_mut(6);
+    let fill = |a: &mut [Vec<Option<f64>>], from: usize| {
+        for (i, col) in a.iter_mut().enumerate() {
+            *col = value_col(from + i);
+        }
+    };
+    if rows < 50_000 {
+        fill(a, 0);
+        fill(b, 6);
+        t.time_ns = concat(|c| &c.time_ns);
+        t.gpu = gpu_col();
+        t.throttle_reasons = throttle_col();
+    } else {
+        let (time_ns, gpu, throttle) = (&mut t.time_ns, &mut t.gpu, &mut t.throttle_reasons);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                fill(b, 6);
+                *throttle = throttle_col();
+            });
+            fill(a, 0);
+            *time_ns = concat(|c| &c.time_ns);
+            *gpu = gpu_col();
+        });
+    }
+    t
 }
 
 /// Reads nvidia-smi CSV text. The first line must be the header (as
@@ -388,53 +724,59 @@ fn read_in(text: &str, origin: &str, opts: &ReadOptions, parts: usize) -> Result
                 _ => 1.0,
             };
             // A header unit Twin does not know: the slow path names it for each value.
-            Plan { target: if header_factor.is_nan() { Target::Slow } else { c.target }, header_factor }
+            let target = if header_factor.is_nan() { Target::Slow } else { c.target };
+            Plan { target, header_factor, unit: c.unit.as_ref().map(|u| u.as_bytes().into()) }
         })
         .collect();
+    let layout = Layout {
+        fields: Field::ALL.into_iter().filter(|f| cols.iter().any(|c| c.target == Target::Value(*f))).collect(),
+        throttle: cols.iter().any(|c| c.target == Target::Throttle),
+    };
     let body = &text[offset..];
     let ends_cleanly = text.ends_with('\n');
-    // Chunks of whole lines, with the file line number each starts at.
-    let mut chunks: Vec<(&str, usize)> = Vec::with_capacity(parts);
-    let (mut start, mut line_no) = (0, hline + 1);
+    // Chunks of whole lines.
+    let mut chunks: Vec<&str> = Vec::with_capacity(parts);
+    let mut start = 0;
     for p in 1..=parts {
         let mut end = if p == parts { body.len() } else { (body.len() * p / parts).max(start) };
         while end < body.len() && !body.is_char_boundary(end) {
             end += 1;
         }
         if p < parts {
-            end = body[end..].find('\n').map_or(body.len(), |i| end + i + 1);
+            end = memchr::memchr(b'\n', &body.as_bytes()[end..]).map_or(body.len(), |i| end + i + 1);
         }
         let chunk = &body[start..end];
-        chunks.push((chunk.strip_suffix('\n').unwrap_or(chunk), line_no));
-        line_no += chunk.bytes().filter(|b| *b == b'\n').count();
+        chunks.push(chunk.strip_suffix('\n').unwrap_or(chunk));
         start = end;
         if start >= body.len() {
             break;
         }
     }
     let count = chunks.len();
-    let outs: Vec<ChunkOut> = std::thread::scope(|scope| {
+    let mut outs: Vec<ChunkOut> = std::thread::scope(|scope| {
+        let (cols, plans, layout) = (&cols, &plans, &layout);
         let handles: Vec<_> = chunks
             .iter()
             .enumerate()
-            .map(|(i, &(chunk, first))| {
-                let (cols, plans) = (&cols, &plans);
+            .skip(1)
+            .map(|(i, &chunk)| {
                 let cut = i + 1 == count && !ends_cleanly;
-                scope.spawn(move || parse_chunk(chunk, first, cols, plans, cut))
+                scope.spawn(move || parse_chunk(chunk, cols, plans, layout, cut))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        let first = parse_chunk(chunks[0], cols, plans, layout, count == 1 && !ends_cleanly);
+        std::iter::once(first).chain(handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))).collect()
     });
-    let mut t = Telemetry::default();
-    let single = outs.len() == 1;
-    for out in outs {
+    let mut line_no = hline + 1;
+    for out in &mut outs {
         report.lines += out.lines;
         report.unit_mismatches += out.unit_mismatches;
         if out.truncated {
             report.truncated_last_line = true;
             report.skipped += 1;
         }
-        for (line, field, message) in out.problems {
+        for (line, field, message) in std::mem::take(&mut out.problems) {
+            let line = line_no + line;
             if opts.strict {
                 return Err(ReplayError::Format {
                     origin: origin.to_string(),
@@ -446,12 +788,10 @@ fn read_in(text: &str, origin: &str, opts: &ReadOptions, parts: usize) -> Result
             }
             report.skip(line, field.as_deref(), message);
         }
-        if single {
-            t = out.t;
-        } else {
-            t.append(out.t);
-        }
+        // A chunk ends at a newline (stripped) unless it is the last.
+        line_no += out.newlines + 1;
     }
+    let t = assemble(&mut outs, &layout);
     Ok((t, report))
 }
 
@@ -580,6 +920,115 @@ mod tests {
         )
         .unwrap();
         assert_eq!(fast, Telemetry::from_samples(vec![slow]));
+    }
+
+    /// The reference reading of a whole text: every line through the slow path.
+    fn reference(text: &str) -> (Telemetry, usize, usize) {
+        let mut lines = text.split('\n');
+        let cols = parse_header(lines.next().unwrap());
+        let (mut t, mut report, mut names, mut bad) = (Telemetry::default(), ReadReport::default(), Default::default(), 0);
+        for line in lines.filter(|l| !l.trim().is_empty()) {
+            let fields: Vec<&str> = line.split(',').collect();
+            match (fields.len() == cols.len()).then(|| parse_row(&fields, &cols, &mut report, &mut names)) {
+                Some(Ok(s)) => t.push(s),
+                _ => bad += 1,
+            }
+        }
+        t.names = names;
+        (t, bad, report.unit_mismatches)
+    }
+
+    #[test]
+    fn the_fast_path_reads_random_lines_as_the_slow_path_does() {
+        let head = "timestamp, index, name, pstate, utilization.gpu [%], memory.used [MiB], power.draw [W], temperature.gpu, clocks.current.sm [MHz], clocks_event_reasons.active";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut text = format!("{head}\n");
+        for _ in 0..20_000 {
+            let number = |rnd: &mut dyn FnMut(u64) -> u64| {
+                let digits = 1 + if rnd(8) == 0 { rnd(18) } else { rnd(7) } as usize;
+                let mut d: String = (0..digits).map(|_| char::from(b'0' + rnd(10) as u8)).collect();
+                match rnd(6) {
+                    0 => d.insert(rnd(digits as u64 + 1) as usize, '.'),
+                    1 => d = format!("-{d}"),
+                    2 => d.truncate(1 + rnd(3) as usize),
+                    _ => {}
+                }
+                d
+            };
+            let time = format!(
+                "{} {:02}:{:02}:{:02}{}",
+                ["2026/11/27", "2026/11/28", "1969/12/31", "2026-11-27", "9999/12/31", "2026/13/01"][rnd(24).saturating_sub(18) as usize],
+                rnd(25),
+                rnd(62),
+                rnd(62),
+                [String::new(), format!(".{}", rnd(1000)), format!(".{:03}", rnd(1000)), ",5".into(), ".1234567891".into(), ".".into()]
+                    [rnd(18).saturating_sub(12) as usize]
+            );
+            let mut line = vec![
+                time,
+                [rnd(8).to_string(), "x".into(), "12345678901".into()][rnd(60).saturating_sub(57) as usize].clone(),
+                ["NVIDIA H200", "NVIDIA H100 80GB HBM3", "NVIDIA A100"][rnd(3) as usize].into(),
+                "P0".into(),
+            ];
+            for unit in ["%", "MiB", "W", "", "MHz"] {
+                let n = number(&mut rnd);
+                line.push(match rnd(40) {
+                    0 => "[N/A]".into(),
+                    1 => "N/A".into(),
+                    2 => "[Not Supported]".into(),
+                    3 => n,
+                    4 => format!("{n} GiB"),
+                    5 => format!("{n}e2 {unit}"),
+                    6 => format!("  {n}  {unit}  "),
+                    7 => format!("{n} mW"),
+                    _ => format!("{n} {unit}"),
+                });
+            }
+            line.push(
+                [
+                    "0x0000000000000001".into(),
+                    format!("0x{:x}", rnd(u64::MAX)),
+                    "[N/A]".into(),
+                    "0x0x1".into(),
+                    "ff".into(),
+                    "0x".into(),
+                    "0x11111111111111111".into(),
+                ][rnd(36).saturating_sub(30) as usize]
+                    .clone(),
+            );
+            let mut line = line.iter().map(|f| format!(" {f}")).collect::<Vec<_>>().join(",");
+            match rnd(20) {
+                0 => line.push('\r'),
+                1 => line.push_str(", extra"),
+                _ => {}
+            }
+            text.push_str(line.trim_start());
+            text.push('\n');
+        }
+        let (want, bad, mismatches) = reference(&text);
+        for parts in [1, 2, 3] {
+            let (got, report) = read_in(&text, "r.csv", &ReadOptions::default(), parts).unwrap();
+            assert_eq!((got.len(), report.skipped, report.unit_mismatches), (want.len(), bad, mismatches), "{parts} parts");
+            for f in Field::ALL {
+                let (a, b) = (got.column(f), want.column(f));
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    // Bit for bit (so -0 differs from 0).
+                    assert_eq!(x.map(f64::to_bits), y.map(f64::to_bits), "{f:?} row {i}");
+                }
+            }
+            let first = |a: &[i64], b: &[i64]| a.iter().zip(b).position(|(x, y)| x != y);
+            assert_eq!(first(&got.time_ns, &want.time_ns), None, "time_ns, {parts} parts");
+            assert_eq!(got.gpu, want.gpu, "{parts} parts");
+            assert_eq!(got.throttle_reasons, want.throttle_reasons, "{parts} parts");
+            assert_eq!(got.names, want.names, "{parts} parts");
+        }
+        assert!(want.len() > 1_000 && bad > 1_000, "both paths are exercised: {} rows, {bad} bad", want.len());
     }
 
     proptest::proptest! {

@@ -4,21 +4,74 @@ use crate::{Field, ReplayError, Telemetry};
 use polars::prelude::*;
 use std::path::Path;
 
+/// A nullable column from its values: the values and, where some are
+/// missing, a validity mask (no per-value builder).
+fn nullable<T>(name: &str, v: &[Option<T::Native>]) -> Column
+where
+    T: PolarsNumericType,
+{
+    let values: Vec<T::Native> = v.iter().map(|x| x.unwrap_or_default()).collect();
+    let validity = if v.iter().all(Option::is_some) { None } else { Some(v.iter().map(Option::is_some).collect()) };
+    ChunkedArray::<T>::from_vec_validity(name.into(), values, validity).into_column()
+}
+
+/// `gpu_name` by row: each GPU's name once, gathered by row.
+fn gpu_names(t: &Telemetry) -> PolarsResult<Column> {
+    let names: Vec<&str> = t.names.values().map(String::as_str).collect();
+    let dict = StringChunked::from_iter_values("gpu_name".into(), names.iter().copied());
+    // Row to position in `names`, through a table for small GPU indices.
+    let small: Vec<Option<IdxSize>> = {
+        let top = t.names.keys().next_back().map_or(0, |g| (*g as usize + 1).min(4096));
+        let mut s = vec![None; top];
+        for (i, g) in t.names.keys().enumerate() {
+            if let Some(slot) = s.get_mut(*g as usize) {
+                *slot = Some(i as IdxSize);
+            }
+        }
+        s
+    };
+    let pos = |g: u32| match small.get(g as usize) {
+        Some(p) => *p,
+        None => t.names.keys().position(|k| *k == g).map(|i| i as IdxSize),
+    };
+    let idx: Vec<Option<IdxSize>> = t.gpu.iter().map(|g| pos(*g)).collect();
+    let values: Vec<IdxSize> = idx.iter().map(|x| x.unwrap_or_default()).collect();
+    let validity = if idx.iter().all(Option::is_some) { None } else { Some(idx.iter().map(Option::is_some).collect()) };
+    let idx = IdxCa::from_vec_validity("".into(), values, validity);
+    Ok(dict.take(&idx)?.into_column())
+}
+
 /// The telemetry as a polars frame, canonical column names and order.
 pub fn to_frame(t: &Telemetry) -> PolarsResult<DataFrame> {
-    let names: Vec<Option<&str>> = t.gpu.iter().map(|g| t.names.get(g).map(String::as_str)).collect();
-    let mut cols: Vec<Column> =
-        vec![Column::new("time_ns".into(), &t.time_ns), Column::new("gpu".into(), &t.gpu), Column::new("gpu_name".into(), names)];
-    for f in Field::ALL {
-        cols.push(Column::new(f.column().into(), t.column(f)));
-    }
-    cols.push(Column::new("throttle_reasons".into(), &t.throttle_reasons));
+    let values = |fields: &[Field]| -> Vec<Column> { fields.iter().map(|f| nullable::<Float64Type>(f.column(), t.column(*f))).collect() };
+    let (half_a, half_b) = Field::ALL.split_at(6);
+    let (a, b, head) = if t.len() >= 50_000 {
+        std::thread::scope(|s| {
+            let other = s.spawn(|| {
+                let head = vec![Column::new("time_ns".into(), &t.time_ns), Column::new("gpu".into(), &t.gpu), gpu_names(t)?];
+                PolarsResult::Ok((head, values(half_a)))
+            });
+            let b = values(half_b);
+            let (head, a) = other.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+            PolarsResult::Ok((a, b, head))
+        })?
+    } else {
+        let head = vec![Column::new("time_ns".into(), &t.time_ns), Column::new("gpu".into(), &t.gpu), gpu_names(t)?];
+        (values(half_a), values(half_b), head)
+    };
+    let mut cols = head;
+    cols.extend(a);
+    cols.extend(b);
+    cols.push(nullable::<UInt64Type>("throttle_reasons", &t.throttle_reasons));
     DataFrame::new(t.len(), cols)
 }
 
-/// Encodes a frame as Parquet into any writer.
+/// Encodes a frame as Parquet into any writer, LZ4-compressed: about a
+/// quarter less encoding time than polars' default zstd for files some two
+/// times larger (telemetry columns repeat, and polars dictionary-encodes
+/// them either way).
 pub fn encode(df: &mut DataFrame, w: impl std::io::Write) -> PolarsResult<()> {
-    ParquetWriter::new(w).finish(df).map(|_| ())
+    ParquetWriter::new(w).with_compression(ParquetCompression::Lz4Raw).finish(df).map(|_| ())
 }
 
 /// Writes canonical telemetry as Parquet, whole or not at all.
@@ -61,6 +114,46 @@ pub fn read(path: &Path) -> Result<Telemetry, ReplayError> {
 mod tests {
     use super::*;
     use crate::Sample;
+
+    /// The frame built value by value, as polars' own constructors do.
+    fn reference_frame(t: &Telemetry) -> DataFrame {
+        let names: Vec<Option<&str>> = t.gpu.iter().map(|g| t.names.get(g).map(String::as_str)).collect();
+        let mut cols =
+            vec![Column::new("time_ns".into(), &t.time_ns), Column::new("gpu".into(), &t.gpu), Column::new("gpu_name".into(), names)];
+        for f in Field::ALL {
+            cols.push(Column::new(f.column().into(), t.column(f)));
+        }
+        cols.push(Column::new("throttle_reasons".into(), &t.throttle_reasons));
+        DataFrame::new(t.len(), cols).unwrap()
+    }
+
+    #[test]
+    fn frames_and_files_match_the_value_by_value_construction() {
+        for rows in [0usize, 7, 60_000] {
+            let mut t = Telemetry::default();
+            for k in 0..rows {
+                let gpu = [0u32, 1, 2, 5000][k % 4];
+                let mut s = Sample::new(k as i64 * 1_000, gpu);
+                for (i, f) in Field::ALL.into_iter().enumerate() {
+                    // Some columns full, some partly null, one all null.
+                    if i == 0 || (i < 11 && (k + i) % (i + 1) != 0) {
+                        s.set(f, (k % 97) as f64 * 0.25 + i as f64);
+                    }
+                }
+                s.throttle_reasons = (k % 3 != 0).then_some(k as u64 % 5);
+                t.push(s);
+            }
+            t.names.insert(0, "NVIDIA H200".into());
+            t.names.insert(5000, "NVIDIA H100 80GB HBM3".into());
+            let (mut a, mut b) = (to_frame(&t).unwrap(), reference_frame(&t));
+            assert!(a.equals_missing(&b), "{rows} rows");
+            assert_eq!(a.schema(), b.schema());
+            let (mut x, mut y) = (Vec::new(), Vec::new());
+            encode(&mut a, &mut x).unwrap();
+            encode(&mut b, &mut y).unwrap();
+            assert!(x == y, "{rows} rows: the same bytes");
+        }
+    }
 
     #[test]
     fn round_trips_through_parquet() {

@@ -13,6 +13,7 @@ mod invariants;
 mod nodes;
 mod observe;
 mod policies;
+mod recorded;
 mod training;
 
 use crate::engine::{Context, Model};
@@ -122,6 +123,8 @@ pub(crate) struct Workload {
 pub(crate) enum WorkloadKind {
     Service(ServiceId),
     Job(JobId),
+    /// The owner of a recorded pool's busy time.
+    Recorded(PoolId),
 }
 
 /// A generator of training jobs.

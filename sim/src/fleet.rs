@@ -6,6 +6,10 @@
 
 mod node;
 mod pool;
+pub mod recorded;
+pub mod synthetic;
 
 pub use node::{Alloc, Node, NodeState, Owner};
-pub use pool::{Pool, PoolStats, units_per_gpu_hour};
+pub use pool::{Pool, PoolStats, RecordedPool, units_per_gpu_hour};
+pub use recorded::{RecordedUsage, UsageOptions, UsageReplay};
+pub use synthetic::SyntheticUsage;

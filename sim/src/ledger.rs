@@ -106,6 +106,19 @@ impl AddAssign for Account {
     }
 }
 
+/// What a recorded node did since its last booking, from its replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordedUse {
+    /// Who the busy time is billed to.
+    pub owner: WorkloadId,
+    /// Accelerator-nanoseconds at or above the busy threshold.
+    pub busy_gpu_ns: u128,
+    /// Energy drawn while busy, mW·ns.
+    pub busy_energy_mwns: u128,
+    /// Energy drawn by the accelerators while idle or unobserved, mW·ns (the host's draw is added).
+    pub idle_energy_mwns: u128,
+}
+
 /// One line of the exported ledger: one owner on one node in one charge period.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LedgerRow {
@@ -203,6 +216,39 @@ impl Ledger {
         }
     }
 
+    /// Books a recorded node from its last booking to `now`: `busy_gpu_ns` of
+    /// accelerator time to `owner` with the energy drawn while busy, the rest
+    /// of its accelerators' time as idle with the rest of the energy and the
+    /// host's draw. The recording, not allocations, says what was busy.
+    pub fn settle_recorded_node(&mut self, node: &mut Node, pool: &mut Pool, now: SimTime, used: RecordedUse) {
+        let RecordedUse { owner, busy_gpu_ns, busy_energy_mwns, idle_energy_mwns } = used;
+        let dt = now.saturating_since(node.settled_to);
+        node.settled_to = node.settled_to.max(now);
+        if dt.is_zero() || !node.is_live() {
+            return;
+        }
+        let dt_ns = u128::from(dt.as_nanos());
+        let all_ns = u128::from(node.gpus) * dt_ns;
+        let busy = busy_gpu_ns.min(all_ns);
+        let host_mw = (pool.node_type.host_watts * 1e3).round() as u128;
+        let part = |gpu_ns: u128, energy_mwns: u128| Account {
+            compute: Money(i128::from(pool.price_units) * gpu_ns as i128),
+            energy_cost: energy_cost(pool, energy_mwns),
+            list: Money(i128::from(pool.list_units) * gpu_ns as i128),
+            gpu_ns,
+            energy_mwns,
+        };
+        if busy > 0 || busy_energy_mwns > 0 {
+            let acct = part(busy, busy_energy_mwns);
+            self.book(node.id, pool.id, Some(owner), acct);
+        }
+        let acct = part(all_ns - busy, idle_energy_mwns + host_mw * dt_ns);
+        self.book(node.id, pool.id, None, acct);
+        pool.stats.gpu_ns += all_ns;
+        pool.stats.allocated_gpu_ns += busy;
+        pool.stats.busy_gpu_secs += busy as f64 / 1e9;
+    }
+
     /// Books energy spent doing work (above idle) by `owner` on `node`.
     pub fn book_work_energy(&mut self, node: NodeId, pool: &Pool, owner: WorkloadId, energy_mwns: u128) {
         if energy_mwns == 0 {
@@ -285,7 +331,8 @@ impl Ledger {
     }
 }
 
-fn energy_cost(pool: &Pool, energy_mwns: u128) -> Money {
+/// The price of `energy_mwns` drawn in `pool`, with its PUE (zero where energy is in the price).
+pub(crate) fn energy_cost(pool: &Pool, energy_mwns: u128) -> Money {
     if !pool.bills_energy || energy_mwns == 0 {
         return Money::ZERO;
     }

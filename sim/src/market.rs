@@ -83,6 +83,9 @@ impl PriceProcess {
     pub fn new(spec: &PriceSpec, rng: SimRng) -> PriceProcess {
         match spec {
             PriceSpec::Fixed(p) => PriceProcess { current: *p, pending: None, kind: Kind::Fixed },
+            // A history is read at the edge and handed over as a table (see
+            // `Scenario::attach_price_history`); unresolved, it has no price.
+            PriceSpec::History(_) => PriceProcess { current: 0.0, pending: None, kind: Kind::Fixed },
             PriceSpec::MeanReverting(m) => {
                 PriceProcess { current: m.initial.unwrap_or(m.mean), pending: None, kind: Kind::MeanReverting { spec: m.clone(), rng } }
             }
@@ -189,7 +192,7 @@ mod tests {
 
     #[test]
     fn bands_become_hazards() {
-        let spec = InterruptionSpec { rate_per_hour: None, band: Some("5-10%".into()), notice: Dur::secs(120) };
+        let spec = InterruptionSpec { rate_per_hour: None, band: Some("5-10%".into()), advisor: None, notice: Dur::secs(120) };
         let i = Interruptions::from_spec(&spec);
         // 7.5% a month.
         assert!((1.0 - (-i.rate_per_hour * HOURS_PER_MONTH).exp() - 0.075).abs() < 1e-12);

@@ -8,5 +8,6 @@ mod summary;
 pub use histogram::LatencyHistogram;
 pub use records::{DecisionRecord, JobRecord, Outcome, PoolInfo, PoolSample, Records, RequestRecords, ServiceSample};
 pub use summary::{
-    CostSummary, InterruptionSummary, JobsSummary, LatencySummary, PolicyDenial, PoolSummary, SchedulingSummary, ServiceSummary, Summary,
+    CostSummary, InterruptionSummary, JobsSummary, LatencySummary, PolicyDenial, PoolSummary, RecordedSummary, SchedulingSummary,
+    ServiceSummary, Summary,
 };

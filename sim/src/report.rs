@@ -145,6 +145,49 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(out, "cost {} · per finished job {}", money(j.cost), money(j.cost_per_finished_job));
     }
 
+    if !s.recorded.is_empty() {
+        let _ = writeln!(out, "\nRECORDED USAGE");
+        let mut t = Table::new(&[
+            "pool",
+            "GPUs",
+            "samples",
+            "observed GPU-h",
+            "busy",
+            "energy kWh",
+            "busy cost",
+            "idle cost",
+            "idle spells",
+            "waste GPU-h",
+            "waste cost",
+        ]);
+        for r in &s.recorded {
+            t.row(vec![
+                r.pool.clone(),
+                format!("{}/{}", r.gpus_recorded, r.gpus_in_pool),
+                thousands(r.samples as f64, 0),
+                thousands(r.observed_gpu_hours, 1),
+                format!("{:.1}%", 100.0 * r.busy_share),
+                format!("{:.2}", r.energy_kwh),
+                money(r.busy_cost),
+                money(r.idle_cost),
+                r.idle_spells.to_string(),
+                thousands(r.waste_gpu_hours, 1),
+                money(r.waste_cost),
+            ]);
+        }
+        out.push_str(&t.render());
+        for r in &s.recorded {
+            let _ = writeln!(
+                out,
+                "{}: busy time billed to `{}`; idle for {} or more counts as waste. {}",
+                r.pool,
+                r.owner,
+                human_duration(r.idle_after_s),
+                r.recommendation
+            );
+        }
+    }
+
     let sch = &s.scheduling;
     if sch.preemptions > 0 || !sch.denials.is_empty() || sch.policy.is_some() {
         let _ = writeln!(out, "\nSCHEDULING");

@@ -51,6 +51,16 @@ pub struct Scenario {
     /// file as written: read at the edge (the model does no I/O) and
     /// attached with [`Scenario::attach_trace`] before the run.
     pub traces: std::collections::BTreeMap<String, std::sync::Arc<crate::workload::RequestTrace>>,
+    /// Telemetry recordings the pools' `telemetry = { file = ... }` name, by
+    /// file as written, attached with [`Scenario::attach_recording`].
+    pub recordings: std::collections::BTreeMap<String, std::sync::Arc<crate::fleet::RecordedUsage>>,
+    /// Price histories the pools' `price = { history = ... }` name, by pool,
+    /// as the tables they replay as, attached with [`Scenario::attach_price_history`].
+    pub price_histories: std::collections::BTreeMap<String, spec::PriceTableSpec>,
+    /// Spot Advisor bands (such as `"10-15%"`) of pools whose `interruption.advisor` names a file, by pool.
+    pub advisor_bands: std::collections::BTreeMap<String, String>,
+    /// Job traces the `[[job_traces]]` name, by trace name, attached with [`Scenario::attach_job_trace`].
+    pub job_traces: std::collections::BTreeMap<String, std::sync::Arc<Vec<crate::workload::TraceJob>>>,
 }
 
 impl Scenario {
@@ -68,6 +78,61 @@ impl Scenario {
         files.sort();
         files.dedup();
         files
+    }
+
+    /// The telemetry recordings the pools replay, as written (file, format), each once.
+    pub fn telemetry_files(&self) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> =
+            self.spec.pools.iter().filter_map(|p| p.telemetry.as_ref().map(|t| (t.file.clone(), t.format.clone()))).collect();
+        files.sort();
+        files.dedup();
+        files
+    }
+
+    /// The pools whose price is a history, with it.
+    pub fn price_history_files(&self) -> Vec<(String, spec::PriceHistorySpec)> {
+        self.spec
+            .pools
+            .iter()
+            .filter_map(|p| match &p.price {
+                Some(spec::PriceSpec::History(h)) => Some((p.name.clone(), h.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Attaches the table `pool`'s price history replays as.
+    pub fn attach_price_history(&mut self, pool: &str, table: spec::PriceTableSpec) {
+        self.price_histories.insert(pool.to_string(), table);
+    }
+
+    /// The job traces the scenario replays: (name, file, format).
+    pub fn job_trace_files(&self) -> Vec<(String, String, String)> {
+        self.spec.job_traces.iter().map(|t| (t.name.clone(), t.file.clone(), t.format.clone())).collect()
+    }
+
+    /// The pools whose interruption band comes from Spot Advisor data: (pool, reference).
+    pub fn advisor_files(&self) -> Vec<(String, spec::AdvisorRefSpec)> {
+        self.spec
+            .pools
+            .iter()
+            .filter_map(|p| p.interruption.as_ref().and_then(|i| i.advisor.clone()).map(|a| (p.name.clone(), a)))
+            .collect()
+    }
+
+    /// Attaches the Spot Advisor band (`"<5%"` ... `">20%"`) of `pool`.
+    pub fn attach_advisor_band(&mut self, pool: &str, band: &str) {
+        self.advisor_bands.insert(pool.to_string(), band.to_string());
+    }
+
+    /// Attaches the jobs of the job trace called `name`.
+    pub fn attach_job_trace(&mut self, name: &str, jobs: Vec<crate::workload::TraceJob>) {
+        self.job_traces.insert(name.to_string(), std::sync::Arc::new(jobs));
+    }
+
+    /// Attaches a telemetry recording read from `file` (as the scenario names it).
+    pub fn attach_recording(&mut self, file: &str, usage: crate::fleet::RecordedUsage) {
+        self.recordings.insert(file.to_string(), std::sync::Arc::new(usage));
     }
 
     /// Attaches a request trace read from `file` (as the scenario names it).
@@ -98,7 +163,17 @@ impl Scenario {
                 .collect();
             return Err(ScenarioErrors(errors));
         }
-        Ok(Scenario { spec, catalogue, origin: origin.to_string(), sha256: hex_sha256(text.as_bytes()), traces: Default::default() })
+        Ok(Scenario {
+            spec,
+            catalogue,
+            origin: origin.to_string(),
+            sha256: hex_sha256(text.as_bytes()),
+            traces: Default::default(),
+            recordings: Default::default(),
+            price_histories: Default::default(),
+            advisor_bands: Default::default(),
+            job_traces: Default::default(),
+        })
     }
 
     /// Checks a scenario built in code. Errors carry field paths; their line
@@ -123,7 +198,17 @@ impl Scenario {
             ));
         }
         let text = toml::to_string(&spec).unwrap_or_default();
-        Ok(Scenario { spec, catalogue, origin: origin.to_string(), sha256: hex_sha256(text.as_bytes()), traces: Default::default() })
+        Ok(Scenario {
+            spec,
+            catalogue,
+            origin: origin.to_string(),
+            sha256: hex_sha256(text.as_bytes()),
+            traces: Default::default(),
+            recordings: Default::default(),
+            price_histories: Default::default(),
+            advisor_bands: Default::default(),
+            job_traces: Default::default(),
+        })
     }
 }
 

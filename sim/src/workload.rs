@@ -19,4 +19,4 @@ pub use router::Router;
 pub use service::{DropReason, Service, ServiceStats, TimeModel};
 pub use step_model::{StepModel, StepTime};
 pub use tokens::TokenDist;
-pub use training::{Job, JobState};
+pub use training::{Job, JobState, TraceJob};

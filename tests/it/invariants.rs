@@ -318,6 +318,17 @@ proptest! {
             Ok(s) if s.spec.pod_trace.is_some() => {
                 prop_assert!(matches!(Run::new(&s, 1, RunOptions::summary_only()), Err(twin_sim::fabric::BuildError::PodTrace)));
             }
+            // Recordings, price histories, Spot Advisor bands and job traces are read at the edge too.
+            Ok(s) if !s.telemetry_files().is_empty() || !s.price_history_files().is_empty() || !s.advisor_files().is_empty() || !s.job_trace_files().is_empty() => {
+                let refused = matches!(
+                    Run::new(&s, 1, RunOptions::summary_only()),
+                    Err(twin_sim::fabric::BuildError::RecordingNotLoaded { .. }
+                        | twin_sim::fabric::BuildError::PriceHistoryNotLoaded { .. }
+                        | twin_sim::fabric::BuildError::AdvisorNotLoaded { .. }
+                        | twin_sim::fabric::BuildError::JobTraceNotLoaded { .. })
+                );
+                prop_assert!(refused);
+            }
             Ok(s) => {
                 // The first two minutes: enough to build, place and serve.
                 let mut run = Run::new(&s, 1, RunOptions::summary_only()).unwrap();

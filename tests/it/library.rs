@@ -31,6 +31,27 @@ fn every_scenario_file_checks_and_runs_with_consistent_totals() {
                         return;
                     }
                 }
+                if !s.price_history_files().is_empty() || !s.job_trace_files().is_empty() || !s.advisor_files().is_empty() {
+                    // Read at the edge: histories::helios_* runs it through `twin run`.
+                    assert!(matches!(
+                        twin_sim::run(&s, s.spec.seed, RunOptions::summary_only()),
+                        Err(twin_sim::RunError::Build(
+                            twin_sim::fabric::BuildError::PriceHistoryNotLoaded { .. }
+                                | twin_sim::fabric::BuildError::JobTraceNotLoaded { .. }
+                                | twin_sim::fabric::BuildError::AdvisorNotLoaded { .. }
+                        ))
+                    ));
+                    return;
+                }
+                if !s.telemetry_files().is_empty() {
+                    assert!(matches!(
+                        twin_sim::run(&s, s.spec.seed, RunOptions::summary_only()),
+                        Err(twin_sim::RunError::Build(twin_sim::fabric::BuildError::RecordingNotLoaded { .. }))
+                    ));
+                    if !crate::recorded::attach_recordings(&mut s, path.parent().unwrap()) {
+                        return;
+                    }
+                }
                 let out = twin_sim::run(&s, s.spec.seed, RunOptions::summary_only()).unwrap();
                 let sum = &out.summary;
                 assert!(sum.events > 0, "{origin}");

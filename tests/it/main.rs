@@ -5,8 +5,10 @@
 
 mod cli;
 mod determinism;
+mod histories;
 mod invariants;
 mod library;
+mod recorded;
 mod replay;
 mod scheduling;
 mod theory;

@@ -3,7 +3,7 @@
 use super::{Event, Fabric, JobStream, RunOptions, Workload, WorkloadKind};
 use crate::engine::Context;
 use crate::fleet::units_per_gpu_hour;
-use crate::fleet::{Owner, Pool, PoolStats};
+use crate::fleet::{Owner, Pool, PoolStats, RecordedPool, UsageOptions, UsageReplay};
 use crate::ids::{JobId, PoolId, ServiceId, WorkloadId};
 use crate::ledger::Ledger;
 use crate::market::{Interruptions, PriceProcess, sample_exponential_hours};
@@ -11,8 +11,8 @@ use crate::metrics::{PoolInfo, Records};
 use crate::placement::{FrameworkPlacement, Placement, SpotFirstBinPack, WorkloadTraits};
 use crate::rng::RngStreams;
 use crate::scenario::Scenario;
-use crate::scenario::spec::ArrivalSpec;
-use crate::scenario::spec::{CapacityType, ProfileChoice, SchedulerSpec, ServiceTimeSpec, TrainingSpec};
+use crate::scenario::spec::{ArrivalSpec, InterruptionSpec, PriceSpec};
+use crate::scenario::spec::{CapacityType, JobTraceSpec, ProfileChoice, SchedulerSpec, ServiceTimeSpec, TrainingSpec};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{ArrivalProcess, Autoscaler, Job, JobState, Requests, Router, Service, StepModel, TimeModel, TokenDist};
 use std::collections::{BTreeMap, VecDeque};
@@ -41,6 +41,60 @@ pub enum BuildError {
         service: String,
         /// The trace file as the scenario names it.
         file: String,
+    },
+    /// A pool replays a telemetry recording that was not attached to the scenario.
+    #[error("pool `{pool}` replays `{file}`, which was not loaded: run it with `twin run`, or attach it with `Scenario::attach_recording`")]
+    RecordingNotLoaded {
+        /// The pool.
+        pool: String,
+        /// The recording as the scenario names it.
+        file: String,
+    },
+    /// A pool's price history was not attached to the scenario.
+    #[error(
+        "pool `{pool}` replays the price history `{file}`, which was not loaded: run it with `twin run`, or attach it with `Scenario::attach_price_history`"
+    )]
+    PriceHistoryNotLoaded {
+        /// The pool.
+        pool: String,
+        /// The file as the scenario names it.
+        file: String,
+    },
+    /// A pool's Spot Advisor band was not looked up.
+    #[error(
+        "pool `{pool}` takes its interruption band from Spot Advisor data, which was not loaded: run it with `twin run`, or attach it with `Scenario::attach_advisor_band`"
+    )]
+    AdvisorNotLoaded {
+        /// The pool.
+        pool: String,
+    },
+    /// A job trace was not attached to the scenario.
+    #[error("job trace `{name}` (`{file}`) was not loaded: run it with `twin run`, or attach it with `Scenario::attach_job_trace`")]
+    JobTraceNotLoaded {
+        /// The trace's name in the scenario.
+        name: String,
+        /// The file as the scenario names it.
+        file: String,
+    },
+    /// A recording with more GPUs than its pool has accelerators.
+    #[error(
+        "pool `{pool}` has {capacity} accelerators ({nodes} nodes of {per_node}), but its recording `{file}` has {gpus} GPUs: set `nodes = {needed}`"
+    )]
+    RecordingTooLarge {
+        /// The pool.
+        pool: String,
+        /// The recording.
+        file: String,
+        /// GPUs in the recording.
+        gpus: usize,
+        /// Accelerators in the pool.
+        capacity: u32,
+        /// Nodes in the pool.
+        nodes: u32,
+        /// Accelerators per node.
+        per_node: u32,
+        /// Nodes that would hold the recording.
+        needed: u32,
     },
     /// A reference to something the catalogue or the fleet does not have.
     #[error("{what} `{name}` does not exist")]
@@ -94,6 +148,13 @@ impl Fabric {
                 .map(|a| cat.accelerators[a].clone())
                 .ok_or_else(|| unresolved("accelerator", &nt.accelerator))?;
             let price = match (&p.price, &p.capex) {
+                (Some(PriceSpec::History(h)), _) => {
+                    let table = scenario
+                        .price_histories
+                        .get(&p.name)
+                        .ok_or_else(|| BuildError::PriceHistoryNotLoaded { pool: p.name.clone(), file: h.file.clone() })?;
+                    PriceProcess::new(&PriceSpec::Table(table.clone()), rngs.stream(&format!("pool/{}/price", p.name)))
+                }
                 (Some(ps), _) => PriceProcess::new(ps, rngs.stream(&format!("pool/{}/price", p.name))),
                 (None, Some(c)) => PriceProcess::fixed(c.per_node / (c.years * 8_760.0) + c.opex_per_node_hour),
                 (None, None) => PriceProcess::fixed(nt.list_price_per_hour),
@@ -115,7 +176,15 @@ impl Fabric {
                 max_nodes: p.max_node_count(),
                 provisioning: if p.capacity.is_committed() { SimDuration::ZERO } else { p.provisioning() },
                 scale_down: p.scale_down(),
-                interruptions: p.interruption.as_ref().map(Interruptions::from_spec),
+                interruptions: match &p.interruption {
+                    Some(i) if i.advisor.is_some() => {
+                        let band =
+                            scenario.advisor_bands.get(&p.name).ok_or_else(|| BuildError::AdvisorNotLoaded { pool: p.name.clone() })?;
+                        Some(Interruptions::from_spec(&InterruptionSpec { band: Some(band.clone()), advisor: None, ..i.clone() }))
+                    }
+                    Some(i) => Some(Interruptions::from_spec(i)),
+                    None => None,
+                },
                 stockouts: p.stockouts.as_ref().map(|s| (s.mean_available.get(), s.mean_duration.get())),
                 stocked_out: false,
                 failures: p.failures.as_ref().map(|f| (f.mtbf.get(), f.repair.get())),
@@ -129,6 +198,7 @@ impl Fabric {
                 rng_failure: rngs.stream(&format!("pool/{}/failures", p.name)),
                 rng_stockout: rngs.stream(&format!("pool/{}/stockouts", p.name)),
                 stats: PoolStats::default(),
+                recorded: None,
                 node_type: nt,
                 accelerator: accel,
             };
@@ -268,9 +338,19 @@ impl Fabric {
             denials: Default::default(),
             placement_verdicts: Default::default(),
         };
+        fabric.attach_recordings(scenario)?;
         for t in &spec.training {
             let pools = t.pools.iter().map(|n| fabric.pool_id(n)).collect::<Result<Vec<_>, _>>()?;
             fabric.add_job(t, pools);
+        }
+        for jt in &spec.job_traces {
+            let pools = jt.pools.iter().map(|n| fabric.pool_id(n)).collect::<Result<Vec<_>, _>>()?;
+            let jobs = scenario
+                .job_traces
+                .get(&jt.name)
+                .ok_or_else(|| BuildError::JobTraceNotLoaded { name: jt.name.clone(), file: jt.file.clone() })?
+                .clone();
+            fabric.add_trace_jobs(jt, &jobs, pools);
         }
         for s in &spec.training_streams {
             let pools = s.pools.iter().map(|n| fabric.pool_id(n)).collect::<Result<Vec<_>, _>>()?;
@@ -285,6 +365,92 @@ impl Fabric {
             });
         }
         Ok(fabric)
+    }
+
+    /// Lays each pool's recording over the run and makes its owner a workload.
+    fn attach_recordings(&mut self, scenario: &Scenario) -> Result<(), BuildError> {
+        for (i, p) in scenario.spec.pools.iter().enumerate() {
+            let Some(t) = &p.telemetry else { continue };
+            let usage = scenario
+                .recordings
+                .get(&t.file)
+                .ok_or_else(|| BuildError::RecordingNotLoaded { pool: p.name.clone(), file: t.file.clone() })?;
+            let pool = &self.pools[i];
+            let capacity = pool.initial_nodes * pool.gpus_per_node;
+            if usage.gpu_count() > capacity as usize {
+                let per_node = pool.gpus_per_node.max(1);
+                return Err(BuildError::RecordingTooLarge {
+                    pool: p.name.clone(),
+                    file: t.file.clone(),
+                    gpus: usage.gpu_count(),
+                    capacity,
+                    nodes: pool.initial_nodes,
+                    per_node,
+                    needed: (usage.gpu_count() as u32).div_ceil(per_node),
+                });
+            }
+            let opts = UsageOptions {
+                speed: t.speed,
+                repeat: t.repeat,
+                idle_below_pct: t.idle_below_pct as f32,
+                idle_after_ns: t.idle_after.get().as_nanos(),
+                max_gap_ns: 0,
+                idle_watts: pool.accelerator.idle_watts,
+            };
+            let replay = UsageReplay::compute(usage, &opts, self.horizon, self.ledger.period().as_nanos(), self.sample_interval.as_nanos());
+            let owner = WorkloadId(self.workloads.len() as u32);
+            let name = if t.owner.is_empty() { format!("recorded/{}", p.name) } else { t.owner.clone() };
+            self.workloads.push(Workload {
+                name: name.clone(),
+                team: t.team.clone(),
+                namespace: t.team.clone(),
+                traits: WorkloadTraits {
+                    name,
+                    namespace: t.team.clone(),
+                    priority: 0,
+                    checkpointed: true,
+                    node_selector: BTreeMap::new(),
+                    tolerations: Vec::new(),
+                },
+                kind: WorkloadKind::Recorded(PoolId(i as u32)),
+                image: String::new(),
+                labels: BTreeMap::new(),
+            });
+            self.pools[i].recorded = Some(Box::new(RecordedPool { replay, owner, spec: t.clone() }));
+        }
+        Ok(())
+    }
+
+    /// Adds the jobs of a trace submitted within the horizon, in submission order.
+    fn add_trace_jobs(&mut self, jt: &JobTraceSpec, jobs: &[crate::workload::TraceJob], pools: Vec<PoolId>) {
+        let skip = jt.skip.get().as_nanos();
+        let mut order: Vec<&crate::workload::TraceJob> = jobs.iter().filter(|j| j.submit_ns >= skip && j.duration_ns > 0).collect();
+        order.sort_by_key(|j| j.submit_ns);
+        let limit = jt.max_jobs.map_or(usize::MAX, |m| m as usize);
+        for j in order.into_iter().take(limit) {
+            let submit = ((j.submit_ns - skip) as f64 / jt.speed).round() as u64;
+            if submit >= self.horizon.as_nanos() {
+                break;
+            }
+            let t = TrainingSpec {
+                name: format!("{}/{}", jt.name, j.name),
+                team: jt.team.clone(),
+                namespace: jt.namespace.clone(),
+                scheduling: jt.scheduling.clone(),
+                image: jt.image.clone(),
+                labels: jt.labels.clone(),
+                pools: Vec::new(),
+                gpus: j.gpus.max(1),
+                work_gpu_hours: f64::from(j.gpus.max(1)) * j.duration_ns as f64 / 3.6e12 * jt.work_per_gpu_hour,
+                submit_at: crate::scenario::Dur(SimDuration(submit)),
+                checkpoint_interval: jt.checkpoint_interval,
+                checkpoint_cost: jt.checkpoint_cost,
+                checkpoint_on_notice: jt.checkpoint_on_notice,
+                checkpoints: jt.checkpoints,
+                speed: BTreeMap::new(),
+            };
+            self.add_job(&t, pools.clone());
+        }
     }
 
     fn pool_id(&self, name: &str) -> Result<PoolId, BuildError> {

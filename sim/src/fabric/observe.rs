@@ -46,6 +46,9 @@ impl Fabric {
                 gpus += node.gpus;
                 alloc += node.allocated();
             }
+            if let Some(busy) = self.recorded_busy(i, now) {
+                alloc = busy.min(gpus);
+            }
             self.records.pool_series.push(PoolSample {
                 time: now,
                 pool: i as u32,
@@ -105,7 +108,12 @@ impl Fabric {
                 self.flush_energy(r);
             }
         }
-        for pool in &mut self.pools {
+        for p in 0..self.pools.len() {
+            if self.pools[p].recorded.is_some() {
+                self.settle_recorded_pool(p, now);
+            }
+        }
+        for pool in self.pools.iter_mut().filter(|p| p.recorded.is_none()) {
             for i in 0..pool.nodes.len() {
                 let n = pool.nodes[i];
                 self.ledger.settle_node(&mut self.nodes[n.index()], pool, now);
@@ -272,6 +280,7 @@ impl Fabric {
                     failures: pool.stats.failures,
                     stockouts: pool.stats.stockouts,
                     refused_launches: pool.stats.refused_launches,
+                    interruptions_per_node_hour: pool.interruptions.map_or(0.0, |i| i.rate_per_hour),
                 }
             })
             .collect();
@@ -331,6 +340,7 @@ impl Fabric {
             pools,
             jobs,
             interruptions,
+            recorded: self.recorded_summaries(),
             scheduling: SchedulingSummary {
                 policy: self.policy.as_ref().map(|p| p.name()),
                 preemptions: self.stats_preemptions,

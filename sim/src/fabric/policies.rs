@@ -31,6 +31,7 @@ impl Fabric {
                 let job = &self.jobs[j.index()];
                 ("TrainingJob", None, job.gpus, 1, job.pools.clone())
             }
+            super::WorkloadKind::Recorded(p) => ("RecordedUsage", None, 0, 0, vec![p]),
         };
         let regions: BTreeSet<String> = pools.iter().map(|p| self.pools[p.index()].region.clone()).filter(|r| !r.is_empty()).collect();
         WorkloadDoc {

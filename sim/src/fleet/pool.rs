@@ -96,6 +96,19 @@ pub struct Pool {
     pub rng_stockout: SimRng,
     /// Counters.
     pub stats: PoolStats,
+    /// A recording that drives this pool instead of simulated work.
+    pub recorded: Option<Box<RecordedPool>>,
+}
+
+/// A pool's replayed recording and who its busy time is billed to.
+#[derive(Clone, Debug)]
+pub struct RecordedPool {
+    /// The recording laid over the run.
+    pub replay: super::UsageReplay,
+    /// The workload the busy time is billed to.
+    pub owner: crate::ids::WorkloadId,
+    /// The settings it was replayed with.
+    pub spec: crate::scenario::spec::TelemetrySpec,
 }
 
 /// Billionths of the currency per accelerator-hour for a node-hour price.

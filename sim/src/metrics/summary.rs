@@ -38,6 +38,64 @@ pub struct Summary {
     pub interruptions: InterruptionSummary,
     /// Preemptions and policy verdicts.
     pub scheduling: SchedulingSummary,
+    /// Pools driven by recorded telemetry: their use, idle waste and consolidation advice.
+    pub recorded: Vec<RecordedSummary>,
+}
+
+/// A pool driven by recorded telemetry, judged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RecordedSummary {
+    /// The pool.
+    pub pool: String,
+    /// Who its busy time is billed to.
+    pub owner: String,
+    /// The recording, as the scenario names it.
+    pub file: String,
+    /// GPUs in the recording.
+    pub gpus_recorded: u32,
+    /// Accelerators in the pool.
+    pub gpus_in_pool: u32,
+    /// Samples replayed (laps included).
+    pub samples: u64,
+    /// GPU-hours covered by samples.
+    pub observed_gpu_hours: f64,
+    /// GPU-hours at or above the busy threshold.
+    pub busy_gpu_hours: f64,
+    /// Busy share of the observed time.
+    pub busy_share: f64,
+    /// Energy the recording shows its GPUs drew, kWh (host, facility overhead and unobserved time not included).
+    pub energy_kwh: f64,
+    /// Accelerator-hours with no data (before, between or after samples, or
+    /// accelerators the recording lacks): billed idle at the idle draw.
+    pub unobserved_gpu_hours: f64,
+    /// Cost booked to the owner (busy accelerator time and its energy).
+    pub busy_cost: f64,
+    /// Cost booked as idle in the pool.
+    pub idle_cost: f64,
+    /// Idle spells of at least `idle_after`.
+    pub idle_spells: u64,
+    /// The spell length that counts as waste, seconds.
+    pub idle_after_s: f64,
+    /// GPU-hours in those spells.
+    pub waste_gpu_hours: f64,
+    /// What those spells cost: capacity at the pool's price plus their energy.
+    pub waste_cost: f64,
+    /// Most accelerators busy in one sample interval.
+    pub peak_busy_gpus: u32,
+    /// The 99th percentile of busy accelerators over sample intervals.
+    pub p99_busy_gpus: u32,
+    /// Nodes in the pool.
+    pub nodes: u32,
+    /// Nodes the peak would fit on.
+    pub nodes_needed: u32,
+    /// Nodes that could go.
+    pub releasable_nodes: u32,
+    /// What releasing them would have saved over the run.
+    pub savings: f64,
+    /// The same per 30-day month.
+    pub savings_per_month: f64,
+    /// The advice, in words.
+    pub recommendation: String,
 }
 
 /// What the scheduler and the policies did beyond placing work.
@@ -206,6 +264,8 @@ pub struct PoolSummary {
     pub stockouts: u64,
     /// Launches that went to another pool because this one was out of stock.
     pub refused_launches: u64,
+    /// Spot interruption hazard, per node-hour (0 where not interrupted).
+    pub interruptions_per_node_hour: f64,
 }
 
 /// Training jobs over the run.

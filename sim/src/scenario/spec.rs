@@ -62,6 +62,9 @@ pub struct ScenarioSpec {
     /// Generators of training jobs.
     #[serde(default)]
     pub training_streams: Vec<TrainingStreamSpec>,
+    /// Job traces replayed as training and batch submissions.
+    #[serde(default)]
+    pub job_traces: Vec<JobTraceSpec>,
     /// Which scheduler places work. Default: Twin's scheduler with the `default` profile.
     #[serde(default)]
     pub scheduler: SchedulerSpec,
@@ -354,6 +357,52 @@ pub struct PoolSpec {
     /// Node taints, as in Kubernetes: `[{ key = "dedicated", value = "training", effect = "NoSchedule" }]`.
     #[serde(default)]
     pub taints: Vec<twin_scheduler::Taint>,
+    /// Recorded telemetry that decides when this pool's accelerators were
+    /// busy and what they drew (on-premises and reserved pools; no workload
+    /// of the scenario may run here). Default: none, the model's own work.
+    #[serde(default)]
+    pub telemetry: Option<TelemetrySpec>,
+}
+
+/// A telemetry recording replayed onto a pool: the recording's GPUs, in id
+/// order, are the pool's accelerators, node by node.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySpec {
+    /// The recording, relative to the scenario file: nvidia-smi CSV, dmon,
+    /// DCGM exporter text, or Parquet from `twin trace import` or `twin record`.
+    pub file: String,
+    /// Its format: `"auto"`, `"nvidia-smi"`, `"dmon"`, `"dcgm"` or
+    /// `"parquet"`. Default `"auto"` (Parquet by extension, text by content).
+    #[serde(default = "auto")]
+    pub format: String,
+    /// Who the busy time is billed to (a workload name in reports). Default `"recorded/<pool>"`.
+    #[serde(default)]
+    pub owner: String,
+    /// The team that pays for the busy time. Default `"default"`.
+    #[serde(default = "default_team")]
+    pub team: String,
+    /// Play the recording this many times faster. Default 1.
+    #[serde(default = "one_f64")]
+    pub speed: f64,
+    /// Loop the recording until the horizon. Default false (after it ends the
+    /// accelerators are unobserved and billed idle).
+    #[serde(default)]
+    pub repeat: bool,
+    /// Utilisation (percent) below which an accelerator is idle. Default 5.
+    #[serde(default = "default_idle_below")]
+    pub idle_below_pct: f64,
+    /// An idle spell at least this long is waste. Default `"30m"`.
+    #[serde(default = "default_idle_after")]
+    pub idle_after: Dur,
+}
+
+fn default_idle_below() -> f64 {
+    5.0
+}
+
+fn default_idle_after() -> Dur {
+    Dur::secs(1_800)
 }
 
 /// A price process, per node-hour.
@@ -365,6 +414,9 @@ pub enum PriceSpec {
     MeanReverting(MeanRevertingSpec),
     /// Piecewise-constant prices from a table, optionally repeating.
     Table(PriceTableSpec),
+    /// A real price history (GCP price changes, AWS spot price history),
+    /// read at the edge and replayed as a table.
+    History(PriceHistorySpec),
 }
 
 #[derive(Deserialize)]
@@ -373,6 +425,38 @@ enum PriceSpecTagged {
     Fixed(f64),
     MeanReverting(MeanRevertingSpec),
     Table(PriceTableSpec),
+    History(PriceHistorySpec),
+}
+
+/// A recorded price history replayed from a calendar date.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceHistorySpec {
+    /// The file, relative to the scenario file: GCP's price-change CSV or
+    /// `aws ec2 describe-spot-price-history` JSON (or Parquet from `twin trace import`).
+    pub file: String,
+    /// `"auto"`, `"gcp-changes"`, `"aws-spot-history"` or `"parquet"`. Default `"auto"`.
+    #[serde(default = "auto")]
+    pub format: String,
+    /// The machine type as the file names it (`a3-highgpu-8g`, `p5.48xlarge`). Default: the pool's node type.
+    #[serde(default)]
+    pub instance_type: Option<String>,
+    /// Region or zone as the file names it. Default: the pool's zone if set, else its region.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// `"spot"` or `"on-demand"`. Default `"spot"`.
+    #[serde(default = "spot")]
+    pub capacity: String,
+    /// The calendar date (UTC, `YYYY-MM-DD`) the run's time zero stands for:
+    /// the price holding then is the first price.
+    pub start: String,
+    /// Replay this many times faster (7 plays a week of history in a day). Default 1.
+    #[serde(default = "one_f64")]
+    pub speed: f64,
+}
+
+fn spot() -> String {
+    "spot".to_string()
 }
 
 impl<'de> Deserialize<'de> for PriceSpec {
@@ -381,7 +465,7 @@ impl<'de> Deserialize<'de> for PriceSpec {
         impl<'de> Visitor<'de> for V {
             type Value = PriceSpec;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a price per node-hour, or a table with one of `fixed`, `mean_reverting`, `table`")
+                f.write_str("a price per node-hour, or a table with one of `fixed`, `mean_reverting`, `table`, `history`")
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<PriceSpec, E> {
                 Ok(PriceSpec::Fixed(v))
@@ -398,6 +482,7 @@ impl<'de> Deserialize<'de> for PriceSpec {
                     PriceSpecTagged::Fixed(p) => PriceSpec::Fixed(p),
                     PriceSpecTagged::MeanReverting(m) => PriceSpec::MeanReverting(m),
                     PriceSpecTagged::Table(t) => PriceSpec::Table(t),
+                    PriceSpecTagged::History(h) => PriceSpec::History(h),
                 })
             }
         }
@@ -481,12 +566,30 @@ pub struct InterruptionSpec {
     pub rate_per_hour: Option<f64>,
     /// An AWS Spot Advisor band (`"<5%"`, `"5-10%"`, `"10-15%"`, `"15-20%"`,
     /// `">20%"`: the share of instances interrupted in a month); the band's
-    /// middle becomes the hazard. Give this or `rate_per_hour`.
+    /// middle becomes the hazard. Give this, `rate_per_hour` or `advisor`.
     #[serde(default)]
     pub band: Option<String>,
+    /// The band from AWS Spot Advisor data (its `spot-advisor-data.json`, or
+    /// the flattened CSV), newest snapshot, for this pool's instance type and region.
+    #[serde(default)]
+    pub advisor: Option<AdvisorRefSpec>,
     /// Warning before the node is taken. Default `"2m"` (AWS).
     #[serde(default = "default_notice")]
     pub notice: Dur,
+}
+
+/// Where to look a pool's Spot Advisor band up.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvisorRefSpec {
+    /// The advisor file, relative to the scenario file.
+    pub file: String,
+    /// The instance type. Default: the pool's node type.
+    #[serde(default)]
+    pub instance_type: Option<String>,
+    /// The region. Default: the pool's region.
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 fn default_notice() -> Dur {
@@ -1159,6 +1262,63 @@ pub struct TrainingStreamSpec {
     /// Speed per accelerator relative to H100, overriding the catalogue.
     #[serde(default)]
     pub speed: BTreeMap<String, f64>,
+}
+
+/// A job trace (Alibaba openb 2023 pods, a Helios cluster sequence, or
+/// Parquet from `twin trace import`) replayed as gang submissions: each
+/// recorded job asks for its GPUs (a share of one GPU takes a whole one) and
+/// carries its recorded GPU-hours as work.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobTraceSpec {
+    /// Unique name among workloads; jobs are named `name/job`.
+    pub name: String,
+    /// The trace file, relative to the scenario file.
+    pub file: String,
+    /// `"auto"`, `"openb"`, `"helios"` or `"parquet"`. Default `"auto"`.
+    #[serde(default = "auto")]
+    pub format: String,
+    /// The team that pays. Default `"default"`.
+    #[serde(default = "default_team")]
+    pub team: String,
+    /// Kubernetes namespace. Default: the team.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Scheduling: priority, node selector, tolerations.
+    #[serde(default)]
+    pub scheduling: SchedulingSpec,
+    /// Container image (for admission policies).
+    #[serde(default)]
+    pub image: String,
+    /// Labels (for policies).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Pools the jobs may run in.
+    pub pools: Vec<String>,
+    /// Start this far into the trace. Default `"0s"`.
+    #[serde(default)]
+    pub skip: Dur,
+    /// Replay this many times faster: submissions come sooner, the work is unchanged. Default 1.
+    #[serde(default = "one_f64")]
+    pub speed: f64,
+    /// H100-hours of work per recorded GPU-hour (the trace's GPUs may be slower). Default 1.
+    #[serde(default = "one_f64")]
+    pub work_per_gpu_hour: f64,
+    /// At most this many jobs. Default: every job in the horizon.
+    #[serde(default)]
+    pub max_jobs: Option<u32>,
+    /// Compute time between checkpoints. Default `"1h"`.
+    #[serde(default = "default_ckpt_interval")]
+    pub checkpoint_interval: Dur,
+    /// Time a checkpoint takes, with no progress. Default `"1m"`.
+    #[serde(default = "default_ckpt_cost")]
+    pub checkpoint_cost: Dur,
+    /// On a spot notice, checkpoint at once if it fits in the notice. Default false.
+    #[serde(default)]
+    pub checkpoint_on_notice: bool,
+    /// Whether the jobs checkpoint at all. Default true.
+    #[serde(default = "yes")]
+    pub checkpoints: bool,
 }
 
 /// A log-normal distribution by its median and log-space standard deviation.

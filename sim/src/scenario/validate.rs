@@ -240,6 +240,7 @@ fn check_pod_trace(c: &mut Checker<'_>, spec: &ScenarioSpec, t: &PodTraceSpec) {
         ("services", !spec.services.is_empty()),
         ("training", !spec.training.is_empty()),
         ("training_streams", !spec.training_streams.is_empty()),
+        ("job_traces", !spec.job_traces.is_empty()),
         ("policies", spec.policies.is_some()),
         ("scheduler", spec.scheduler.profile.is_some() || spec.scheduler.external.is_some()),
     ] {
@@ -356,6 +357,8 @@ struct PoolFacts {
     memory_gb: Option<f64>,
     /// Accelerator name, if resolved.
     accelerator: Option<String>,
+    /// Whether a recording drives it (no workload may run there).
+    recorded: bool,
 }
 
 fn check_pools(c: &mut Checker<'_>, spec: &ScenarioSpec) -> BTreeMap<String, PoolFacts> {
@@ -390,6 +393,9 @@ fn check_pools(c: &mut Checker<'_>, spec: &ScenarioSpec) -> BTreeMap<String, Poo
         }
         let accel = node_type.and_then(|n| c.catalogue.accelerator(&n.accelerator)).map(|a| &c.catalogue.accelerators[a]);
         check_pool_capacity(c, pool, &p);
+        if let Some(t) = &pool.telemetry {
+            check_telemetry(c, pool, t, &p);
+        }
         facts.insert(
             pool.name.clone(),
             PoolFacts {
@@ -397,10 +403,65 @@ fn check_pools(c: &mut Checker<'_>, spec: &ScenarioSpec) -> BTreeMap<String, Poo
                 max_nodes: pool.max_node_count(),
                 memory_gb: accel.map(|a| a.memory_gb),
                 accelerator: accel.map(|a| a.name.clone()),
+                recorded: pool.telemetry.is_some(),
             },
         );
     }
     facts
+}
+
+/// Formats a pool's `telemetry.format` may name.
+pub const TELEMETRY_FORMATS: &[&str] = &["auto", "nvidia-smi", "dmon", "dcgm", "parquet"];
+
+/// A recorded pool is committed capacity at a fixed price with no simulated
+/// failures: the recording, not the model, says what its accelerators did.
+fn check_telemetry(c: &mut Checker<'_>, pool: &PoolSpec, t: &crate::scenario::spec::TelemetrySpec, p: &FieldPath) {
+    let tp = p.key("telemetry");
+    if !pool.capacity.is_committed() {
+        c.report(
+            ErrorKind::InvalidValue,
+            tp.clone(),
+            format!("recorded telemetry replays onto a fixed set of accelerators, and a {} pool grows and shrinks", pool.capacity.as_str()),
+            Some("use `capacity = \"on-prem\"` or `\"reserved\"` with `nodes = N` for the recorded machines".into()),
+        );
+    }
+    if matches!(pool.price, Some(PriceSpec::MeanReverting(_) | PriceSpec::Table(_) | PriceSpec::History(_))) {
+        c.report(
+            ErrorKind::InvalidValue,
+            p.key("price"),
+            "a recorded pool is billed at a fixed price",
+            Some("give `price` as a number".into()),
+        );
+    }
+    if pool.failures.is_some() {
+        c.report(
+            ErrorKind::InvalidValue,
+            p.key("failures"),
+            "a recorded pool's outages are in its recording, not simulated",
+            Some("remove `failures`".into()),
+        );
+    }
+    if t.file.trim().is_empty() {
+        c.report(ErrorKind::InvalidValue, tp.key("file"), "no recording named", Some("such as `file = \"lab.parquet\"`".into()));
+    }
+    if !TELEMETRY_FORMATS.contains(&t.format.as_str()) {
+        c.report(
+            ErrorKind::InvalidValue,
+            tp.key("format"),
+            format!("no telemetry format `{}`", t.format),
+            Some(format!("one of {}", TELEMETRY_FORMATS.join(", "))),
+        );
+    }
+    c.positive(tp.key("speed"), "the replay speed", t.speed);
+    if !(0.0..=100.0).contains(&t.idle_below_pct) {
+        c.report(
+            ErrorKind::InvalidValue,
+            tp.key("idle_below_pct"),
+            format!("a utilisation threshold is a percentage, not {}", t.idle_below_pct),
+            Some("such as `idle_below_pct = 5`".into()),
+        );
+    }
+    c.at_least(tp.key("idle_after"), "idle_after", t.idle_after, SimDuration::from_secs(1));
 }
 
 fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
@@ -516,37 +577,47 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
                 Some("interruptions apply to spot pools only; model hardware faults with `failures`".into()),
             );
         }
-        match (&int.rate_per_hour, &int.band) {
-            (Some(r), None) => {
-                if !(*r >= 0.0) || !r.is_finite() {
-                    c.report(
-                        ErrorKind::InvalidValue,
-                        ip.key("rate_per_hour"),
-                        format!("negative or invalid rate {r}"),
-                        Some("a rate is interruptions per node-hour and must be ≥ 0 (0.005 is about 3.6 a month)".into()),
-                    );
-                }
-                c.at_most(ip.key("rate_per_hour"), "an interruption rate", *r, MAX_INTERRUPTION_RATE);
-            }
-            (None, Some(b)) => {
-                if super::super::market::band_monthly_fraction(b).is_none() {
-                    c.report(
-                        ErrorKind::InvalidValue,
-                        ip.key("band"),
-                        format!("unknown interruption band `{b}`"),
-                        Some("use one of \"<5%\", \"5-10%\", \"10-15%\", \"15-20%\", \">20%\" (AWS Spot Advisor)".into()),
-                    );
-                }
-            }
-            (Some(_), Some(_)) => {
-                c.report(ErrorKind::InvalidValue, ip, "both `rate_per_hour` and `band` are given", Some("keep one of them".into()))
-            }
-            (None, None) => c.report(
+        let given = [int.rate_per_hour.is_some(), int.band.is_some(), int.advisor.is_some()].iter().filter(|g| **g).count();
+        if given > 1 {
+            c.report(
+                ErrorKind::InvalidValue,
+                ip.clone(),
+                "more than one of `rate_per_hour`, `band` and `advisor` is given",
+                Some("keep one of them".into()),
+            );
+        } else if given == 0 {
+            c.report(
                 ErrorKind::MissingField,
-                ip,
+                ip.clone(),
                 "no interruption rate",
-                Some("add `rate_per_hour = 0.01` or `band = \"5-10%\"`".into()),
-            ),
+                Some("add `rate_per_hour = 0.01`, `band = \"5-10%\"` or `advisor = { file = \"spot-advisor-data.json\" }`".into()),
+            );
+        }
+        if let Some(r) = int.rate_per_hour {
+            if !(r >= 0.0) || !r.is_finite() {
+                c.report(
+                    ErrorKind::InvalidValue,
+                    ip.key("rate_per_hour"),
+                    format!("negative or invalid rate {r}"),
+                    Some("a rate is interruptions per node-hour and must be ≥ 0 (0.005 is about 3.6 a month)".into()),
+                );
+            }
+            c.at_most(ip.key("rate_per_hour"), "an interruption rate", r, MAX_INTERRUPTION_RATE);
+        }
+        if let Some(b) = &int.band
+            && super::super::market::band_monthly_fraction(b).is_none()
+        {
+            c.report(
+                ErrorKind::InvalidValue,
+                ip.key("band"),
+                format!("unknown interruption band `{b}`"),
+                Some("use one of \"<5%\", \"5-10%\", \"10-15%\", \"15-20%\", \">20%\" (AWS Spot Advisor)".into()),
+            );
+        }
+        if let Some(a) = &int.advisor
+            && a.file.trim().is_empty()
+        {
+            c.report(ErrorKind::InvalidValue, ip.key("advisor").key("file"), "no Spot Advisor file named", None);
         }
     }
     if let Some(s) = &pool.stockouts {
@@ -573,8 +644,45 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
     }
 }
 
+/// Formats a `[[job_traces]]` entry's `format` may name.
+pub const JOB_TRACE_FORMATS: &[&str] = &["auto", "openb", "helios", "parquet"];
+
+/// Formats a pool's `price.history.format` may name.
+pub const PRICE_FORMATS: &[&str] = &["auto", "gcp-changes", "aws-spot-history", "parquet"];
+
 fn check_price(c: &mut Checker<'_>, price: &PriceSpec, p: &FieldPath) {
     match price {
+        PriceSpec::History(h) => {
+            let hp = p.key("history");
+            if h.file.trim().is_empty() {
+                c.report(ErrorKind::InvalidValue, hp.key("file"), "no price history named", None);
+            }
+            if !PRICE_FORMATS.contains(&h.format.as_str()) {
+                c.report(
+                    ErrorKind::InvalidValue,
+                    hp.key("format"),
+                    format!("no price-history format `{}`", h.format),
+                    Some(format!("one of {}", PRICE_FORMATS.join(", "))),
+                );
+            }
+            if !["spot", "on-demand"].contains(&h.capacity.as_str()) {
+                c.report(
+                    ErrorKind::InvalidValue,
+                    hp.key("capacity"),
+                    format!("a price history is of `spot` or `on-demand` prices, not `{}`", h.capacity),
+                    None,
+                );
+            }
+            if crate::time::parse_date_ns(&h.start).is_none() {
+                c.report(
+                    ErrorKind::InvalidValue,
+                    hp.key("start"),
+                    format!("`{}` is not a date", h.start),
+                    Some("write it as `YYYY-MM-DD`, such as \"2025-01-06\"".into()),
+                );
+            }
+            c.positive(hp.key("speed"), "the replay speed", h.speed);
+        }
         PriceSpec::Fixed(v) => {
             if !(*v >= 0.0) || !v.is_finite() {
                 c.report(
@@ -667,6 +775,25 @@ fn check_workloads(c: &mut Checker<'_>, spec: &ScenarioSpec, pools: &BTreeMap<St
         c.at_most(p.key("work_gpu_hours"), "the work", t.work_gpu_hours, 1e9);
         check_execution(c, &p, t.checkpoint_interval, &t.speed);
     }
+    for (i, t) in spec.job_traces.iter().enumerate() {
+        let p = FieldPath::root().key("job_traces").index(i);
+        unique(c, &t.name, p.key("name"));
+        check_pool_refs(c, &t.pools, &p, pools);
+        if t.file.trim().is_empty() {
+            c.report(ErrorKind::InvalidValue, p.key("file"), "no job trace named", None);
+        }
+        if !JOB_TRACE_FORMATS.contains(&t.format.as_str()) {
+            c.report(
+                ErrorKind::InvalidValue,
+                p.key("format"),
+                format!("no job-trace format `{}`", t.format),
+                Some(format!("one of {}", JOB_TRACE_FORMATS.join(", "))),
+            );
+        }
+        c.positive(p.key("speed"), "the replay speed", t.speed);
+        c.positive(p.key("work_per_gpu_hour"), "the work per GPU-hour", t.work_per_gpu_hour);
+        c.at_least(p.key("checkpoint_interval"), "the checkpoint interval", t.checkpoint_interval, SimDuration::from_secs(1));
+    }
     for (i, t) in spec.training_streams.iter().enumerate() {
         let p = FieldPath::root().key("training_streams").index(i);
         unique(c, &t.name, p.key("name"));
@@ -715,9 +842,18 @@ fn check_pool_refs(c: &mut Checker<'_>, refs: &[String], p: &FieldPath, pools: &
         );
     }
     for (j, name) in refs.iter().enumerate() {
-        if !pools.contains_key(name) {
-            let hint = known(pools.keys().map(String::as_str));
-            c.report(ErrorKind::UnknownReference, p.key("pools").index(j), format!("pool `{name}` does not exist"), Some(hint));
+        match pools.get(name) {
+            None => {
+                let hint = known(pools.keys().map(String::as_str));
+                c.report(ErrorKind::UnknownReference, p.key("pools").index(j), format!("pool `{name}` does not exist"), Some(hint));
+            }
+            Some(f) if f.recorded => c.report(
+                ErrorKind::InvalidValue,
+                p.key("pools").index(j),
+                format!("pool `{name}` replays recorded telemetry: what its accelerators did is in the recording"),
+                Some("run simulated work in another pool".into()),
+            ),
+            Some(_) => {}
         }
     }
 }

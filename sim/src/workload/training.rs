@@ -107,3 +107,16 @@ impl Job {
         }
     }
 }
+
+/// One job of a job trace, as the model replays it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceJob {
+    /// Its name in the trace.
+    pub name: String,
+    /// Submission, ns from the trace's start.
+    pub submit_ns: u64,
+    /// Accelerators it holds (at least 1).
+    pub gpus: u32,
+    /// How long it ran, ns.
+    pub duration_ns: u64,
+}

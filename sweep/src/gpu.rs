@@ -1,0 +1,687 @@
+//! The GPU backend: the model of [`crate::model`] as a wgpu compute shader
+//! (`kernel.wgsl`, the same code line for line), one replica per invocation
+//! with the whole time loop inside the shader.
+//!
+//! A sweep runs in chunks, each as large as one outcome buffer may be on the
+//! device; a chunk runs as several submissions sized by replica-steps so
+//! that each takes tens of milliseconds (the size adapts to the measured
+//! time), and progress is reported between submissions. Only the outcome
+//! buffer of a finished chunk is read back. Outcomes come out in the layout
+//! of [`crate::cpu::run`] and agree with it up to the rounding of the
+//! device's transcendental functions (see the tests for the tolerance).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), twin_sweep::SweepError> {
+//! use twin_sweep::{PointParams, gpu::GpuBackend};
+//! let gpu = GpuBackend::new(false)?;
+//! let points = [PointParams { steps: 720, ..Default::default() }];
+//! let outcomes = gpu.run(&points, 0, 10_000, &mut |done| eprintln!("{done} replicas"))?;
+//! assert_eq!(outcomes.len(), 10_000);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use wgpu::util::DeviceExt;
+
+use crate::SweepError;
+use crate::model::{OUTCOME_FIELDS, Outcome, PointParams};
+
+/// Invocations per workgroup (`@workgroup_size` in the shader).
+const WORKGROUP: u64 = 64;
+/// Bytes of one outcome.
+const OUTCOME_BYTES: u64 = (OUTCOME_FIELDS * 4) as u64;
+/// Bytes of one point's parameters.
+const POINT_BYTES: u64 = size_of::<PointParams>() as u64;
+/// Most bytes of outcomes in one chunk, whatever the device allows (128 MiB).
+const CHUNK_BYTES: u64 = 128 << 20;
+/// Replica-steps of the first submission, before the size adapts.
+const FIRST_BUDGET: u64 = 1 << 22;
+/// Fewest and most replica-steps of one submission.
+const BUDGET_RANGE: (u64, u64) = (1 << 16, 1 << 40);
+/// Time one submission should take.
+const TARGET: Duration = Duration::from_millis(30);
+
+/// One submission's work, as the shader's `Job` uniform reads it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct Job {
+    /// First point, as an index into the chunk's parameter buffer.
+    p0: u32,
+    /// Replica (less `first`) of the first point to start at.
+    r0: u32,
+    /// Replicas per point.
+    count: u32,
+    /// Index of every point's first replica.
+    first: u32,
+    /// Replicas in the submission.
+    n: u32,
+    /// Invocations per row of the dispatch.
+    stride_x: u32,
+    /// Where in the chunk's outcome buffer the submission writes.
+    out_off: u32,
+    /// Padding to 32 bytes.
+    pad: u32,
+}
+
+/// A GPU (or, when allowed, a CPU Vulkan driver) ready to run sweeps.
+pub struct GpuBackend {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    pipeline: wgpu::ComputePipeline,
+    info: wgpu::AdapterInfo,
+    /// Largest storage buffer the device binds, bytes.
+    max_binding: u64,
+    /// Most workgroups in one dimension of a dispatch.
+    max_groups: u64,
+    /// Errors the device reported outside any error scope, oldest first.
+    errors: Arc<Mutex<Vec<String>>>,
+    /// Why the device was lost, once it is.
+    lost: Arc<Mutex<Option<String>>>,
+    /// Replica-steps per submission, adapted to the measured time.
+    budget: AtomicU64,
+    /// Whether `budget` adapts (tests fix it).
+    adaptive: bool,
+    /// Most replicas in one chunk (tests lower it).
+    chunk_cap: u64,
+}
+
+impl std::fmt::Debug for GpuBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuBackend").field("adapter", &self.info.name).field("device_type", &self.info.device_type).finish_non_exhaustive()
+    }
+}
+
+/// How much an adapter is preferred: lower is better, `None` never.
+fn rank(kind: wgpu::DeviceType, allow_software: bool) -> Option<u8> {
+    match kind {
+        wgpu::DeviceType::DiscreteGpu => Some(0),
+        wgpu::DeviceType::IntegratedGpu => Some(1),
+        wgpu::DeviceType::VirtualGpu => Some(2),
+        wgpu::DeviceType::Other => Some(3),
+        wgpu::DeviceType::Cpu => allow_software.then_some(4),
+    }
+}
+
+/// An adapter as a user reads it: "NVIDIA H100 (DiscreteGpu, Vulkan)".
+fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?}, {:?})", info.name, info.device_type, info.backend)
+}
+
+impl GpuBackend {
+    /// Finds an adapter and compiles the sweep kernel on it. A GPU
+    /// (discrete, then integrated, then any other) is preferred; a CPU
+    /// Vulkan driver such as llvmpipe is used only when `allow_software` is
+    /// true. Fails with [`SweepError::NoAdapter`] saying what was found.
+    pub fn new(allow_software: bool) -> Result<GpuBackend, SweepError> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        let found: Vec<String> = adapters.iter().map(|a| describe(&a.get_info())).collect();
+        let best = adapters
+            .into_iter()
+            .filter_map(|a| rank(a.get_info().device_type, allow_software).map(|r| (r, a)))
+            .min_by_key(|(r, a)| (*r, a.get_info().backend != wgpu::Backend::Vulkan))
+            .map(|(_, a)| a);
+        let Some(adapter) = best else {
+            return Err(SweepError::NoAdapter(if found.is_empty() {
+                "no GPU adapter found: install a Vulkan driver (on a machine without a GPU, `mesa-vulkan-drivers` \
+                 provides a CPU one, with `libvulkan1`), or run with --backend cpu"
+                    .to_string()
+            } else {
+                format!(
+                    "no usable GPU adapter: found only software adapters ({}), which are used only when allowed; \
+                     allow them or run with --backend cpu",
+                    found.join(", ")
+                )
+            }));
+        };
+        let info = adapter.get_info();
+        let has = adapter.limits();
+        let limits = wgpu::Limits {
+            max_storage_buffer_binding_size: has.max_storage_buffer_binding_size,
+            max_buffer_size: has.max_buffer_size,
+            ..wgpu::Limits::downlevel_defaults()
+        };
+        let fail = |what: &str, e: &dyn std::fmt::Display| SweepError::NoAdapter(format!("{} {what}: {e}", describe(&info)));
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("twin-sweep"),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| fail("would not open a device", &e))?;
+
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.to_string())));
+        let lost = Arc::new(Mutex::new(None));
+        let sink = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let why = if message.is_empty() { format!("device lost ({reason:?})") } else { format!("device lost ({reason:?}): {message}") };
+            *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        });
+
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("sweep kernel"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("kernel.wgsl").into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("sweep kernel"),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(fail("could not build the sweep kernel", &e));
+        }
+        Ok(GpuBackend {
+            device,
+            queue,
+            pipeline,
+            info,
+            max_binding: limits.max_storage_buffer_binding_size.min(limits.max_buffer_size),
+            max_groups: u64::from(limits.max_compute_workgroups_per_dimension),
+            errors,
+            lost,
+            budget: AtomicU64::new(FIRST_BUDGET),
+            adaptive: true,
+            chunk_cap: u64::MAX,
+        })
+    }
+
+    /// The adapter's name, e.g. "NVIDIA H200" or "llvmpipe (LLVM 15.0.7, 256 bits)".
+    pub fn adapter_name(&self) -> String {
+        self.info.name.clone()
+    }
+
+    /// Whether the adapter is a CPU driver (llvmpipe) rather than a GPU.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Runs replicas `first..first + count` of every point, as
+    /// [`crate::cpu::run`] does and in its layout (point `i`'s replica `r`
+    /// at `i * count + r`). `progress` is called between submissions with
+    /// the replicas done so far. On a device failure the outcomes of
+    /// finished chunks are lost with the error; [`Self::run_into`] keeps them.
+    pub fn run(&self, points: &[PointParams], first: u32, count: u32, progress: &mut dyn FnMut(u64)) -> Result<Vec<Outcome>, SweepError> {
+        let mut out = Vec::new();
+        self.run_into(points, first, count, progress, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::run`], appending outcomes to `out` as each chunk finishes.
+    /// When the device fails, `out` keeps every finished chunk (in order,
+    /// from the first replica of the first point) and the error's `done`
+    /// says how many replicas that is.
+    pub fn run_into(
+        &self,
+        points: &[PointParams],
+        first: u32,
+        count: u32,
+        progress: &mut dyn FnMut(u64),
+        out: &mut Vec<Outcome>,
+    ) -> Result<(), SweepError> {
+        let count64 = u64::from(count);
+        let total = points.len() as u64 * count64;
+        let mut done = 0u64;
+        let fail = |done: u64, message: String| SweepError::Device { done, total, message };
+        self.check().map_err(|m| fail(0, m))?;
+        if total == 0 {
+            return Ok(());
+        }
+        out.reserve(usize::try_from(total).unwrap_or(0));
+        let chunk = self.chunk_len(count64);
+        while done < total {
+            let len = chunk.min(total - done);
+            let kept = self.run_chunk(points, first, count, done, len, progress).map_err(|m| fail(done, m))?;
+            out.extend_from_slice(&kept);
+            done += len;
+        }
+        Ok(())
+    }
+
+    /// Most replicas in one chunk: the outcome buffer and the points it
+    /// spans must each fit one storage binding.
+    fn chunk_len(&self, count: u64) -> u64 {
+        let by_outcomes = self.max_binding.min(CHUNK_BYTES) / OUTCOME_BYTES;
+        // A chunk of `n` replicas spans at most `n / count + 2` points.
+        let by_points = (self.max_binding / POINT_BYTES).saturating_sub(2).max(1) * count;
+        by_outcomes.min(by_points).min(self.chunk_cap).max(1)
+    }
+
+    /// Replicas from flat index `start` (at most `avail`) that make up about
+    /// one submission's budget of replica-steps, and their replica-steps.
+    fn submission_len(&self, points: &[PointParams], count: u64, start: u64, avail: u64) -> (u64, u64) {
+        let budget = self.budget.load(Ordering::Relaxed);
+        // Never less than a workgroup, nor more than one dispatch can hold.
+        let (least, most) = (WORKGROUP.min(avail), avail.min(self.max_groups * self.max_groups * WORKGROUP));
+        let (mut n, mut work) = (0u64, 0u64);
+        while n < most {
+            let at = start + n;
+            let cost = u64::from(points[(at / count) as usize].steps.max(1));
+            let here = (count - at % count).min(most - n);
+            let take = (budget.saturating_sub(work) / cost).max(least.saturating_sub(n)).min(here);
+            n += take;
+            work += take * cost;
+            if take < here {
+                break;
+            }
+        }
+        (n, work)
+    }
+
+    /// Runs the `len` replicas from flat index `start` (point-major) and
+    /// reads their outcomes back.
+    fn run_chunk(
+        &self,
+        points: &[PointParams],
+        first: u32,
+        count: u32,
+        start: u64,
+        len: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<Outcome>, String> {
+        let count64 = u64::from(count);
+        let (p_lo, p_hi) = ((start / count64) as usize, ((start + len - 1) / count64) as usize);
+        let params = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("sweep points"),
+            contents: bytemuck::cast_slice(&points[p_lo..=p_hi]),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let bytes = len * OUTCOME_BYTES;
+        let outcomes = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("sweep outcomes"),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("sweep readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let job = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("sweep job"),
+            size: size_of::<Job>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("sweep"),
+            layout: &self.pipeline.get_bind_group_layout(0),
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: params.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: outcomes.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 2, resource: job.as_entire_binding() },
+            ],
+        });
+        let mut pos = 0u64;
+        while pos < len {
+            let at = start + pos;
+            let (n, work) = self.submission_len(points, count64, at, len - pos);
+            let groups = n.div_ceil(WORKGROUP);
+            let (gx, gy) = (groups.min(self.max_groups), groups.div_ceil(self.max_groups));
+            let job_now = Job {
+                p0: (at / count64 - p_lo as u64) as u32,
+                r0: (at % count64) as u32,
+                count,
+                first,
+                n: n as u32,
+                stride_x: (gx * WORKGROUP) as u32,
+                out_off: pos as u32,
+                pad: 0,
+            };
+            self.queue.write_buffer(&job, 0, bytemuck::bytes_of(&job_now));
+            let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sweep") });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("sweep"), timestamp_writes: None });
+                pass.set_pipeline(&self.pipeline);
+                pass.set_bind_group(0, &bind, &[]);
+                pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+            }
+            if pos + n == len {
+                encoder.copy_buffer_to_buffer(&outcomes, 0, &readback, 0, bytes);
+            }
+            let began = Instant::now();
+            self.queue.submit([encoder.finish()]);
+            self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| e.to_string())?;
+            self.check()?;
+            self.adapt(work, began.elapsed());
+            pos += n;
+            progress(start + pos);
+        }
+        let (tx, rx) = mpsc::channel();
+        readback.slice(..).map_async(wgpu::MapMode::Read, move |r| drop(tx.send(r)));
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| e.to_string())?;
+        self.check()?;
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("reading the outcomes back failed: {e}")),
+            Err(_) => return Err("reading the outcomes back never finished".to_string()),
+        }
+        let kept = {
+            let view = readback.get_mapped_range(..).map_err(|e| e.to_string())?;
+            bytemuck::pod_collect_to_vec(&view)
+        };
+        readback.unmap();
+        Ok(kept)
+    }
+
+    /// Scales the submission budget towards [`TARGET`] from the time the
+    /// last submission of about `steps` replica-steps took.
+    fn adapt(&self, steps: u64, took: Duration) {
+        if !self.adaptive || steps == 0 {
+            return;
+        }
+        let ratio = (TARGET.as_secs_f64() / took.as_secs_f64().max(1e-6)).clamp(0.25, 4.0);
+        let next = (steps as f64 * ratio) as u64;
+        self.budget.store(next.clamp(BUDGET_RANGE.0, BUDGET_RANGE.1), Ordering::Relaxed);
+    }
+
+    /// The first error the device reported, if any (a lost device stays lost).
+    fn check(&self) -> Result<(), String> {
+        if let Some(why) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(why);
+        }
+        let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        if errors.is_empty() { Ok(()) } else { Err(std::mem::take(&mut *errors).join("; ")) }
+    }
+
+    /// Fixes the replica-steps of every submission (no adapting), so that
+    /// tests can force many submissions.
+    #[cfg(test)]
+    pub(crate) fn set_submission_budget(&mut self, replica_steps: u64) {
+        self.budget.store(replica_steps.max(1), Ordering::Relaxed);
+        self.adaptive = false;
+    }
+
+    /// Caps the replicas of one chunk, so that tests can force many chunks.
+    #[cfg(test)]
+    pub(crate) fn set_chunk_cap(&mut self, replicas: u64) {
+        self.chunk_cap = replicas.max(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu;
+
+    /// The backend on this machine (software allowed), or `None` when no
+    /// adapter exists and TWIN_SKIP_GPU_TESTS=1 says that is fine.
+    fn backend() -> Option<GpuBackend> {
+        match GpuBackend::new(true) {
+            Ok(gpu) => Some(gpu),
+            Err(e) if std::env::var("TWIN_SKIP_GPU_TESTS").as_deref() == Ok("1") => {
+                eprintln!("skipped (TWIN_SKIP_GPU_TESTS=1): {e}");
+                None
+            }
+            Err(e) => panic!("{e} (set TWIN_SKIP_GPU_TESTS=1 to skip GPU tests)"),
+        }
+    }
+
+    /// The point of the CPU backend's test: autoscaled, half on spot.
+    fn autoscaled() -> PointParams {
+        PointParams {
+            steps: 300,
+            dt_s: 60.0,
+            rate_calm: 5.0,
+            rate_burst: 15.0,
+            p_to_burst: 0.05,
+            p_to_calm: 0.2,
+            mu: 8.0,
+            e2e_s: 2.0,
+            ttft_budget_s: 1.5,
+            timeout_s: 60.0,
+            replicas_min: 1.0,
+            replicas_max: 8.0,
+            target_concurrency: 8.0,
+            spot_share: 0.5,
+            replicas_per_node: 8.0,
+            spot_mean: 20.0,
+            spot_revert: 0.1,
+            spot_vol: 1.0,
+            spot_floor: 2.0,
+            spot_cap: 55.0,
+            od_price: 55.0,
+            list_price: 55.0,
+            p_interrupt: 0.01,
+            p_ready: 0.3,
+            spot_max_nodes: 4.0,
+            od_max_nodes: 4.0,
+            slots: 64.0,
+            seed: 3,
+            ..Default::default()
+        }
+    }
+
+    /// Varied points: the autoscaled one; all spot with frequent reclaims,
+    /// stock-outs and price jumps, one replica per node; an overloaded fixed
+    /// fleet that queues and drops; short steps (Poisson by inversion) with
+    /// a daily cycle.
+    fn points() -> Vec<PointParams> {
+        let a = autoscaled();
+        let spot = PointParams {
+            spot_share: 1.0,
+            replicas_per_node: 1.0,
+            replicas_min: 4.0,
+            replicas_max: 24.0,
+            target_concurrency: 4.0,
+            rate_calm: 20.0,
+            rate_burst: 60.0,
+            p_interrupt: 0.05,
+            p_stockout: 0.02,
+            p_restock: 0.1,
+            jump_p: 0.05,
+            jump_size: 0.3,
+            spot_vol: 2.0,
+            spot_max_nodes: 16.0,
+            od_max_nodes: 32.0,
+            seed: 11,
+            ..a
+        };
+        let overloaded = PointParams {
+            mu: 2.0,
+            replicas_min: 3.0,
+            replicas_max: 3.0,
+            target_concurrency: 0.0,
+            timeout_s: 30.0,
+            diurnal_amp: 0.5,
+            seed: 12,
+            ..a
+        };
+        let short =
+            PointParams { steps: 400, dt_s: 2.0, rate_calm: 2.0, rate_burst: 9.0, diurnal_amp: 0.8, diurnal_peak_s: 300.0, seed: 13, ..a };
+        vec![a, spot, overloaded, short]
+    }
+
+    /// The fields of an outcome, by name.
+    fn fields(o: &Outcome) -> [(&'static str, f32); OUTCOME_FIELDS] {
+        [
+            ("cost", o.cost),
+            ("list_cost", o.list_cost),
+            ("arrived", o.arrived),
+            ("met", o.met),
+            ("dropped", o.dropped),
+            ("interruptions", o.interruptions),
+            ("spot_node_hours", o.spot_node_hours),
+            ("od_node_hours", o.od_node_hours),
+        ]
+    }
+
+    /// Tolerance: per point, each field's mean within 1e-3 relative (1e-3
+    /// absolute below 1); at least 99% of replicas' costs within 1e-3
+    /// relative. Discrete draws (a Poisson inversion, a comparison with a
+    /// chance) can flip where the device's `exp`, `log`, `cos` or `pow`
+    /// round differently from Rust's, and a flipped replica goes its own way.
+    #[test]
+    fn gpu_agrees_with_cpu() {
+        let Some(gpu) = backend() else { return };
+        let (points, first, count) = (points(), 5, 300);
+        let want = cpu::run(&points, first, count, 0);
+        let got = gpu.run(&points, first, count, &mut |_| {}).unwrap();
+        assert_eq!(got.len(), want.len());
+        let mut report = format!("{}:\n", gpu.adapter_name());
+        for (i, p) in points.iter().enumerate() {
+            let range = i * count as usize..(i + 1) * count as usize;
+            let (g, c) = (&got[range.clone()], &want[range]);
+            assert!(c.iter().any(|o| o.dropped > 0.0) || i != 2, "point 2 should drop");
+            assert!(c.iter().any(|o| o.interruptions > 0.0) || i != 1, "point 1 should be interrupted");
+            for f in 0..OUTCOME_FIELDS {
+                let mean = |xs: &[Outcome]| xs.iter().map(|o| f64::from(fields(o)[f].1)).sum::<f64>() / xs.len() as f64;
+                let (mg, mc) = (mean(g), mean(c));
+                let diff = (mg - mc).abs();
+                report += &format!("  point {i} {:>15}: cpu {mc:.6e} gpu {mg:.6e} diff {diff:.3e}\n", fields(&c[0])[f].0);
+                assert!(diff <= 1e-3 * mc.abs().max(1.0), "point {i} ({p:?}) {}: cpu {mc} gpu {mg}", fields(&c[0])[f].0);
+            }
+            let rel = |a: f32, b: f32| f64::from((a - b).abs()) / f64::from(b.abs()).max(1e-6);
+            let off = g.iter().zip(c).filter(|(g, c)| rel(g.cost, c.cost) > 1e-3).count();
+            let worst = g.iter().zip(c).map(|(g, c)| rel(g.cost, c.cost)).fold(0.0, f64::max);
+            let exact = g.iter().zip(c).filter(|(g, c)| g == c).count();
+            let (mut worst_field, mut worst_name) = (0.0, "");
+            for (g, c) in g.iter().zip(c) {
+                for ((name, a), (_, b)) in fields(g).into_iter().zip(fields(c)) {
+                    let d = f64::from((a - b).abs()) / f64::from(b.abs()).max(1.0);
+                    if d > worst_field {
+                        (worst_field, worst_name) = (d, name);
+                    }
+                }
+            }
+            report += &format!(
+                "  point {i}: {exact}/{count} bit-identical, {off} costs off by >1e-3, worst cost {worst:.3e} relative, worst field {worst_name} {worst_field:.3e}\n"
+            );
+            assert!(off * 100 <= count as usize, "point {i}: {off} of {count} costs off by more than 1e-3");
+        }
+        eprintln!("{report}");
+    }
+
+    #[test]
+    fn two_runs_are_bit_identical() {
+        let Some(gpu) = backend() else { return };
+        let points = points();
+        let a = gpu.run(&points, 0, 200, &mut |_| {}).unwrap();
+        let b = gpu.run(&points, 0, 200, &mut |_| {}).unwrap();
+        assert!(a.iter().zip(&b).all(|(a, b)| bytemuck::bytes_of(a) == bytemuck::bytes_of(b)));
+    }
+
+    #[test]
+    fn many_submissions_and_chunks_give_the_same_as_one() {
+        let Some(mut gpu) = backend() else { return };
+        let (points, first, count) = (points(), 7, 250);
+        let whole = gpu.run(&points, first, count, &mut |_| {}).unwrap();
+        // 137 replicas a submission, 389 a chunk: both cross point boundaries.
+        gpu.set_submission_budget(137 * 300);
+        gpu.set_chunk_cap(389);
+        let mut calls = Vec::new();
+        let parts = gpu.run(&points, first, count, &mut |done| calls.push(done)).unwrap();
+        assert_eq!(whole, parts);
+        assert!(calls.len() > 8, "{calls:?}");
+        assert!(calls.windows(2).all(|w| w[0] < w[1]) && calls.last() == Some(&(4 * 250)), "{calls:?}");
+    }
+
+    #[test]
+    fn a_lost_device_keeps_the_finished_chunks() {
+        let Some(mut gpu) = backend() else { return };
+        let points = points();
+        let whole = gpu.run(&points, 0, 200, &mut |_| {}).unwrap();
+        gpu.set_chunk_cap(300);
+        gpu.set_submission_budget(100 * 300);
+        let device = gpu.device.clone();
+        let mut out = Vec::new();
+        let err = gpu
+            .run_into(
+                &points,
+                0,
+                200,
+                &mut |done| {
+                    if done >= 450 {
+                        device.destroy()
+                    }
+                },
+                &mut out,
+            )
+            .unwrap_err();
+        // The first chunk (300) finished; the device died within the second.
+        match err {
+            SweepError::Device { done, total, ref message } => {
+                eprintln!("{err}");
+                assert!(!message.is_empty());
+                assert_eq!((done, total), (300, 800));
+            }
+            e => panic!("{e}"),
+        }
+        // A lost device stays lost.
+        assert!(matches!(gpu.run(&points, 0, 1, &mut |_| {}), Err(SweepError::Device { done: 0, total: 4, .. })));
+        assert!(out == whole[..300], "the finished chunk was not kept as it was");
+    }
+
+    #[test]
+    fn software_is_used_only_when_allowed() {
+        let Some(gpu) = backend() else { return };
+        match GpuBackend::new(false) {
+            Ok(hardware) => assert!(!hardware.is_software()),
+            Err(SweepError::NoAdapter(m)) => assert!(gpu.is_software() && m.contains(&gpu.adapter_name()), "{m}"),
+            Err(e) => panic!("{e}"),
+        }
+        // One backend can serve several threads.
+        fn shared<T: Send + Sync>(_: &T) {}
+        shared(&gpu);
+    }
+
+    #[test]
+    fn empty_sweeps_are_empty() {
+        let Some(gpu) = backend() else { return };
+        assert!(gpu.run(&[], 0, 10, &mut |_| {}).unwrap().is_empty());
+        assert!(gpu.run(&points(), 0, 0, &mut |_| {}).unwrap().is_empty());
+    }
+
+    /// CPU seconds this process has used (all threads, lavapipe's too),
+    /// from /proc/self/stat; 0 where that cannot be read.
+    fn cpu_seconds() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let ticks: Vec<f64> = rest.split_whitespace().skip(11).take(2).filter_map(|t| t.parse().ok()).collect();
+        ticks.iter().sum::<f64>() / 100.0
+    }
+
+    /// Replica-steps per second of both backends on 65,536 replicas × 720
+    /// steps, by the wall clock and per CPU second used (which other load
+    /// on the machine does not skew):
+    /// `cargo test --release -p twin-sweep -- --ignored throughput --nocapture`.
+    #[test]
+    #[ignore]
+    fn throughput() {
+        let Some(gpu) = backend() else { return };
+        let p = PointParams { steps: 720, ..autoscaled() };
+        let (points, count) = ([p], 65_536u32);
+        let work = f64::from(count) * 720.0;
+        gpu.run(&points, 0, 4096, &mut |_| {}).unwrap();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for _ in 0..3 {
+            let (t, c0) = (Instant::now(), cpu_seconds());
+            let mut subs = 0;
+            let g = gpu.run(&points, 0, count, &mut |_| subs += 1).unwrap();
+            let (tg, cg) = (t.elapsed().as_secs_f64(), cpu_seconds() - c0);
+            let (t, c0) = (Instant::now(), cpu_seconds());
+            let c = cpu::run(&points, 0, count, 0);
+            let (tc, cc) = (t.elapsed().as_secs_f64(), cpu_seconds() - c0);
+            assert_eq!(g.len(), c.len());
+            eprintln!(
+                "{} ({subs} submissions): {:.3e} replica-steps/s ({tg:.2} s, {:.3e} per CPU second); \
+                 cpu::run on {threads} threads: {:.3e} ({tc:.2} s, {:.3e} per CPU second)",
+                gpu.adapter_name(),
+                work / tg,
+                work / cg,
+                work / tc,
+                work / cc
+            );
+        }
+    }
+}

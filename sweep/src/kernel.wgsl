@@ -1,0 +1,299 @@
+// The sweep model as a compute shader: `run_replica` of model.rs line for
+// line (the same random stream, the same draws in the same order, f32 math),
+// one replica per invocation with the whole time loop inside.
+//
+// Differences from the Rust text that keep the results the same:
+// - `round_away` is Rust's `f32::round` (halves away from zero); WGSL's
+//   `round` rounds halves to even;
+// - `pow(0, y)` is undefined in WGSL, so `rho == 0` is handled before it;
+// - Rust's `clamp(lo, hi)` is `min(max(x, lo), hi)` when `lo <= hi`.
+
+// One grid point's parameters: `PointParams` (36 four-byte fields).
+struct PointParams {
+    steps: u32,
+    dt_s: f32,
+    rate_calm: f32,
+    rate_burst: f32,
+    p_to_burst: f32,
+    p_to_calm: f32,
+    diurnal_amp: f32,
+    diurnal_peak_s: f32,
+    mu: f32,
+    e2e_s: f32,
+    ttft_budget_s: f32,
+    timeout_s: f32,
+    replicas_min: f32,
+    replicas_max: f32,
+    target_concurrency: f32,
+    spot_share: f32,
+    replicas_per_node: f32,
+    spot_mean: f32,
+    spot_revert: f32,
+    spot_vol: f32,
+    spot_floor: f32,
+    spot_cap: f32,
+    jump_p: f32,
+    jump_size: f32,
+    od_price: f32,
+    list_price: f32,
+    p_interrupt: f32,
+    p_ready: f32,
+    p_stockout: f32,
+    p_restock: f32,
+    spot_max_nodes: f32,
+    slots: f32,
+    seed: u32,
+    od_max_nodes: f32,
+    pad0: u32,
+    pad1: u32,
+}
+
+// One replica's history: `Outcome` (8 f32).
+struct Outcome {
+    cost: f32,
+    list_cost: f32,
+    arrived: f32,
+    met: f32,
+    dropped: f32,
+    interruptions: f32,
+    spot_node_hours: f32,
+    od_node_hours: f32,
+}
+
+// One submission: `n` replicas in point-major order, starting at replica
+// `first + r0` of point `p0` (an index into `points`), written from
+// `outcomes[out_off]` on.
+struct Job {
+    p0: u32,
+    r0: u32,
+    // Replicas per point.
+    count: u32,
+    // Index of the first replica of every point.
+    first: u32,
+    // Invocations that do work.
+    n: u32,
+    // Invocations per row of the 2-D dispatch (workgroups in x times 64).
+    stride_x: u32,
+    out_off: u32,
+    pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> points: array<PointParams>;
+@group(0) @binding(1) var<storage, read_write> outcomes: array<Outcome>;
+@group(0) @binding(2) var<uniform> job: Job;
+
+// PCG hash (O'Neill): the next state and a random word.
+fn pcg(state: ptr<function, u32>) -> u32 {
+    *state = *state * 747796405u + 2891336453u;
+    let s = *state;
+    let word = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+    return (word >> 22u) ^ word;
+}
+
+// A uniform in [0, 1) with 24 random bits (`uniform` in model.rs; the name is
+// a WGSL keyword).
+fn unit(state: ptr<function, u32>) -> f32 {
+    return f32(pcg(state) >> 8u) * (1.0 / 16777216.0);
+}
+
+// A uniform in (0, 1] (`uniform_open` in model.rs).
+fn unit_open(state: ptr<function, u32>) -> f32 {
+    return (f32(pcg(state) >> 8u) + 1.0) * (1.0 / 16777216.0);
+}
+
+// A standard normal (Box-Muller, one of the pair).
+fn normal(state: ptr<function, u32>) -> f32 {
+    let u1 = unit_open(state);
+    let u2 = unit(state);
+    return sqrt(-2.0 * log(u1)) * cos(6.2831855 * u2);
+}
+
+// Rust's `f32::round`: halves away from zero.
+fn round_away(x: f32) -> f32 {
+    let t = trunc(x);
+    if abs(x - t) >= 0.5 {
+        return t + sign(x);
+    }
+    return t;
+}
+
+// A Poisson count with mean `m`: inversion below 30, rounded normal above.
+fn poisson(state: ptr<function, u32>, m: f32) -> f32 {
+    if m <= 0.0 {
+        return 0.0;
+    }
+    if m < 30.0 {
+        let limit = exp(-m);
+        var p = unit_open(state);
+        var k = 0.0;
+        while p > limit && k < 200.0 {
+            p *= unit_open(state);
+            k += 1.0;
+        }
+        return k;
+    }
+    return max(round_away(m + sqrt(m) * normal(state)), 0.0);
+}
+
+// Of `n` items, how many pass a chance `p` each.
+fn binomial(state: ptr<function, u32>, n: f32, p: f32) -> f32 {
+    var k = 0.0;
+    var i = 0.0;
+    while i < n {
+        if unit(state) < p {
+            k += 1.0;
+        }
+        i += 1.0;
+    }
+    return k;
+}
+
+// The random stream of replica `r` of a point seeded `seed`.
+fn stream(seed: u32, r: u32) -> u32 {
+    var s = seed ^ (r * 0x9E3779B9u);
+    pcg(&s);
+    return s ^ r;
+}
+
+// Runs replica `r` of a point to the end.
+fn run_replica(p: PointParams, r: u32) -> Outcome {
+    var rng = stream(p.seed, r);
+    var o = Outcome(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let dt_h = p.dt_s / 3600.0;
+    var burst = 0u;
+    var price = p.spot_mean;
+    var stocked_out = 0u;
+    // The run starts with the fewest replicas placed and ready, as the event model does.
+    let first_spot = round_away(p.replicas_min * p.spot_share);
+    var spot_up = min(ceil(first_spot / p.replicas_per_node), p.spot_max_nodes);
+    var od_up = min(ceil((p.replicas_min - min(first_spot, spot_up * p.replicas_per_node)) / p.replicas_per_node), p.od_max_nodes);
+    var spot_pending = 0.0;
+    var od_pending = 0.0;
+    var queue = 0.0;
+    var step = 0u;
+    while step < p.steps {
+        let t = f32(step) * p.dt_s;
+        // Arrivals.
+        if burst == 0u {
+            if unit(&rng) < p.p_to_burst {
+                burst = 1u;
+            }
+        } else if unit(&rng) < p.p_to_calm {
+            burst = 0u;
+        }
+        let day = (t - p.diurnal_peak_s) / 86400.0;
+        var base = p.rate_calm;
+        if burst == 1u {
+            base = p.rate_burst;
+        }
+        let rate = base * max(1.0 + p.diurnal_amp * cos(6.2831855 * (day - floor(day))), 0.0);
+        let arrivals = poisson(&rng, rate * p.dt_s);
+        // Replicas wanted.
+        var want = p.replicas_min;
+        if p.target_concurrency > 0.0 {
+            want = min(max(ceil((rate * p.e2e_s + queue) / p.target_concurrency), p.replicas_min), p.replicas_max);
+        }
+        let spot_reps = round_away(want * p.spot_share);
+        let spot_want = min(ceil(spot_reps / p.replicas_per_node), p.spot_max_nodes);
+        // The spot market.
+        var jump = 0.0;
+        if unit(&rng) < p.jump_p {
+            jump = p.spot_mean * p.jump_size * -log(unit_open(&rng));
+        }
+        price = min(max(price + p.spot_revert * (p.spot_mean - price) + p.spot_vol * normal(&rng) + jump, p.spot_floor), p.spot_cap);
+        if stocked_out == 0u {
+            if unit(&rng) < p.p_stockout {
+                stocked_out = 1u;
+            }
+        } else if unit(&rng) < p.p_restock {
+            stocked_out = 0u;
+        }
+        // Reclaims, then nodes coming up.
+        let lost = binomial(&rng, spot_up, p.p_interrupt);
+        spot_up -= lost;
+        o.interruptions += lost;
+        let spot_ready = binomial(&rng, spot_pending, p.p_ready);
+        spot_pending -= spot_ready;
+        spot_up += spot_ready;
+        let od_ready = binomial(&rng, od_pending, p.p_ready);
+        od_pending -= od_ready;
+        od_up += od_ready;
+        // Spot: launch what is missing (unless out of stock), release what is not needed.
+        if spot_up + spot_pending < spot_want {
+            if stocked_out == 0u {
+                spot_pending = spot_want - spot_up;
+            }
+        } else {
+            spot_pending = max(spot_want - spot_up, 0.0);
+            spot_up = min(spot_up, spot_want);
+        }
+        // On-demand takes every replica spot cannot hold now.
+        let spot_held = min(spot_reps, spot_up * p.replicas_per_node);
+        let od_reps = want - spot_held;
+        let od_want = min(ceil(od_reps / p.replicas_per_node), p.od_max_nodes);
+        if od_up + od_pending < od_want {
+            od_pending = od_want - od_up;
+        } else {
+            od_pending = max(od_want - od_up, 0.0);
+            od_up = min(od_up, od_want);
+        }
+        let ready = spot_held + min(od_reps, od_up * p.replicas_per_node);
+        // Serving.
+        let service = ready * p.mu;
+        var waited = 1e9;
+        if service > 0.0 {
+            waited = queue / service;
+        }
+        let backlog = queue + arrivals;
+        let served = min(backlog, service * p.dt_s);
+        queue = backlog - served;
+        let keep = p.timeout_s * max(service, rate);
+        let dropped = max(queue - keep, 0.0);
+        queue -= dropped;
+        // SLO: fluid delay of the backlog plus the M/M/c wait within the step.
+        let budget = p.ttft_budget_s - waited;
+        var ok = 0.0;
+        if budget > 0.0 && service > 0.0 {
+            let rho = min(rate / service, 0.9999);
+            let servers = ready * p.slots;
+            let y = sqrt(2.0 * (servers + 1.0));
+            var p_wait = 0.0;
+            if rho > 0.0 {
+                p_wait = pow(rho, y);
+            } else if y == 0.0 {
+                p_wait = 1.0;
+            }
+            ok = 1.0 - p_wait * exp(-max(service - rate, 0.0) * budget);
+        }
+        o.arrived += arrivals;
+        o.met += served * ok;
+        o.dropped += dropped;
+        // Billing: nodes from launch.
+        let spot_nodes = spot_up + spot_pending;
+        let od_nodes = od_up + od_pending;
+        o.cost += (spot_nodes * price + od_nodes * p.od_price) * dt_h;
+        o.list_cost += (spot_nodes + od_nodes) * p.list_price * dt_h;
+        o.spot_node_hours += spot_nodes * dt_h;
+        o.od_node_hours += od_nodes * dt_h;
+        step += 1u;
+    }
+    return o;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x + gid.y * job.stride_x;
+    if i >= job.n {
+        return;
+    }
+    // Replica `r0 + i` of point `p0`, carried into the next points without overflow.
+    let q = i / job.count;
+    let m = i % job.count;
+    var point = job.p0 + q;
+    var r = job.r0 + m;
+    if m >= job.count - job.r0 {
+        point += 1u;
+        r = m - (job.count - job.r0);
+    }
+    outcomes[job.out_off + i] = run_replica(points[point], job.first + r);
+}

@@ -1,0 +1,67 @@
+//! What-if sweeps: many replicas of a coarse-grained model of one scenario
+//! service, with parameters varied along a grid, on the GPU (wgpu compute
+//! shaders) or on all CPU cores with the same model.
+//!
+//! - [`model`]: the model and its reference implementation (what it keeps of
+//!   the event model and what it drops);
+//! - [`params`]: a scenario's service as the model's parameters;
+//! - [`grid`]: axes of varied parameters;
+//! - [`cpu`]: the CPU backend;
+//! - [`gpu`]: the GPU backend (the same model as wgpu compute shaders);
+//! - [`summary`]: statistics per point and the cheapest point that meets the SLO.
+#![warn(missing_docs)]
+
+pub mod cpu;
+pub mod gpu;
+pub mod grid;
+pub mod model;
+pub mod params;
+pub mod summary;
+
+pub use model::{Outcome, PointParams, run_replica};
+pub use params::Baseline;
+
+/// Why a sweep could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// An axis that does not parse or is out of range.
+    #[error("--vary {text}: {why}")]
+    Axis {
+        /// The axis as written.
+        text: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// An axis over a parameter the sweep does not know.
+    #[error("--vary: `{key}` is not a parameter the sweep can vary; it can vary {known}")]
+    UnknownKey {
+        /// The key as written.
+        key: String,
+        /// The keys that can vary.
+        known: String,
+    },
+    /// A service name the scenario does not have.
+    #[error("the scenario has no service `{name}` (services: {known})")]
+    NoService {
+        /// The name asked for.
+        name: String,
+        /// The scenario's services.
+        known: String,
+    },
+    /// Something in the scenario the sweep model does not cover.
+    #[error("the sweep cannot model this: {0}")]
+    Unsupported(String),
+    /// No GPU adapter, or one that failed to start.
+    #[error("{0}")]
+    NoAdapter(String),
+    /// The device was lost or a submission failed mid-sweep.
+    #[error("the GPU failed after {done} of {total} replicas: {message}")]
+    Device {
+        /// Replicas finished (and kept) before the failure.
+        done: u64,
+        /// Replicas asked for.
+        total: u64,
+        /// What the driver said.
+        message: String,
+    },
+}

@@ -1,0 +1,401 @@
+//! The sweep model: one inference service of a scenario on a spot pool with
+//! on-demand fallback, stepped at a fixed interval, one replica (a possible
+//! history) at a time. This file is the reference: `kernel.wgsl` is the same
+//! code line for line, and the CPU backend runs this function.
+//!
+//! What it keeps from the event model:
+//! - arrivals: the scenario's rate (Poisson, the 2-state MMPP's calm and
+//!   burst states as a per-step Markov chain, the diurnal cosine), counts per
+//!   step drawn as Poisson (exact by inversion below 30 a step, normal above);
+//! - replicas: a concurrency-target autoscaler by Little's law (rate × mean
+//!   E2E plus the backlog, over the target), between min and max, or a
+//!   fixed count; `spot_share` of them on spot, the rest and any spot
+//!   shortfall on on-demand; replicas packed onto nodes;
+//! - nodes: provisioning with the pool's mean delay (geometric), spot
+//!   interruptions per node (the pool's hazard), stock-outs (a two-state
+//!   chain with the pool's mean durations), nodes released when not needed;
+//! - the spot price: the same mean-reverting process with jumps, per step;
+//! - serving: a replica serves `mu` requests per second at full batch (from
+//!   the roofline step model); a backlog carries over; requests older than
+//!   the queue timeout are dropped;
+//! - SLO: a request meets it when its queueing delay is within the TTFT
+//!   budget (the SLO less the prefill time): the backlog's fluid delay plus
+//!   the within-step wait of an M/M/c queue (c = replicas × batch slots),
+//!   by the Sakasegawa approximation of the waiting probability;
+//! - cost: every node from launch, at the step's price, per node-hour.
+//!
+//! What it drops: individual requests and tokens (E2E misses from long
+//! outputs are not counted), per-node minimum charges and per-second
+//! rounding, scale-down grace periods, the notice before a reclaim, retries
+//! of interrupted requests, and every other service and pool of the scenario.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Everything one grid point's replicas share, laid out as the shader reads
+/// it (36 four-byte fields, 144 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct PointParams {
+    /// Steps to run.
+    pub steps: u32,
+    /// Step length, seconds.
+    pub dt_s: f32,
+    /// Request rate in the calm state, per second.
+    pub rate_calm: f32,
+    /// Request rate in the burst state, per second.
+    pub rate_burst: f32,
+    /// Chance per step of going from calm to burst.
+    pub p_to_burst: f32,
+    /// Chance per step of going from burst to calm.
+    pub p_to_calm: f32,
+    /// Relative amplitude of the daily cycle (0: none).
+    pub diurnal_amp: f32,
+    /// Time of day of the peak, seconds.
+    pub diurnal_peak_s: f32,
+    /// Requests per second one replica serves at full batch.
+    pub mu: f32,
+    /// Mean end-to-end time of a request, seconds (for the autoscaler).
+    pub e2e_s: f32,
+    /// Queueing delay a request may have and still meet its TTFT, seconds.
+    pub ttft_budget_s: f32,
+    /// Queue timeout, seconds.
+    pub timeout_s: f32,
+    /// Fewest replicas (the fixed count when `target_concurrency` is 0).
+    pub replicas_min: f32,
+    /// Most replicas.
+    pub replicas_max: f32,
+    /// In-flight requests per replica the autoscaler aims at (0: fixed count).
+    pub target_concurrency: f32,
+    /// Share of replicas asked for on spot.
+    pub spot_share: f32,
+    /// Replicas that fit on one node.
+    pub replicas_per_node: f32,
+    /// Mean spot price per node-hour.
+    pub spot_mean: f32,
+    /// Share of the gap to the mean closed per step.
+    pub spot_revert: f32,
+    /// Standard deviation of the price's step, per node-hour.
+    pub spot_vol: f32,
+    /// Lowest spot price.
+    pub spot_floor: f32,
+    /// Highest spot price.
+    pub spot_cap: f32,
+    /// Chance per step of a price jump.
+    pub jump_p: f32,
+    /// Mean relative size of a jump.
+    pub jump_size: f32,
+    /// On-demand price per node-hour.
+    pub od_price: f32,
+    /// List price per node-hour (the counterfactual for savings).
+    pub list_price: f32,
+    /// Chance per step that a ready spot node is reclaimed.
+    pub p_interrupt: f32,
+    /// Chance per step that a provisioning node becomes ready.
+    pub p_ready: f32,
+    /// Chance per step that the spot pool runs out of stock.
+    pub p_stockout: f32,
+    /// Chance per step that a stock-out ends.
+    pub p_restock: f32,
+    /// Most spot nodes.
+    pub spot_max_nodes: f32,
+    /// Batch slots per replica.
+    pub slots: f32,
+    /// Random seed of the point.
+    pub seed: u32,
+    /// Most on-demand nodes.
+    pub od_max_nodes: f32,
+    /// Padding to 16 bytes.
+    pub _pad: [u32; 2],
+}
+
+/// What one replica's history came to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct Outcome {
+    /// Cost of every node, at the prices paid.
+    pub cost: f32,
+    /// The same node time at the list price.
+    pub list_cost: f32,
+    /// Requests that arrived.
+    pub arrived: f32,
+    /// Requests that met the SLO.
+    pub met: f32,
+    /// Requests dropped after the queue timeout.
+    pub dropped: f32,
+    /// Spot nodes reclaimed.
+    pub interruptions: f32,
+    /// Spot node-hours.
+    pub spot_node_hours: f32,
+    /// On-demand node-hours.
+    pub od_node_hours: f32,
+}
+
+impl Outcome {
+    /// Share of arrived requests that met the SLO (1 with no arrivals).
+    pub fn attainment(&self) -> f32 {
+        if self.arrived > 0.0 { self.met / self.arrived } else { 1.0 }
+    }
+}
+
+/// Outputs per replica, in `f32`s.
+pub const OUTCOME_FIELDS: usize = 8;
+
+/// PCG hash (O'Neill), as in the shader: the next state and a random word.
+#[inline(always)]
+pub fn pcg(state: &mut u32) -> u32 {
+    *state = state.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+    let s = *state;
+    let word = ((s >> ((s >> 28) + 4)) ^ s).wrapping_mul(277_803_737);
+    (word >> 22) ^ word
+}
+
+/// A uniform in [0, 1) with 24 random bits.
+#[inline(always)]
+pub fn uniform(state: &mut u32) -> f32 {
+    (pcg(state) >> 8) as f32 * (1.0 / 16_777_216.0)
+}
+
+/// A uniform in (0, 1].
+#[inline(always)]
+fn uniform_open(state: &mut u32) -> f32 {
+    ((pcg(state) >> 8) as f32 + 1.0) * (1.0 / 16_777_216.0)
+}
+
+/// A standard normal (Box-Muller, one of the pair).
+#[inline(always)]
+pub fn normal(state: &mut u32) -> f32 {
+    let u1 = uniform_open(state);
+    let u2 = uniform(state);
+    (-2.0 * u1.ln()).sqrt() * (6.283_185_5 * u2).cos()
+}
+
+/// A Poisson count with mean `m`: inversion below 30, rounded normal above.
+#[inline(always)]
+pub fn poisson(state: &mut u32, m: f32) -> f32 {
+    if m <= 0.0 {
+        return 0.0;
+    }
+    if m < 30.0 {
+        let limit = (-m).exp();
+        let mut p = uniform_open(state);
+        let mut k = 0.0f32;
+        while p > limit && k < 200.0 {
+            p *= uniform_open(state);
+            k += 1.0;
+        }
+        return k;
+    }
+    (m + m.sqrt() * normal(state)).round().max(0.0)
+}
+
+/// Of `n` items, how many pass a chance `p` each (n at most a few hundred).
+#[inline(always)]
+fn binomial(state: &mut u32, n: f32, p: f32) -> f32 {
+    let mut k = 0.0f32;
+    let mut i = 0.0f32;
+    while i < n {
+        if uniform(state) < p {
+            k += 1.0;
+        }
+        i += 1.0;
+    }
+    k
+}
+
+/// The random stream of replica `r` of a point seeded `seed`.
+#[inline(always)]
+pub fn stream(seed: u32, r: u32) -> u32 {
+    let mut s = seed ^ r.wrapping_mul(0x9E37_79B9);
+    pcg(&mut s);
+    s ^ r
+}
+
+/// Runs replica `r` of a point to the end.
+pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
+    let mut rng = stream(p.seed, r);
+    let mut o = Outcome::default();
+    let dt_h = p.dt_s / 3_600.0;
+    let mut burst = 0u32;
+    let mut price = p.spot_mean;
+    let mut stocked_out = 0u32;
+    // The run starts with the fewest replicas placed and ready, as the event model does.
+    let first_spot = (p.replicas_min * p.spot_share).round();
+    let mut spot_up = (first_spot / p.replicas_per_node).ceil().min(p.spot_max_nodes);
+    let mut od_up = ((p.replicas_min - first_spot.min(spot_up * p.replicas_per_node)) / p.replicas_per_node).ceil().min(p.od_max_nodes);
+    let (mut spot_pending, mut od_pending) = (0.0f32, 0.0f32);
+    let mut queue = 0.0f32;
+    let mut step = 0u32;
+    while step < p.steps {
+        let t = step as f32 * p.dt_s;
+        // Arrivals.
+        if burst == 0 {
+            if uniform(&mut rng) < p.p_to_burst {
+                burst = 1;
+            }
+        } else if uniform(&mut rng) < p.p_to_calm {
+            burst = 0;
+        }
+        let day = (t - p.diurnal_peak_s) / 86_400.0;
+        let base = if burst == 1 { p.rate_burst } else { p.rate_calm };
+        let rate = base * (1.0 + p.diurnal_amp * (6.283_185_5 * (day - day.floor())).cos()).max(0.0);
+        let arrivals = poisson(&mut rng, rate * p.dt_s);
+        // Replicas wanted.
+        let mut want = p.replicas_min;
+        if p.target_concurrency > 0.0 {
+            want = ((rate * p.e2e_s + queue) / p.target_concurrency).ceil().clamp(p.replicas_min, p.replicas_max);
+        }
+        let spot_reps = (want * p.spot_share).round();
+        let spot_want = (spot_reps / p.replicas_per_node).ceil().min(p.spot_max_nodes);
+        // The spot market.
+        let jump = if uniform(&mut rng) < p.jump_p { p.spot_mean * p.jump_size * -uniform_open(&mut rng).ln() } else { 0.0 };
+        price = (price + p.spot_revert * (p.spot_mean - price) + p.spot_vol * normal(&mut rng) + jump).clamp(p.spot_floor, p.spot_cap);
+        if stocked_out == 0 {
+            if uniform(&mut rng) < p.p_stockout {
+                stocked_out = 1;
+            }
+        } else if uniform(&mut rng) < p.p_restock {
+            stocked_out = 0;
+        }
+        // Reclaims, then nodes coming up.
+        let lost = binomial(&mut rng, spot_up, p.p_interrupt);
+        spot_up -= lost;
+        o.interruptions += lost;
+        let spot_ready = binomial(&mut rng, spot_pending, p.p_ready);
+        spot_pending -= spot_ready;
+        spot_up += spot_ready;
+        let od_ready = binomial(&mut rng, od_pending, p.p_ready);
+        od_pending -= od_ready;
+        od_up += od_ready;
+        // Spot: launch what is missing (unless out of stock), release what is not needed.
+        if spot_up + spot_pending < spot_want {
+            if stocked_out == 0 {
+                spot_pending = spot_want - spot_up;
+            }
+        } else {
+            spot_pending = (spot_want - spot_up).max(0.0);
+            spot_up = spot_up.min(spot_want);
+        }
+        // On-demand takes every replica spot cannot hold now.
+        let spot_held = spot_reps.min(spot_up * p.replicas_per_node);
+        let od_reps = want - spot_held;
+        let od_want = (od_reps / p.replicas_per_node).ceil().min(p.od_max_nodes);
+        if od_up + od_pending < od_want {
+            od_pending = od_want - od_up;
+        } else {
+            od_pending = (od_want - od_up).max(0.0);
+            od_up = od_up.min(od_want);
+        }
+        let ready = spot_held + od_reps.min(od_up * p.replicas_per_node);
+        // Serving.
+        let service = ready * p.mu;
+        let waited = if service > 0.0 { queue / service } else { 1e9 };
+        let backlog = queue + arrivals;
+        let served = backlog.min(service * p.dt_s);
+        queue = backlog - served;
+        let keep = p.timeout_s * service.max(rate);
+        let dropped = (queue - keep).max(0.0);
+        queue -= dropped;
+        // SLO: fluid delay of the backlog plus the M/M/c wait within the step.
+        let budget = p.ttft_budget_s - waited;
+        let mut ok = 0.0f32;
+        if budget > 0.0 && service > 0.0 {
+            let rho = (rate / service).min(0.999_9);
+            let servers = ready * p.slots;
+            let p_wait = rho.powf((2.0 * (servers + 1.0)).sqrt());
+            ok = 1.0 - p_wait * (-(service - rate).max(0.0) * budget).exp();
+        }
+        o.arrived += arrivals;
+        o.met += served * ok;
+        o.dropped += dropped;
+        // Billing: nodes from launch.
+        let spot_nodes = spot_up + spot_pending;
+        let od_nodes = od_up + od_pending;
+        o.cost += (spot_nodes * price + od_nodes * p.od_price) * dt_h;
+        o.list_cost += (spot_nodes + od_nodes) * p.list_price * dt_h;
+        o.spot_node_hours += spot_nodes * dt_h;
+        o.od_node_hours += od_nodes * dt_h;
+        step += 1;
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fixed-size on-demand service with ample capacity.
+    pub(crate) fn calm() -> PointParams {
+        PointParams {
+            steps: 24 * 60,
+            dt_s: 60.0,
+            rate_calm: 10.0,
+            rate_burst: 10.0,
+            mu: 20.0,
+            e2e_s: 2.5,
+            ttft_budget_s: 2.0,
+            timeout_s: 60.0,
+            replicas_min: 2.0,
+            replicas_max: 2.0,
+            replicas_per_node: 8.0,
+            spot_mean: 20.0,
+            spot_floor: 2.0,
+            spot_cap: 55.0,
+            od_price: 55.0,
+            list_price: 55.0,
+            p_ready: 1.0,
+            spot_max_nodes: 8.0,
+            od_max_nodes: 8.0,
+            slots: 64.0,
+            seed: 7,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_ample_on_demand_service_costs_one_node_and_meets_its_slo() {
+        let o = run_replica(&calm(), 0);
+        // One on-demand node for the day (it is launched at the first step and ready at once).
+        assert!((o.cost - 55.0 * 24.0).abs() < 0.01, "{o:?}");
+        assert!((o.arrived - 10.0 * 86_400.0).abs() < 5.0 * (10.0f32 * 86_400.0).sqrt(), "{o:?}");
+        assert!(o.attainment() > 0.999, "{o:?}");
+        assert_eq!(o.dropped, 0.0);
+    }
+
+    #[test]
+    fn too_little_capacity_drops_and_misses() {
+        let mut p = calm();
+        p.mu = 4.0;
+        let o = run_replica(&p, 0);
+        assert!(o.dropped > 0.1 * o.arrived, "{o:?}");
+        assert!(o.attainment() < 0.5, "{o:?}");
+    }
+
+    #[test]
+    fn all_spot_with_interruptions_falls_back_and_saves() {
+        let mut p = calm();
+        p.spot_share = 1.0;
+        p.p_interrupt = 0.02;
+        p.p_ready = 0.2;
+        let o = run_replica(&p, 3);
+        assert!(o.interruptions >= 1.0, "{o:?}");
+        assert!(o.od_node_hours > 0.0 && o.spot_node_hours > 20.0, "{o:?}");
+        assert!(o.cost < o.list_cost, "{o:?}");
+    }
+
+    #[test]
+    fn the_same_replica_is_the_same_history() {
+        let p = calm();
+        assert_eq!(run_replica(&p, 11), run_replica(&p, 11));
+        assert_ne!(run_replica(&p, 11), run_replica(&p, 12));
+    }
+
+    #[test]
+    fn poisson_counts_have_their_mean() {
+        let mut s = stream(1, 2);
+        for m in [0.5f32, 5.0, 29.0, 31.0, 400.0] {
+            let n = 20_000;
+            let mean = (0..n).map(|_| poisson(&mut s, m)).sum::<f32>() / n as f32;
+            assert!((mean - m).abs() < 4.0 * (m / n as f32).sqrt() + 0.01, "{m}: {mean}");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! From a scenario to the sweep model's parameters: which service, its pools,
+//! its load, its replicas' speed (from the same roofline step model the
+//! event engine uses) and its markets, converted to per-step chances.
+
+use crate::SweepError;
+use crate::model::PointParams;
+use twin_sim::market::Interruptions;
+use twin_sim::scenario::Scenario;
+use twin_sim::scenario::spec::{ArrivalSpec, CapacityType, PriceSpec, ScaleMetric, ServiceSpec, ServiceTimeSpec};
+use twin_sim::time::SimDuration;
+use twin_sim::workload::{StepModel, TokenDist};
+
+/// The sweep's starting point: one service of a scenario as the model sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Baseline {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The service swept.
+    pub service: String,
+    /// Its SLO attainment target.
+    pub slo_target: f64,
+    /// The spot pool, if the service may use one.
+    pub spot_pool: Option<String>,
+    /// The on-demand (or committed) pool that takes the rest.
+    pub fallback_pool: String,
+    /// Billing currency.
+    pub currency: String,
+    /// The parameters every point starts from.
+    pub params: PointParams,
+}
+
+/// Per-step chance of an event with mean time `mean` between them.
+fn chance(dt_s: f64, mean: SimDuration) -> f32 {
+    let m = mean.as_secs_f64();
+    if m <= 0.0 { 1.0 } else { (1.0 - (-dt_s / m).exp()) as f32 }
+}
+
+impl Baseline {
+    /// The model of `service` (default: the first the model can run) of
+    /// `scenario`, stepped every `step`.
+    pub fn from_scenario(scenario: &Scenario, service: Option<&str>, step: SimDuration) -> Result<Baseline, SweepError> {
+        let spec = &scenario.spec;
+        let svc: &ServiceSpec = match service {
+            Some(name) => spec.services.iter().find(|s| s.name == name).ok_or_else(|| SweepError::NoService {
+                name: name.to_string(),
+                known: spec.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>().join(", "),
+            })?,
+            None => {
+                spec.services.first().ok_or_else(|| SweepError::Unsupported("the scenario has no inference service to sweep".into()))?
+            }
+        };
+        if step.is_zero() || step > spec.horizon.get() {
+            return Err(SweepError::Unsupported(format!("a step of {step} does not fit the horizon of {}", spec.horizon.get())));
+        }
+        let dt_s = step.as_secs_f64();
+        let steps = (spec.horizon.get().as_nanos() / step.as_nanos()).min(u64::from(u32::MAX)) as u32;
+        let cat = &scenario.catalogue;
+        let pool = |name: &String| spec.pools.iter().find(|p| &p.name == name);
+        let spot = svc.pools.iter().filter_map(pool).find(|p| p.capacity == CapacityType::Spot);
+        let fallback = svc
+            .pools
+            .iter()
+            .filter_map(pool)
+            .find(|p| p.capacity != CapacityType::Spot)
+            .or(spot)
+            .ok_or_else(|| SweepError::Unsupported(format!("service `{}` has no pool the sweep can model", svc.name)))?;
+        let node_type = |p: &twin_sim::scenario::spec::PoolSpec| {
+            cat.node_type(&p.node_type)
+                .map(|i| cat.node_types[i].clone())
+                .ok_or_else(|| SweepError::Unsupported(format!("node type `{}`", p.node_type)))
+        };
+        let nt = node_type(fallback)?;
+        let accel = cat
+            .accelerator(&nt.accelerator)
+            .map(|i| cat.accelerators[i].clone())
+            .ok_or_else(|| SweepError::Unsupported(format!("accelerator `{}`", nt.accelerator)))?;
+        let model = cat
+            .model(&svc.model)
+            .map(|i| cat.models[i].clone())
+            .ok_or_else(|| SweepError::Unsupported(format!("model `{}`", svc.model)))?;
+        if !matches!(svc.service_time, ServiceTimeSpec::Roofline) {
+            return Err(SweepError::Unsupported(format!(
+                "service `{}` uses sampled service times; the sweep models the roofline step model only",
+                svc.name
+            )));
+        }
+
+        // Load.
+        let (rate_calm, rate_burst, p_to_burst, p_to_calm, amp, peak) = match &svc.arrivals {
+            ArrivalSpec::Poisson { rate } => (*rate, *rate, 0.0, 0.0, 0.0, 0.0),
+            ArrivalSpec::Mmpp { rates, mean_durations } => {
+                (rates[0], rates[1], chance(dt_s, mean_durations[0].get()), chance(dt_s, mean_durations[1].get()), 0.0, 0.0)
+            }
+            ArrivalSpec::Diurnal { mean_rate, amplitude, peak } => (*mean_rate, *mean_rate, 0.0, 0.0, *amplitude, peak.get().as_secs_f64()),
+            other => {
+                let kind = match other {
+                    ArrivalSpec::Trace(_) => "a replayed trace",
+                    ArrivalSpec::Piecewise { .. } => "a piecewise rate table",
+                    _ => "a Hawkes process",
+                };
+                return Err(SweepError::Unsupported(format!(
+                    "service `{}` arrives as {kind}; the sweep models Poisson, MMPP and diurnal arrivals (fit one with `twin trace fit`)",
+                    svc.name
+                )));
+            }
+        };
+
+        // Speed of one replica, from the roofline step model.
+        let prompt = svc.prompt_tokens.as_ref().map_or(512.0, |t| TokenDist::new(t).mean());
+        let output = svc.output_tokens.as_ref().map_or(128.0, |t| TokenDist::new(t).mean());
+        let steps_model = StepModel::new(&model, &accel, svc.gpus_per_replica, &svc.calibration);
+        let kv_batch = (steps_model.kv_capacity_tokens() as f64 / (prompt + output)).floor().max(1.0);
+        let slots = f64::from(svc.max_batch).min(kv_batch).max(1.0);
+        let prefill = steps_model.step(prompt, prompt * prompt / 2.0, 0, 0.0).duration.as_secs_f64();
+        let decode_at = |b: f64| steps_model.decode(b as u32, b * (prompt + output / 2.0)).duration.as_secs_f64();
+        let mu = 1.0 / (output * decode_at(slots) / slots + prefill);
+        let typical =
+            svc.autoscaler.as_ref().filter(|a| a.metric == ScaleMetric::Concurrency).map_or(slots / 2.0, |a| a.target.clamp(1.0, slots));
+        let e2e = prefill + output * decode_at(typical);
+        let ttft_budget = svc.slo.ttft.get().as_secs_f64() - prefill - decode_at(typical);
+
+        // Replicas.
+        let (min, max, target) = match &svc.autoscaler {
+            Some(a) if a.metric == ScaleMetric::Concurrency => (f64::from(a.min), f64::from(a.max), a.target),
+            // Other metrics are approximated by concurrency at the typical batch.
+            Some(a) => (f64::from(a.min), f64::from(a.max), typical),
+            None => (f64::from(svc.replicas), f64::from(svc.replicas), 0.0),
+        };
+        let per_node = f64::from((nt.accelerators_per_node / svc.gpus_per_replica.max(1)).max(1));
+
+        // Markets.
+        let od_price = match &fallback.price {
+            Some(PriceSpec::Fixed(p)) => *p,
+            _ => fallback.capex.as_ref().map_or(nt.list_price_per_hour, |c| c.per_node / (c.years * 8_760.0) + c.opex_per_node_hour),
+        };
+        let dt_h = dt_s / 3_600.0;
+        let mut p = PointParams {
+            steps,
+            dt_s: dt_s as f32,
+            rate_calm: rate_calm as f32,
+            rate_burst: rate_burst as f32,
+            p_to_burst,
+            p_to_calm,
+            diurnal_amp: amp as f32,
+            diurnal_peak_s: peak as f32,
+            mu: mu as f32,
+            e2e_s: e2e as f32,
+            ttft_budget_s: ttft_budget as f32,
+            timeout_s: svc.queue_timeout.map_or(3_600.0, |d| d.get().as_secs_f64()) as f32,
+            replicas_min: min as f32,
+            replicas_max: max as f32,
+            target_concurrency: target as f32,
+            spot_share: 0.0,
+            replicas_per_node: per_node as f32,
+            od_price: od_price as f32,
+            list_price: fallback.list_price_per_hour.unwrap_or(nt.list_price_per_hour) as f32,
+            p_ready: chance(dt_s, fallback.provisioning()),
+            slots: slots as f32,
+            od_max_nodes: fallback.max_node_count() as f32,
+            spot_cap: f32::MAX,
+            ..PointParams::default()
+        };
+        if let Some(sp) = spot {
+            p.spot_share = 1.0;
+            p.spot_max_nodes = sp.max_node_count() as f32;
+            let (mean, revert, vol, floor, cap, jump_p, jump_size) = match &sp.price {
+                Some(PriceSpec::Fixed(v)) => (*v, 0.0, 0.0, *v, *v, 0.0, 0.0),
+                Some(PriceSpec::MeanReverting(m)) => (
+                    m.mean,
+                    1.0 - (-m.reversion_per_hour * dt_h).exp(),
+                    m.volatility * m.mean * dt_h.sqrt(),
+                    m.floor.unwrap_or(0.1 * m.mean),
+                    m.cap.unwrap_or(f64::from(f32::MAX)),
+                    m.jumps_per_day * dt_s / 86_400.0,
+                    m.jump_size,
+                ),
+                Some(PriceSpec::Table(t)) => {
+                    let mean = table_mean(
+                        &t.points.iter().map(|x| (x.at.get().as_secs_f64(), x.price)).collect::<Vec<_>>(),
+                        spec.horizon.get().as_secs_f64(),
+                    );
+                    (mean, 0.0, 0.0, mean, mean, 0.0, 0.0)
+                }
+                Some(PriceSpec::History(_)) => match scenario.price_histories.get(&sp.name) {
+                    Some(t) => {
+                        let mean = table_mean(
+                            &t.points.iter().map(|x| (x.at.get().as_secs_f64(), x.price)).collect::<Vec<_>>(),
+                            spec.horizon.get().as_secs_f64(),
+                        );
+                        (mean, 0.0, 0.0, mean, mean, 0.0, 0.0)
+                    }
+                    None => return Err(SweepError::Unsupported(format!("pool `{}` replays a price history that was not loaded", sp.name))),
+                },
+                None => (nt.list_price_per_hour, 0.0, 0.0, nt.list_price_per_hour, nt.list_price_per_hour, 0.0, 0.0),
+            };
+            p.spot_mean = mean as f32;
+            p.spot_revert = revert as f32;
+            p.spot_vol = vol as f32;
+            p.spot_floor = floor as f32;
+            p.spot_cap = cap.min(f64::from(f32::MAX)) as f32;
+            p.jump_p = jump_p as f32;
+            p.jump_size = jump_size as f32;
+            if let Some(i) = &sp.interruption {
+                if i.advisor.is_some() && !scenario.advisor_bands.contains_key(&sp.name) {
+                    return Err(SweepError::Unsupported(format!(
+                        "pool `{}` takes its band from Spot Advisor data that was not loaded",
+                        sp.name
+                    )));
+                }
+                let spec_i = match scenario.advisor_bands.get(&sp.name) {
+                    Some(b) => twin_sim::scenario::spec::InterruptionSpec { band: Some(b.clone()), advisor: None, ..i.clone() },
+                    None => i.clone(),
+                };
+                let h = Interruptions::from_spec(&spec_i).rate_per_hour;
+                p.p_interrupt = (1.0 - (-h * dt_h).exp()) as f32;
+            }
+            if let Some(s) = &sp.stockouts {
+                p.p_stockout = chance(dt_s, s.mean_available.get());
+                p.p_restock = chance(dt_s, s.mean_duration.get());
+            }
+        } else {
+            p.spot_mean = od_price as f32;
+            p.spot_floor = od_price as f32;
+            p.spot_cap = od_price as f32;
+        }
+        Ok(Baseline {
+            scenario: spec.name.clone(),
+            service: svc.name.clone(),
+            slo_target: svc.slo.target,
+            spot_pool: spot.map(|s| s.name.clone()),
+            fallback_pool: fallback.name.clone(),
+            currency: spec.billing.currency.clone(),
+            params: p,
+        })
+    }
+}
+
+/// Time-weighted mean of a piecewise-constant table over `[0, horizon)`.
+fn table_mean(points: &[(f64, f64)], horizon: f64) -> f64 {
+    let mut sum = 0.0;
+    for (i, &(at, price)) in points.iter().enumerate() {
+        if at >= horizon {
+            break;
+        }
+        let end = points.get(i + 1).map_or(horizon, |n| n.0.min(horizon));
+        sum += price * (end - at);
+    }
+    if horizon > 0.0 { sum / horizon } else { points.first().map_or(0.0, |p| p.1) }
+}
