@@ -8,7 +8,7 @@
 // - `pow(0, y)` is undefined in WGSL, so `rho == 0` is handled before it;
 // - Rust's `clamp(lo, hi)` is `min(max(x, lo), hi)` when `lo <= hi`.
 
-// One grid point's parameters: `PointParams` (36 four-byte fields).
+// One grid point's parameters: `PointParams` (40 four-byte fields).
 struct PointParams {
     steps: u32,
     dt_s: f32,
@@ -44,8 +44,12 @@ struct PointParams {
     slots: f32,
     seed: u32,
     od_max_nodes: f32,
+    p_spot_pending: f32,
+    p_cold: f32,
+    p_keep: f32,
+    p_hold: f32,
+    e2e_full_s: f32,
     pad0: u32,
-    pad1: u32,
 }
 
 // One replica's history: `Outcome` (8 f32).
@@ -169,6 +173,8 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
     var od_up = min(ceil((p.replicas_min - min(first_spot, spot_up * p.replicas_per_node)) / p.replicas_per_node), p.od_max_nodes);
     var spot_pending = 0.0;
     var od_pending = 0.0;
+    var reps_ready = p.replicas_min;
+    var want_prev = p.replicas_min;
     var queue = 0.0;
     var step = 0u;
     while step < p.steps {
@@ -188,11 +194,19 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
         }
         let rate = base * max(1.0 + p.diurnal_amp * cos(6.2831855 * (day - floor(day))), 0.0);
         let arrivals = poisson(&rng, rate * p.dt_s);
-        // Replicas wanted.
+        // Replicas wanted: up at once, down unless the window holds the higher count.
+        // In flight: requests take longer as replicas fill, up to every batch slot.
         var want = p.replicas_min;
         if p.target_concurrency > 0.0 {
-            want = min(max(ceil((rate * p.e2e_s + queue) / p.target_concurrency), p.replicas_min), p.replicas_max);
+            let load = min(rate / (max(reps_ready, 1.0) * p.mu), 1.0);
+            let in_flight = min(rate * (p.e2e_s + max(p.e2e_full_s - p.e2e_s, 0.0) * load), max(reps_ready, 1.0) * p.slots);
+            want = min(max(ceil((in_flight + queue) / p.target_concurrency), p.replicas_min), p.replicas_max);
         }
+        let hold = unit(&rng) < p.p_hold;
+        if want < want_prev && hold {
+            want = want_prev;
+        }
+        want_prev = want;
         let spot_reps = round_away(want * p.spot_share);
         let spot_want = min(ceil(spot_reps / p.replicas_per_node), p.spot_max_nodes);
         // The spot market.
@@ -212,20 +226,22 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
         let lost = binomial(&rng, spot_up, p.p_interrupt);
         spot_up -= lost;
         o.interruptions += lost;
-        let spot_ready = binomial(&rng, spot_pending, p.p_ready);
+        let spot_ready = spot_pending - binomial(&rng, spot_pending, p.p_spot_pending);
         spot_pending -= spot_ready;
         spot_up += spot_ready;
         let od_ready = binomial(&rng, od_pending, p.p_ready);
         od_pending -= od_ready;
         od_up += od_ready;
-        // Spot: launch what is missing (unless out of stock), release what is not needed.
+        // Spot: launch what is missing (unless out of stock); a node no
+        // longer needed goes after the scale-down delay.
         if spot_up + spot_pending < spot_want {
             if stocked_out == 0u {
                 spot_pending = spot_want - spot_up;
             }
         } else {
             spot_pending = max(spot_want - spot_up, 0.0);
-            spot_up = min(spot_up, spot_want);
+            let surplus = max(spot_up - spot_want, 0.0);
+            spot_up -= surplus - binomial(&rng, surplus, p.p_keep);
         }
         // On-demand takes every replica spot cannot hold now.
         let spot_held = min(spot_reps, spot_up * p.replicas_per_node);
@@ -235,9 +251,15 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
             od_pending = od_want - od_up;
         } else {
             od_pending = max(od_want - od_up, 0.0);
-            od_up = min(od_up, od_want);
+            let surplus = max(od_up - od_want, 0.0);
+            od_up -= surplus - binomial(&rng, surplus, p.p_keep);
         }
-        let ready = spot_held + min(od_reps, od_up * p.replicas_per_node);
+        // Replicas on ready nodes serve once their model is loaded; lost ones start again.
+        let placed = spot_held + min(od_reps, od_up * p.replicas_per_node);
+        reps_ready = min(reps_ready, placed);
+        let starting = placed - reps_ready;
+        reps_ready += starting - binomial(&rng, starting, p.p_cold);
+        let ready = reps_ready;
         // Serving.
         let service = ready * p.mu;
         var waited = 1e9;

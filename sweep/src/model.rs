@@ -32,7 +32,8 @@
 use bytemuck::{Pod, Zeroable};
 
 /// Everything one grid point's replicas share, laid out as the shader reads
-/// it (36 four-byte fields, 144 bytes).
+/// it (40 four-byte fields, 160 bytes). Chances whose zero means "at once"
+/// (`p_spot_pending`, `p_cold`, `p_keep`, `p_hold`) are chances of waiting.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct PointParams {
@@ -104,8 +105,19 @@ pub struct PointParams {
     pub seed: u32,
     /// Most on-demand nodes.
     pub od_max_nodes: f32,
+    /// Chance per step that a provisioning spot node is still not ready
+    /// (`p_ready` is the on-demand pool's chance of becoming ready).
+    pub p_spot_pending: f32,
+    /// Chance per step that a starting replica is still loading its model.
+    pub p_cold: f32,
+    /// Chance per step that a node no longer needed is kept (the scale-down delay).
+    pub p_keep: f32,
+    /// Chance per step that the autoscaler holds a higher count instead of scaling down (its window).
+    pub p_hold: f32,
+    /// Mean end-to-end time at full batch, seconds.
+    pub e2e_full_s: f32,
     /// Padding to 16 bytes.
-    pub _pad: [u32; 2],
+    pub _pad: u32,
 }
 
 /// What one replica's history came to.
@@ -223,6 +235,8 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
     let mut spot_up = (first_spot / p.replicas_per_node).ceil().min(p.spot_max_nodes);
     let mut od_up = ((p.replicas_min - first_spot.min(spot_up * p.replicas_per_node)) / p.replicas_per_node).ceil().min(p.od_max_nodes);
     let (mut spot_pending, mut od_pending) = (0.0f32, 0.0f32);
+    let mut reps_ready = p.replicas_min;
+    let mut want_prev = p.replicas_min;
     let mut queue = 0.0f32;
     let mut step = 0u32;
     while step < p.steps {
@@ -239,11 +253,19 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
         let base = if burst == 1 { p.rate_burst } else { p.rate_calm };
         let rate = base * (1.0 + p.diurnal_amp * (6.283_185_5 * (day - day.floor())).cos()).max(0.0);
         let arrivals = poisson(&mut rng, rate * p.dt_s);
-        // Replicas wanted.
+        // Replicas wanted: up at once, down unless the window holds the higher count.
+        // In flight: requests take longer as replicas fill, up to every batch slot.
         let mut want = p.replicas_min;
         if p.target_concurrency > 0.0 {
-            want = ((rate * p.e2e_s + queue) / p.target_concurrency).ceil().clamp(p.replicas_min, p.replicas_max);
+            let load = (rate / (reps_ready.max(1.0) * p.mu)).min(1.0);
+            let in_flight = (rate * (p.e2e_s + (p.e2e_full_s - p.e2e_s).max(0.0) * load)).min(reps_ready.max(1.0) * p.slots);
+            want = ((in_flight + queue) / p.target_concurrency).ceil().clamp(p.replicas_min, p.replicas_max);
         }
+        let hold = uniform(&mut rng) < p.p_hold;
+        if want < want_prev && hold {
+            want = want_prev;
+        }
+        want_prev = want;
         let spot_reps = (want * p.spot_share).round();
         let spot_want = (spot_reps / p.replicas_per_node).ceil().min(p.spot_max_nodes);
         // The spot market.
@@ -260,20 +282,22 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
         let lost = binomial(&mut rng, spot_up, p.p_interrupt);
         spot_up -= lost;
         o.interruptions += lost;
-        let spot_ready = binomial(&mut rng, spot_pending, p.p_ready);
+        let spot_ready = spot_pending - binomial(&mut rng, spot_pending, p.p_spot_pending);
         spot_pending -= spot_ready;
         spot_up += spot_ready;
         let od_ready = binomial(&mut rng, od_pending, p.p_ready);
         od_pending -= od_ready;
         od_up += od_ready;
-        // Spot: launch what is missing (unless out of stock), release what is not needed.
+        // Spot: launch what is missing (unless out of stock); a node no
+        // longer needed goes after the scale-down delay.
         if spot_up + spot_pending < spot_want {
             if stocked_out == 0 {
                 spot_pending = spot_want - spot_up;
             }
         } else {
             spot_pending = (spot_want - spot_up).max(0.0);
-            spot_up = spot_up.min(spot_want);
+            let surplus = (spot_up - spot_want).max(0.0);
+            spot_up -= surplus - binomial(&mut rng, surplus, p.p_keep);
         }
         // On-demand takes every replica spot cannot hold now.
         let spot_held = spot_reps.min(spot_up * p.replicas_per_node);
@@ -283,9 +307,15 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
             od_pending = od_want - od_up;
         } else {
             od_pending = (od_want - od_up).max(0.0);
-            od_up = od_up.min(od_want);
+            let surplus = (od_up - od_want).max(0.0);
+            od_up -= surplus - binomial(&mut rng, surplus, p.p_keep);
         }
-        let ready = spot_held + od_reps.min(od_up * p.replicas_per_node);
+        // Replicas on ready nodes serve once their model is loaded; lost ones start again.
+        let placed = spot_held + od_reps.min(od_up * p.replicas_per_node);
+        reps_ready = reps_ready.min(placed);
+        let starting = placed - reps_ready;
+        reps_ready += starting - binomial(&mut rng, starting, p.p_cold);
+        let ready = reps_ready;
         // Serving.
         let service = ready * p.mu;
         let waited = if service > 0.0 { queue / service } else { 1e9 };

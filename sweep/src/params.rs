@@ -29,6 +29,12 @@ pub struct Baseline {
     pub params: PointParams,
 }
 
+/// Per-step chance of waiting on through a step, for a wait of mean `mean` (0: none).
+fn stays(dt_s: f64, mean: SimDuration) -> f32 {
+    let m = mean.as_secs_f64();
+    if m <= 0.0 { 0.0 } else { (-dt_s / m).exp() as f32 }
+}
+
 /// Per-step chance of an event with mean time `mean` between them.
 fn chance(dt_s: f64, mean: SimDuration) -> f32 {
     let m = mean.as_secs_f64();
@@ -119,6 +125,9 @@ impl Baseline {
         let e2e = prefill + output * decode_at(typical);
         let ttft_budget = svc.slo.ttft.get().as_secs_f64() - prefill - decode_at(typical);
 
+        // A replica loads its model before it serves (as the event model: 30 s plus the weights at 2 GB/s).
+        let cold_start = svc.cold_start.map_or_else(|| SimDuration::from_secs_f64(30.0 + model.weight_bytes() / 2e9), |d| d.get());
+
         // Replicas.
         let (min, max, target) = match &svc.autoscaler {
             Some(a) if a.metric == ScaleMetric::Concurrency => (f64::from(a.min), f64::from(a.max), a.target),
@@ -145,6 +154,7 @@ impl Baseline {
             diurnal_peak_s: peak as f32,
             mu: mu as f32,
             e2e_s: e2e as f32,
+            e2e_full_s: (prefill + output * decode_at(slots)) as f32,
             ttft_budget_s: ttft_budget as f32,
             timeout_s: svc.queue_timeout.map_or(3_600.0, |d| d.get().as_secs_f64()) as f32,
             replicas_min: min as f32,
@@ -155,6 +165,10 @@ impl Baseline {
             od_price: od_price as f32,
             list_price: fallback.list_price_per_hour.unwrap_or(nt.list_price_per_hour) as f32,
             p_ready: chance(dt_s, fallback.provisioning()),
+            p_spot_pending: stays(dt_s, spot.map_or(SimDuration::ZERO, |s| s.provisioning())),
+            p_cold: stays(dt_s, cold_start),
+            p_keep: stays(dt_s, fallback.scale_down()),
+            p_hold: stays(dt_s, svc.autoscaler.as_ref().map_or(SimDuration::ZERO, |a| a.scale_down_window.get())),
             slots: slots as f32,
             od_max_nodes: fallback.max_node_count() as f32,
             spot_cap: f32::MAX,

@@ -11,6 +11,7 @@ mod library;
 mod recorded;
 mod replay;
 mod scheduling;
+mod sweep;
 mod theory;
 
 use std::path::PathBuf;
