@@ -7,8 +7,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
+use twin_replay::Telemetry;
 use twin_replay::usage::UsageColumns;
-use twin_replay::{Field, Telemetry};
 use twin_sim::fleet::{RecordedUsage, SyntheticUsage, UsageOptions, UsageReplay};
 use twin_sim::time::SimTime;
 
@@ -50,8 +50,8 @@ fn recorded(c: &mut Criterion) {
     g.bench_function("replay", |b| b.iter(|| black_box(replay(black_box(&usage)).samples)));
     g.bench_function("parquet+replay", |b| {
         b.iter(|| {
-            let t = twin_replay::parquet::read(&path).expect("reads");
-            let u = RecordedUsage::from_columns(&t.gpu, &t.time_ns, t.column(Field::UtilGpu), t.column(Field::Power));
+            let t = twin_replay::parquet::read_usage(&path).expect("reads");
+            let u = RecordedUsage::from_columns(&t.gpu, &t.time_ns, &t.util_pct, &t.power_w);
             black_box(replay(&u).samples)
         })
     });

@@ -50,8 +50,8 @@ pub struct SweepArgs {
     /// A parameter to vary, as KEY=A..B:N (N values from A to B), KEY=A..B (integers) or KEY=V1,V2; repeat for more axes.
     #[arg(long = "vary", value_name = "KEY=RANGE")]
     pub vary: Vec<String>,
-    /// The model's time step.
-    #[arg(long, default_value = "5m")]
+    /// The model's time step: finer tracks the autoscaler and queues better, coarser runs faster.
+    #[arg(long, default_value = "10s")]
     pub step: String,
     /// Where to run: auto (a real GPU if there is one, else the CPU), gpu, lavapipe (the CPU Vulkan driver), cpu.
     #[arg(long, value_enum, default_value_t = SweepBackend::Auto)]

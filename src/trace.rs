@@ -315,6 +315,19 @@ pub fn attach_all(scenario: &mut twin_sim::scenario::Scenario, base: &crate::pol
 pub fn attach_recordings(scenario: &mut twin_sim::scenario::Scenario, base: &crate::policies::Base) -> anyhow::Result<()> {
     for (file, format) in scenario.telemetry_files() {
         let path = scenario_file(base, &file, "pools.telemetry.file", &scenario.origin)?;
+        if format == "parquet" || (format == "auto" && path.extension().is_some_and(|e| e == "parquet")) {
+            // Only the columns the model needs.
+            let rows = twin_replay::parquet::read_usage(&path)?;
+            if rows.time_ns.is_empty() {
+                bail!("{}: the recording has no samples", path.display());
+            }
+            if rows.util_pct.iter().all(Option::is_none) {
+                bail!("{}: the recording has no GPU utilisation, which decides busy and idle", path.display());
+            }
+            let usage = twin_sim::fleet::RecordedUsage::from_columns(&rows.gpu, &rows.time_ns, &rows.util_pct, &rows.power_w);
+            scenario.attach_recording(&file, usage);
+            continue;
+        }
         let (t, report) = read_telemetry(&path, &format)?;
         if let Some(r) = report
             && (r.skipped > 0 || r.non_monotonic > 0 || r.truncated_last_line)

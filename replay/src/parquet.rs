@@ -110,6 +110,41 @@ pub fn read(path: &Path) -> Result<Telemetry, ReplayError> {
     Ok(t)
 }
 
+/// The columns a model needs of a recording: GPU, time, utilisation and power.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UsageRows {
+    /// GPU of each row.
+    pub gpu: Vec<u32>,
+    /// Time of each row, ns since the epoch.
+    pub time_ns: Vec<i64>,
+    /// Utilisation, percent, where recorded.
+    pub util_pct: Vec<Option<f64>>,
+    /// Power, W, where recorded.
+    pub power_w: Vec<Option<f64>>,
+}
+
+/// Reads only GPU, time, utilisation and power from a canonical Parquet
+/// file: what replaying it into the model needs, without the other columns.
+pub fn read_usage(path: &Path) -> Result<UsageRows, ReplayError> {
+    let table = |message: String| ReplayError::Table { path: path.to_path_buf(), message };
+    let file = std::fs::File::open(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
+    let wanted = ["time_ns", "gpu", Field::UtilGpu.column(), Field::Power.column()].map(String::from).to_vec();
+    let df = ParquetReader::new(file).with_columns(Some(wanted)).finish().map_err(|e| table(e.to_string()))?;
+    let col = |name: &str| {
+        df.column(name).map_err(|_| table(format!("no column `{name}`: not a Twin telemetry file (write one with `twin trace import`)")))
+    };
+    let f64s = |name: &str| -> Result<Vec<Option<f64>>, ReplayError> {
+        let c = col(name)?.f64().map_err(|e| table(e.to_string()))?;
+        Ok(if c.null_count() == 0 { c.into_no_null_iter().map(Some).collect() } else { c.iter().collect() })
+    };
+    Ok(UsageRows {
+        gpu: col("gpu")?.u32().map_err(|e| table(e.to_string()))?.iter().map(|v| v.unwrap_or(0)).collect(),
+        time_ns: col("time_ns")?.i64().map_err(|e| table(e.to_string()))?.iter().map(|v| v.unwrap_or(0)).collect(),
+        util_pct: f64s(Field::UtilGpu.column())?,
+        power_w: f64s(Field::Power.column())?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

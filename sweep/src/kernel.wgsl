@@ -49,7 +49,7 @@ struct PointParams {
     p_keep: f32,
     p_hold: f32,
     e2e_full_s: f32,
-    pad0: u32,
+    scale_every: f32,
 }
 
 // One replica's history: `Outcome` (8 f32).
@@ -176,6 +176,7 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
     var reps_ready = p.replicas_min;
     var want_prev = p.replicas_min;
     var queue = 0.0;
+    var observed = p.rate_calm * p.e2e_s;
     var step = 0u;
     while step < p.steps {
         let t = f32(step) * p.dt_s;
@@ -195,15 +196,14 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
         let rate = base * max(1.0 + p.diurnal_amp * cos(6.2831855 * (day - floor(day))), 0.0);
         let arrivals = poisson(&rng, rate * p.dt_s);
         // Replicas wanted: up at once, down unless the window holds the higher count.
-        // In flight: requests take longer as replicas fill, up to every batch slot.
+        // The autoscaler sees what the last step left: requests in flight and queued.
         var want = p.replicas_min;
         if p.target_concurrency > 0.0 {
-            let load = min(rate / (max(reps_ready, 1.0) * p.mu), 1.0);
-            let in_flight = min(rate * (p.e2e_s + max(p.e2e_full_s - p.e2e_s, 0.0) * load), max(reps_ready, 1.0) * p.slots);
-            want = min(max(ceil((in_flight + queue) / p.target_concurrency), p.replicas_min), p.replicas_max);
+            want = min(max(ceil(observed / p.target_concurrency), p.replicas_min), p.replicas_max);
         }
         let hold = unit(&rng) < p.p_hold;
-        if want < want_prev && hold {
+        let looks = (f32(step) % max(p.scale_every, 1.0)) == 0.0;
+        if (want < want_prev && hold) || !looks {
             want = want_prev;
         }
         want_prev = want;
@@ -287,6 +287,12 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
             }
             ok = 1.0 - p_wait * exp(-max(service - rate, 0.0) * budget);
         }
+        // In flight: requests take longer as replicas fill, up to every batch slot.
+        var load = 1.0;
+        if service > 0.0 {
+            load = min(rate / service, 1.0);
+        }
+        observed = min(rate * (p.e2e_s + max(p.e2e_full_s - p.e2e_s, 0.0) * load), ready * p.slots) + queue;
         o.arrived += arrivals;
         o.met += served * ok;
         o.dropped += dropped;

@@ -116,8 +116,8 @@ pub struct PointParams {
     pub p_hold: f32,
     /// Mean end-to-end time at full batch, seconds.
     pub e2e_full_s: f32,
-    /// Padding to 16 bytes.
-    pub _pad: u32,
+    /// The autoscaler looks every this many steps (at least 1).
+    pub scale_every: f32,
 }
 
 /// What one replica's history came to.
@@ -238,6 +238,7 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
     let mut reps_ready = p.replicas_min;
     let mut want_prev = p.replicas_min;
     let mut queue = 0.0f32;
+    let mut observed = p.rate_calm * p.e2e_s;
     let mut step = 0u32;
     while step < p.steps {
         let t = step as f32 * p.dt_s;
@@ -254,15 +255,14 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
         let rate = base * (1.0 + p.diurnal_amp * (6.283_185_5 * (day - day.floor())).cos()).max(0.0);
         let arrivals = poisson(&mut rng, rate * p.dt_s);
         // Replicas wanted: up at once, down unless the window holds the higher count.
-        // In flight: requests take longer as replicas fill, up to every batch slot.
+        // The autoscaler sees what the last step left: requests in flight and queued.
         let mut want = p.replicas_min;
         if p.target_concurrency > 0.0 {
-            let load = (rate / (reps_ready.max(1.0) * p.mu)).min(1.0);
-            let in_flight = (rate * (p.e2e_s + (p.e2e_full_s - p.e2e_s).max(0.0) * load)).min(reps_ready.max(1.0) * p.slots);
-            want = ((in_flight + queue) / p.target_concurrency).ceil().clamp(p.replicas_min, p.replicas_max);
+            want = (observed / p.target_concurrency).ceil().clamp(p.replicas_min, p.replicas_max);
         }
         let hold = uniform(&mut rng) < p.p_hold;
-        if want < want_prev && hold {
+        let looks = (step as f32 % p.scale_every.max(1.0)) == 0.0;
+        if (want < want_prev && hold) || !looks {
             want = want_prev;
         }
         want_prev = want;
@@ -334,6 +334,9 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
             let p_wait = rho.powf((2.0 * (servers + 1.0)).sqrt());
             ok = 1.0 - p_wait * (-(service - rate).max(0.0) * budget).exp();
         }
+        // In flight: requests take longer as replicas fill, up to every batch slot.
+        let load = if service > 0.0 { (rate / service).min(1.0) } else { 1.0 };
+        observed = (rate * (p.e2e_s + (p.e2e_full_s - p.e2e_s).max(0.0) * load)).min(ready * p.slots) + queue;
         o.arrived += arrivals;
         o.met += served * ok;
         o.dropped += dropped;

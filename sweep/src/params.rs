@@ -155,6 +155,7 @@ impl Baseline {
             mu: mu as f32,
             e2e_s: e2e as f32,
             e2e_full_s: (prefill + output * decode_at(slots)) as f32,
+            scale_every: svc.autoscaler.as_ref().map_or(1.0, |a| (a.interval.get().as_secs_f64() / dt_s).round().max(1.0)) as f32,
             ttft_budget_s: ttft_budget as f32,
             timeout_s: svc.queue_timeout.map_or(3_600.0, |d| d.get().as_secs_f64()) as f32,
             replicas_min: min as f32,
