@@ -182,7 +182,7 @@ struct Cols {
     time_ns: Vec<i64>,
     gpu: Vec<u32>,
     /// By [`Field`] index; only the layout's fields are filled.
-    values: [Vec<f64>; 12],
+    values: [Vec<f64>; Field::COUNT],
     throttle: Vec<Option<u64>>,
     names: std::collections::BTreeMap<u32, String>,
 }
@@ -199,7 +199,7 @@ impl Cols {
         c
     }
 
-    fn push(&mut self, layout: &Layout, time_ns: i64, gpu: u32, values: &[f64; 12], throttle: Option<u64>) {
+    fn push(&mut self, layout: &Layout, time_ns: i64, gpu: u32, values: &[f64; Field::COUNT], throttle: Option<u64>) {
         self.time_ns.push(time_ns);
         self.gpu.push(gpu);
         for f in &layout.fields {
@@ -462,7 +462,7 @@ fn plain_value(b: &[u8], mut p: usize, unit: Option<&[u8]>) -> Option<(f64, usiz
 /// pushes the row and returns where the line ends (its `\n`, or the end),
 /// or returns `None` (pushing nothing) for the slow path to read or reject.
 fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], layout: &Layout, out: &mut ChunkOut, st: &mut State<'a>) -> Option<usize> {
-    let mut vals = [f64::NAN; 12];
+    let mut vals = [f64::NAN; Field::COUNT];
     let (mut time, mut gpu, mut throttle, mut name): (Option<i64>, u32, Option<u64>, &[u8]) = (None, 0, None, b"");
     let mut mismatches = 0;
     let n = b.len();

@@ -97,6 +97,9 @@ impl Recorder {
                     s.throttle_reasons = Some(r.bits());
                 }
                 self.processes[i as usize] = d.running_compute_processes().ok().map(|p| p.len() as u32);
+                if let Some(n) = self.processes[i as usize] {
+                    s.set(Field::Processes, f64::from(n));
+                }
                 s
             })
             .collect()

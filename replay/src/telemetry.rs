@@ -19,6 +19,7 @@
 //! | `mem_temp_c` | f64? | °C | memory temperature |
 //! | `sm_clock_mhz` | f64? | MHz | SM clock |
 //! | `mem_clock_mhz` | f64? | MHz | memory clock |
+//! | `processes` | f64? | count | compute processes on the GPU (NVML, `twin record` only) |
 //! | `throttle_reasons` | u64? | bitmask | NVML clock event reasons (0x1 idle, 0x4 SW power cap, ...) |
 //!
 //! `?` marks a column that may be null: the source lacks it, or wrote
@@ -51,11 +52,16 @@ pub enum Field {
     SmClock,
     /// `mem_clock_mhz`.
     MemClock,
+    /// `processes`: compute processes running on the GPU (NVML; `twin record`).
+    Processes,
 }
 
 impl Field {
+    /// How many fields there are.
+    pub const COUNT: usize = 13;
+
     /// Every field, in column order.
-    pub const ALL: [Field; 12] = [
+    pub const ALL: [Field; Field::COUNT] = [
         Field::UtilGpu,
         Field::UtilMem,
         Field::SmActive,
@@ -68,6 +74,7 @@ impl Field {
         Field::MemTemp,
         Field::SmClock,
         Field::MemClock,
+        Field::Processes,
     ];
 
     /// The canonical column name.
@@ -85,6 +92,7 @@ impl Field {
             Field::MemTemp => "mem_temp_c",
             Field::SmClock => "sm_clock_mhz",
             Field::MemClock => "mem_clock_mhz",
+            Field::Processes => "processes",
         }
     }
 
@@ -104,7 +112,7 @@ pub struct Sample {
     /// changes; the telemetry keeps one name per GPU.
     pub gpu_name: Option<String>,
     /// Measurements by [`Field`] order; `None` where unknown.
-    pub values: [Option<f64>; 12],
+    pub values: [Option<f64>; Field::COUNT],
     /// NVML clock event (throttle) reasons.
     pub throttle_reasons: Option<u64>,
 }
@@ -136,7 +144,7 @@ pub struct Telemetry {
     /// GPU model by GPU index, where known.
     pub names: std::collections::BTreeMap<u32, String>,
     /// One column per [`Field`], in [`Field::ALL`] order.
-    pub values: [Vec<Option<f64>>; 12],
+    pub values: [Vec<Option<f64>>; Field::COUNT],
     /// Clock event reasons.
     pub throttle_reasons: Vec<Option<u64>>,
 }
@@ -176,7 +184,7 @@ impl Telemetry {
     }
 
     /// Appends one row's columns (the hot path of readers that skip [`Sample`]).
-    pub fn push_row(&mut self, time_ns: i64, gpu: u32, values: &[Option<f64>; 12], throttle_reasons: Option<u64>) {
+    pub fn push_row(&mut self, time_ns: i64, gpu: u32, values: &[Option<f64>; Field::COUNT], throttle_reasons: Option<u64>) {
         self.time_ns.push(time_ns);
         self.gpu.push(gpu);
         for (col, v) in self.values.iter_mut().zip(values) {
