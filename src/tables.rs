@@ -23,7 +23,7 @@ pub fn is_table(path: &Path, format: &str) -> bool {
     if PriceFormat::from_name(format).is_some() || JobFormat::from_name(format).is_some() {
         return true;
     }
-    if format != "auto" || path.extension().is_some_and(|e| e == "parquet") {
+    if format != "auto" || crate::trace::is_parquet(path, format) {
         return false;
     }
     let Ok(bytes) = std::fs::read(path) else { return false };
@@ -32,16 +32,38 @@ pub fn is_table(path: &Path, format: &str) -> bool {
         && (prices::detect(&head).is_some() || jobs::detect(head.lines().next().unwrap_or("")).is_some())
 }
 
+/// Which table a canonical Parquet file holds, from its columns alone; `None` for telemetry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ParquetKind {
+    Prices,
+    Advisor,
+    Jobs,
+}
+
+fn parquet_kind(path: &Path) -> Option<ParquetKind> {
+    if !crate::trace::is_parquet(path, "auto") {
+        return None;
+    }
+    let columns = twin_replay::parquet::columns_of(path).ok()?;
+    let has = |c: &str| columns.iter().any(|x| x == c);
+    if has("price_per_hour") {
+        Some(ParquetKind::Prices)
+    } else if has("band") {
+        Some(ParquetKind::Advisor)
+    } else if has("submit_ns") {
+        Some(ParquetKind::Jobs)
+    } else {
+        None
+    }
+}
+
 fn read(path: &Path, format: &str, strict: bool) -> anyhow::Result<(Table, Option<ReadReport>)> {
     let opts = ReadOptions { strict, ..ReadOptions::default() };
-    if path.extension().is_some_and(|e| e == "parquet") {
-        if let Ok(h) = prices::read_parquet(path) {
-            return Ok((Table::Prices(h), None));
-        }
-        if let Ok(e) = prices::read_advisor_parquet(path) {
-            return Ok((Table::Advisor(e), None));
-        }
-        return Ok((Table::Jobs(jobs::read_parquet(path)?), None));
+    match parquet_kind(path) {
+        Some(ParquetKind::Prices) => return Ok((Table::Prices(prices::read_parquet(path)?), None)),
+        Some(ParquetKind::Advisor) => return Ok((Table::Advisor(prices::read_advisor_parquet(path)?), None)),
+        Some(ParquetKind::Jobs) => return Ok((Table::Jobs(jobs::read_parquet(path)?), None)),
+        None => {}
     }
     if let Some(f) = JobFormat::from_name(format) {
         let (t, r) = jobs::read_file(path, Some(f), &opts)?;
@@ -204,7 +226,7 @@ pub fn info(a: &TraceInfoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether a Parquet file is one of these tables rather than telemetry.
+/// Whether a Parquet file is one of these tables rather than telemetry (read from its footer).
 pub fn parquet_is_table(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "parquet") && twin_replay::parquet::read(path).is_err()
+    parquet_kind(path).is_some()
 }

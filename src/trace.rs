@@ -9,6 +9,7 @@ use twin_replay::energy;
 use twin_replay::phases::{self, PhaseOptions};
 use twin_replay::timefmt::format_ns;
 use twin_replay::{Field, Format, ReadOptions, ReadReport, Telemetry};
+use twin_sim::fleet::RecordedUsage;
 
 /// Reads the file the arguments name: text in a telemetry format, or Parquet.
 fn load(a: &TraceReadArgs) -> anyhow::Result<(Telemetry, Option<ReadReport>)> {
@@ -284,21 +285,18 @@ pub fn synth(a: crate::args::TraceSynthArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads a telemetry recording in `format` (`auto`, a text format's name, or `parquet`).
-pub fn read_telemetry(path: &std::path::Path, format: &str) -> anyhow::Result<(Telemetry, Option<ReadReport>)> {
-    if format == "parquet" || (format == "auto" && path.extension().is_some_and(|e| e == "parquet")) {
-        return Ok((twin_replay::parquet::read(path)?, None));
-    }
+/// Whether a file a scenario or command names with `format` is Parquet:
+/// `parquet`, or `auto` with a `.parquet` extension.
+pub fn is_parquet(path: &std::path::Path, format: &str) -> bool {
+    format == "parquet" || (format == "auto" && path.extension().is_some_and(|e| e == "parquet"))
+}
+
+/// Reads a telemetry recording in a text format (`auto` or a format's name).
+fn read_text_telemetry(path: &std::path::Path, format: &str) -> anyhow::Result<(Telemetry, ReadReport)> {
     let Some(f) = Format::from_name(format) else {
         bail!("unknown telemetry format `{format}` (formats: {}, parquet)", Format::NAMES);
     };
-    let (t, report) = twin_replay::read_file(path, f, &ReadOptions::default())?;
-    Ok((t, Some(report)))
-}
-
-/// The model's view of a recording: utilisation and power per GPU over time.
-pub fn usage_of(t: &Telemetry) -> twin_sim::fleet::RecordedUsage {
-    twin_sim::fleet::RecordedUsage::from_columns(&t.gpu, &t.time_ns, t.column(Field::UtilGpu), t.column(Field::Power))
+    Ok(twin_replay::read_file(path, f, &ReadOptions::default())?)
 }
 
 /// Reads and attaches everything a scenario names beyond itself: request
@@ -315,35 +313,32 @@ pub fn attach_all(scenario: &mut twin_sim::scenario::Scenario, base: &crate::pol
 pub fn attach_recordings(scenario: &mut twin_sim::scenario::Scenario, base: &crate::policies::Base) -> anyhow::Result<()> {
     for (file, format) in scenario.telemetry_files() {
         let path = scenario_file(base, &file, "pools.telemetry.file", &scenario.origin)?;
-        if format == "parquet" || (format == "auto" && path.extension().is_some_and(|e| e == "parquet")) {
-            // Only the columns the model needs.
-            let rows = twin_replay::parquet::read_usage(&path)?;
-            if rows.time_ns.is_empty() {
+        let usable = |rows: usize, util: &[Option<f64>]| -> anyhow::Result<()> {
+            if rows == 0 {
                 bail!("{}: the recording has no samples", path.display());
             }
-            if rows.util_pct.iter().all(Option::is_none) {
-                bail!("{}: the recording has no GPU utilisation, which decides busy and idle", path.display());
+            if util.iter().all(Option::is_none) {
+                bail!(
+                    "{}: the recording has no GPU utilisation, which decides busy and idle (nvidia-smi: add `utilization.gpu` to --query-gpu)",
+                    path.display()
+                );
             }
-            let usage = twin_sim::fleet::RecordedUsage::from_columns(&rows.gpu, &rows.time_ns, &rows.util_pct, &rows.power_w);
-            scenario.attach_recording(&file, usage);
-            continue;
-        }
-        let (t, report) = read_telemetry(&path, &format)?;
-        if let Some(r) = report
-            && (r.skipped > 0 || r.non_monotonic > 0 || r.truncated_last_line)
-        {
-            eprintln!("{}: {r}", path.display());
-        }
-        if t.is_empty() {
-            bail!("{}: the recording has no samples", path.display());
-        }
-        if !t.has(Field::UtilGpu) {
-            bail!(
-                "{}: the recording has no GPU utilisation column, which decides busy and idle (nvidia-smi: add `utilization.gpu` to --query-gpu)",
-                path.display()
-            );
-        }
-        scenario.attach_recording(&file, usage_of(&t));
+            Ok(())
+        };
+        let usage = if is_parquet(&path, &format) {
+            // Only the columns the model needs.
+            let rows = twin_replay::parquet::read_usage(&path)?;
+            usable(rows.time_ns.len(), &rows.util_pct)?;
+            RecordedUsage::from_columns(&rows.gpu, &rows.time_ns, &rows.util_pct, &rows.power_w)
+        } else {
+            let (t, r) = read_text_telemetry(&path, &format)?;
+            if r.skipped > 0 || r.non_monotonic > 0 || r.truncated_last_line {
+                eprintln!("{}: {r}", path.display());
+            }
+            usable(t.len(), t.column(Field::UtilGpu))?;
+            RecordedUsage::from_columns(&t.gpu, &t.time_ns, t.column(Field::UtilGpu), t.column(Field::Power))
+        };
+        scenario.attach_recording(&file, usage);
     }
     Ok(())
 }
@@ -372,7 +367,7 @@ pub fn attach_price_histories(scenario: &mut twin_sim::scenario::Scenario, base:
     use twin_sim::scenario::spec::{PricePoint, PriceTableSpec};
     for (pool, h) in scenario.price_history_files() {
         let path = scenario_file(base, &h.file, &format!("pools `{pool}` price.history.file"), &scenario.origin)?;
-        let history = if h.format == "parquet" || (h.format == "auto" && path.extension().is_some_and(|e| e == "parquet")) {
+        let history = if is_parquet(&path, &h.format) {
             prices::read_parquet(&path)?
         } else {
             let format = if h.format == "auto" { None } else { PriceFormat::from_name(&h.format) };
@@ -463,7 +458,7 @@ pub fn attach_job_traces(scenario: &mut twin_sim::scenario::Scenario, base: &cra
     use twin_replay::jobs::{self, JobFormat};
     for (name, file, format) in scenario.job_trace_files() {
         let path = scenario_file(base, &file, &format!("job_traces `{name}` file"), &scenario.origin)?;
-        let trace = if format == "parquet" || (format == "auto" && path.extension().is_some_and(|e| e == "parquet")) {
+        let trace = if is_parquet(&path, &format) {
             jobs::read_parquet(&path)?
         } else {
             let f = if format == "auto" { None } else { JobFormat::from_name(&format) };

@@ -470,15 +470,14 @@ pub fn to_frame(t: &JobTrace) -> PolarsResult<DataFrame> {
 
 /// Writes the trace's jobs as Parquet, whole or not at all.
 pub fn write_parquet(t: &JobTrace, path: &Path) -> Result<(), ReplayError> {
-    crate::prices::write_frame(to_frame(t), path)
+    crate::parquet::write_frame(to_frame(t), path)
 }
 
 /// Reads jobs back from Parquet (as [`write_parquet`] wrote them); what is
 /// not in the file (`skipped_not_gpu`, `demand_match`) is left empty.
 pub fn read_parquet(path: &Path) -> Result<JobTrace, ReplayError> {
     let table = |message: String| ReplayError::Table { path: path.to_path_buf(), message };
-    let file = std::fs::File::open(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    let df = ParquetReader::new(file).finish().map_err(|e| table(e.to_string()))?;
+    let df = crate::parquet::read_frame(path, None)?;
     let col = |name: &str| df.column(name).map_err(|_| table(format!("no column `{name}`: not a Twin job trace")));
     let err = |e: PolarsError| table(e.to_string());
     let names = col("name")?.str().map_err(err)?;
@@ -508,14 +507,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// A file of ../shared/data/job_traces, when this checkout has it beside it.
     fn shared(name: &str) -> Option<String> {
-        let path = format!("{}/../../shared/data/job_traces/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).ok();
-        if text.is_none() {
-            eprintln!("skipped: {path} is not here");
-        }
-        text
+        crate::shared_data("job_traces", name)
     }
 
     const HELIOS_HEADER: &str = "time,running_gpu_num,pending_gpu_num,running_gpu_num_noless_8,running_gpu_num_less_8,pending_gpu_num_noless_8,pending_gpu_num_less_8,running_job_num_less_8,pending_job_num_less_8";

@@ -222,3 +222,15 @@ pub(crate) fn mangle(text: &str, edits: &[(usize, usize, String)]) -> String {
     }
     text
 }
+
+/// A file of `../shared/data/<folder>`, when this checkout has it beside it
+/// (tests read real traces from there and skip, saying so, where it is absent).
+#[cfg(test)]
+pub(crate) fn shared_data(folder: &str, name: &str) -> Option<String> {
+    let path = format!("{}/../../shared/data/{folder}/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).ok();
+    if text.is_none() {
+        eprintln!("skipped: {path} is not here");
+    }
+    text
+}

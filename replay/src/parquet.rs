@@ -76,18 +76,36 @@ pub fn encode(df: &mut DataFrame, w: impl std::io::Write) -> PolarsResult<()> {
 
 /// Writes canonical telemetry as Parquet, whole or not at all.
 pub fn write(t: &Telemetry, path: &Path) -> Result<(), ReplayError> {
-    let mut df = to_frame(t).map_err(|e| ReplayError::Table { path: path.to_path_buf(), message: e.to_string() })?;
+    write_frame(to_frame(t), path)
+}
+
+/// Writes a frame as Parquet, whole or not at all.
+pub(crate) fn write_frame(df: PolarsResult<DataFrame>, path: &Path) -> Result<(), ReplayError> {
+    let mut df = df.map_err(|e| ReplayError::Table { path: path.to_path_buf(), message: e.to_string() })?;
     twin_export::write_atomically(path, |w| encode(&mut df, w)).map_err(|e| match e {
         twin_export::ExportError::Io { path, source } => ReplayError::Io { path, source },
         other => ReplayError::Table { path: path.to_path_buf(), message: other.to_string() },
     })
 }
 
+/// Reads a Parquet file into a frame: every column, or only `columns`.
+pub(crate) fn read_frame(path: &Path, columns: Option<&[&str]>) -> Result<DataFrame, ReplayError> {
+    let file = std::fs::File::open(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
+    let reader = ParquetReader::new(file).with_columns(columns.map(|c| c.iter().map(|n| n.to_string()).collect()));
+    reader.finish().map_err(|e| ReplayError::Table { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// The column names of a Parquet file, from its footer alone.
+pub fn columns_of(path: &Path) -> Result<Vec<String>, ReplayError> {
+    let file = std::fs::File::open(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
+    let schema = ParquetReader::new(file).schema().map_err(|e| ReplayError::Table { path: path.to_path_buf(), message: e.to_string() })?;
+    Ok(schema.iter_names().map(|n| n.to_string()).collect())
+}
+
 /// Reads canonical telemetry back from Parquet (as [`write`] made it).
 pub fn read(path: &Path) -> Result<Telemetry, ReplayError> {
     let table = |message: String| ReplayError::Table { path: path.to_path_buf(), message };
-    let file = std::fs::File::open(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    let df = ParquetReader::new(file).finish().map_err(|e| table(e.to_string()))?;
+    let df = read_frame(path, None)?;
     let col = |name: &str| {
         df.column(name).map_err(|_| table(format!("no column `{name}`: not a Twin telemetry file (write one with `twin trace import`)")))
     };
@@ -127,9 +145,7 @@ pub struct UsageRows {
 /// file: what replaying it into the model needs, without the other columns.
 pub fn read_usage(path: &Path) -> Result<UsageRows, ReplayError> {
     let table = |message: String| ReplayError::Table { path: path.to_path_buf(), message };
-    let file = std::fs::File::open(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    let wanted = ["time_ns", "gpu", Field::UtilGpu.column(), Field::Power.column()].map(String::from).to_vec();
-    let df = ParquetReader::new(file).with_columns(Some(wanted)).finish().map_err(|e| table(e.to_string()))?;
+    let df = read_frame(path, Some(&["time_ns", "gpu", Field::UtilGpu.column(), Field::Power.column()]))?;
     let col = |name: &str| {
         df.column(name).map_err(|_| table(format!("no column `{name}`: not a Twin telemetry file (write one with `twin trace import`)")))
     };

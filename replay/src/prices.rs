@@ -893,8 +893,7 @@ pub fn advisor_frame(entries: &[AdvisorEntry]) -> PolarsResult<DataFrame> {
 /// Reads Spot Advisor entries back from Parquet (as [`write_advisor_parquet`] wrote them).
 pub fn read_advisor_parquet(path: &Path) -> Result<Vec<AdvisorEntry>, ReplayError> {
     let table = |message: String| ReplayError::Table { path: path.to_path_buf(), message };
-    let file = std::fs::File::open(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    let df = ParquetReader::new(file).finish().map_err(|e| table(e.to_string()))?;
+    let df = crate::parquet::read_frame(path, None)?;
     let col = |name: &str| df.column(name).map_err(|_| table(format!("no column `{name}`: not Twin Spot Advisor data")));
     let strs = |name: &str| -> Result<Vec<String>, ReplayError> {
         Ok(col(name)?.str().map_err(|e| table(e.to_string()))?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
@@ -918,28 +917,18 @@ pub fn read_advisor_parquet(path: &Path) -> Result<Vec<AdvisorEntry>, ReplayErro
 
 /// Writes Spot Advisor entries as Parquet, whole or not at all.
 pub fn write_advisor_parquet(entries: &[AdvisorEntry], path: &Path) -> Result<(), ReplayError> {
-    write_frame(advisor_frame(entries), path)
+    crate::parquet::write_frame(advisor_frame(entries), path)
 }
 
 /// Writes the history as Parquet, whole or not at all.
 pub fn write_parquet(h: &PriceHistory, path: &Path) -> Result<(), ReplayError> {
-    write_frame(to_frame(h), path)
-}
-
-/// Writes a frame as Parquet, whole or not at all.
-pub(crate) fn write_frame(df: PolarsResult<DataFrame>, path: &Path) -> Result<(), ReplayError> {
-    let mut df = df.map_err(|e| ReplayError::Table { path: path.to_path_buf(), message: e.to_string() })?;
-    twin_export::write_atomically(path, |w| crate::parquet::encode(&mut df, w)).map_err(|e| match e {
-        twin_export::ExportError::Io { path, source } => ReplayError::Io { path, source },
-        other => ReplayError::Table { path: path.to_path_buf(), message: other.to_string() },
-    })
+    crate::parquet::write_frame(to_frame(h), path)
 }
 
 /// Reads a history back from Parquet (as [`write_parquet`] wrote it).
 pub fn read_parquet(path: &Path) -> Result<PriceHistory, ReplayError> {
     let table = |message: String| ReplayError::Table { path: path.to_path_buf(), message };
-    let file = std::fs::File::open(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    let df = ParquetReader::new(file).finish().map_err(|e| table(e.to_string()))?;
+    let df = crate::parquet::read_frame(path, None)?;
     let col = |name: &str| df.column(name).map_err(|_| table(format!("no column `{name}`: not a Twin price history")));
     let strs = |name: &str| -> Result<Vec<String>, ReplayError> {
         Ok(col(name)?.str().map_err(|e| table(e.to_string()))?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
@@ -960,14 +949,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// A file of ../shared/data, when this checkout has it beside it.
     fn shared(name: &str) -> Option<String> {
-        let path = format!("{}/../../shared/data/spot_prices/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).ok();
-        if text.is_none() {
-            eprintln!("skipped: {path} is not here");
-        }
-        text
+        crate::shared_data("spot_prices", name)
     }
 
     /// One `describe-spot-price-history` page, as the AWS CLI prints it

@@ -175,7 +175,7 @@ fn mean_reverting_step(x: f64, dt_h: f64, m: &MeanRevertingSpec, rng: &mut SimRn
             next += mu * m.jump_size * -(1.0 - u).ln();
         }
     }
-    let floor = m.floor.unwrap_or(0.1 * mu);
+    let floor = m.floor_price();
     next = next.max(floor);
     if let Some(cap) = m.cap {
         next = next.min(cap);

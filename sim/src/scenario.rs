@@ -163,17 +163,7 @@ impl Scenario {
                 .collect();
             return Err(ScenarioErrors(errors));
         }
-        Ok(Scenario {
-            spec,
-            catalogue,
-            origin: origin.to_string(),
-            sha256: hex_sha256(text.as_bytes()),
-            traces: Default::default(),
-            recordings: Default::default(),
-            price_histories: Default::default(),
-            advisor_bands: Default::default(),
-            job_traces: Default::default(),
-        })
+        Ok(Scenario::checked(spec, catalogue, origin, text))
     }
 
     /// Checks a scenario built in code. Errors carry field paths; their line
@@ -198,7 +188,14 @@ impl Scenario {
             ));
         }
         let text = toml::to_string(&spec).unwrap_or_default();
-        Ok(Scenario {
+        Ok(Scenario::checked(spec, catalogue, origin, &text))
+    }
+}
+
+impl Scenario {
+    /// A checked scenario with nothing attached yet.
+    fn checked(spec: ScenarioSpec, catalogue: Catalogue, origin: &str, text: &str) -> Scenario {
+        Scenario {
             spec,
             catalogue,
             origin: origin.to_string(),
@@ -208,7 +205,7 @@ impl Scenario {
             price_histories: Default::default(),
             advisor_bands: Default::default(),
             job_traces: Default::default(),
-        })
+        }
     }
 }
 

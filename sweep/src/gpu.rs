@@ -427,47 +427,12 @@ mod tests {
         }
     }
 
-    /// The point of the CPU backend's test: autoscaled, half on spot.
-    fn autoscaled() -> PointParams {
-        PointParams {
-            steps: 300,
-            dt_s: 60.0,
-            rate_calm: 5.0,
-            rate_burst: 15.0,
-            p_to_burst: 0.05,
-            p_to_calm: 0.2,
-            mu: 8.0,
-            e2e_s: 2.0,
-            ttft_budget_s: 1.5,
-            timeout_s: 60.0,
-            replicas_min: 1.0,
-            replicas_max: 8.0,
-            target_concurrency: 8.0,
-            spot_share: 0.5,
-            replicas_per_node: 8.0,
-            spot_mean: 20.0,
-            spot_revert: 0.1,
-            spot_vol: 1.0,
-            spot_floor: 2.0,
-            spot_cap: 55.0,
-            od_price: 55.0,
-            list_price: 55.0,
-            p_interrupt: 0.01,
-            p_ready: 0.3,
-            spot_max_nodes: 4.0,
-            od_max_nodes: 4.0,
-            slots: 64.0,
-            seed: 3,
-            ..Default::default()
-        }
-    }
-
     /// Varied points: the autoscaled one; all spot with frequent reclaims,
     /// stock-outs and price jumps, one replica per node; an overloaded fixed
     /// fleet that queues and drops; short steps (Poisson by inversion) with
     /// a daily cycle.
     fn points() -> Vec<PointParams> {
-        let a = autoscaled();
+        let a = crate::model::tests::autoscaled();
         let spot = PointParams {
             spot_share: 1.0,
             replicas_per_node: 1.0,
@@ -659,7 +624,7 @@ mod tests {
     #[ignore]
     fn throughput() {
         let Some(gpu) = backend() else { return };
-        let p = PointParams { steps: 720, ..autoscaled() };
+        let p = PointParams { steps: 720, ..crate::model::tests::autoscaled() };
         let (points, count) = ([p], 65_536u32);
         let work = f64::from(count) * 720.0;
         gpu.run(&points, 0, 4096, &mut |_| {}).unwrap();

@@ -353,8 +353,43 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A point the backends' tests share: autoscaled, half on spot, 300 steps.
+    pub(crate) fn autoscaled() -> PointParams {
+        PointParams {
+            steps: 300,
+            dt_s: 60.0,
+            rate_calm: 5.0,
+            rate_burst: 15.0,
+            p_to_burst: 0.05,
+            p_to_calm: 0.2,
+            mu: 8.0,
+            e2e_s: 2.0,
+            ttft_budget_s: 1.5,
+            timeout_s: 60.0,
+            replicas_min: 1.0,
+            replicas_max: 8.0,
+            target_concurrency: 8.0,
+            spot_share: 0.5,
+            replicas_per_node: 8.0,
+            spot_mean: 20.0,
+            spot_revert: 0.1,
+            spot_vol: 1.0,
+            spot_floor: 2.0,
+            spot_cap: 55.0,
+            od_price: 55.0,
+            list_price: 55.0,
+            p_interrupt: 0.01,
+            p_ready: 0.3,
+            spot_max_nodes: 4.0,
+            od_max_nodes: 4.0,
+            slots: 64.0,
+            seed: 3,
+            ..Default::default()
+        }
+    }
 
     /// A fixed-size on-demand service with ample capacity.
     pub(crate) fn calm() -> PointParams {

@@ -125,8 +125,8 @@ impl Baseline {
         let e2e = prefill + output * decode_at(typical);
         let ttft_budget = svc.slo.ttft.get().as_secs_f64() - prefill - decode_at(typical);
 
-        // A replica loads its model before it serves (as the event model: 30 s plus the weights at 2 GB/s).
-        let cold_start = svc.cold_start.map_or_else(|| SimDuration::from_secs_f64(30.0 + model.weight_bytes() / 2e9), |d| d.get());
+        // A replica loads its model before it serves, as in the event model.
+        let cold_start = svc.cold_start_for(&model);
 
         // Replicas.
         let (min, max, target) = match &svc.autoscaler {
@@ -140,7 +140,7 @@ impl Baseline {
         // Markets.
         let od_price = match &fallback.price {
             Some(PriceSpec::Fixed(p)) => *p,
-            _ => fallback.capex.as_ref().map_or(nt.list_price_per_hour, |c| c.per_node / (c.years * 8_760.0) + c.opex_per_node_hour),
+            _ => fallback.capex.as_ref().map_or(nt.list_price_per_hour, |c| c.price_per_node_hour()),
         };
         let dt_h = dt_s / 3_600.0;
         let mut p = PointParams {
@@ -184,7 +184,7 @@ impl Baseline {
                     m.mean,
                     1.0 - (-m.reversion_per_hour * dt_h).exp(),
                     m.volatility * m.mean * dt_h.sqrt(),
-                    m.floor.unwrap_or(0.1 * m.mean),
+                    m.floor_price(),
                     m.cap.unwrap_or(f64::from(f32::MAX)),
                     m.jumps_per_day * dt_s / 86_400.0,
                     m.jump_size,

@@ -110,10 +110,6 @@ fn unresolved(what: &'static str, name: &str) -> BuildError {
     BuildError::Unresolved { what, name: name.to_string() }
 }
 
-/// Seconds to load weights at the default rate, on top of a 30-second container start.
-const COLD_START_BASE_SECS: f64 = 30.0;
-const WEIGHT_LOAD_BYTES_PER_SEC: f64 = 2e9;
-
 impl Fabric {
     /// Builds the fabric of `scenario` for the run seeded with `seed`, with
     /// the scheduler the scenario names.
@@ -156,7 +152,7 @@ impl Fabric {
                     PriceProcess::new(&PriceSpec::Table(table.clone()), rngs.stream(&format!("pool/{}/price", p.name)))
                 }
                 (Some(ps), _) => PriceProcess::new(ps, rngs.stream(&format!("pool/{}/price", p.name))),
-                (None, Some(c)) => PriceProcess::fixed(c.per_node / (c.years * 8_760.0) + c.opex_per_node_hour),
+                (None, Some(c)) => PriceProcess::fixed(c.price_per_node_hour()),
                 (None, None) => PriceProcess::fixed(nt.list_price_per_hour),
             };
             let gpus = nt.accelerators_per_node;
@@ -240,10 +236,7 @@ impl Fabric {
                 image: s.image.clone(),
                 labels: s.labels.clone(),
             });
-            let cold = s.cold_start.map_or_else(
-                || SimDuration::from_secs_f64(COLD_START_BASE_SECS + model.weight_bytes() / WEIGHT_LOAD_BYTES_PER_SEC),
-                |d| d.get(),
-            );
+            let cold = s.cold_start_for(&model);
             services.push(Service {
                 id: ServiceId(i as u32),
                 workload,

@@ -536,6 +536,13 @@ fn default_tick() -> Dur {
     Dur::secs(300)
 }
 
+impl MeanRevertingSpec {
+    /// The lowest price: `floor`, or 10% of the mean.
+    pub fn floor_price(&self) -> f64 {
+        self.floor.unwrap_or(0.1 * self.mean)
+    }
+}
+
 /// Piecewise-constant prices: each point's price holds until the next point.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -635,6 +642,13 @@ pub struct CapexSpec {
     pub opex_per_node_hour: f64,
 }
 
+impl CapexSpec {
+    /// The capital cost amortised straight-line over `years` of 8,760 hours, plus running costs, per node-hour.
+    pub fn price_per_node_hour(&self) -> f64 {
+        self.per_node / (self.years * 8_760.0) + self.opex_per_node_hour
+    }
+}
+
 /// An LLM inference service.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -702,6 +716,14 @@ pub struct ServiceSpec {
     /// Reactive autoscaling of replicas. Default: a fixed replica count.
     #[serde(default)]
     pub autoscaler: Option<AutoscalerSpec>,
+}
+
+impl ServiceSpec {
+    /// Time from a replica's start to its serving: `cold_start`, or 30 s
+    /// for the container plus `model`'s weights loaded at 2 GB/s.
+    pub fn cold_start_for(&self, model: &ModelArch) -> crate::time::SimDuration {
+        self.cold_start.map_or_else(|| crate::time::SimDuration::from_secs_f64(30.0 + model.weight_bytes() / 2e9), Dur::get)
+    }
 }
 
 fn default_team() -> String {
