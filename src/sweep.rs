@@ -10,55 +10,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 use twin_export::columns::{Values, write_columns};
 use twin_sim::scenario::Scenario;
+use twin_sweep::engine::Engine;
 use twin_sweep::gpu::GpuBackend;
 use twin_sweep::grid::{self, Axis};
 use twin_sweep::summary::{self, PointSummary};
-use twin_sweep::{Baseline, Outcome, PointParams, SweepError};
+use twin_sweep::{Baseline, Outcome, PointParams};
 
-/// Most replicas (over all points) held in memory at once.
-const GROUP_REPLICAS: u64 = 4_000_000;
 /// Most replica rows written to replicas.parquet.
 const MAX_REPLICA_ROWS: u64 = 20_000_000;
-
-/// Where the sweep runs.
-enum Engine {
-    Gpu(Box<GpuBackend>),
-    Cpu(usize),
-}
-
-impl Engine {
-    fn name(&self) -> String {
-        match self {
-            Engine::Gpu(g) => format!("gpu ({})", g.adapter_name()),
-            Engine::Cpu(t) => {
-                format!("cpu ({} threads)", if *t == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { *t })
-            }
-        }
-    }
-
-    fn run(&self, points: &[PointParams], count: u32, progress: &mut dyn FnMut(u64)) -> Result<Vec<Outcome>, SweepError> {
-        match self {
-            Engine::Gpu(g) => g.run(points, 0, count, progress),
-            Engine::Cpu(threads) => {
-                // Blocks of replicas, so progress can be shown between them.
-                let block = count.div_ceil(16).max(1);
-                let mut out = vec![Outcome::default(); points.len() * count as usize];
-                let mut first = 0;
-                while first < count {
-                    let n = block.min(count - first);
-                    let part = twin_sweep::cpu::run(points, first, n, *threads);
-                    for p in 0..points.len() {
-                        let dst = p * count as usize + first as usize;
-                        out[dst..dst + n as usize].copy_from_slice(&part[p * n as usize..(p + 1) * n as usize]);
-                    }
-                    first += n;
-                    progress(u64::from(first) * points.len() as u64);
-                }
-                Ok(out)
-            }
-        }
-    }
-}
 
 fn engine(backend: SweepBackend, threads: usize) -> anyhow::Result<Engine> {
     Ok(match backend {
@@ -89,6 +48,9 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     crate::trace::attach_all(&mut scenario, &base)?;
     let step = twin_sim::scenario::duration::parse_duration(&a.step).map_err(|e| anyhow::anyhow!("--step `{}`: {e}", a.step))?;
     let baseline = Baseline::from_scenario(&scenario, a.service.as_deref(), step)?;
+    if !baseline.left_out.is_empty() {
+        eprintln!("note: the sweep models service `{}` on its own; its costs leave out {}", baseline.service, baseline.left_out.join("; "));
+    }
     if a.replicas == 0 {
         bail!("--replicas must be at least 1");
     }
@@ -118,26 +80,14 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let engine = engine(a.backend, a.threads)?;
     let total = values.len() as u64 * u64::from(a.replicas);
-    let per_group = (GROUP_REPLICAS / u64::from(a.replicas)).max(1) as usize;
     let mut progress = Progress::new(&format!("sweep {} · {}", baseline.service, engine.name()));
     let started = Instant::now();
-    let mut summaries: Vec<PointSummary> = Vec::with_capacity(values.len());
     let keep_replicas = a.out.is_some() && total <= MAX_REPLICA_ROWS;
-    let mut replica_rows: Vec<(usize, u32, Outcome)> = Vec::new();
-    let mut done = 0u64;
-    for (g, group) in params.chunks(per_group).enumerate() {
-        let offset = g * per_group;
-        let outcomes = engine
-            .run(group, a.replicas, &mut |d| progress.set((done + d) as f64 / total as f64))
-            .with_context(|| format!("sweeping points {}..{}", offset, offset + group.len()))?;
-        for (i, chunk) in outcomes.chunks(a.replicas as usize).enumerate() {
-            summaries.push(summary::summarise(values[offset + i].clone(), chunk, baseline.slo_target, f64::from(baseline.params.od_price)));
-            if keep_replicas {
-                replica_rows.extend(chunk.iter().enumerate().map(|(r, o)| (offset + i, r as u32, *o)));
-            }
-        }
-        done += group.len() as u64 * u64::from(a.replicas);
-    }
+    let swept = engine
+        .sweep(&params, a.replicas, baseline.slo_target as f32, keep_replicas, &mut |d| progress.set(d as f64 / total as f64))
+        .context("sweeping")?;
+    let od_price = f64::from(baseline.params.od_price);
+    let summaries: Vec<PointSummary> = swept.tallies.iter().zip(&values).map(|(t, v)| summary::summarise(v.clone(), t, od_price)).collect();
     let secs = started.elapsed().as_secs_f64();
     progress.finish();
     let steps = u64::from(baseline.params.steps);
@@ -146,14 +96,14 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         write_grid(&dir.join("grid.parquet"), &axes, &summaries)?;
-        if keep_replicas {
-            write_replicas(&dir.join("replicas.parquet"), &axes, &values, &replica_rows)?;
+        if let Some(outcomes) = &swept.outcomes {
+            write_replicas(&dir.join("replicas.parquet"), &axes, &values, a.replicas, outcomes)?;
         } else {
             eprintln!("note: {total} replicas is more than {MAX_REPLICA_ROWS}; replicas.parquet not written");
         }
     }
 
-    let bench = if a.bench { Some(bench(&engine, &params, a.replicas, steps, a.threads)?) } else { None };
+    let bench = if a.bench { Some(bench(&engine, &params, a.replicas, steps, a.threads, baseline.slo_target as f32)?) } else { None };
     if a.format == Format::Json {
         let v = json!({
             "scenario": baseline.scenario,
@@ -166,6 +116,7 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             "slo_target": baseline.slo_target,
             "confidence": a.confidence,
             "model": model_json(&baseline.params),
+            "left_out": baseline.left_out,
             "axes": axes.iter().map(|x| &x.key).collect::<Vec<_>>(),
             "points": summaries.iter().map(point_json).collect::<Vec<_>>(),
             "cheapest": best.map(point_json),
@@ -227,25 +178,34 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Times the sweep on `engine` and on the CPU backend, same points.
-fn bench(engine: &Engine, params: &[PointParams], replicas: u32, steps: u64, threads: usize) -> anyhow::Result<serde_json::Value> {
+/// Times the sweep on `engine` and on the CPU backend, same points, the
+/// whole path (pilot, model, tallies; no outcomes kept).
+fn bench(
+    engine: &Engine,
+    params: &[PointParams],
+    replicas: u32,
+    steps: u64,
+    threads: usize,
+    target: f32,
+) -> anyhow::Result<serde_json::Value> {
     let work = params.len() as f64 * f64::from(replicas) * steps as f64;
     let time = |e: &Engine| -> anyhow::Result<f64> {
         let mut best = f64::MAX;
         for _ in 0..3 {
             let t = Instant::now();
-            e.run(params, replicas, &mut |_| {})?;
+            e.sweep(params, replicas, target, false, &mut |_| {})?;
             best = best.min(t.elapsed().as_secs_f64());
         }
         Ok(best)
     };
     let main = time(engine)?;
-    let cpu = if matches!(engine, Engine::Cpu(_)) { main } else { time(&Engine::Cpu(threads))? };
+    let cpu_engine = Engine::Cpu(threads);
+    let cpu = if matches!(engine, Engine::Cpu(_)) { main } else { time(&cpu_engine)? };
     let line = format!(
-        "{}: {:.3e} replica-steps/s · cpu ({} threads): {:.3e} replica-steps/s · ratio {:.1}× (best of 3, {} replica-steps)",
+        "{}: {:.3e} replica-steps/s · {}: {:.3e} replica-steps/s · ratio {:.1}× (best of 3, {} replica-steps)",
         engine.name(),
         work / main,
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu_engine.name(),
         work / cpu,
         cpu / main,
         work
@@ -281,6 +241,8 @@ fn point_json(s: &PointSummary) -> serde_json::Value {
         "spot_savings_mean": s.spot_savings_mean,
         "interruptions_mean": s.interruptions_mean,
         "dropped_share": s.dropped_share,
+        "spot_node_hours_mean": s.spot_node_hours_mean,
+        "on_demand_node_hours_mean": s.od_node_hours_mean,
     })
 }
 
@@ -300,11 +262,15 @@ fn write_grid(path: &std::path::Path, axes: &[Axis], s: &[PointSummary]) -> anyh
         ("spot_savings_mean", f(|p| p.spot_savings_mean)),
         ("interruptions_mean", f(|p| p.interruptions_mean)),
         ("dropped_share", f(|p| p.dropped_share)),
+        ("spot_node_hours_mean", f(|p| p.spot_node_hours_mean)),
+        ("on_demand_node_hours_mean", f(|p| p.od_node_hours_mean)),
     ]);
     write_columns(path, cols).with_context(|| format!("writing {}", path.display()))
 }
 
-fn write_replicas(path: &std::path::Path, axes: &[Axis], values: &[Vec<f64>], rows: &[(usize, u32, Outcome)]) -> anyhow::Result<()> {
+fn write_replicas(path: &std::path::Path, axes: &[Axis], values: &[Vec<f64>], count: u32, outcomes: &[Outcome]) -> anyhow::Result<()> {
+    let rows: Vec<(usize, u32, Outcome)> =
+        outcomes.iter().enumerate().map(|(i, o)| (i / count as usize, (i % count as usize) as u32, *o)).collect();
     let mut cols: Vec<(&str, Values)> =
         axes.iter().enumerate().map(|(i, a)| (a.key.as_str(), Values::F64(rows.iter().map(|r| values[r.0][i]).collect()))).collect();
     let f = |g: fn(&Outcome) -> f32| Values::F64(rows.iter().map(|r| f64::from(g(&r.2))).collect());

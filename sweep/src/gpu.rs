@@ -5,10 +5,13 @@
 //! A sweep runs in chunks, each as large as one outcome buffer may be on the
 //! device; a chunk runs as several submissions sized by replica-steps so
 //! that each takes tens of milliseconds (the size adapts to the measured
-//! time), and progress is reported between submissions. Only the outcome
-//! buffer of a finished chunk is read back. Outcomes come out in the layout
-//! of [`crate::cpu::run`] and agree with it up to the rounding of the
-//! device's transcendental functions (see the tests for the tolerance).
+//! time), and progress is reported between submissions. A finished chunk
+//! is either read back whole ([`GpuBackend::run`]: every replica's outcome)
+//! or reduced on the device ([`GpuBackend::tally_into`], the `tally` entry
+//! point: per-tile sums and extremes, per-point histograms), so that only
+//! summaries cross the bus. Outcomes come out in the layout of
+//! [`crate::cpu::run`] and agree with it up to the rounding of the device's
+//! transcendental functions (see the tests for the tolerance).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), twin_sweep::SweepError> {
@@ -29,6 +32,7 @@ use wgpu::util::DeviceExt;
 
 use crate::SweepError;
 use crate::model::{OUTCOME_FIELDS, Outcome, PointParams};
+use crate::tally::{Partial, SLOTS, Tally};
 
 /// Invocations per workgroup (`@workgroup_size` in the shader).
 const WORKGROUP: u64 = 64;
@@ -67,11 +71,38 @@ struct Job {
     pad: u32,
 }
 
+/// Replicas one workgroup of the tally sums.
+const TILE: u64 = 2048;
+
+/// A run of one point's replicas in a chunk's outcome buffer (`Tile` in the shader).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct Tile {
+    point: u32,
+    start: u32,
+    len: u32,
+    pad: u32,
+}
+
+/// A point's histogram bounds and SLO target (`PointBounds` in the shader).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct PointBounds {
+    cost_lo: f32,
+    cost_per_unit: f32,
+    att_lo: f32,
+    att_per_unit: f32,
+    slo_target: f32,
+    pad: [u32; 3],
+}
+
 /// A GPU (or, when allowed, a CPU Vulkan driver) ready to run sweeps.
 pub struct GpuBackend {
     device: wgpu::Device,
     queue: wgpu::Queue,
     pipeline: wgpu::ComputePipeline,
+    /// The reduction of a chunk's outcomes (`tally` in the shader).
+    tally: wgpu::ComputePipeline,
     info: wgpu::AdapterInfo,
     /// Largest storage buffer the device binds, bytes.
     max_binding: u64,
@@ -143,6 +174,8 @@ impl GpuBackend {
         let limits = wgpu::Limits {
             max_storage_buffer_binding_size: has.max_storage_buffer_binding_size,
             max_buffer_size: has.max_buffer_size,
+            // The tally reads and writes five storage buffers.
+            max_storage_buffers_per_shader_stage: has.max_storage_buffers_per_shader_stage.min(8),
             ..wgpu::Limits::downlevel_defaults()
         };
         let fail = |what: &str, e: &dyn std::fmt::Display| SweepError::NoAdapter(format!("{} {what}: {e}", describe(&info)));
@@ -176,6 +209,14 @@ impl GpuBackend {
             compilation_options: Default::default(),
             cache: None,
         });
+        let tally = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("sweep tally"),
+            layout: None,
+            module: &module,
+            entry_point: Some("tally"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(fail("could not build the sweep kernel", &e));
         }
@@ -183,6 +224,7 @@ impl GpuBackend {
             device,
             queue,
             pipeline,
+            tally,
             info,
             max_binding: limits.max_storage_buffer_binding_size.min(limits.max_buffer_size),
             max_groups: u64::from(limits.max_compute_workgroups_per_dimension),
@@ -287,32 +329,37 @@ impl GpuBackend {
         len: u64,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Vec<Outcome>, String> {
+        let outcomes = self.compute_chunk(points, first, count, start, len, progress)?;
+        self.read_back(&outcomes, len * OUTCOME_BYTES)
+    }
+
+    /// Runs the `len` replicas from flat index `start` (point-major) into an
+    /// outcome buffer on the device, in submissions of about the budget,
+    /// calling `progress` after each.
+    fn compute_chunk(
+        &self,
+        points: &[PointParams],
+        first: u32,
+        count: u32,
+        start: u64,
+        len: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<wgpu::Buffer, String> {
         let count64 = u64::from(count);
-        let (p_lo, p_hi) = ((start / count64) as usize, ((start + len - 1) / count64) as usize);
+        let p_lo = (start / count64) as usize;
+        let p_hi = ((start + len - 1) / count64) as usize;
         let params = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("sweep points"),
             contents: bytemuck::cast_slice(&points[p_lo..=p_hi]),
             usage: wgpu::BufferUsages::STORAGE,
         });
-        let bytes = len * OUTCOME_BYTES;
         let outcomes = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("sweep outcomes"),
-            size: bytes,
+            size: len * OUTCOME_BYTES,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("sweep readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let job = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("sweep job"),
-            size: size_of::<Job>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let job = self.uniform("sweep job", size_of::<Job>() as u64);
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("sweep"),
             layout: &self.pipeline.get_bind_group_layout(0),
@@ -326,8 +373,7 @@ impl GpuBackend {
         while pos < len {
             let at = start + pos;
             let (n, work) = self.submission_len(points, count64, at, len - pos);
-            let groups = n.div_ceil(WORKGROUP);
-            let (gx, gy) = (groups.min(self.max_groups), groups.div_ceil(self.max_groups));
+            let (gx, gy) = self.grid(n.div_ceil(WORKGROUP));
             let job_now = Job {
                 p0: (at / count64 - p_lo as u64) as u32,
                 r0: (at % count64) as u32,
@@ -339,32 +385,63 @@ impl GpuBackend {
                 pad: 0,
             };
             self.queue.write_buffer(&job, 0, bytemuck::bytes_of(&job_now));
-            let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sweep") });
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("sweep"), timestamp_writes: None });
-                pass.set_pipeline(&self.pipeline);
-                pass.set_bind_group(0, &bind, &[]);
-                pass.dispatch_workgroups(gx as u32, gy as u32, 1);
-            }
-            if pos + n == len {
-                encoder.copy_buffer_to_buffer(&outcomes, 0, &readback, 0, bytes);
-            }
             let began = Instant::now();
-            self.queue.submit([encoder.finish()]);
-            self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| e.to_string())?;
-            self.check()?;
+            self.dispatch(&self.pipeline, &bind, (gx, gy))?;
             self.adapt(work, began.elapsed());
             pos += n;
             progress(start + pos);
         }
+        Ok(outcomes)
+    }
+
+    /// A dispatch of `groups` workgroups (x, y) in one submission, waited for.
+    fn dispatch(&self, pipeline: &wgpu::ComputePipeline, bind: &wgpu::BindGroup, groups: (u64, u64)) -> Result<(), String> {
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sweep") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("sweep"), timestamp_writes: None });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, bind, &[]);
+            pass.dispatch_workgroups(groups.0 as u32, groups.1 as u32, 1);
+        }
+        self.queue.submit([encoder.finish()]);
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| e.to_string())?;
+        self.check()
+    }
+
+    /// Workgroups in x and y for `groups` workgroups, x at most the device's limit.
+    fn grid(&self, groups: u64) -> (u64, u64) {
+        (groups.min(self.max_groups), groups.div_ceil(self.max_groups))
+    }
+
+    /// A uniform buffer of `size` bytes.
+    fn uniform(&self, label: &str, size: u64) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Copies the first `bytes` of `src` to the host.
+    fn read_back<T: bytemuck::Pod>(&self, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<T>, String> {
+        let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("sweep readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sweep readback") });
+        encoder.copy_buffer_to_buffer(src, 0, &readback, 0, bytes);
+        self.queue.submit([encoder.finish()]);
         let (tx, rx) = mpsc::channel();
         readback.slice(..).map_async(wgpu::MapMode::Read, move |r| drop(tx.send(r)));
         self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| e.to_string())?;
         self.check()?;
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(format!("reading the outcomes back failed: {e}")),
-            Err(_) => return Err("reading the outcomes back never finished".to_string()),
+            Ok(Err(e)) => return Err(format!("reading results back failed: {e}")),
+            Err(_) => return Err("reading results back never finished".to_string()),
         }
         let kept = {
             let view = readback.get_mapped_range(..).map_err(|e| e.to_string())?;
@@ -372,6 +449,122 @@ impl GpuBackend {
         };
         readback.unmap();
         Ok(kept)
+    }
+
+    /// Runs replicas `first..first + count` of every point and adds them to
+    /// `tallies` (one per point, their histogram bounds already set), summed
+    /// on the device: per chunk only a tile's sums and extremes and each
+    /// point's histogram counts come back, never the outcomes. When the
+    /// device fails, `tallies` hold every finished chunk and the error's
+    /// `done` says how many replicas that is.
+    pub fn tally_into(
+        &self,
+        points: &[PointParams],
+        first: u32,
+        count: u32,
+        tallies: &mut [Tally],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), SweepError> {
+        let count64 = u64::from(count);
+        let total = points.len() as u64 * count64;
+        let fail = |done: u64, message: String| SweepError::Device { done, total, message };
+        self.check().map_err(|m| fail(0, m))?;
+        assert_eq!(tallies.len(), points.len(), "one tally per point");
+        let chunk = self.chunk_len(count64);
+        let mut done = 0u64;
+        while done < total {
+            let len = chunk.min(total - done);
+            self.tally_chunk(points, first, count, done, len, tallies, progress).map_err(|m| fail(done, m))?;
+            done += len;
+        }
+        Ok(())
+    }
+
+    /// One chunk of [`Self::tally_into`]: runs it, sums it on the device and
+    /// adds the sums to `tallies` once everything has come back.
+    #[allow(clippy::too_many_arguments)]
+    fn tally_chunk(
+        &self,
+        points: &[PointParams],
+        first: u32,
+        count: u32,
+        start: u64,
+        len: u64,
+        tallies: &mut [Tally],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), String> {
+        let outcomes = self.compute_chunk(points, first, count, start, len, progress)?;
+        let count64 = u64::from(count);
+        let (p_lo, p_hi) = ((start / count64) as usize, ((start + len - 1) / count64) as usize);
+        // Tiles: runs of one point's replicas, TILE at most.
+        let mut tiles = Vec::new();
+        for p in p_lo..=p_hi {
+            let (a, b) = ((p as u64 * count64).max(start), ((p as u64 + 1) * count64).min(start + len));
+            let mut at = a;
+            while at < b {
+                let n = TILE.min(b - at);
+                tiles.push(Tile { point: (p - p_lo) as u32, start: (at - start) as u32, len: n as u32, pad: 0 });
+                at += n;
+            }
+        }
+        let bounds: Vec<PointBounds> = tallies[p_lo..=p_hi]
+            .iter()
+            .map(|t| PointBounds {
+                cost_lo: t.cost.bounds.lo,
+                cost_per_unit: t.cost.bounds.per_unit,
+                att_lo: t.attainment.bounds.lo,
+                att_per_unit: t.attainment.bounds.per_unit,
+                slo_target: t.target,
+                pad: [0; 3],
+            })
+            .collect();
+        let storage = |label: &str, contents: &[u8]| {
+            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+        };
+        let tile_buf = storage("sweep tiles", bytemuck::cast_slice(&tiles));
+        let bounds_buf = storage("sweep bounds", bytemuck::cast_slice(&bounds));
+        let partial_bytes = (tiles.len() * size_of::<Partial>()) as u64;
+        let hist_bytes = (bounds.len() * 2 * SLOTS * 4) as u64;
+        let output = |label: &str, size: u64| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            })
+        };
+        // Buffers start zeroed, as the histograms must.
+        let partial_buf = output("sweep partials", partial_bytes);
+        let hist_buf = output("sweep histograms", hist_bytes);
+        let (gx, gy) = self.grid(tiles.len() as u64);
+        let reduce = self.uniform("sweep reduce", 16);
+        self.queue.write_buffer(&reduce, 0, bytemuck::cast_slice(&[tiles.len() as u32, gx as u32, 0, 0]));
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("sweep tally"),
+            layout: &self.tally.get_bind_group_layout(0),
+            entries: &[
+                wgpu::BindGroupEntry { binding: 1, resource: outcomes.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 3, resource: tile_buf.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 4, resource: bounds_buf.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 5, resource: partial_buf.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 6, resource: hist_buf.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 7, resource: reduce.as_entire_binding() },
+            ],
+        });
+        self.dispatch(&self.tally, &bind, (gx, gy))?;
+        let partials: Vec<Partial> = self.read_back(&partial_buf, partial_bytes)?;
+        let counts: Vec<u32> = self.read_back(&hist_buf, hist_bytes)?;
+        for (tile, part) in tiles.iter().zip(&partials) {
+            tallies[p_lo + tile.point as usize].merge(part);
+        }
+        for (i, c) in counts.chunks(2 * SLOTS).enumerate() {
+            tallies[p_lo + i].merge_counts(c);
+        }
+        Ok(())
     }
 
     /// Scales the submission budget towards [`TARGET`] from the time the
@@ -525,6 +718,53 @@ mod tests {
             assert!(off * 100 <= count as usize, "point {i}: {off} of {count} costs off by more than 1e-3");
         }
         eprintln!("{report}");
+    }
+
+    /// The device's tally of its own outcomes is the host's tally of them:
+    /// counts, misses and every histogram slot the same, sums to f32
+    /// rounding; across tiles, submissions, chunks and point boundaries.
+    #[test]
+    fn the_device_tallies_as_the_host_does() {
+        let Some(mut gpu) = backend() else { return };
+        let (points, first, count) = (points(), 3, 5000);
+        gpu.set_submission_budget(1500 * 300);
+        gpu.set_chunk_cap(7000);
+        let outcomes = gpu.run(&points, first, count, &mut |_| {}).unwrap();
+        let mut host: Vec<Tally> = Vec::new();
+        let mut device: Vec<Tally> = Vec::new();
+        for part in outcomes.chunks(count as usize) {
+            let empty = Tally::from_pilot(&part[..100], 0.99);
+            let mut t = empty.cleared();
+            part.iter().for_each(|o| t.add(o));
+            host.push(t);
+            device.push(empty);
+        }
+        let mut calls = 0;
+        gpu.tally_into(&points, first, count, &mut device, &mut |_| calls += 1).unwrap();
+        assert!(calls > 4);
+        for (i, (h, d)) in host.iter().zip(&device).enumerate() {
+            assert_eq!((h.n, h.misses), (d.n, d.misses), "point {i}");
+            assert_eq!(h.cost.counts, d.cost.counts, "point {i}");
+            assert_eq!(h.attainment.counts, d.attainment.counts, "point {i}");
+            assert_eq!(
+                (h.cost.min, h.cost.max, h.attainment.min, h.attainment.max),
+                (d.cost.min, d.cost.max, d.attainment.min, d.attainment.max)
+            );
+            for f in 0..OUTCOME_FIELDS {
+                assert!(
+                    (h.sums[f] - d.sums[f]).abs() <= 1e-5 * h.sums[f].abs().max(1.0),
+                    "point {i} field {f}: {} against {}",
+                    h.sums[f],
+                    d.sums[f]
+                );
+            }
+            assert!((h.attainment_sum - d.attainment_sum).abs() <= 1e-5 * h.attainment_sum.max(1.0));
+            assert!(h.cost.counts.iter().filter(|c| **c > 0).count() > 20, "point {i}: the histogram should spread");
+        }
+        // Twice on the same device: the same bits.
+        let mut again: Vec<Tally> = device.iter().map(Tally::cleared).collect();
+        gpu.tally_into(&points, first, count, &mut again, &mut |_| {}).unwrap();
+        assert_eq!(again, device);
     }
 
     #[test]

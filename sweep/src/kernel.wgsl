@@ -5,10 +5,11 @@
 // Differences from the Rust text that keep the results the same:
 // - `round_away` is Rust's `f32::round` (halves away from zero); WGSL's
 //   `round` rounds halves to even;
-// - `pow(0, y)` is undefined in WGSL, so `rho == 0` is handled before it;
-// - Rust's `clamp(lo, hi)` is `min(max(x, lo), hi)` when `lo <= hi`.
+// - `pow(0, y)` is undefined in WGSL, so `rho == 0` is handled before it
+//   (`y` is never 0 there);
+// - Rust's `x.max(lo).min(hi)` is `min(max(x, lo), hi)`.
 
-// One grid point's parameters: `PointParams` (40 four-byte fields).
+// One grid point's parameters: `PointParams` (41 four-byte fields).
 struct PointParams {
     steps: u32,
     dt_s: f32,
@@ -50,6 +51,7 @@ struct PointParams {
     p_hold: f32,
     e2e_full_s: f32,
     scale_every: f32,
+    od_floor_nodes: f32,
 }
 
 // One replica's history: `Outcome` (8 f32).
@@ -170,9 +172,12 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
     // The run starts with the fewest replicas placed and ready, as the event model does.
     let first_spot = round_away(p.replicas_min * p.spot_share);
     var spot_up = min(ceil(first_spot / p.replicas_per_node), p.spot_max_nodes);
-    var od_up = min(ceil((p.replicas_min - min(first_spot, spot_up * p.replicas_per_node)) / p.replicas_per_node), p.od_max_nodes);
+    var od_up = max(min(ceil((p.replicas_min - min(first_spot, spot_up * p.replicas_per_node)) / p.replicas_per_node), p.od_max_nodes), p.od_floor_nodes);
     var spot_pending = 0.0;
     var od_pending = 0.0;
+    // Spot replicas held last step, and the ready spot nodes that hold any.
+    var spot_prev = min(first_spot, spot_up * p.replicas_per_node);
+    var occupied = spot_up;
     var reps_ready = p.replicas_min;
     var want_prev = p.replicas_min;
     var queue = 0.0;
@@ -208,7 +213,18 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
         }
         want_prev = want;
         let spot_reps = round_away(want * p.spot_share);
-        let spot_want = min(ceil(spot_reps / p.replicas_per_node), p.spot_max_nodes);
+        // Scaling down takes spot replicas off nodes at random, so a node is
+        // freed only when all of its replicas go: one left keeps it.
+        let shed = max(spot_prev - spot_reps, 0.0);
+        var p_empties = 0.0;
+        var thinned = 0.0;
+        if shed > 0.0 {
+            p_empties = pow(shed / spot_prev, spot_prev / max(occupied, 1.0));
+            thinned = occupied;
+        }
+        let emptied = binomial(&rng, thinned, p_empties);
+        occupied = min(max(occupied - emptied, ceil(spot_reps / p.replicas_per_node)), spot_reps);
+        let spot_want = min(max(ceil(spot_reps / p.replicas_per_node), occupied), p.spot_max_nodes);
         // The spot market.
         var jump = 0.0;
         if unit(&rng) < p.jump_p {
@@ -225,6 +241,7 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
         // Reclaims, then nodes coming up.
         let lost = binomial(&rng, spot_up, p.p_interrupt);
         spot_up -= lost;
+        occupied = max(occupied - lost, 0.0);
         o.interruptions += lost;
         let spot_ready = spot_pending - binomial(&rng, spot_pending, p.p_spot_pending);
         spot_pending -= spot_ready;
@@ -245,8 +262,10 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
         }
         // On-demand takes every replica spot cannot hold now.
         let spot_held = min(spot_reps, spot_up * p.replicas_per_node);
+        occupied = min(max(occupied, ceil(spot_held / p.replicas_per_node)), spot_up);
+        spot_prev = spot_held;
         let od_reps = want - spot_held;
-        let od_want = min(ceil(od_reps / p.replicas_per_node), p.od_max_nodes);
+        let od_want = max(min(ceil(od_reps / p.replicas_per_node), p.od_max_nodes), p.od_floor_nodes);
         if od_up + od_pending < od_want {
             od_pending = od_want - od_up;
         } else {
@@ -260,32 +279,40 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
         let starting = placed - reps_ready;
         reps_ready += starting - binomial(&rng, starting, p.p_cold);
         let ready = reps_ready;
-        // Serving.
+        // Serving: the fluid queue runs from `q0` to `q1` across the step.
         let service = ready * p.mu;
-        var waited = 1e9;
-        if service > 0.0 {
-            waited = queue / service;
-        }
+        let q0 = queue;
         let backlog = queue + arrivals;
         let served = min(backlog, service * p.dt_s);
-        queue = backlog - served;
+        let q1 = backlog - served;
         let keep = p.timeout_s * max(service, rate);
-        let dropped = max(queue - keep, 0.0);
-        queue -= dropped;
-        // SLO: fluid delay of the backlog plus the M/M/c wait within the step.
-        let budget = p.ttft_budget_s - waited;
+        let dropped = max(q1 - keep, 0.0);
+        queue = q1 - dropped;
+        // SLO: the share of the step the queue is short enough, times the
+        // chance that the M/M/c wait (while the replicas keep up) fits the rest.
+        let limit = service * p.ttft_budget_s;
+        let lo = min(q0, q1);
+        let hi = max(q0, q1);
+        var below = 0.0;
+        if hi <= limit {
+            below = 1.0;
+        } else if lo < limit {
+            below = (limit - lo) / (hi - lo);
+        }
         var ok = 0.0;
-        if budget > 0.0 && service > 0.0 {
-            let rho = min(rate / service, 0.9999);
-            let servers = ready * p.slots;
-            let y = sqrt(2.0 * (servers + 1.0));
-            var p_wait = 0.0;
-            if rho > 0.0 {
-                p_wait = pow(rho, y);
-            } else if y == 0.0 {
-                p_wait = 1.0;
+        if below > 0.0 && service > 0.0 {
+            let waited = 0.5 * (lo + min(hi, limit)) / service;
+            var within = 1.0;
+            if rate < service {
+                let rho = rate / service;
+                let y = sqrt(2.0 * (ready * p.slots + 1.0));
+                var p_wait = 0.0;
+                if rho > 0.0 {
+                    p_wait = pow(rho, y);
+                }
+                within = 1.0 - p_wait * exp(-(service - rate) * (p.ttft_budget_s - waited));
             }
-            ok = 1.0 - p_wait * exp(-max(service - rate, 0.0) * budget);
+            ok = below * within;
         }
         // In flight: requests take longer as replicas fill, up to every batch slot.
         var load = 1.0;
@@ -324,4 +351,158 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         r = m - (job.count - job.r0);
     }
     outcomes[job.out_off + i] = run_replica(points[point], job.first + r);
+}
+
+// ---------------------------------------------------------------------------
+// Reductions on the device: `tally` turns a chunk's outcomes into per-tile
+// sums and extremes and per-point histograms (tally.rs says how they are
+// read), so that only those come back to the host.
+
+// Bins of a histogram between its bounds (`BINS` in tally.rs).
+const BINS: u32 = 1024u;
+// Slots of a histogram: one below, the bins, one above.
+const SLOTS: u32 = 1026u;
+
+// A run of one point's replicas in the outcome buffer, summed by one workgroup.
+struct Tile {
+    // The point, as an index into `bounds` and the histograms.
+    point: u32,
+    // First outcome of the tile.
+    start: u32,
+    // Outcomes in the tile.
+    len: u32,
+    pad: u32,
+}
+
+// Where a point's histograms lie, and its SLO target (`PointBounds` in gpu.rs).
+struct PointBounds {
+    cost_lo: f32,
+    cost_per_unit: f32,
+    att_lo: f32,
+    att_per_unit: f32,
+    slo_target: f32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+// One tile's statistics (`Partial` in tally.rs).
+struct Partial {
+    sums: array<f32, 8>,
+    attainment_sum: f32,
+    misses: u32,
+    n: u32,
+    cost_min: f32,
+    cost_max: f32,
+    attainment_min: f32,
+    attainment_max: f32,
+    pad: u32,
+}
+
+// The tally dispatch.
+struct Reduce {
+    // Tiles in the chunk.
+    tiles: u32,
+    // Workgroups per row of the 2-D dispatch.
+    stride: u32,
+    pad0: u32,
+    pad1: u32,
+}
+
+@group(0) @binding(3) var<storage, read> tiles: array<Tile>;
+@group(0) @binding(4) var<storage, read> bounds: array<PointBounds>;
+@group(0) @binding(5) var<storage, read_write> partials: array<Partial>;
+@group(0) @binding(6) var<storage, read_write> hist: array<atomic<u32>>;
+@group(0) @binding(7) var<uniform> reduce: Reduce;
+
+var<workgroup> acc_sums: array<array<f32, 9>, 64>;
+var<workgroup> acc_counts: array<vec2<u32>, 64>;
+var<workgroup> acc_ext: array<vec4<f32>, 64>;
+
+// The slot of `x` (`Bounds::slot` in tally.rs, the same f32 operations).
+fn slot(x: f32, lo: f32, per_unit: f32) -> u32 {
+    if !(x >= lo) {
+        return 0u;
+    }
+    let b = floor((x - lo) * per_unit);
+    if b >= f32(BINS) {
+        return BINS + 1u;
+    }
+    return 1u + u32(b);
+}
+
+// Share of arrived requests that met the SLO (1 with no arrivals).
+fn attainment(o: Outcome) -> f32 {
+    if o.arrived > 0.0 {
+        return o.met / o.arrived;
+    }
+    return 1.0;
+}
+
+@compute @workgroup_size(64)
+fn tally(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let t = wid.x + wid.y * reduce.stride;
+    var sums: array<f32, 9>;
+    var misses = 0u;
+    var n = 0u;
+    var ext = vec4<f32>(3.4e38, -3.4e38, 3.4e38, -3.4e38);
+    if t < reduce.tiles {
+        let tile = tiles[t];
+        let b = bounds[tile.point];
+        let base = tile.point * 2u * SLOTS;
+        var i = lane;
+        while i < tile.len {
+            let o = outcomes[tile.start + i];
+            let a = attainment(o);
+            sums[0] += o.cost;
+            sums[1] += o.list_cost;
+            sums[2] += o.arrived;
+            sums[3] += o.met;
+            sums[4] += o.dropped;
+            sums[5] += o.interruptions;
+            sums[6] += o.spot_node_hours;
+            sums[7] += o.od_node_hours;
+            sums[8] += a;
+            if a < b.slo_target {
+                misses += 1u;
+            }
+            n += 1u;
+            ext = vec4<f32>(min(ext.x, o.cost), max(ext.y, o.cost), min(ext.z, a), max(ext.w, a));
+            atomicAdd(&hist[base + slot(o.cost, b.cost_lo, b.cost_per_unit)], 1u);
+            atomicAdd(&hist[base + SLOTS + slot(a, b.att_lo, b.att_per_unit)], 1u);
+            i += 64u;
+        }
+    }
+    acc_sums[lane] = sums;
+    acc_counts[lane] = vec2<u32>(misses, n);
+    acc_ext[lane] = ext;
+    workgroupBarrier();
+    var half = 32u;
+    while half > 0u {
+        if lane < half {
+            for (var k = 0u; k < 9u; k += 1u) {
+                acc_sums[lane][k] += acc_sums[lane + half][k];
+            }
+            acc_counts[lane] += acc_counts[lane + half];
+            let m = acc_ext[lane];
+            let e = acc_ext[lane + half];
+            acc_ext[lane] = vec4<f32>(min(m.x, e.x), max(m.y, e.y), min(m.z, e.z), max(m.w, e.w));
+        }
+        workgroupBarrier();
+        half = half >> 1u;
+    }
+    if lane == 0u && t < reduce.tiles {
+        var p: Partial;
+        for (var k = 0u; k < 8u; k += 1u) {
+            p.sums[k] = acc_sums[0][k];
+        }
+        p.attainment_sum = acc_sums[0][8];
+        p.misses = acc_counts[0].x;
+        p.n = acc_counts[0].y;
+        p.cost_min = acc_ext[0].x;
+        p.cost_max = acc_ext[0].y;
+        p.attainment_min = acc_ext[0].z;
+        p.attainment_max = acc_ext[0].w;
+        partials[t] = p;
+    }
 }

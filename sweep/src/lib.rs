@@ -6,17 +6,25 @@
 //!   the event model and what it drops);
 //! - [`params`]: a scenario's service as the model's parameters;
 //! - [`grid`]: axes of varied parameters;
-//! - [`cpu`]: the CPU backend;
+//! - [`cpu`]: the CPU backend, on [`batch`] (replicas in SIMD lanes) and
+//!   [`lanes`] (branch-free arithmetic for them);
 //! - [`gpu`]: the GPU backend (the same model as wgpu compute shaders);
+//! - [`engine`]: a whole sweep on either backend (pilot, then tallies);
+//! - [`tally`]: running statistics per point (sums, misses, histograms),
+//!   filled on the device by the GPU backend;
 //! - [`summary`]: statistics per point and the cheapest point that meets the SLO.
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod cpu;
+pub mod engine;
 pub mod gpu;
 pub mod grid;
+pub mod lanes;
 pub mod model;
 pub mod params;
 pub mod summary;
+pub mod tally;
 
 pub use model::{Outcome, PointParams, run_replica};
 pub use params::Baseline;

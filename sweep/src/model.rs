@@ -19,9 +19,12 @@
 //!   the roofline step model); a backlog carries over; requests older than
 //!   the queue timeout are dropped;
 //! - SLO: a request meets it when its queueing delay is within the TTFT
-//!   budget (the SLO less the prefill time): the backlog's fluid delay plus
-//!   the within-step wait of an M/M/c queue (c = replicas × batch slots),
-//!   by the Sakasegawa approximation of the waiting probability;
+//!   budget (the SLO less the prefill time): the fluid queue, taken as
+//!   moving linearly across the step, must be short enough for the replicas
+//!   to reach the request within the budget (so the first seconds of an
+//!   overload still meet it), and on top of that, while the replicas keep
+//!   up, the wait of an M/M/c queue (c = replicas × batch slots, Sakasegawa's
+//!   waiting probability) must fit what is left of the budget;
 //! - cost: every node from launch, at the step's price, per node-hour.
 //!
 //! What it drops: individual requests and tokens (E2E misses from long
@@ -32,7 +35,7 @@
 use bytemuck::{Pod, Zeroable};
 
 /// Everything one grid point's replicas share, laid out as the shader reads
-/// it (40 four-byte fields, 160 bytes). Chances whose zero means "at once"
+/// it (41 four-byte fields, 164 bytes). Chances whose zero means "at once"
 /// (`p_spot_pending`, `p_cold`, `p_keep`, `p_hold`) are chances of waiting.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -112,12 +115,15 @@ pub struct PointParams {
     pub p_cold: f32,
     /// Chance per step that a node no longer needed is kept (the scale-down delay).
     pub p_keep: f32,
-    /// Chance per step that the autoscaler holds a higher count instead of scaling down (its window).
+    /// Chance per look that the autoscaler holds a higher count instead of scaling down (its window).
     pub p_hold: f32,
     /// Mean end-to-end time at full batch, seconds.
     pub e2e_full_s: f32,
     /// The autoscaler looks every this many steps (at least 1).
     pub scale_every: f32,
+    /// Fallback nodes always up and billed (a committed pool's nodes, an
+    /// on-demand pool's minimum).
+    pub od_floor_nodes: f32,
 }
 
 /// What one replica's history came to.
@@ -233,8 +239,14 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
     // The run starts with the fewest replicas placed and ready, as the event model does.
     let first_spot = (p.replicas_min * p.spot_share).round();
     let mut spot_up = (first_spot / p.replicas_per_node).ceil().min(p.spot_max_nodes);
-    let mut od_up = ((p.replicas_min - first_spot.min(spot_up * p.replicas_per_node)) / p.replicas_per_node).ceil().min(p.od_max_nodes);
+    let mut od_up = ((p.replicas_min - first_spot.min(spot_up * p.replicas_per_node)) / p.replicas_per_node)
+        .ceil()
+        .min(p.od_max_nodes)
+        .max(p.od_floor_nodes);
     let (mut spot_pending, mut od_pending) = (0.0f32, 0.0f32);
+    // Spot replicas held last step, and the ready spot nodes that hold any.
+    let mut spot_prev = first_spot.min(spot_up * p.replicas_per_node);
+    let mut occupied = spot_up;
     let mut reps_ready = p.replicas_min;
     let mut want_prev = p.replicas_min;
     let mut queue = 0.0f32;
@@ -258,7 +270,7 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
         // The autoscaler sees what the last step left: requests in flight and queued.
         let mut want = p.replicas_min;
         if p.target_concurrency > 0.0 {
-            want = (observed / p.target_concurrency).ceil().clamp(p.replicas_min, p.replicas_max);
+            want = (observed / p.target_concurrency).ceil().max(p.replicas_min).min(p.replicas_max);
         }
         let hold = uniform(&mut rng) < p.p_hold;
         let looks = (step as f32 % p.scale_every.max(1.0)) == 0.0;
@@ -267,10 +279,16 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
         }
         want_prev = want;
         let spot_reps = (want * p.spot_share).round();
-        let spot_want = (spot_reps / p.replicas_per_node).ceil().min(p.spot_max_nodes);
+        // Scaling down takes spot replicas off nodes at random, so a node is
+        // freed only when all of its replicas go: one left keeps it.
+        let shed = (spot_prev - spot_reps).max(0.0);
+        let p_empties = if shed > 0.0 { (shed / spot_prev).powf(spot_prev / occupied.max(1.0)) } else { 0.0 };
+        let emptied = binomial(&mut rng, if shed > 0.0 { occupied } else { 0.0 }, p_empties);
+        occupied = (occupied - emptied).max((spot_reps / p.replicas_per_node).ceil()).min(spot_reps);
+        let spot_want = (spot_reps / p.replicas_per_node).ceil().max(occupied).min(p.spot_max_nodes);
         // The spot market.
         let jump = if uniform(&mut rng) < p.jump_p { p.spot_mean * p.jump_size * -uniform_open(&mut rng).ln() } else { 0.0 };
-        price = (price + p.spot_revert * (p.spot_mean - price) + p.spot_vol * normal(&mut rng) + jump).clamp(p.spot_floor, p.spot_cap);
+        price = (price + p.spot_revert * (p.spot_mean - price) + p.spot_vol * normal(&mut rng) + jump).max(p.spot_floor).min(p.spot_cap);
         if stocked_out == 0 {
             if uniform(&mut rng) < p.p_stockout {
                 stocked_out = 1;
@@ -281,6 +299,7 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
         // Reclaims, then nodes coming up.
         let lost = binomial(&mut rng, spot_up, p.p_interrupt);
         spot_up -= lost;
+        occupied = (occupied - lost).max(0.0);
         o.interruptions += lost;
         let spot_ready = spot_pending - binomial(&mut rng, spot_pending, p.p_spot_pending);
         spot_pending -= spot_ready;
@@ -301,8 +320,10 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
         }
         // On-demand takes every replica spot cannot hold now.
         let spot_held = spot_reps.min(spot_up * p.replicas_per_node);
+        occupied = occupied.max((spot_held / p.replicas_per_node).ceil()).min(spot_up);
+        spot_prev = spot_held;
         let od_reps = want - spot_held;
-        let od_want = (od_reps / p.replicas_per_node).ceil().min(p.od_max_nodes);
+        let od_want = (od_reps / p.replicas_per_node).ceil().min(p.od_max_nodes).max(p.od_floor_nodes);
         if od_up + od_pending < od_want {
             od_pending = od_want - od_up;
         } else {
@@ -316,23 +337,37 @@ pub fn run_replica(p: &PointParams, r: u32) -> Outcome {
         let starting = placed - reps_ready;
         reps_ready += starting - binomial(&mut rng, starting, p.p_cold);
         let ready = reps_ready;
-        // Serving.
+        // Serving: the fluid queue runs from `q0` to `q1` across the step.
         let service = ready * p.mu;
-        let waited = if service > 0.0 { queue / service } else { 1e9 };
+        let q0 = queue;
         let backlog = queue + arrivals;
         let served = backlog.min(service * p.dt_s);
-        queue = backlog - served;
+        let q1 = backlog - served;
         let keep = p.timeout_s * service.max(rate);
-        let dropped = (queue - keep).max(0.0);
-        queue -= dropped;
-        // SLO: fluid delay of the backlog plus the M/M/c wait within the step.
-        let budget = p.ttft_budget_s - waited;
+        let dropped = (q1 - keep).max(0.0);
+        queue = q1 - dropped;
+        // SLO: a request meets its TTFT when the queue ahead of it is less
+        // than the replicas serve within the budget: the share of the step
+        // the queue spends below that, times the chance that the M/M/c wait
+        // (while the replicas keep up) fits what the queue leaves of the budget.
+        let limit = service * p.ttft_budget_s;
+        let (lo, hi) = (q0.min(q1), q0.max(q1));
+        let below = if hi <= limit {
+            1.0
+        } else if lo >= limit {
+            0.0
+        } else {
+            (limit - lo) / (hi - lo)
+        };
         let mut ok = 0.0f32;
-        if budget > 0.0 && service > 0.0 {
-            let rho = (rate / service).min(0.999_9);
-            let servers = ready * p.slots;
-            let p_wait = rho.powf((2.0 * (servers + 1.0)).sqrt());
-            ok = 1.0 - p_wait * (-(service - rate).max(0.0) * budget).exp();
+        if below > 0.0 && service > 0.0 {
+            let waited = 0.5 * (lo + hi.min(limit)) / service;
+            let mut within = 1.0f32;
+            if rate < service {
+                let p_wait = (rate / service).powf((2.0 * (ready * p.slots + 1.0)).sqrt());
+                within = 1.0 - p_wait * (-(service - rate) * (p.ttft_budget_s - waited)).exp();
+            }
+            ok = below * within;
         }
         // In flight: requests take longer as replicas fill, up to every batch slot.
         let load = if service > 0.0 { (rate / service).min(1.0) } else { 1.0 };

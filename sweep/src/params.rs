@@ -27,6 +27,10 @@ pub struct Baseline {
     pub currency: String,
     /// The parameters every point starts from.
     pub params: PointParams,
+    /// What the scenario has that the sweep does not model (other services,
+    /// training, pools the service does not use, policies), as a user reads
+    /// it; empty when the sweep covers the whole scenario.
+    pub left_out: Vec<String>,
 }
 
 /// Per-step chance of waiting on through a step, for a wait of mean `mean` (0: none).
@@ -63,6 +67,24 @@ impl Baseline {
         let cat = &scenario.catalogue;
         let pool = |name: &String| spec.pools.iter().find(|p| &p.name == name);
         let spot = svc.pools.iter().filter_map(pool).find(|p| p.capacity == CapacityType::Spot);
+        // One spot pool and one fallback: the model has no second of either.
+        for (kind, spot_kind) in [("spot", true), ("non-spot", false)] {
+            let of_kind: Vec<&str> = svc
+                .pools
+                .iter()
+                .filter_map(pool)
+                .filter(|p| (p.capacity == CapacityType::Spot) == spot_kind)
+                .map(|p| p.name.as_str())
+                .collect();
+            if of_kind.len() > 1 {
+                return Err(SweepError::Unsupported(format!(
+                    "service `{}` spreads over {kind} pools {}; the sweep models one spot pool with one fallback pool \
+                     (list only those two in the service's `pools` to sweep that choice)",
+                    svc.name,
+                    of_kind.join(", ")
+                )));
+            }
+        }
         let fallback = svc
             .pools
             .iter()
@@ -143,6 +165,7 @@ impl Baseline {
             _ => fallback.capex.as_ref().map_or(nt.list_price_per_hour, |c| c.price_per_node_hour()),
         };
         let dt_h = dt_s / 3_600.0;
+        let scale_every = svc.autoscaler.as_ref().map_or(1.0, |a| (a.interval.get().as_secs_f64() / dt_s).round().max(1.0));
         let mut p = PointParams {
             steps,
             dt_s: dt_s as f32,
@@ -155,7 +178,7 @@ impl Baseline {
             mu: mu as f32,
             e2e_s: e2e as f32,
             e2e_full_s: (prefill + output * decode_at(slots)) as f32,
-            scale_every: svc.autoscaler.as_ref().map_or(1.0, |a| (a.interval.get().as_secs_f64() / dt_s).round().max(1.0)) as f32,
+            scale_every: scale_every as f32,
             ttft_budget_s: ttft_budget as f32,
             timeout_s: svc.queue_timeout.map_or(3_600.0, |d| d.get().as_secs_f64()) as f32,
             replicas_min: min as f32,
@@ -169,9 +192,11 @@ impl Baseline {
             p_spot_pending: stays(dt_s, spot.map_or(SimDuration::ZERO, |s| s.provisioning())),
             p_cold: stays(dt_s, cold_start),
             p_keep: stays(dt_s, fallback.scale_down()),
-            p_hold: stays(dt_s, svc.autoscaler.as_ref().map_or(SimDuration::ZERO, |a| a.scale_down_window.get())),
+            // The autoscaler draws whether to hold once a look, so the chance is per interval.
+            p_hold: stays(dt_s * scale_every, svc.autoscaler.as_ref().map_or(SimDuration::ZERO, |a| a.scale_down_window.get())),
             slots: slots as f32,
             od_max_nodes: fallback.max_node_count() as f32,
+            od_floor_nodes: fallback.min_node_count() as f32,
             spot_cap: f32::MAX,
             ..PointParams::default()
         };
@@ -238,7 +263,24 @@ impl Baseline {
             p.spot_floor = od_price as f32;
             p.spot_cap = od_price as f32;
         }
+        let mut left_out = Vec::new();
+        let others: Vec<&str> = spec.services.iter().filter(|s| s.name != svc.name).map(|s| s.name.as_str()).collect();
+        if !others.is_empty() {
+            left_out.push(format!("service(s) {}", others.join(", ")));
+        }
+        let jobs = spec.training.len() + spec.training_streams.len() + spec.job_traces.len();
+        if jobs > 0 || spec.pod_trace.is_some() {
+            left_out.push("training and batch jobs".to_string());
+        }
+        let unused: Vec<&str> = spec.pools.iter().filter(|p| !svc.pools.contains(&p.name)).map(|p| p.name.as_str()).collect();
+        if !unused.is_empty() {
+            left_out.push(format!("pool(s) {}", unused.join(", ")));
+        }
+        if spec.policies.is_some() {
+            left_out.push("policies".to_string());
+        }
         Ok(Baseline {
+            left_out,
             scenario: spec.name.clone(),
             service: svc.name.clone(),
             slo_target: svc.slo.target,

@@ -2,7 +2,7 @@
 //! the chance of missing it, spot savings, interruptions; and the cheapest
 //! point that meets the SLO with the asked probability.
 
-use crate::model::Outcome;
+use crate::tally::Tally;
 
 /// What one grid point's replicas came to.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,44 +35,35 @@ pub struct PointSummary {
     pub interruptions_mean: f64,
     /// Mean share of requests dropped.
     pub dropped_share: f64,
+    /// Mean spot node-hours.
+    pub spot_node_hours_mean: f64,
+    /// Mean on-demand (fallback) node-hours.
+    pub od_node_hours_mean: f64,
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = (sorted.len() - 1) as f64 * q;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
-
-/// Summarises one point's outcomes against an SLO `target`, with on-demand
-/// price `od_price` per node-hour for the savings.
-pub fn summarise(values: Vec<f64>, outcomes: &[Outcome], target: f64, od_price: f64) -> PointSummary {
-    let n = outcomes.len().max(1) as f64;
-    let mut cost: Vec<f64> = outcomes.iter().map(|o| f64::from(o.cost)).collect();
-    let mut att: Vec<f64> = outcomes.iter().map(|o| f64::from(o.attainment())).collect();
-    cost.sort_by(f64::total_cmp);
-    att.sort_by(f64::total_cmp);
-    let savings: f64 =
-        outcomes.iter().map(|o| (f64::from(o.spot_node_hours) + f64::from(o.od_node_hours)) * od_price - f64::from(o.cost)).sum();
-    let arrived: f64 = outcomes.iter().map(|o| f64::from(o.arrived)).sum();
-    let dropped: f64 = outcomes.iter().map(|o| f64::from(o.dropped)).sum();
+/// Summarises one point's tally, with on-demand price `od_price` per
+/// node-hour for the savings. Quantiles come from the tally's histograms
+/// (within one bin of the exact order statistics; see [`crate::tally`]).
+pub fn summarise(values: Vec<f64>, t: &Tally, od_price: f64) -> PointSummary {
+    let n = t.n.max(1) as f64;
+    let [cost, _list, arrived, _met, dropped, interruptions, spot_h, od_h] = t.sums;
     PointSummary {
         values,
-        replicas: outcomes.len() as u64,
-        cost_mean: cost.iter().sum::<f64>() / n,
-        cost_p5: quantile(&cost, 0.05),
-        cost_p50: quantile(&cost, 0.5),
-        cost_p95: quantile(&cost, 0.95),
-        cost_band: (quantile(&cost, 0.025), quantile(&cost, 0.975)),
-        attainment_mean: att.iter().sum::<f64>() / n,
-        attainment_p5: quantile(&att, 0.05),
-        attainment_band: (quantile(&att, 0.025), quantile(&att, 0.975)),
-        p_miss_slo: att.iter().filter(|a| **a < target).count() as f64 / n,
-        spot_savings_mean: savings / n,
-        interruptions_mean: outcomes.iter().map(|o| f64::from(o.interruptions)).sum::<f64>() / n,
+        replicas: t.n,
+        cost_mean: cost / n,
+        cost_p5: t.cost.quantile(0.05),
+        cost_p50: t.cost.quantile(0.5),
+        cost_p95: t.cost.quantile(0.95),
+        cost_band: (t.cost.quantile(0.025), t.cost.quantile(0.975)),
+        attainment_mean: t.attainment_sum / n,
+        attainment_p5: t.attainment.quantile(0.05),
+        attainment_band: (t.attainment.quantile(0.025), t.attainment.quantile(0.975)),
+        p_miss_slo: t.misses as f64 / n,
+        spot_savings_mean: ((spot_h + od_h) * od_price - cost) / n,
+        interruptions_mean: interruptions / n,
         dropped_share: if arrived > 0.0 { dropped / arrived } else { 0.0 },
+        spot_node_hours_mean: spot_h / n,
+        od_node_hours_mean: od_h / n,
     }
 }
 
@@ -86,6 +77,8 @@ pub fn cheapest(points: &[PointSummary], confidence: f64) -> Option<&PointSummar
 mod tests {
     use super::*;
 
+    use crate::model::Outcome;
+
     fn o(cost: f32, met: f32) -> Outcome {
         Outcome { cost, list_cost: cost * 2.0, arrived: 100.0, met, od_node_hours: cost / 10.0, ..Default::default() }
     }
@@ -93,8 +86,13 @@ mod tests {
     #[test]
     fn quantiles_misses_and_the_cheapest_safe_point() {
         let outcomes: Vec<Outcome> = (0..101).map(|i| o(i as f32, if i < 10 { 90.0 } else { 100.0 })).collect();
-        let s = summarise(vec![0.5], &outcomes, 0.99, 10.0);
-        assert_eq!((s.cost_p5, s.cost_p50, s.cost_p95), (5.0, 50.0, 95.0));
+        let mut t = Tally::from_pilot(&outcomes, 0.99);
+        outcomes.iter().for_each(|o| t.add(o));
+        let s = summarise(vec![0.5], &t, 10.0);
+        // Within a bin (the pilot's span 100 × 2 / 1024) of the exact 5, 50, 95.
+        for (got, want) in [(s.cost_p5, 5.0), (s.cost_p50, 50.0), (s.cost_p95, 95.0)] {
+            assert!((got - want).abs() <= 200.0 / 1024.0, "{got} against {want}");
+        }
         assert!((s.p_miss_slo - 10.0 / 101.0).abs() < 1e-12);
         assert!(s.spot_savings_mean.abs() < 1e-4);
         let cheap = PointSummary { cost_mean: 1.0, p_miss_slo: 0.5, ..s.clone() };

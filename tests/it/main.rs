@@ -3,6 +3,7 @@
 //! `cli` drives the `twin` binary as a user would; the others use the
 //! library crates directly.
 
+mod calibration;
 mod cli;
 mod determinism;
 mod histories;

@@ -23,7 +23,7 @@ fn a_grid_sweep_reports_every_point_and_the_cheapest_safe_one() {
         "--backend",
         "cpu",
         "--replicas",
-        "200",
+        "1500",
         "--step",
         "5m",
         "--vary",
@@ -36,7 +36,12 @@ fn a_grid_sweep_reports_every_point_and_the_cheapest_safe_one() {
     ];
     let mut all: Vec<&str> = args.to_vec();
     all.push(dir.path().to_str().unwrap());
-    let v = json(&twin(&all));
+    let out = twin(&all);
+    // What the sweep leaves out of the scenario is said.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("leave out service(s) chat-on-demand"), "{err}");
+    let v = json(&out);
+    assert_eq!(v["left_out"], serde_json::json!(["service(s) chat-on-demand"]));
     let points = v["points"].as_array().unwrap();
     assert_eq!(points.len(), 6);
     assert_eq!(points[0]["values"], serde_json::json!([0.0, 4.0]));
@@ -60,6 +65,11 @@ fn a_grid_sweep_reports_every_point_and_the_cheapest_safe_one() {
         assert!(best["cost"]["mean"].as_f64() <= p["cost"]["mean"].as_f64());
     }
     assert!(dir.path().join("grid.parquet").is_file() && dir.path().join("replicas.parquet").is_file());
+    // Summaries do not depend on whether every replica's outcome is kept (--out) or only tallied.
+    let mut tallied: Vec<&str> = args.to_vec();
+    tallied.pop();
+    let t = json(&twin(&tallied));
+    assert_eq!(v["points"], t["points"]);
     // Same seed, same backend: the same numbers.
     let again = json(&twin(&all));
     assert_eq!(v["points"], again["points"]);
@@ -114,4 +124,7 @@ fn bad_axes_and_unsupported_scenarios_say_what_to_do() {
     let o = twin(&["sweep", "autoscaler-rescue", "--backend", "cpu"]);
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && e.contains("piecewise rate table") && e.contains("twin trace fit"), "{e}");
+    let o = twin(&["sweep", "mixed-fleet", "--service", "assistant", "--backend", "cpu"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("spreads over non-spot pools a100-reserved, h100-onprem"), "{e}");
 }
