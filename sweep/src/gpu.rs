@@ -71,6 +71,16 @@ struct Job {
     pad: u32,
 }
 
+/// A chunk of a sweep: the `len` replicas from flat index `start`
+/// (point-major, `count` replicas a point, the first of each numbered `first`).
+#[derive(Clone, Copy, Debug)]
+struct Chunk {
+    first: u32,
+    count: u32,
+    start: u64,
+    len: u64,
+}
+
 /// Replicas one workgroup of the tally sums.
 const TILE: u64 = 2048;
 
@@ -281,7 +291,9 @@ impl GpuBackend {
         let chunk = self.chunk_len(count64);
         while done < total {
             let len = chunk.min(total - done);
-            let kept = self.run_chunk(points, first, count, done, len, progress).map_err(|m| fail(done, m))?;
+            let at = Chunk { first, count, start: done, len };
+            let outcomes = self.compute_chunk(points, at, progress).map_err(|m| fail(done, m))?;
+            let kept = self.read_back(&outcomes, len * OUTCOME_BYTES).map_err(|m| fail(done, m))?;
             out.extend_from_slice(&kept);
             done += len;
         }
@@ -318,33 +330,10 @@ impl GpuBackend {
         (n, work)
     }
 
-    /// Runs the `len` replicas from flat index `start` (point-major) and
-    /// reads their outcomes back.
-    fn run_chunk(
-        &self,
-        points: &[PointParams],
-        first: u32,
-        count: u32,
-        start: u64,
-        len: u64,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Vec<Outcome>, String> {
-        let outcomes = self.compute_chunk(points, first, count, start, len, progress)?;
-        self.read_back(&outcomes, len * OUTCOME_BYTES)
-    }
-
-    /// Runs the `len` replicas from flat index `start` (point-major) into an
-    /// outcome buffer on the device, in submissions of about the budget,
-    /// calling `progress` after each.
-    fn compute_chunk(
-        &self,
-        points: &[PointParams],
-        first: u32,
-        count: u32,
-        start: u64,
-        len: u64,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<wgpu::Buffer, String> {
+    /// Runs a chunk's replicas into an outcome buffer on the device, in
+    /// submissions of about the budget, calling `progress` after each.
+    fn compute_chunk(&self, points: &[PointParams], at: Chunk, progress: &mut dyn FnMut(u64)) -> Result<wgpu::Buffer, String> {
+        let Chunk { first, count, start, len } = at;
         let count64 = u64::from(count);
         let p_lo = (start / count64) as usize;
         let p_hi = ((start + len - 1) / count64) as usize;
@@ -474,7 +463,7 @@ impl GpuBackend {
         let mut done = 0u64;
         while done < total {
             let len = chunk.min(total - done);
-            self.tally_chunk(points, first, count, done, len, tallies, progress).map_err(|m| fail(done, m))?;
+            self.tally_chunk(points, Chunk { first, count, start: done, len }, tallies, progress).map_err(|m| fail(done, m))?;
             done += len;
         }
         Ok(())
@@ -482,18 +471,9 @@ impl GpuBackend {
 
     /// One chunk of [`Self::tally_into`]: runs it, sums it on the device and
     /// adds the sums to `tallies` once everything has come back.
-    #[allow(clippy::too_many_arguments)]
-    fn tally_chunk(
-        &self,
-        points: &[PointParams],
-        first: u32,
-        count: u32,
-        start: u64,
-        len: u64,
-        tallies: &mut [Tally],
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<(), String> {
-        let outcomes = self.compute_chunk(points, first, count, start, len, progress)?;
+    fn tally_chunk(&self, points: &[PointParams], at: Chunk, tallies: &mut [Tally], progress: &mut dyn FnMut(u64)) -> Result<(), String> {
+        let Chunk { count, start, len, .. } = at;
+        let outcomes = self.compute_chunk(points, at, progress)?;
         let count64 = u64::from(count);
         let (p_lo, p_hi) = ((start / count64) as usize, ((start + len - 1) / count64) as usize);
         // Tiles: runs of one point's replicas, TILE at most.
