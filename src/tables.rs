@@ -1,5 +1,6 @@
 //! `twin trace import` and `twin trace info` for price histories, Spot
-//! Advisor data and job traces (telemetry is in `trace.rs`).
+//! Advisor data, job traces and cluster node lists (telemetry is in
+//! `trace.rs`).
 
 use crate::args::{TraceImportArgs, TraceInfoArgs};
 use anyhow::{Context, bail};
@@ -7,6 +8,7 @@ use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
 use twin_replay::jobs::{self, JobFormat, JobTrace};
+use twin_replay::nodes::{self, NodeList};
 use twin_replay::prices::{self, AdvisorEntry, PriceFormat, PriceHistory, Prices};
 use twin_replay::timefmt::format_ns;
 use twin_replay::{ReadOptions, ReadReport};
@@ -16,11 +18,12 @@ enum Table {
     Prices(PriceHistory),
     Advisor(Vec<AdvisorEntry>),
     Jobs(JobTrace),
+    Nodes(NodeList),
 }
 
 /// Whether `format` (or, for `auto`, the file's first line) names a price or job format.
 pub fn is_table(path: &Path, format: &str) -> bool {
-    if PriceFormat::from_name(format).is_some() || JobFormat::from_name(format).is_some() {
+    if PriceFormat::from_name(format).is_some() || JobFormat::from_name(format).is_some() || format == nodes::FORMAT {
         return true;
     }
     if format != "auto" || crate::trace::is_parquet(path, format) {
@@ -29,7 +32,7 @@ pub fn is_table(path: &Path, format: &str) -> bool {
     let Ok(bytes) = std::fs::read(path) else { return false };
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 10)]).into_owned();
     twin_replay::Format::detect(&head).is_none()
-        && (prices::detect(&head).is_some() || jobs::detect(head.lines().next().unwrap_or("")).is_some())
+        && (prices::detect(&head).is_some() || jobs::detect(head.lines().next().unwrap_or("")).is_some() || nodes::detect(&head))
 }
 
 /// Which table a canonical Parquet file holds, from its columns alone; `None` for telemetry.
@@ -38,6 +41,7 @@ enum ParquetKind {
     Prices,
     Advisor,
     Jobs,
+    Nodes,
 }
 
 fn parquet_kind(path: &Path) -> Option<ParquetKind> {
@@ -52,6 +56,8 @@ fn parquet_kind(path: &Path) -> Option<ParquetKind> {
         Some(ParquetKind::Advisor)
     } else if has("submit_ns") {
         Some(ParquetKind::Jobs)
+    } else if has("memory_mib") && has("gpu_model") {
+        Some(ParquetKind::Nodes)
     } else {
         None
     }
@@ -63,13 +69,22 @@ fn read(path: &Path, format: &str, strict: bool) -> anyhow::Result<(Table, Optio
         Some(ParquetKind::Prices) => return Ok((Table::Prices(prices::read_parquet(path)?), None)),
         Some(ParquetKind::Advisor) => return Ok((Table::Advisor(prices::read_advisor_parquet(path)?), None)),
         Some(ParquetKind::Jobs) => return Ok((Table::Jobs(jobs::read_parquet(path)?), None)),
+        Some(ParquetKind::Nodes) => return Ok((Table::Nodes(nodes::read_parquet(path)?), None)),
         None => {}
+    }
+    if format == nodes::FORMAT {
+        let (l, r) = nodes::read_file(path, &opts)?;
+        return Ok((Table::Nodes(l), Some(r)));
     }
     if let Some(f) = JobFormat::from_name(format) {
         let (t, r) = jobs::read_file(path, Some(f), &opts)?;
         return Ok((Table::Jobs(t), Some(r)));
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    if format == "auto" && nodes::detect(&text) {
+        let (l, r) = nodes::read(&text, &path.display().to_string(), &opts)?;
+        return Ok((Table::Nodes(l), Some(r)));
+    }
     let price_format = PriceFormat::from_name(format).or_else(|| prices::detect(&text));
     if let Some(f) = price_format {
         let (p, r) = prices::read(&text, &path.display().to_string(), Some(f), &opts)?;
@@ -83,7 +98,7 @@ fn read(path: &Path, format: &str, strict: bool) -> anyhow::Result<(Table, Optio
     Ok((Table::Jobs(t), Some(r)))
 }
 
-/// `twin trace import` of a price history, Spot Advisor data or a job trace.
+/// `twin trace import` of a price history, Spot Advisor data, a job trace or a node list.
 pub fn import(a: &TraceImportArgs) -> anyhow::Result<ExitCode> {
     let (table, report) = read(&a.read.file, &a.read.format, a.read.strict)?;
     if let Some(r) = &report {
@@ -93,6 +108,7 @@ pub fn import(a: &TraceImportArgs) -> anyhow::Result<ExitCode> {
         Table::Prices(h) => (h.len(), "price points"),
         Table::Advisor(e) => (e.len(), "Spot Advisor entries"),
         Table::Jobs(j) => (j.len(), "jobs"),
+        Table::Nodes(l) => (l.nodes.len(), "nodes"),
     };
     if rows == 0 {
         bail!("{}: nothing to write", a.read.file.display());
@@ -101,6 +117,7 @@ pub fn import(a: &TraceImportArgs) -> anyhow::Result<ExitCode> {
         Table::Prices(h) => prices::write_parquet(h, &a.out),
         Table::Advisor(e) => prices::write_advisor_parquet(e, &a.out),
         Table::Jobs(j) => jobs::write_parquet(j, &a.out),
+        Table::Nodes(l) => nodes::write_parquet(l, &a.out),
     }
     .with_context(|| format!("writing {}", a.out.display()))?;
     outln!("wrote {rows} {what} to {}", a.out.display());
@@ -161,10 +178,18 @@ fn summary(table: &Table) -> serde_json::Value {
                 "duration_hours": json!({"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": q(1.0)}),
             })
         }
+        Table::Nodes(l) => json!({
+            "kind": "node list",
+            "nodes": l.nodes.len(),
+            "gpus": l.gpus(),
+            "cpu_cores": l.nodes.iter().map(|n| n.cpu_milli).sum::<u64>() as f64 / 1000.0,
+            "memory_gib": l.nodes.iter().map(|n| n.memory_mib).sum::<u64>() as f64 / 1024.0,
+            "by_model": l.by_model().iter().map(|m| json!({"model": m.model, "nodes": m.nodes, "gpus": m.gpus, "gpus_per_node": m.per_node})).collect::<Vec<_>>(),
+        }),
     }
 }
 
-/// `twin trace info` of a price history, Spot Advisor data or a job trace.
+/// `twin trace info` of a price history, Spot Advisor data, a job trace or a node list.
 pub fn info(a: &TraceInfoArgs) -> anyhow::Result<ExitCode> {
     let (table, report) = read(&a.read.file, &a.read.format, a.read.strict)?;
     let s = summary(&table);
@@ -221,6 +246,25 @@ pub fn info(a: &TraceInfoArgs) -> anyhow::Result<ExitCode> {
             let sizes: Vec<String> =
                 s["gpus"].as_array().into_iter().flatten().map(|g| format!("{}×{} GPU", g["jobs"], g["gpus"])).collect();
             outln!("  sizes: {}", sizes.join(" · "));
+        }
+        Table::Nodes(l) => {
+            outln!(
+                "{} nodes · {} GPUs · {:.0} CPU cores · {:.1} TiB memory",
+                l.nodes.len(),
+                l.gpus(),
+                s["cpu_cores"].as_f64().unwrap_or(0.0),
+                s["memory_gib"].as_f64().unwrap_or(0.0) / 1024.0
+            );
+            for m in l.by_model() {
+                let per: Vec<String> = m.per_node.iter().map(u32::to_string).collect();
+                outln!(
+                    "  {:<10} {:>5} nodes {:>6} GPUs ({} a node)",
+                    m.model.as_deref().unwrap_or("no GPU"),
+                    m.nodes,
+                    m.gpus,
+                    per.join("/")
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -30,6 +30,7 @@ pub mod energy;
 pub mod fit;
 mod issues;
 pub mod jobs;
+pub mod nodes;
 pub mod nvidia_smi;
 pub mod parquet;
 pub mod phases;

@@ -166,8 +166,8 @@ interruption = {{ advisor = {{ file = "{}", instance_type = "{instance}" }} }}
 }
 
 /// `twin trace import` and `twin trace info` take price histories, Spot
-/// Advisor data and job traces too, detecting the format, and the Parquet
-/// they write reads back to the same table.
+/// Advisor data, job traces and node lists too, detecting the format, and
+/// the Parquet they write reads back to the same table.
 #[test]
 fn price_and_job_tables_import_to_parquet_and_read_back() {
     let data = crate::root().join("../shared/data");
@@ -176,6 +176,7 @@ fn price_and_job_tables_import_to_parquet_and_read_back() {
         ("spot_prices/aws_spot_advisor_gpu_linux_2021_2025.csv", "rows", 1_144),
         ("job_traces/helios_earth_vc6YE_cluster_sequence_1min_2020-05-01_to_14.csv", "jobs", 784),
         ("job_traces/alibaba_openb2023_pod_list_default.csv", "jobs", 7_064),
+        ("job_traces/alibaba_openb2023_node_list_gpu_node.csv", "nodes", 1_213),
     ];
     let dir = tempfile::tempdir().unwrap();
     let twin = env!("CARGO_BIN_EXE_twin");
