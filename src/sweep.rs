@@ -221,6 +221,7 @@ fn model_json(p: &PointParams) -> serde_json::Value {
         "replicas_min": p.replicas_min, "replicas_max": p.replicas_max, "target_concurrency": p.target_concurrency,
         "replicas_per_node": p.replicas_per_node, "spot_share": p.spot_share, "spot_mean_price": p.spot_mean,
         "on_demand_price": p.od_price, "p_interrupt_per_step": p.p_interrupt, "p_ready_per_step": p.p_ready,
+        "committed_nodes": p.committed_nodes, "committed_price": p.committed_price, "on_demand_max_nodes": p.od_max_nodes,
     })
 }
 

@@ -10,7 +10,7 @@
 //! polynomials round differently from libm.
 
 use crate::lanes::{self, ALL, F, M, W, any, round_away};
-use crate::model::{Outcome, PointParams, stream};
+use crate::model::{BLOCK, Outcome, PointParams, stream};
 
 #[inline(always)]
 fn pcg_next(s: u32) -> u32 {
@@ -117,6 +117,17 @@ impl Rng {
     }
 }
 
+/// Adds `from` into `into`, field by field and lane by lane, and clears it.
+#[inline(always)]
+fn fold(into: &mut [F; 8], from: &mut [F; 8]) {
+    for (tot, part) in into.iter_mut().zip(from.iter_mut()) {
+        for l in 0..W {
+            tot[l] += part[l];
+            part[l] = 0.0;
+        }
+    }
+}
+
 /// Runs replicas `r0..r0 + W` of a point to the end.
 #[inline(always)]
 pub fn run_batch(p: &PointParams, r0: u32) -> [Outcome; W] {
@@ -125,10 +136,10 @@ pub fn run_batch(p: &PointParams, r0: u32) -> [Outcome; W] {
     let scale_every = p.scale_every.max(1.0);
     let first_spot = (p.replicas_min * p.spot_share).round();
     let spot_up0 = (first_spot / p.replicas_per_node).ceil().min(p.spot_max_nodes);
-    let od_up0 = ((p.replicas_min - first_spot.min(spot_up0 * p.replicas_per_node)) / p.replicas_per_node)
+    let committed_reps = p.committed_nodes * p.replicas_per_node;
+    let od_up0 = ((p.replicas_min - first_spot.min(spot_up0 * p.replicas_per_node) - committed_reps).max(0.0) / p.replicas_per_node)
         .ceil()
-        .min(p.od_max_nodes)
-        .max(p.od_floor_nodes);
+        .min(p.od_max_nodes);
     let mut burst: M = [false; W];
     let mut price: F = [p.spot_mean; W];
     let mut stocked_out: M = [false; W];
@@ -144,6 +155,9 @@ pub fn run_batch(p: &PointParams, r0: u32) -> [Outcome; W] {
     let mut observed: F = [p.rate_calm * p.e2e_s; W];
     // The outcomes, one array per field (index as in `Outcome`), so the sums vectorise.
     let mut o = [[0.0f32; W]; 8];
+    // This block's sums and this group of blocks' (see `BLOCK`).
+    let mut bk = [[0.0f32; W]; 8];
+    let mut gr = [[0.0f32; W]; 8];
     for step in 0..p.steps {
         // What is the same in every lane: the time of day and whether the autoscaler looks.
         let t = step as f32 * p.dt_s;
@@ -215,7 +229,7 @@ pub fn run_batch(p: &PointParams, r0: u32) -> [Outcome; W] {
         for l in 0..W {
             spot_up[l] -= lost[l];
             occupied[l] = (occupied[l] - lost[l]).max(0.0);
-            o[5][l] += lost[l];
+            bk[5][l] += lost[l];
             let ready = spot_pending[l] - staying[l];
             spot_pending[l] -= ready;
             spot_up[l] += ready;
@@ -245,7 +259,7 @@ pub fn run_batch(p: &PointParams, r0: u32) -> [Outcome; W] {
             occupied[l] = occupied[l].max((spot_held[l] / p.replicas_per_node).ceil()).min(spot_up[l]);
             spot_prev[l] = spot_held[l];
             od_reps[l] = want[l] - spot_held[l];
-            let od_want = (od_reps[l] / p.replicas_per_node).ceil().min(p.od_max_nodes).max(p.od_floor_nodes);
+            let od_want = ((od_reps[l] - committed_reps).max(0.0) / p.replicas_per_node).ceil().min(p.od_max_nodes);
             if od_up[l] + od_pending[l] < od_want {
                 od_pending[l] = od_want - od_up[l];
                 surplus[l] = 0.0;
@@ -259,7 +273,7 @@ pub fn run_batch(p: &PointParams, r0: u32) -> [Outcome; W] {
         for l in 0..W {
             od_up[l] -= surplus[l] - kept[l];
             // Replicas on ready nodes serve once their model is loaded.
-            let placed = spot_held[l] + od_reps[l].min(od_up[l] * p.replicas_per_node);
+            let placed = spot_held[l] + od_reps[l].min(committed_reps + od_up[l] * p.replicas_per_node);
             reps_ready[l] = reps_ready[l].min(placed);
             starting[l] = placed - reps_ready[l];
         }
@@ -300,13 +314,20 @@ pub fn run_batch(p: &PointParams, r0: u32) -> [Outcome; W] {
             // Billing: nodes from launch.
             let spot_nodes = spot_up[l] + spot_pending[l];
             let od_nodes = od_up[l] + od_pending[l];
-            o[0][l] += (spot_nodes * price[l] + od_nodes * p.od_price) * dt_h;
-            o[1][l] += (spot_nodes + od_nodes) * p.list_price * dt_h;
-            o[2][l] += arrivals[l];
-            o[3][l] += served * ok;
-            o[4][l] += dropped;
-            o[6][l] += spot_nodes * dt_h;
-            o[7][l] += od_nodes * dt_h;
+            bk[0][l] += (spot_nodes * price[l] + od_nodes * p.od_price + p.committed_nodes * p.committed_price) * dt_h;
+            bk[1][l] += (spot_nodes + od_nodes + p.committed_nodes) * p.list_price * dt_h;
+            bk[2][l] += arrivals[l];
+            bk[3][l] += served * ok;
+            bk[4][l] += dropped;
+            bk[6][l] += spot_nodes * dt_h;
+            bk[7][l] += (od_nodes + p.committed_nodes) * dt_h;
+        }
+        let end = step + 1 == p.steps;
+        if (step + 1).is_multiple_of(BLOCK) || end {
+            fold(&mut gr, &mut bk);
+        }
+        if (step + 1).is_multiple_of(BLOCK * BLOCK) || end {
+            fold(&mut o, &mut gr);
         }
     }
     std::array::from_fn(|l| Outcome {

@@ -15,6 +15,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("spot_price", "mean spot price per node-hour"),
     ("interruption_rate", "spot reclaims per node-hour"),
     ("od_price", "on-demand price per node-hour"),
+    ("committed_nodes", "reserved or on-prem nodes, always up and billed, used before on-demand"),
+    ("committed_price", "price of a committed node per hour"),
     ("provisioning_s", "mean seconds from asking for a node to its being ready"),
     ("timeout_s", "queue timeout, seconds"),
 ];
@@ -93,7 +95,7 @@ pub const MAX_VALUES: usize = 10_000;
 fn check(key: &str, v: f64) -> Result<(), String> {
     let ok = match key {
         "spot_share" => (0.0..=1.0).contains(&v),
-        "replicas" | "min_replicas" | "max_replicas" => v >= 0.0 && v.fract() == 0.0 && v <= 10_000.0,
+        "replicas" | "min_replicas" | "max_replicas" | "committed_nodes" => v >= 0.0 && v.fract() == 0.0 && v <= 10_000.0,
         "target_concurrency" | "load" | "provisioning_s" | "timeout_s" => v > 0.0,
         _ => v >= 0.0,
     };
@@ -126,6 +128,8 @@ pub fn apply(p: &mut PointParams, key: &str, v: f64) {
         }
         "interruption_rate" => p.p_interrupt = (1.0 - (-v * f64::from(p.dt_s) / 3_600.0).exp()) as f32,
         "od_price" => p.od_price = v32,
+        "committed_nodes" => p.committed_nodes = v32,
+        "committed_price" => p.committed_price = v32,
         "provisioning_s" => p.p_ready = (1.0 - (-f64::from(p.dt_s) / v).exp()) as f32,
         "timeout_s" => p.timeout_s = v32,
         _ => {}
@@ -152,6 +156,12 @@ mod tests {
         assert_eq!(Axis::parse("replicas=4..16:4").unwrap().values, vec![4.0, 8.0, 12.0, 16.0]);
         assert_eq!(Axis::parse("replicas=2..4").unwrap().values, vec![2.0, 3.0, 4.0]);
         assert_eq!(Axis::parse("load=0.5,1,2").unwrap().values, vec![0.5, 1.0, 2.0]);
+        assert_eq!(Axis::parse("committed_nodes=0..2").unwrap().values, vec![0.0, 1.0, 2.0]);
+        assert!(Axis::parse("committed_nodes=0.5").is_err());
+        let mut p = PointParams::default();
+        apply(&mut p, "committed_nodes", 3.0);
+        apply(&mut p, "committed_price", 24.77);
+        assert_eq!((p.committed_nodes, p.committed_price), (3.0, 24.77));
         let p = points(&[Axis::parse("replicas=1..2").unwrap(), Axis::parse("spot_share=0,1").unwrap()]);
         assert_eq!(p, vec![vec![1.0, 0.0], vec![1.0, 1.0], vec![2.0, 0.0], vec![2.0, 1.0]]);
     }

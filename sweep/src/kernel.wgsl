@@ -9,7 +9,7 @@
 //   (`y` is never 0 there);
 // - Rust's `x.max(lo).min(hi)` is `min(max(x, lo), hi)`.
 
-// One grid point's parameters: `PointParams` (41 four-byte fields).
+// One grid point's parameters: `PointParams` (42 four-byte fields).
 struct PointParams {
     steps: u32,
     dt_s: f32,
@@ -51,7 +51,8 @@ struct PointParams {
     p_hold: f32,
     e2e_full_s: f32,
     scale_every: f32,
-    od_floor_nodes: f32,
+    committed_nodes: f32,
+    committed_price: f32,
 }
 
 // One replica's history: `Outcome` (8 f32).
@@ -87,6 +88,15 @@ struct Job {
 @group(0) @binding(0) var<storage, read> points: array<PointParams>;
 @group(0) @binding(1) var<storage, read_write> outcomes: array<Outcome>;
 @group(0) @binding(2) var<uniform> job: Job;
+
+// Steps summed in a block, and blocks in a group, before the totals (`BLOCK` in model.rs).
+const BLOCK: u32 = 256u;
+
+// Field by field sum (`Outcome::plus`).
+fn plus(a: Outcome, b: Outcome) -> Outcome {
+    return Outcome(a.cost + b.cost, a.list_cost + b.list_cost, a.arrived + b.arrived, a.met + b.met, a.dropped + b.dropped,
+        a.interruptions + b.interruptions, a.spot_node_hours + b.spot_node_hours, a.od_node_hours + b.od_node_hours);
+}
 
 // PCG hash (O'Neill): the next state and a random word.
 fn pcg(state: ptr<function, u32>) -> u32 {
@@ -165,6 +175,9 @@ fn stream(seed: u32, r: u32) -> u32 {
 fn run_replica(p: PointParams, r: u32) -> Outcome {
     var rng = stream(p.seed, r);
     var o = Outcome(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    // This block's sums and this group of blocks' (see `BLOCK`).
+    var b = Outcome(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    var g = Outcome(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     let dt_h = p.dt_s / 3600.0;
     var burst = 0u;
     var price = p.spot_mean;
@@ -172,7 +185,8 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
     // The run starts with the fewest replicas placed and ready, as the event model does.
     let first_spot = round_away(p.replicas_min * p.spot_share);
     var spot_up = min(ceil(first_spot / p.replicas_per_node), p.spot_max_nodes);
-    var od_up = max(min(ceil((p.replicas_min - min(first_spot, spot_up * p.replicas_per_node)) / p.replicas_per_node), p.od_max_nodes), p.od_floor_nodes);
+    let committed_reps = p.committed_nodes * p.replicas_per_node;
+    var od_up = min(ceil(max(p.replicas_min - min(first_spot, spot_up * p.replicas_per_node) - committed_reps, 0.0) / p.replicas_per_node), p.od_max_nodes);
     var spot_pending = 0.0;
     var od_pending = 0.0;
     // Spot replicas held last step, and the ready spot nodes that hold any.
@@ -242,7 +256,7 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
         let lost = binomial(&rng, spot_up, p.p_interrupt);
         spot_up -= lost;
         occupied = max(occupied - lost, 0.0);
-        o.interruptions += lost;
+        b.interruptions += lost;
         let spot_ready = spot_pending - binomial(&rng, spot_pending, p.p_spot_pending);
         spot_pending -= spot_ready;
         spot_up += spot_ready;
@@ -264,8 +278,9 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
         let spot_held = min(spot_reps, spot_up * p.replicas_per_node);
         occupied = min(max(occupied, ceil(spot_held / p.replicas_per_node)), spot_up);
         spot_prev = spot_held;
+        // The rest go to committed nodes first, then on-demand.
         let od_reps = want - spot_held;
-        let od_want = max(min(ceil(od_reps / p.replicas_per_node), p.od_max_nodes), p.od_floor_nodes);
+        let od_want = min(ceil(max(od_reps - committed_reps, 0.0) / p.replicas_per_node), p.od_max_nodes);
         if od_up + od_pending < od_want {
             od_pending = od_want - od_up;
         } else {
@@ -274,7 +289,7 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
             od_up -= surplus - binomial(&rng, surplus, p.p_keep);
         }
         // Replicas on ready nodes serve once their model is loaded; lost ones start again.
-        let placed = spot_held + min(od_reps, od_up * p.replicas_per_node);
+        let placed = spot_held + min(od_reps, committed_reps + od_up * p.replicas_per_node);
         reps_ready = min(reps_ready, placed);
         let starting = placed - reps_ready;
         reps_ready += starting - binomial(&rng, starting, p.p_cold);
@@ -320,17 +335,26 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
             load = min(rate / service, 1.0);
         }
         observed = min(rate * (p.e2e_s + max(p.e2e_full_s - p.e2e_s, 0.0) * load), ready * p.slots) + queue;
-        o.arrived += arrivals;
-        o.met += served * ok;
-        o.dropped += dropped;
+        b.arrived += arrivals;
+        b.met += served * ok;
+        b.dropped += dropped;
         // Billing: nodes from launch.
         let spot_nodes = spot_up + spot_pending;
         let od_nodes = od_up + od_pending;
-        o.cost += (spot_nodes * price + od_nodes * p.od_price) * dt_h;
-        o.list_cost += (spot_nodes + od_nodes) * p.list_price * dt_h;
-        o.spot_node_hours += spot_nodes * dt_h;
-        o.od_node_hours += od_nodes * dt_h;
+        b.cost += (spot_nodes * price + od_nodes * p.od_price + p.committed_nodes * p.committed_price) * dt_h;
+        b.list_cost += (spot_nodes + od_nodes + p.committed_nodes) * p.list_price * dt_h;
+        b.spot_node_hours += spot_nodes * dt_h;
+        b.od_node_hours += (od_nodes + p.committed_nodes) * dt_h;
         step += 1u;
+        let end = step == p.steps;
+        if step % BLOCK == 0u || end {
+            g = plus(g, b);
+            b = Outcome(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        }
+        if step % (BLOCK * BLOCK) == 0u || end {
+            o = plus(o, g);
+            g = Outcome(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        }
     }
     return o;
 }

@@ -6,7 +6,7 @@ use crate::SweepError;
 use crate::model::PointParams;
 use twin_sim::market::Interruptions;
 use twin_sim::scenario::Scenario;
-use twin_sim::scenario::spec::{ArrivalSpec, CapacityType, PriceSpec, ScaleMetric, ServiceSpec, ServiceTimeSpec};
+use twin_sim::scenario::spec::{ArrivalSpec, CapacityType, PoolSpec, PriceSpec, ScaleMetric, ServiceSpec, ServiceTimeSpec};
 use twin_sim::time::SimDuration;
 use twin_sim::workload::{StepModel, TokenDist};
 
@@ -66,30 +66,36 @@ impl Baseline {
         let steps = (spec.horizon.get().as_nanos() / step.as_nanos()).min(u64::from(u32::MAX)) as u32;
         let cat = &scenario.catalogue;
         let pool = |name: &String| spec.pools.iter().find(|p| &p.name == name);
-        let spot = svc.pools.iter().filter_map(pool).find(|p| p.capacity == CapacityType::Spot);
-        // One spot pool and one fallback: the model has no second of either.
-        for (kind, spot_kind) in [("spot", true), ("non-spot", false)] {
-            let of_kind: Vec<&str> = svc
-                .pools
-                .iter()
-                .filter_map(pool)
-                .filter(|p| (p.capacity == CapacityType::Spot) == spot_kind)
-                .map(|p| p.name.as_str())
-                .collect();
-            if of_kind.len() > 1 {
+        // At most one pool of each kind: spot, committed (reserved or on-prem), on-demand.
+        let of_kind =
+            |kind: fn(CapacityType) -> bool| -> Vec<&PoolSpec> { svc.pools.iter().filter_map(pool).filter(|p| kind(p.capacity)).collect() };
+        let kinds: [(&str, Vec<&PoolSpec>); 3] = [
+            ("spot", of_kind(|c| c == CapacityType::Spot)),
+            ("committed (reserved or on-prem)", of_kind(CapacityType::is_committed)),
+            ("on-demand", of_kind(|c| c == CapacityType::OnDemand)),
+        ];
+        for (kind, list) in &kinds {
+            if list.len() > 1 {
                 return Err(SweepError::Unsupported(format!(
-                    "service `{}` spreads over {kind} pools {}; the sweep models one spot pool with one fallback pool \
-                     (list only those two in the service's `pools` to sweep that choice)",
+                    "service `{}` spreads over {kind} pools {}; the sweep models at most one spot, one committed and one \
+                     on-demand pool (list only those in the service's `pools` to sweep that choice)",
                     svc.name,
-                    of_kind.join(", ")
+                    list.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
                 )));
             }
         }
-        let fallback = svc
-            .pools
-            .iter()
-            .filter_map(pool)
-            .find(|p| p.capacity != CapacityType::Spot)
+        let [spot, commit, od] = kinds.map(|(_, list)| list.first().copied());
+        if let (Some(c), Some(o)) = (commit, od)
+            && c.node_type != o.node_type
+        {
+            return Err(SweepError::Unsupported(format!(
+                "service `{}` spreads over pools of different node types ({} on {}, {} on {}); the sweep models one",
+                svc.name, c.name, c.node_type, o.name, o.node_type
+            )));
+        }
+        // The pool that takes what spot does not: on-demand, else committed, else the spot pool itself.
+        let fallback = od
+            .or(commit)
             .or(spot)
             .ok_or_else(|| SweepError::Unsupported(format!("service `{}` has no pool the sweep can model", svc.name)))?;
         let node_type = |p: &twin_sim::scenario::spec::PoolSpec| {
@@ -160,9 +166,20 @@ impl Baseline {
         let per_node = f64::from((nt.accelerators_per_node / svc.gpus_per_replica.max(1)).max(1));
 
         // Markets.
-        let od_price = match &fallback.price {
-            Some(PriceSpec::Fixed(p)) => *p,
-            _ => fallback.capex.as_ref().map_or(nt.list_price_per_hour, |c| c.price_per_node_hour()),
+        let fixed_price = |p: &PoolSpec| match &p.price {
+            Some(PriceSpec::Fixed(v)) => *v,
+            _ => p.capex.as_ref().map_or(nt.list_price_per_hour, |c| c.price_per_node_hour()),
+        };
+        // Without an on-demand pool, savings are against the on-demand list price.
+        let od_price = match (od, commit) {
+            (None, Some(_)) => nt.list_price_per_hour,
+            _ => fixed_price(fallback),
+        };
+        // Committed nodes: a committed pool's, or an on-demand pool's minimum.
+        let (committed_nodes, committed_price, od_max) = match (commit, od) {
+            (Some(c), Some(o)) => (c.max_node_count(), fixed_price(c), o.max_node_count()),
+            (Some(c), None) => (c.max_node_count(), fixed_price(c), 0),
+            (None, _) => (fallback.min_node_count(), od_price, fallback.max_node_count().saturating_sub(fallback.min_node_count())),
         };
         let dt_h = dt_s / 3_600.0;
         let scale_every = svc.autoscaler.as_ref().map_or(1.0, |a| (a.interval.get().as_secs_f64() / dt_s).round().max(1.0));
@@ -195,8 +212,9 @@ impl Baseline {
             // The autoscaler draws whether to hold once a look, so the chance is per interval.
             p_hold: stays(dt_s * scale_every, svc.autoscaler.as_ref().map_or(SimDuration::ZERO, |a| a.scale_down_window.get())),
             slots: slots as f32,
-            od_max_nodes: fallback.max_node_count() as f32,
-            od_floor_nodes: fallback.min_node_count() as f32,
+            od_max_nodes: od_max as f32,
+            committed_nodes: committed_nodes as f32,
+            committed_price: committed_price as f32,
             spot_cap: f32::MAX,
             ..PointParams::default()
         };

@@ -126,5 +126,5 @@ fn bad_axes_and_unsupported_scenarios_say_what_to_do() {
     assert!(!o.status.success() && e.contains("piecewise rate table") && e.contains("twin trace fit"), "{e}");
     let o = twin(&["sweep", "mixed-fleet", "--service", "assistant", "--backend", "cpu"]);
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && e.contains("spreads over non-spot pools a100-reserved, h100-onprem"), "{e}");
+    assert!(!o.status.success() && e.contains("spreads over committed (reserved or on-prem) pools a100-reserved, h100-onprem"), "{e}");
 }
