@@ -175,53 +175,63 @@ struct Layout {
     throttle: bool,
 }
 
-/// One chunk's rows as compact columns. A value read is always finite, so
-/// NaN marks a null here; [`assemble`] turns these into the canonical columns.
-#[derive(Default)]
-struct Cols {
-    time_ns: Vec<i64>,
-    gpu: Vec<u32>,
-    /// By [`Field`] index; only the layout's fields are filled.
-    values: [Vec<f64>; Field::COUNT],
-    throttle: Vec<Option<u64>>,
+/// One chunk's share of the telemetry's columns, filled from the front:
+/// rows land where they stay, with no copy between reading and the columns.
+/// A chunk has at most one row per line, and its share is that long.
+struct Rows<'a> {
+    time_ns: &'a mut [i64],
+    gpu: &'a mut [u32],
+    /// The layout's fields, each with its share of the column.
+    values: Vec<(Field, &'a mut [Option<f64>])>,
+    /// Empty unless the layout has the throttle column.
+    throttle: &'a mut [Option<u64>],
+    /// Rows written.
+    len: usize,
     names: std::collections::BTreeMap<u32, String>,
 }
 
-impl Cols {
-    fn with_capacity(rows: usize, layout: &Layout) -> Cols {
-        let mut c = Cols { time_ns: Vec::with_capacity(rows), gpu: Vec::with_capacity(rows), ..Cols::default() };
-        for f in &layout.fields {
-            c.values[*f as usize].reserve_exact(rows);
+impl Rows<'_> {
+    /// Appends a row; a value read is always finite, so NaN marks a null.
+    #[inline]
+    fn push(&mut self, time_ns: i64, gpu: u32, values: &[f64; Field::COUNT], throttle: Option<u64>) {
+        let i = self.len;
+        self.time_ns[i] = time_ns;
+        self.gpu[i] = gpu;
+        for (f, col) in &mut self.values {
+            let v = values[*f as usize];
+            col[i] = (!v.is_nan()).then_some(v);
         }
-        if layout.throttle {
-            c.throttle.reserve_exact(rows);
+        if let Some(t) = self.throttle.get_mut(i) {
+            *t = throttle;
         }
-        c
+        self.len += 1;
     }
 
-    fn push(&mut self, layout: &Layout, time_ns: i64, gpu: u32, values: &[f64; Field::COUNT], throttle: Option<u64>) {
-        self.time_ns.push(time_ns);
-        self.gpu.push(gpu);
-        for f in &layout.fields {
-            self.values[*f as usize].push(values[*f as usize]);
-        }
-        if layout.throttle {
-            self.throttle.push(throttle);
-        }
-    }
-
-    fn push_sample(&mut self, layout: &Layout, s: Sample) {
+    fn push_sample(&mut self, s: Sample) {
         let values = s.values.map(|v| v.unwrap_or(f64::NAN));
         if let Some(n) = s.gpu_name {
             self.names.insert(s.gpu, n);
         }
-        self.push(layout, s.time_ns, s.gpu, &values, s.throttle_reasons);
+        self.push(s.time_ns, s.gpu, &values, s.throttle_reasons);
     }
+}
+
+/// `s` cut into consecutive pieces of `lens` (which sum to at most its length).
+fn split_into<'a, T>(mut s: &'a mut [T], lens: &[usize]) -> Vec<&'a mut [T]> {
+    lens.iter()
+        .map(|&n| {
+            let (head, rest) = std::mem::take(&mut s).split_at_mut(n);
+            s = rest;
+            head
+        })
+        .collect()
 }
 
 /// What one chunk of lines gave.
 struct ChunkOut {
-    cols: Cols,
+    /// Rows written to the chunk's share.
+    rows: usize,
+    names: std::collections::BTreeMap<u32, String>,
     /// (line index in the chunk, field, message).
     problems: Vec<(usize, Option<String>, String)>,
     lines: usize,
@@ -261,7 +271,9 @@ fn fast_number(b: &[u8]) -> Option<f64> {
     if digits == 0 || digits > 15 {
         return None;
     }
-    let v = if scale == 0 { int as f64 } else { int as f64 / POW10[scale] };
+    // Below 10^15, so exact through i64 (a single instruction, where u64 takes several).
+    let int = int as i64 as f64;
+    let v = if scale == 0 { int } else { int / POW10[scale] };
     Some(if neg { -v } else { v })
 }
 
@@ -426,29 +438,43 @@ fn plain_value(b: &[u8], mut p: usize, unit: Option<&[u8]>) -> Option<(f64, usiz
     }
     let neg = p < n && b[p] == b'-';
     p += usize::from(neg);
-    let start = p;
-    let (mut int, mut dot) = (0u64, usize::MAX);
-    while p < n {
-        let c = b[p];
-        let d = c.wrapping_sub(b'0');
-        if d < 10 {
-            int = int.wrapping_mul(10).wrapping_add(u64::from(d));
-        } else if c == b'.' && dot == usize::MAX {
-            dot = p;
-        } else {
-            break;
+    // Digits, then a point and more digits: two tight loops.
+    let mut int = 0u64;
+    let digits_from = |mut p: usize, int: &mut u64| {
+        while let Some(d) = b.get(p).map(|c| c.wrapping_sub(b'0')).filter(|d| *d < 10) {
+            *int = int.wrapping_mul(10).wrapping_add(u64::from(d));
+            p += 1;
         }
-        p += 1;
+        p
+    };
+    let start = p;
+    p = digits_from(p, &mut int);
+    let mut digits = p - start;
+    let mut scale = 0;
+    if b.get(p) == Some(&b'.') {
+        let after = digits_from(p + 1, &mut int);
+        scale = after - p - 1;
+        digits += scale;
+        p = after;
     }
-    let (digits, scale) = if dot == usize::MAX { (p - start, 0) } else { (p - start - 1, p - dot - 1) };
     // At most 15 digits: exact in f64, as is the power of ten.
     if digits == 0 || digits > 15 {
         return None;
     }
-    let v = if scale == 0 { int as f64 } else { int as f64 / POW10[scale] };
+    // Below 10^15, so exact through i64 (a single instruction, where u64 takes several).
+    let int = int as i64 as f64;
+    let v = if scale == 0 { int } else { int / POW10[scale] };
     let v = if neg { -v } else { v };
     match b.get(p) {
         None | Some(b',' | b'\n') => Some((v, p)),
+        // The usual case: one space and the header's unit, then the field's end.
+        Some(b' ')
+            if unit.is_some_and(|h| {
+                b.get(p + 1..p + 1 + h.len()).is_some_and(|u| same(h, u)) && matches!(b.get(p + 1 + h.len()), None | Some(b',' | b'\n'))
+            }) =>
+        {
+            Some((v, p + 1 + unit.map_or(0, <[u8]>::len)))
+        }
         Some(b' ') => {
             let end = field_end(b, p);
             let u = trim(&b[p..end]);
@@ -461,7 +487,7 @@ fn plain_value(b: &[u8], mut p: usize, unit: Option<&[u8]>) -> Option<(f64, usiz
 /// The fast path for one well-formed line starting at `start` in `b`:
 /// pushes the row and returns where the line ends (its `\n`, or the end),
 /// or returns `None` (pushing nothing) for the slow path to read or reject.
-fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], layout: &Layout, out: &mut ChunkOut, st: &mut State<'a>) -> Option<usize> {
+fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, out: &mut ChunkOut, st: &mut State<'a>) -> Option<usize> {
     let mut vals = [f64::NAN; Field::COUNT];
     let (mut time, mut gpu, mut throttle, mut name): (Option<i64>, u32, Option<u64>, &[u8]) = (None, 0, None, b"");
     let mut mismatches = 0;
@@ -527,8 +553,8 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], layout: &Layout, out:
         let g = gpu as usize;
         let cached = st.names.get(g).copied().flatten();
         if !cached.is_some_and(|c| same(c, name)) {
-            if out.cols.names.get(&gpu).map(String::as_bytes) != Some(name) {
-                out.cols.names.insert(gpu, String::from_utf8_lossy(name).into_owned());
+            if rows.names.get(&gpu).map(String::as_bytes) != Some(name) {
+                rows.names.insert(gpu, String::from_utf8_lossy(name).into_owned());
             }
             if g < 1024 {
                 if st.names.len() <= g {
@@ -538,23 +564,15 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], layout: &Layout, out:
             }
         }
     }
-    out.cols.push(layout, time, gpu, &vals, throttle);
+    rows.push(time, gpu, &vals, throttle);
     Some(p)
 }
 
-/// Reads the lines of one chunk.
-fn parse_chunk(chunk: &str, cols: &[Column], plans: &[Plan], layout: &Layout, last_chunk_cut: bool) -> ChunkOut {
+/// Reads the lines of one chunk into its share of the columns.
+fn parse_chunk(chunk: &str, cols: &[Column], plans: &[Plan], rows: &mut Rows<'_>, last_chunk_cut: bool) -> ChunkOut {
     let bytes = chunk.as_bytes();
-    // Room for as many rows as lines the length of the first would make.
-    let first = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len()).max(16);
-    let mut out = ChunkOut {
-        cols: Cols::with_capacity(bytes.len() / first * 9 / 8 + 16, layout),
-        problems: Vec::new(),
-        lines: 0,
-        newlines: 0,
-        truncated: false,
-        unit_mismatches: 0,
-    };
+    let mut out =
+        ChunkOut { rows: 0, names: Default::default(), problems: Vec::new(), lines: 0, newlines: 0, truncated: false, unit_mismatches: 0 };
     let mut st = State { clock: Clock::new(), names: Vec::new() };
     let mut report = ReadReport::default();
     let mut start = 0;
@@ -563,7 +581,7 @@ fn parse_chunk(chunk: &str, cols: &[Column], plans: &[Plan], layout: &Layout, la
         let n = k;
         k += 1;
         let fast = bytes.get(start).is_some_and(u8::is_ascii_alphanumeric);
-        if fast && let Some(end) = fast_row(bytes, start, plans, layout, &mut out, &mut st) {
+        if fast && let Some(end) = fast_row(bytes, start, plans, rows, &mut out, &mut st) {
             out.lines += 1;
             if end >= bytes.len() {
                 break;
@@ -587,8 +605,8 @@ fn parse_chunk(chunk: &str, cols: &[Column], plans: &[Plan], layout: &Layout, la
                     out.problems.push((n, None, format!("{} fields where the header has {}", fields.len(), cols.len())));
                 }
             } else {
-                match parse_row(&fields, cols, &mut report, &mut out.cols.names) {
-                    Ok(s) => out.cols.push_sample(layout, s),
+                match parse_row(&fields, cols, &mut report, &mut rows.names) {
+                    Ok(s) => rows.push_sample(s),
                     Err((field, message)) => out.problems.push((n, field, message)),
                 }
             }
@@ -599,77 +617,101 @@ fn parse_chunk(chunk: &str, cols: &[Column], plans: &[Plan], layout: &Layout, la
     }
     out.newlines = k - 1;
     out.unit_mismatches += report.unit_mismatches;
+    out.rows = rows.len;
+    out.names = std::mem::take(&mut rows.names);
     out
 }
 
-/// The chunks' columns, end to end, as canonical telemetry (two threads
-/// share the columns when there are many rows).
-fn assemble(outs: &mut [ChunkOut], layout: &Layout) -> Telemetry {
-    let rows: usize = outs.iter().map(|o| o.cols.time_ns.len()).sum();
-    let mut t = Telemetry::default();
-    for o in outs.iter_mut() {
-        t.names.append(&mut o.cols.names);
+/// Lines in a chunk (newlines and one): no chunk has more rows.
+fn lines_in(chunk: &str) -> usize {
+    memchr::memchr_iter(b'\n', chunk.as_bytes()).count() + 1
+}
+
+/// Runs `f` on each item, the first on this thread and the rest on their own.
+fn on_threads<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let mut items = items.into_iter();
+    let Some(first) = items.next() else { return Vec::new() };
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = items.map(|x| s.spawn(move || f(x))).collect();
+        let first = f(first);
+        std::iter::once(first).chain(handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))).collect()
+    })
+}
+
+/// Reads the chunks in parallel straight into the telemetry's columns: each
+/// chunk gets a share as long as its lines, written from the front, and the
+/// shares are closed up afterwards (only bad or blank lines leave gaps).
+fn read_chunks(chunks: &[&str], cols: &[Column], plans: &[Plan], layout: &Layout, last_cut: bool) -> (Telemetry, Vec<ChunkOut>) {
+    let bounds = on_threads(chunks.to_vec(), lines_in);
+    let total: usize = bounds.iter().sum();
+    // Zeroed columns come from the allocator as they are; the value columns
+    // are filled with nulls, a share of the columns on each thread (first
+    // touches of fresh memory are most of what filling costs).
+    let mut t = Telemetry { time_ns: vec![0; total], gpu: vec![0; total], ..Telemetry::default() };
+    t.throttle_reasons = vec![None; if layout.throttle { total } else { 0 }];
+    let per = Field::COUNT.div_ceil(chunks.len().max(1));
+    on_threads(t.values.chunks_mut(per).collect(), |group: &mut [Vec<Option<f64>>]| {
+        for col in group {
+            *col = vec![None; total];
+        }
+    });
+    let mut time = split_into(&mut t.time_ns, &bounds).into_iter();
+    let mut gpu = split_into(&mut t.gpu, &bounds).into_iter();
+    let mut throttle = split_into(&mut t.throttle_reasons, if layout.throttle { &bounds } else { &[] }).into_iter();
+    let mut values: Vec<(Field, std::vec::IntoIter<&mut [Option<f64>]>)> = t
+        .values
+        .iter_mut()
+        .zip(Field::ALL)
+        .filter(|(_, f)| layout.fields.contains(f))
+        .map(|(col, f)| (f, split_into(col, &bounds).into_iter()))
+        .collect();
+    let count = chunks.len();
+    let jobs: Vec<(usize, &str, Rows<'_>)> = chunks
+        .iter()
+        .enumerate()
+        .map(|(i, &chunk)| {
+            let rows = Rows {
+                time_ns: time.next().unwrap_or_default(),
+                gpu: gpu.next().unwrap_or_default(),
+                values: values.iter_mut().map(|(f, shares)| (*f, shares.next().unwrap_or_default())).collect(),
+                throttle: throttle.next().unwrap_or_default(),
+                len: 0,
+                names: Default::default(),
+            };
+            (i, chunk, rows)
+        })
+        .collect();
+    let outs = on_threads(jobs, |(i, chunk, mut rows)| parse_chunk(chunk, cols, plans, &mut rows, i + 1 == count && last_cut));
+    // Close up the shares, then cut the columns to the rows read.
+    let mut at = 0;
+    let mut from = 0;
+    for (out, bound) in outs.iter().zip(&bounds) {
+        if from != at && out.rows > 0 {
+            let range = from..from + out.rows;
+            t.time_ns.copy_within(range.clone(), at);
+            t.gpu.copy_within(range.clone(), at);
+            if layout.throttle {
+                t.throttle_reasons.copy_within(range.clone(), at);
+            }
+            for f in &layout.fields {
+                t.values[*f as usize].copy_within(range.clone(), at);
+            }
+        }
+        at += out.rows;
+        from += bound;
     }
-    let outs = &*outs;
-    let value_col = |f: usize| -> Vec<Option<f64>> {
-        if !layout.fields.iter().any(|x| *x as usize == f) {
-            return vec![None; rows];
-        }
-        let mut v = Vec::with_capacity(rows);
-        for o in outs {
-            v.extend(o.cols.values[f].iter().map(|x| (!x.is_nan()).then_some(*x)));
-        }
-        v
-    };
-    let throttle_col = || -> Vec<Option<u64>> {
-        if !layout.throttle {
-            return vec![None; rows];
-        }
-        let mut v = Vec::with_capacity(rows);
-        for o in outs {
-            v.extend_from_slice(&o.cols.throttle);
-        }
-        v
-    };
-    let concat = |f: fn(&Cols) -> &[i64]| -> Vec<i64> {
-        let mut v = Vec::with_capacity(rows);
-        for o in outs {
-            v.extend_from_slice(f(&o.cols));
-        }
-        v
-    };
-    let gpu_col = || -> Vec<u32> {
-        let mut v = Vec::with_capacity(rows);
-        for o in outs {
-            v.extend_from_slice(&o.cols.gpu);
-        }
-        v
-    };
-    let (a, b) = t.values.split_at_mut(6);
-    let fill = |a: &mut [Vec<Option<f64>>], from: usize| {
-        for (i, col) in a.iter_mut().enumerate() {
-            *col = value_col(from + i);
-        }
-    };
-    if rows < 50_000 {
-        fill(a, 0);
-        fill(b, 6);
-        t.time_ns = concat(|c| &c.time_ns);
-        t.gpu = gpu_col();
-        t.throttle_reasons = throttle_col();
+    t.time_ns.truncate(at);
+    t.gpu.truncate(at);
+    for col in &mut t.values {
+        col.truncate(at);
+    }
+    if layout.throttle {
+        t.throttle_reasons.truncate(at);
     } else {
-        let (time_ns, gpu, throttle) = (&mut t.time_ns, &mut t.gpu, &mut t.throttle_reasons);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                fill(b, 6);
-                *throttle = throttle_col();
-            });
-            fill(a, 0);
-            *time_ns = concat(|c| &c.time_ns);
-            *gpu = gpu_col();
-        });
+        t.throttle_reasons = vec![None; at];
     }
-    t
+    (t, outs)
 }
 
 /// Reads nvidia-smi CSV text. The first line must be the header (as
@@ -752,21 +794,7 @@ fn read_in(text: &str, origin: &str, opts: &ReadOptions, parts: usize) -> Result
             break;
         }
     }
-    let count = chunks.len();
-    let mut outs: Vec<ChunkOut> = std::thread::scope(|scope| {
-        let (cols, plans, layout) = (&cols, &plans, &layout);
-        let handles: Vec<_> = chunks
-            .iter()
-            .enumerate()
-            .skip(1)
-            .map(|(i, &chunk)| {
-                let cut = i + 1 == count && !ends_cleanly;
-                scope.spawn(move || parse_chunk(chunk, cols, plans, layout, cut))
-            })
-            .collect();
-        let first = parse_chunk(chunks[0], cols, plans, layout, count == 1 && !ends_cleanly);
-        std::iter::once(first).chain(handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))).collect()
-    });
+    let (mut t, mut outs) = read_chunks(&chunks, &cols, &plans, &layout, !ends_cleanly);
     let mut line_no = hline + 1;
     for out in &mut outs {
         report.lines += out.lines;
@@ -790,8 +818,8 @@ fn read_in(text: &str, origin: &str, opts: &ReadOptions, parts: usize) -> Result
         }
         // A chunk ends at a newline (stripped) unless it is the last.
         line_no += out.newlines + 1;
+        t.names.append(&mut out.names);
     }
-    let t = assemble(&mut outs, &layout);
     Ok((t, report))
 }
 
