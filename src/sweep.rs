@@ -144,7 +144,7 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         total as f64 * steps as f64 / secs.max(1e-9)
     );
     let mut head: Vec<String> = axes.iter().map(|x| x.key.clone()).collect();
-    head.extend(["cost P5", "P50", "P95", "SLO mean", "P(miss)", "spot savings", "interruptions"].map(String::from));
+    head.extend(["cost P5", "P50", "P95", "SLO mean", "P(miss)", "savings vs on-demand", "interruptions"].map(String::from));
     let mut rows = vec![head];
     for s in &summaries {
         let mut row: Vec<String> = s.values.iter().map(|v| format!("{v}")).collect();
