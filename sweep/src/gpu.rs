@@ -293,7 +293,10 @@ impl GpuBackend {
             let len = chunk.min(total - done);
             let at = Chunk { first, count, start: done, len };
             let outcomes = self.compute_chunk(points, at, progress).map_err(|m| fail(done, m))?;
-            let kept = self.read_back(&outcomes, len * OUTCOME_BYTES).map_err(|m| fail(done, m))?;
+            let kept: Vec<Outcome> = self.read_back(&outcomes, len * OUTCOME_BYTES).map_err(|m| fail(done, m))?;
+            if kept.iter().any(|o| o.cost < 0.0) {
+                return Err(SweepError::CutShort { adapter: self.adapter_name() });
+            }
             out.extend_from_slice(&kept);
             done += len;
         }
@@ -464,6 +467,9 @@ impl GpuBackend {
         while done < total {
             let len = chunk.min(total - done);
             self.tally_chunk(points, Chunk { first, count, start: done, len }, tallies, progress).map_err(|m| fail(done, m))?;
+            if tallies.iter().any(|t| t.cost.min < 0.0) {
+                return Err(SweepError::CutShort { adapter: self.adapter_name() });
+            }
             done += len;
         }
         Ok(())
@@ -745,6 +751,24 @@ mod tests {
         let mut again: Vec<Tally> = device.iter().map(Tally::cleared).collect();
         gpu.tally_into(&points, first, count, &mut again, &mut |_| {}).unwrap();
         assert_eq!(again, device);
+    }
+
+    /// llvmpipe stops an invocation's loops after 65,535 iterations in all;
+    /// a history cut short is an error, never a zero or partial outcome.
+    #[test]
+    fn a_kernel_cut_short_is_an_error() {
+        let Some(gpu) = backend() else { return };
+        let long = PointParams { steps: 200_000, dt_s: 10.0, ..crate::model::tests::autoscaled() };
+        let pilot = [crate::model::run_replica(&long, 0)];
+        match gpu.run(&[long], 0, 64, &mut |_| {}) {
+            Err(SweepError::CutShort { adapter }) => assert!(gpu.is_software() && adapter == gpu.adapter_name()),
+            // A GPU without the limit runs every history whole.
+            Ok(v) => assert!(!gpu.is_software() && v.iter().all(|o| o.cost > 0.0 && o.arrived > 0.0)),
+            Err(e) => panic!("{e}"),
+        }
+        let mut t = [Tally::from_pilot(&pilot, 0.99)];
+        let r = gpu.tally_into(&[long], 0, 64, &mut t, &mut |_| {});
+        assert!(matches!(r, Err(SweepError::CutShort { .. })) || (!gpu.is_software() && r.is_ok()), "{r:?}");
     }
 
     #[test]

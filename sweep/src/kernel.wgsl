@@ -356,6 +356,12 @@ fn run_replica(p: PointParams, r: u32) -> Outcome {
             g = Outcome(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         }
     }
+    // A driver that cuts loops short (llvmpipe stops an invocation's loops
+    // after 65,535 iterations in all) leaves the history unfinished: say so
+    // with a cost no history has, which the host turns into an error.
+    if step < p.steps {
+        o.cost = -1.0;
+    }
     return o;
 }
 

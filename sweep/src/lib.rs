@@ -62,6 +62,15 @@ pub enum SweepError {
     /// No GPU adapter, or one that failed to start.
     #[error("{0}")]
     NoAdapter(String),
+    /// The device's driver stopped the kernel before the end of the horizon.
+    #[error(
+        "{adapter} stopped the sweep kernel before the end of the horizon (llvmpipe stops a shader's loops after 65,535 iterations in all, \
+         about 5,000 steps of this model); use a GPU, --backend cpu, or a coarser --step"
+    )]
+    CutShort {
+        /// The adapter.
+        adapter: String,
+    },
     /// The device was lost or a submission failed mid-sweep.
     #[error("the GPU failed after {done} of {total} replicas: {message}")]
     Device {
