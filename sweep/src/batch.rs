@@ -415,29 +415,3 @@ mod tests {
         assert_eq!(run_batch_fast(&p, 40), run_batch(&p, 40));
     }
 }
-
-#[cfg(test)]
-mod speed {
-    use super::*;
-
-    /// `cargo test -p twin-sweep --release -- --ignored --nocapture lanes_against_scalar`
-    #[test]
-    #[ignore = "a timing, not a check"]
-    fn lanes_against_scalar() {
-        let p = PointParams { steps: 720, ..crate::model::tests::autoscaled() };
-        for _ in 0..3 {
-            let t = std::time::Instant::now();
-            let mut s = 0.0;
-            for r in 0..4096u32 {
-                s += crate::model::run_replica(&p, r).cost;
-            }
-            let scalar = t.elapsed().as_secs_f64();
-            let t = std::time::Instant::now();
-            for b in 0..(4096 / W as u32) {
-                s += run_batch_fast(&p, b * W as u32)[0].cost;
-            }
-            let lanes = t.elapsed().as_secs_f64();
-            println!("scalar {:.3e}/s, lanes {:.3e}/s, {:.2}× ({s})", 4096.0 * 720.0 / scalar, 4096.0 * 720.0 / lanes, scalar / lanes);
-        }
-    }
-}

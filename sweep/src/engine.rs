@@ -176,11 +176,7 @@ mod tests {
     /// of the outcomes and the histograms' resolution.
     #[test]
     fn both_backends_summarise_alike() {
-        let gpu = match GpuBackend::new(true) {
-            Ok(g) => g,
-            Err(e) if std::env::var("TWIN_SKIP_GPU_TESTS").as_deref() == Ok("1") => return eprintln!("skipped: {e}"),
-            Err(e) => panic!("{e} (set TWIN_SKIP_GPU_TESTS=1 to skip GPU tests)"),
-        };
+        let Some(gpu) = crate::gpu::test_backend() else { return };
         let pts = points();
         let c = Engine::Cpu(0).sweep_with_pilot(&pts, 3000, 0.99, false, 256, &mut |_| {}).unwrap();
         let g = Engine::Gpu(Box::new(gpu)).sweep_with_pilot(&pts, 3000, 0.99, false, 256, &mut |_| {}).unwrap();

@@ -340,17 +340,8 @@ impl GpuBackend {
         let count64 = u64::from(count);
         let p_lo = (start / count64) as usize;
         let p_hi = ((start + len - 1) / count64) as usize;
-        let params = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("sweep points"),
-            contents: bytemuck::cast_slice(&points[p_lo..=p_hi]),
-            usage: wgpu::BufferUsages::STORAGE,
-        });
-        let outcomes = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("sweep outcomes"),
-            size: len * OUTCOME_BYTES,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
+        let params = self.input("sweep points", bytemuck::cast_slice(&points[p_lo..=p_hi]));
+        let outcomes = self.output("sweep outcomes", len * OUTCOME_BYTES);
         let job = self.uniform("sweep job", size_of::<Job>() as u64);
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("sweep"),
@@ -403,6 +394,26 @@ impl GpuBackend {
     /// Workgroups in x and y for `groups` workgroups, x at most the device's limit.
     fn grid(&self, groups: u64) -> (u64, u64) {
         (groups.min(self.max_groups), groups.div_ceil(self.max_groups))
+    }
+
+    /// A storage buffer the kernels read, holding `contents`.
+    fn input(&self, label: &str, contents: &[u8]) -> wgpu::Buffer {
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents,
+            usage: wgpu::BufferUsages::STORAGE,
+        })
+    }
+
+    /// A storage buffer of `size` bytes the kernels write and the host may
+    /// copy back; it starts zeroed (wgpu clears new buffers).
+    fn output(&self, label: &str, size: u64) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        })
     }
 
     /// A uniform buffer of `size` bytes.
@@ -504,28 +515,13 @@ impl GpuBackend {
                 pad: [0; 3],
             })
             .collect();
-        let storage = |label: &str, contents: &[u8]| {
-            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents,
-                usage: wgpu::BufferUsages::STORAGE,
-            })
-        };
-        let tile_buf = storage("sweep tiles", bytemuck::cast_slice(&tiles));
-        let bounds_buf = storage("sweep bounds", bytemuck::cast_slice(&bounds));
+        let tile_buf = self.input("sweep tiles", bytemuck::cast_slice(&tiles));
+        let bounds_buf = self.input("sweep bounds", bytemuck::cast_slice(&bounds));
         let partial_bytes = (tiles.len() * size_of::<Partial>()) as u64;
         let hist_bytes = (bounds.len() * 2 * SLOTS * 4) as u64;
-        let output = |label: &str, size: u64| {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            })
-        };
-        // Buffers start zeroed, as the histograms must.
-        let partial_buf = output("sweep partials", partial_bytes);
-        let hist_buf = output("sweep histograms", hist_bytes);
+        // Output buffers start zeroed, as the histograms must.
+        let partial_buf = self.output("sweep partials", partial_bytes);
+        let hist_buf = self.output("sweep histograms", hist_bytes);
         let (gx, gy) = self.grid(tiles.len() as u64);
         let reduce = self.uniform("sweep reduce", 16);
         self.queue.write_buffer(&reduce, 0, bytemuck::cast_slice(&[tiles.len() as u32, gx as u32, 0, 0]));
@@ -588,23 +584,25 @@ impl GpuBackend {
     }
 }
 
+/// The backend tests run on (software allowed), or `None` when no adapter
+/// exists and TWIN_SKIP_GPU_TESTS=1 says that is fine; otherwise a panic
+/// naming the package to install.
+#[cfg(test)]
+pub(crate) fn test_backend() -> Option<GpuBackend> {
+    match GpuBackend::new(true) {
+        Ok(gpu) => Some(gpu),
+        Err(e) if std::env::var("TWIN_SKIP_GPU_TESTS").as_deref() == Ok("1") => {
+            eprintln!("skipped (TWIN_SKIP_GPU_TESTS=1): {e}");
+            None
+        }
+        Err(e) => panic!("{e} (set TWIN_SKIP_GPU_TESTS=1 to skip GPU tests)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cpu;
-
-    /// The backend on this machine (software allowed), or `None` when no
-    /// adapter exists and TWIN_SKIP_GPU_TESTS=1 says that is fine.
-    fn backend() -> Option<GpuBackend> {
-        match GpuBackend::new(true) {
-            Ok(gpu) => Some(gpu),
-            Err(e) if std::env::var("TWIN_SKIP_GPU_TESTS").as_deref() == Ok("1") => {
-                eprintln!("skipped (TWIN_SKIP_GPU_TESTS=1): {e}");
-                None
-            }
-            Err(e) => panic!("{e} (set TWIN_SKIP_GPU_TESTS=1 to skip GPU tests)"),
-        }
-    }
 
     /// Varied points: the autoscaled one; all spot with frequent reclaims,
     /// stock-outs and price jumps, one replica per node; an overloaded fixed
@@ -667,7 +665,7 @@ mod tests {
     /// round differently from Rust's, and a flipped replica goes its own way.
     #[test]
     fn gpu_agrees_with_cpu() {
-        let Some(gpu) = backend() else { return };
+        let Some(gpu) = test_backend() else { return };
         let (points, first, count) = (points(), 5, 300);
         let want = cpu::run(&points, first, count, 0);
         let got = gpu.run(&points, first, count, &mut |_| {}).unwrap();
@@ -711,7 +709,7 @@ mod tests {
     /// rounding; across tiles, submissions, chunks and point boundaries.
     #[test]
     fn the_device_tallies_as_the_host_does() {
-        let Some(mut gpu) = backend() else { return };
+        let Some(mut gpu) = test_backend() else { return };
         let (points, first, count) = (points(), 3, 5000);
         gpu.set_submission_budget(1500 * 300);
         gpu.set_chunk_cap(7000);
@@ -757,7 +755,7 @@ mod tests {
     /// a history cut short is an error, never a zero or partial outcome.
     #[test]
     fn a_kernel_cut_short_is_an_error() {
-        let Some(gpu) = backend() else { return };
+        let Some(gpu) = test_backend() else { return };
         let long = PointParams { steps: 200_000, dt_s: 10.0, ..crate::model::tests::autoscaled() };
         let pilot = [crate::model::run_replica(&long, 0)];
         match gpu.run(&[long], 0, 64, &mut |_| {}) {
@@ -773,7 +771,7 @@ mod tests {
 
     #[test]
     fn two_runs_are_bit_identical() {
-        let Some(gpu) = backend() else { return };
+        let Some(gpu) = test_backend() else { return };
         let points = points();
         let a = gpu.run(&points, 0, 200, &mut |_| {}).unwrap();
         let b = gpu.run(&points, 0, 200, &mut |_| {}).unwrap();
@@ -782,7 +780,7 @@ mod tests {
 
     #[test]
     fn many_submissions_and_chunks_give_the_same_as_one() {
-        let Some(mut gpu) = backend() else { return };
+        let Some(mut gpu) = test_backend() else { return };
         let (points, first, count) = (points(), 7, 250);
         let whole = gpu.run(&points, first, count, &mut |_| {}).unwrap();
         // 137 replicas a submission, 389 a chunk: both cross point boundaries.
@@ -797,7 +795,7 @@ mod tests {
 
     #[test]
     fn a_lost_device_keeps_the_finished_chunks() {
-        let Some(mut gpu) = backend() else { return };
+        let Some(mut gpu) = test_backend() else { return };
         let points = points();
         let whole = gpu.run(&points, 0, 200, &mut |_| {}).unwrap();
         gpu.set_chunk_cap(300);
@@ -833,7 +831,7 @@ mod tests {
 
     #[test]
     fn software_is_used_only_when_allowed() {
-        let Some(gpu) = backend() else { return };
+        let Some(gpu) = test_backend() else { return };
         match GpuBackend::new(false) {
             Ok(hardware) => assert!(!hardware.is_software()),
             Err(SweepError::NoAdapter(m)) => assert!(gpu.is_software() && m.contains(&gpu.adapter_name()), "{m}"),
@@ -846,51 +844,8 @@ mod tests {
 
     #[test]
     fn empty_sweeps_are_empty() {
-        let Some(gpu) = backend() else { return };
+        let Some(gpu) = test_backend() else { return };
         assert!(gpu.run(&[], 0, 10, &mut |_| {}).unwrap().is_empty());
         assert!(gpu.run(&points(), 0, 0, &mut |_| {}).unwrap().is_empty());
-    }
-
-    /// CPU seconds this process has used (all threads, lavapipe's too),
-    /// from /proc/self/stat; 0 where that cannot be read.
-    fn cpu_seconds() -> f64 {
-        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let ticks: Vec<f64> = rest.split_whitespace().skip(11).take(2).filter_map(|t| t.parse().ok()).collect();
-        ticks.iter().sum::<f64>() / 100.0
-    }
-
-    /// Replica-steps per second of both backends on 65,536 replicas × 720
-    /// steps, by the wall clock and per CPU second used (which other load
-    /// on the machine does not skew):
-    /// `cargo test --release -p twin-sweep -- --ignored throughput --nocapture`.
-    #[test]
-    #[ignore]
-    fn throughput() {
-        let Some(gpu) = backend() else { return };
-        let p = PointParams { steps: 720, ..crate::model::tests::autoscaled() };
-        let (points, count) = ([p], 65_536u32);
-        let work = f64::from(count) * 720.0;
-        gpu.run(&points, 0, 4096, &mut |_| {}).unwrap();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        for _ in 0..3 {
-            let (t, c0) = (Instant::now(), cpu_seconds());
-            let mut subs = 0;
-            let g = gpu.run(&points, 0, count, &mut |_| subs += 1).unwrap();
-            let (tg, cg) = (t.elapsed().as_secs_f64(), cpu_seconds() - c0);
-            let (t, c0) = (Instant::now(), cpu_seconds());
-            let c = cpu::run(&points, 0, count, 0);
-            let (tc, cc) = (t.elapsed().as_secs_f64(), cpu_seconds() - c0);
-            assert_eq!(g.len(), c.len());
-            eprintln!(
-                "{} ({subs} submissions): {:.3e} replica-steps/s ({tg:.2} s, {:.3e} per CPU second); \
-                 cpu::run on {threads} threads: {:.3e} ({tc:.2} s, {:.3e} per CPU second)",
-                gpu.adapter_name(),
-                work / tg,
-                work / cg,
-                work / tc,
-                work / cc
-            );
-        }
     }
 }
