@@ -55,9 +55,8 @@ fn import(c: &mut Criterion) {
     g.bench_function("read+parquet", |b| {
         b.iter(|| {
             let (t, _) = twin_replay::read(black_box(&text), "bench.csv", Format::NvidiaSmi, &opts).unwrap();
-            let mut df = twin_replay::parquet::to_frame(&t).unwrap();
-            let mut buf = Vec::with_capacity(8 << 20);
-            twin_replay::parquet::encode(&mut df, &mut buf).unwrap();
+            let mut buf = Vec::with_capacity(1 << 20);
+            twin_replay::encoding::write_parquet(&t, &mut buf).unwrap();
             black_box(buf.len())
         })
     });
@@ -73,9 +72,11 @@ fn cpu_ms() -> f64 {
 }
 
 /// With `TWIN_PHASES=1`: CPU time (mean) and wall time (least and median)
-/// of each phase (read, frame, encode) over `TWIN_PHASES_N` runs (30), then
-/// the least of each when they run in turn, the Parquet size, and the file
-/// itself to `TWIN_PHASES_OUT` if set; then exits without the criterion runs.
+/// of each phase (read, encode) over `TWIN_PHASES_N` runs (30), then the
+/// least of each when they run in turn; then the same encoding through a
+/// polars frame and `ParquetWriter` (what Twin did before it had its own
+/// encoder) for comparison, the Parquet sizes, and the file itself to
+/// `TWIN_PHASES_OUT` if set; then exits without the criterion runs.
 fn phases(text: &str, t: &twin_replay::Telemetry) {
     let n: usize = std::env::var("TWIN_PHASES_N").ok().and_then(|v| v.parse().ok()).unwrap_or(30).max(1);
     let time = |name: &str, f: &mut dyn FnMut()| {
@@ -89,40 +90,41 @@ fn phases(text: &str, t: &twin_replay::Telemetry) {
         }
         let c = (cpu_ms() - c0) / n as f64;
         walls.sort_by(f64::total_cmp);
-        eprintln!("{name:>10}: cpu {c:6.1} ms  wall min {:6.1} ms  median {:6.1} ms", walls[0], walls[n / 2]);
+        eprintln!("{name:>16}: cpu {c:6.1} ms  wall min {:6.1} ms  median {:6.1} ms", walls[0], walls[n / 2]);
+    };
+    let encode = |t: &twin_replay::Telemetry| {
+        let mut buf = Vec::with_capacity(1 << 20);
+        twin_replay::encoding::write_parquet(t, &mut buf).unwrap();
+        buf
     };
     time("read", &mut || drop(black_box(twin_replay::read(text, "b.csv", Format::NvidiaSmi, &ReadOptions::default()).unwrap())));
-    time("to_frame", &mut || drop(black_box(twin_replay::parquet::to_frame(t).unwrap())));
-    let df = twin_replay::parquet::to_frame(t).unwrap();
-    time("encode", &mut || {
-        let mut df = df.clone();
-        let mut buf = Vec::with_capacity(8 << 20);
-        twin_replay::parquet::encode(&mut df, &mut buf).unwrap();
-        black_box(buf.len());
-    });
-    // The three in turn, as `read+parquet` runs them: each phase's least time.
-    let mut least = [f64::MAX; 3];
+    time("encode", &mut || drop(black_box(encode(t))));
+    // The two in turn, as `read+parquet` runs them: each phase's least time.
+    let mut least = [f64::MAX; 2];
     for _ in 0..n {
         let w0 = std::time::Instant::now();
         let (t, _) = twin_replay::read(text, "b.csv", Format::NvidiaSmi, &ReadOptions::default()).unwrap();
         let w1 = std::time::Instant::now();
-        let mut df = twin_replay::parquet::to_frame(&t).unwrap();
+        black_box(encode(&t).len());
         let w2 = std::time::Instant::now();
-        let mut buf = Vec::with_capacity(8 << 20);
-        twin_replay::parquet::encode(&mut df, &mut buf).unwrap();
-        black_box(buf.len());
-        let w3 = std::time::Instant::now();
-        for (l, (a, b)) in least.iter_mut().zip([(w0, w1), (w1, w2), (w2, w3)]) {
+        for (l, (a, b)) in least.iter_mut().zip([(w0, w1), (w1, w2)]) {
             *l = l.min((b - a).as_secs_f64() * 1e3);
         }
     }
-    eprintln!("  in turn: read {:.1} ms, to_frame {:.1} ms, encode {:.1} ms (least of each)", least[0], least[1], least[2]);
-    let mut df2 = df.clone();
-    let mut buf = Vec::new();
-    twin_replay::parquet::encode(&mut df2, &mut buf).unwrap();
-    eprintln!("{:>10}: {} bytes", "parquet", buf.len());
+    eprintln!("  in turn: read {:.1} ms, encode {:.1} ms (least of each)", least[0], least[1]);
+    time("frame+polars", &mut || {
+        let mut df = twin_replay::parquet::to_frame(t).unwrap();
+        let mut buf = Vec::with_capacity(8 << 20);
+        twin_replay::parquet::encode(&mut df, &mut buf).unwrap();
+        black_box(buf.len());
+    });
+    let mut df = twin_replay::parquet::to_frame(t).unwrap();
+    let mut polars = Vec::new();
+    twin_replay::parquet::encode(&mut df, &mut polars).unwrap();
+    let ours = encode(t);
+    eprintln!("{:>16}: {} bytes (through a frame and polars' writer: {} bytes)", "parquet", ours.len(), polars.len());
     if let Some(path) = std::env::var_os("TWIN_PHASES_OUT") {
-        std::fs::write(path, &buf).unwrap();
+        std::fs::write(path, &ours).unwrap();
     }
     std::process::exit(0);
 }

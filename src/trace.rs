@@ -53,7 +53,7 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 
 fn stats(t: &Telemetry, rows: &[usize], f: Field) -> Option<serde_json::Value> {
     let col = t.column(f);
-    let mut v: Vec<f64> = rows.iter().filter_map(|&i| col[i]).collect();
+    let mut v: Vec<f64> = rows.iter().map(|&i| col[i]).filter(|v| !v.is_nan()).collect();
     if v.is_empty() {
         return None;
     }
@@ -313,11 +313,11 @@ pub fn attach_all(scenario: &mut twin_sim::scenario::Scenario, base: &crate::pol
 pub fn attach_recordings(scenario: &mut twin_sim::scenario::Scenario, base: &crate::policies::Base) -> anyhow::Result<()> {
     for (file, format) in scenario.telemetry_files() {
         let path = scenario_file(base, &file, "pools.telemetry.file", &scenario.origin)?;
-        let usable = |rows: usize, util: &[Option<f64>]| -> anyhow::Result<()> {
+        let usable = |rows: usize, util: &[f64]| -> anyhow::Result<()> {
             if rows == 0 {
                 bail!("{}: the recording has no samples", path.display());
             }
-            if util.iter().all(Option::is_none) {
+            if util.iter().all(|v| v.is_nan()) {
                 bail!(
                     "{}: the recording has no GPU utilisation, which decides busy and idle (nvidia-smi: add `utilization.gpu` to --query-gpu)",
                     path.display()

@@ -28,8 +28,8 @@ impl GpuEnergy {
 /// Energy per GPU, ascending by GPU. Intervals between two samples that
 /// both have power are integrated; a sample without power breaks the chain.
 pub fn by_gpu(t: &Telemetry) -> Vec<GpuEnergy> {
-    let power = t.column(Field::Power);
-    let counter = t.column(Field::Energy);
+    let power = t.values_of(Field::Power);
+    let counter = t.values_of(Field::Energy);
     t.gpus()
         .into_iter()
         .map(|gpu| {

@@ -18,7 +18,7 @@
 //! let text = "timestamp, index, power.draw [W]\n2026/11/27 01:58:59.960, 0, 77.25 W\n2026/11/27 01:59:00.060, 0, 79.25 W\n";
 //! let (t, report) = read(text, "smi.csv", Format::Auto, &ReadOptions::default()).unwrap();
 //! assert_eq!(report.format, "nvidia-smi");
-//! assert_eq!(t.column(Field::Power)[1], Some(79.25));
+//! assert_eq!(t.value(Field::Power, 1), Some(79.25));
 //! let e = twin_replay::energy::by_gpu(&t);
 //! assert!((e[0].joules - 7.825).abs() < 1e-9); // trapezoid over 100 ms
 //! ```
@@ -26,6 +26,7 @@
 
 pub mod dcgm;
 pub mod dmon;
+pub mod encoding;
 pub mod energy;
 pub mod fit;
 mod issues;
@@ -169,37 +170,63 @@ pub fn read_file(path: &std::path::Path, format: Format, opts: &ReadOptions) -> 
 }
 
 /// Counts out-of-order samples per GPU, sorts rows by time (stably, so
-/// equal times keep file order), and counts gaps per GPU.
+/// equal times keep file order), and counts gaps per GPU: intervals more
+/// than three times the GPU's median interval.
 pub fn finish(mut t: Telemetry, report: &mut ReadReport) -> Telemetry {
-    let mut last: std::collections::BTreeMap<u32, i64> = Default::default();
-    for (&g, &time) in t.gpu.iter().zip(&t.time_ns) {
-        if let Some(prev) = last.insert(g, time)
-            && time < prev
-        {
-            report.non_monotonic += 1;
+    // GPUs as dense slots, in order of first sight: a table for small
+    // indices, a map for the rest.
+    let mut small = vec![u32::MAX; 4096.min(t.gpu.iter().max().map_or(0, |g| *g as usize + 1))];
+    let mut large: std::collections::BTreeMap<u32, u32> = Default::default();
+    let mut slots = 0u32;
+    let mut slot_of = |g: u32| {
+        let s = match small.get_mut(g as usize) {
+            Some(s) => s,
+            None => large.entry(g).or_insert(u32::MAX),
+        };
+        if *s == u32::MAX {
+            *s = slots;
+            slots += 1;
         }
+        *s as usize
+    };
+    // Each GPU's last time, and whether the rows are in time order overall.
+    let mut last: Vec<i64> = Vec::new();
+    let mut sorted = true;
+    let mut prev = i64::MIN;
+    for (&g, &time) in t.gpu.iter().zip(&t.time_ns) {
+        let k = slot_of(g);
+        if k == last.len() {
+            last.push(i64::MIN);
+        }
+        report.non_monotonic += usize::from(time < last[k]);
+        last[k] = time;
+        sorted &= time >= prev;
+        prev = time;
     }
-    if t.time_ns.windows(2).any(|w| w[1] < w[0]) {
+    if !sorted {
         let mut order: Vec<usize> = (0..t.len()).collect();
         order.sort_by_key(|&i| t.time_ns[i]);
         t.permute(&order);
     }
     report.rows = t.len();
-    // Intervals per GPU in one pass.
-    let mut steps: std::collections::BTreeMap<u32, (i64, Vec<i64>)> = Default::default();
+    // Intervals per GPU, in time order; a GPU's repeated first time is no interval.
+    let mut steps: Vec<Vec<i64>> = vec![Vec::new(); last.len()];
+    let mut at: Vec<Option<i64>> = vec![None; last.len()];
     for (&g, &time) in t.gpu.iter().zip(&t.time_ns) {
-        let e = steps.entry(g).or_insert((time, Vec::new()));
-        if e.0 != time || !e.1.is_empty() {
-            e.1.push(time - e.0);
+        let k = slot_of(g);
+        if let Some(a) = at[k]
+            && (a != time || !steps[k].is_empty())
+        {
+            steps[k].push(time - a);
         }
-        e.0 = time;
+        at[k] = Some(time);
     }
-    for (_, (_, mut s)) in steps {
+    for mut s in steps {
         if s.is_empty() {
             continue;
         }
-        s.sort_unstable();
-        let median = s[s.len() / 2];
+        let mid = s.len() / 2;
+        let median = *s.select_nth_unstable(mid).1;
         report.gaps += s.iter().filter(|&&d| median > 0 && d > 3 * median).count();
     }
     t

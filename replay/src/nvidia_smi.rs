@@ -121,7 +121,7 @@ fn parse_row(
             Target::Ignored | Target::Slow => {}
             Target::Time => time = Some(parse_timestamp(raw).ok_or_else(|| bad(format!("`{}` is not a time", raw.trim())))?),
             Target::Gpu => gpu = Some(raw.trim().parse::<u32>().map_err(|_| bad(format!("`{}` is not a GPU index", raw.trim())))?),
-            Target::Name => name = Some(raw.trim()),
+            Target::Name => name = Some(raw.trim()).filter(|n| !n.is_empty()),
             Target::Throttle => {
                 if let Some((v, _)) = split_value(raw) {
                     let hex = v.trim_start_matches("0x").trim_start_matches("0X");
@@ -182,7 +182,7 @@ struct Rows<'a> {
     time_ns: &'a mut [i64],
     gpu: &'a mut [u32],
     /// The layout's fields, each with its share of the column.
-    values: Vec<(Field, &'a mut [Option<f64>])>,
+    values: Vec<(Field, &'a mut [f64])>,
     /// Empty unless the layout has the throttle column.
     throttle: &'a mut [Option<u64>],
     /// Rows written.
@@ -191,15 +191,15 @@ struct Rows<'a> {
 }
 
 impl Rows<'_> {
-    /// Appends a row; a value read is always finite, so NaN marks a null.
+    /// Appends a row; a value read is always finite, so NaN marks a null
+    /// (as in the telemetry's columns).
     #[inline]
     fn push(&mut self, time_ns: i64, gpu: u32, values: &[f64; Field::COUNT], throttle: Option<u64>) {
         let i = self.len;
         self.time_ns[i] = time_ns;
         self.gpu[i] = gpu;
         for (f, col) in &mut self.values {
-            let v = values[*f as usize];
-            col[i] = (!v.is_nan()).then_some(v);
+            col[i] = values[*f as usize];
         }
         if let Some(t) = self.throttle.get_mut(i) {
             *t = throttle;
@@ -401,6 +401,54 @@ struct State<'a> {
     /// The last name each GPU had on the fast path, by index (a cache of
     /// `names`, cleared whenever the slow path reads a row).
     names: Vec<Option<&'a [u8]>>,
+    /// Per column, the last field the fast path read and what it gave.
+    memo: Vec<Memo>,
+}
+
+/// A column's last field on the fast path: where its bytes are in the
+/// chunk, and what they read as (a value's or bitmask's bits, a time, a GPU;
+/// whether there was one; whether its unit differed from the header's).
+/// Telemetry repeats itself: names, limits, clocks and a tick's timestamp
+/// recur row after row, and a field whose bytes equal the last one's reads
+/// the same, so the fast path compares bytes instead of reading them again.
+#[derive(Clone, Copy)]
+struct Memo {
+    start: usize,
+    /// `usize::MAX` before the column's first field.
+    len: usize,
+    bits: u64,
+    some: bool,
+    mismatch: bool,
+}
+
+impl Memo {
+    const EMPTY: Memo = Memo { start: 0, len: usize::MAX, bits: 0, some: false, mismatch: false };
+}
+
+/// Whether the field at `s` has exactly the `len` bytes at `prev` (an
+/// earlier field), then a separator or the end: eight bytes at a time, the
+/// last few under a mask where the buffer has eight bytes left.
+#[inline]
+fn repeats(b: &[u8], s: usize, prev: usize, len: usize) -> bool {
+    if !matches!(b.get(s + len), None | Some(b',' | b'\n')) || s + len > b.len() || prev + len > s {
+        return false;
+    }
+    let word = |at: usize| b.get(at..at + 8).map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()));
+    let mut i = 0;
+    while i + 8 <= len {
+        if word(s + i) != word(prev + i) {
+            return false;
+        }
+        i += 8;
+    }
+    let tail = len - i;
+    if tail == 0 {
+        return true;
+    }
+    match (word(s + i), word(prev + i)) {
+        (Some(x), Some(y)) => (x ^ y) & (u64::MAX >> (8 * (8 - tail))) == 0,
+        _ => b[s + i..s + len] == b[prev + i..prev + len],
+    }
 }
 
 /// Where the field from `p` ends: the next `,` or `\n`, or the end. Eight
@@ -496,46 +544,60 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, 
     let last = plans.len() - 1;
     for (ci, plan) in plans.iter().enumerate() {
         let s = p;
-        if let Target::Value(field) = plan.target
+        let m = st.memo[ci];
+        // What this column's field reads as: a number (bits), whether there
+        // is one, and whether its unit differs from the header's.
+        let (bits, some, mismatch) = if m.len != usize::MAX && repeats(b, s, m.start, m.len) {
+            p = s + m.len;
+            (m.bits, m.some, m.mismatch)
+        } else if let Target::Value(_) = plan.target
             && let Some((x, end)) = plain_value(b, s, plan.unit.as_deref())
         {
-            vals[field as usize] = x * plan.header_factor;
             p = end;
+            let read = ((x * plan.header_factor).to_bits(), true, false);
+            st.memo[ci] = Memo { start: s, len: p - s, bits: read.0, some: true, mismatch: false };
+            read
         } else {
             p = field_end(b, s);
-            let raw = &b[s..p];
-            match plan.target {
-                Target::Ignored => {}
+            let f = trim(&b[s..p]);
+            let read = match plan.target {
+                Target::Ignored | Target::Name => (0, false, false),
                 Target::Slow => return None,
-                Target::Time => time = Some(st.clock.read(trim(raw))?),
-                Target::Gpu => gpu = fast_u32(trim(raw))?,
-                Target::Name => name = trim(raw),
-                Target::Throttle => {
-                    let f = trim(raw);
-                    if f.first() != Some(&b'[') && !f.is_empty() {
-                        throttle = Some(fast_hex(f)?);
-                    }
-                }
+                Target::Time => (st.clock.read(f)? as u64, true, false),
+                Target::Gpu => (u64::from(fast_u32(f)?), true, false),
+                Target::Throttle => match f.first() {
+                    Some(&c) if c != b'[' => (fast_hex(f)?, true, false),
+                    _ => (0, false, false),
+                },
                 Target::Value(field) => {
-                    let f = trim(raw);
-                    if !(f.is_empty() || f[0] == b'[' || f == b"N/A") {
+                    if f.is_empty() || f[0] == b'[' || f == b"N/A" {
+                        (0, false, false)
+                    } else {
                         let (num, unit) = match f.iter().position(|c| *c == b' ') {
                             Some(i) => (&f[..i], trim(&f[i + 1..])),
                             None => (f, &b""[..]),
                         };
                         let x = fast_number(num)?;
-                        let factor = match &plan.unit {
-                            _ if unit.is_empty() => plan.header_factor,
-                            Some(h) if same(h, unit) => plan.header_factor,
-                            h => {
-                                mismatches += usize::from(h.is_some());
-                                std::str::from_utf8(unit).ok().and_then(|u| scale(field, u))?
-                            }
+                        let (factor, mismatch) = match &plan.unit {
+                            _ if unit.is_empty() => (plan.header_factor, false),
+                            Some(h) if same(h, unit) => (plan.header_factor, false),
+                            h => (std::str::from_utf8(unit).ok().and_then(|u| scale(field, u))?, h.is_some()),
                         };
-                        vals[field as usize] = x * factor;
+                        ((x * factor).to_bits(), true, mismatch)
                     }
                 }
-            }
+            };
+            st.memo[ci] = Memo { start: s, len: p - s, bits: read.0, some: read.1, mismatch: read.2 };
+            read
+        };
+        mismatches += usize::from(mismatch);
+        match plan.target {
+            Target::Value(field) if some => vals[field as usize] = f64::from_bits(bits),
+            Target::Time => time = Some(bits as i64),
+            Target::Gpu => gpu = bits as u32,
+            Target::Throttle if some => throttle = Some(bits),
+            Target::Name => name = trim(&b[s..p]),
+            _ => {}
         }
         let comma = p < n && b[p] == b',';
         if ci < last {
@@ -573,7 +635,7 @@ fn parse_chunk(chunk: &str, cols: &[Column], plans: &[Plan], rows: &mut Rows<'_>
     let bytes = chunk.as_bytes();
     let mut out =
         ChunkOut { rows: 0, names: Default::default(), problems: Vec::new(), lines: 0, newlines: 0, truncated: false, unit_mismatches: 0 };
-    let mut st = State { clock: Clock::new(), names: Vec::new() };
+    let mut st = State { clock: Clock::new(), names: Vec::new(), memo: vec![Memo::EMPTY; plans.len()] };
     let mut report = ReadReport::default();
     let mut start = 0;
     let mut k = 0;
@@ -645,21 +707,19 @@ fn on_threads<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec
 fn read_chunks(chunks: &[&str], cols: &[Column], plans: &[Plan], layout: &Layout, last_cut: bool) -> (Telemetry, Vec<ChunkOut>) {
     let bounds = on_threads(chunks.to_vec(), lines_in);
     let total: usize = bounds.iter().sum();
-    // Zeroed columns come from the allocator as they are; the value columns
-    // are filled with nulls, a share of the columns on each thread (first
-    // touches of fresh memory are most of what filling costs).
+    // Zeroed columns come from the allocator as they are (pages mapped as
+    // the readers first write them): every row read writes each of the
+    // file's columns, so none needs filling first. Columns the file lacks
+    // are all null, made once the rows are counted.
     let mut t = Telemetry { time_ns: vec![0; total], gpu: vec![0; total], ..Telemetry::default() };
     t.throttle_reasons = vec![None; if layout.throttle { total } else { 0 }];
-    let per = Field::COUNT.div_ceil(chunks.len().max(1));
-    on_threads(t.values.chunks_mut(per).collect(), |group: &mut [Vec<Option<f64>>]| {
-        for col in group {
-            *col = vec![None; total];
-        }
-    });
+    for f in &layout.fields {
+        t.values[*f as usize] = vec![0.0; total];
+    }
     let mut time = split_into(&mut t.time_ns, &bounds).into_iter();
     let mut gpu = split_into(&mut t.gpu, &bounds).into_iter();
     let mut throttle = split_into(&mut t.throttle_reasons, if layout.throttle { &bounds } else { &[] }).into_iter();
-    let mut values: Vec<(Field, std::vec::IntoIter<&mut [Option<f64>]>)> = t
+    let mut values: Vec<(Field, std::vec::IntoIter<&mut [f64]>)> = t
         .values
         .iter_mut()
         .zip(Field::ALL)
@@ -703,8 +763,12 @@ fn read_chunks(chunks: &[&str], cols: &[Column], plans: &[Plan], layout: &Layout
     }
     t.time_ns.truncate(at);
     t.gpu.truncate(at);
-    for col in &mut t.values {
-        col.truncate(at);
+    for (f, col) in Field::ALL.iter().zip(&mut t.values) {
+        if layout.fields.contains(f) {
+            col.truncate(at);
+        } else {
+            *col = vec![f64::NAN; at];
+        }
     }
     if layout.throttle {
         t.throttle_reasons.truncate(at);
@@ -844,10 +908,10 @@ mod tests {
         assert_eq!(r.ignored_columns, ["pstate"]);
         assert_eq!(t.gpu, [0, 1]);
         assert_eq!(t.names[&1], "NVIDIA H200");
-        assert_eq!(t.column(Field::Power), [Some(77.25), None]);
-        assert_eq!(t.column(Field::UtilMem), [Some(0.0), None]);
-        assert_eq!(t.column(Field::SmClock), [Some(345.0), Some(1980.0)]);
-        assert_eq!(t.column(Field::MemTemp), [Some(40.0), Some(70.0)]);
+        assert_eq!(t.values_of(Field::Power), [Some(77.25), None]);
+        assert_eq!(t.values_of(Field::UtilMem), [Some(0.0), None]);
+        assert_eq!(t.values_of(Field::SmClock), [Some(345.0), Some(1980.0)]);
+        assert_eq!(t.values_of(Field::MemTemp), [Some(40.0), Some(70.0)]);
         assert_eq!(t.throttle_reasons, [Some(1), Some(4)]);
         assert_eq!(t.time_ns[1] - t.time_ns[0], 107_000_000);
     }
@@ -857,9 +921,9 @@ mod tests {
         let text = "power.draw [W], timestamp, memory.used [GiB], clocks.sm [MHz]\n1.5 W, 2026/11/27 00:00:00.000, 2, 1.2 GHz\n80, 2026/11/27 00:00:01.000, 3 GiB, 900\n";
         let (t, r) = read_all(text);
         assert_eq!(r.rows, 2);
-        assert_eq!(t.column(Field::Power), [Some(1.5), Some(80.0)]);
-        assert_eq!(t.column(Field::MemUsed), [Some(2048.0), Some(3072.0)]);
-        assert_eq!(t.column(Field::SmClock), [Some(1200.0), Some(900.0)]);
+        assert_eq!(t.values_of(Field::Power), [Some(1.5), Some(80.0)]);
+        assert_eq!(t.values_of(Field::MemUsed), [Some(2048.0), Some(3072.0)]);
+        assert_eq!(t.values_of(Field::SmClock), [Some(1200.0), Some(900.0)]);
         assert_eq!(r.unit_mismatches, 1, "GHz where the header says MHz");
     }
 
@@ -887,7 +951,7 @@ mod tests {
         assert_eq!(r.non_monotonic, 1);
         assert_eq!(r.gaps, 1);
         assert!(t.time_ns.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(t.column(Field::Power)[1], Some(3.0));
+        assert_eq!(t.value(Field::Power, 1), Some(3.0));
     }
 
     #[test]
@@ -935,7 +999,7 @@ mod tests {
         assert_eq!(r.skipped, 7, "6 garbage lines and the cut last one: {r}");
         assert!(r.truncated_last_line);
         assert_eq!(r.problems[0].line, 15);
-        assert_eq!(t.column(Field::Power)[15 - 2], Some(750.0), "exponents take the slow path and still read");
+        assert_eq!(t.value(Field::Power, 15 - 2), Some(750.0), "exponents take the slow path and still read");
         // The fast path gives what the slow path gives.
         let line = "2026/11/27 00:00:01.300, 2, NVIDIA H100, 57 %, 123.45 W, 0x4";
         let cols = parse_header("timestamp, index, name, utilization.gpu [%], power.draw [W], clocks_event_reasons.active");
@@ -964,6 +1028,69 @@ mod tests {
         }
         t.names = names;
         (t, bad, report.unit_mismatches)
+    }
+
+    /// Reads `text` on 1, 2 and 3 threads and checks every column against
+    /// the reference (the slow path alone); gives its rows and bad lines.
+    fn reads_as_the_reference(text: &str) -> (Telemetry, usize) {
+        let text = text.to_string();
+        let (want, bad, mismatches) = reference(&text);
+        for parts in [1, 2, 3] {
+            let (got, report) = read_in(&text, "r.csv", &ReadOptions::default(), parts).unwrap();
+            assert_eq!((got.len(), report.skipped, report.unit_mismatches), (want.len(), bad, mismatches), "{parts} parts");
+            for f in Field::ALL {
+                let (a, b) = (got.column(f), want.column(f));
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    // Bit for bit (so -0 differs from 0; both read NaN for a null).
+                    assert_eq!(x.to_bits(), y.to_bits(), "{f:?} row {i}");
+                }
+            }
+            let first = |a: &[i64], b: &[i64]| a.iter().zip(b).position(|(x, y)| x != y);
+            assert_eq!(first(&got.time_ns, &want.time_ns), None, "time_ns, {parts} parts");
+            assert_eq!(got.gpu, want.gpu, "{parts} parts");
+            assert_eq!(got.throttle_reasons, want.throttle_reasons, "{parts} parts");
+            assert_eq!(got.names, want.names, "{parts} parts");
+        }
+        (want, bad)
+    }
+
+    #[test]
+    fn repeated_fields_read_as_the_slow_path_does() {
+        // Fields from small pools, so that most repeat the row before: the
+        // fast path then reuses what it read. Two columns fill power and two
+        // the bitmask, so a null in one must not bring back the other's
+        // value; units that differ from the header's count on every row.
+        let head = "timestamp, index, name, power.draw [W], power.draw.instant [W], memory.used [MiB], clocks_throttle_reasons.active, clocks_event_reasons.active, pstate";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut text = format!("{head}\n");
+        for k in 0..20_000u64 {
+            // Mostly the first of the pool; bad ones come last, and rarely.
+            let pick = |rnd: &mut dyn FnMut(u64) -> u64, pool: &[&str]| {
+                let i = rnd(pool.len() as u64 * 4) as usize;
+                pool[if i < pool.len() { i } else { 0 }].to_string()
+            };
+            let line = [
+                format!("2026/11/27 10:{:02}:{:02}.{:03}", k / 6000 % 60, k / 100 % 60, [0, 100, 100][rnd(3) as usize]),
+                pick(&mut rnd, &["0", "1", "7"]),
+                pick(&mut rnd, &["NVIDIA H200", "NVIDIA A100", ""]),
+                pick(&mut rnd, &["77.25 W", "[N/A]", "700.00 W", "77250 mW", "77.25"]),
+                pick(&mut rnd, &["[N/A]", "81.5 W", "81500 mW"]),
+                pick(&mut rnd, &["1024 MiB", "1 GiB", "[Not Supported]", "-0 MiB", "x MiB"]),
+                pick(&mut rnd, &["0x0000000000000001", "[N/A]", "0x4"]),
+                pick(&mut rnd, &["[N/A]", "0x0000000000000004", "0x"]),
+                pick(&mut rnd, &["P0", "P8"]),
+            ];
+            text.push_str(&line.iter().map(|f| format!(" {f}")).collect::<Vec<_>>().join(",")[1..]);
+            text.push('\n');
+        }
+        let (want, bad) = reads_as_the_reference(&text);
+        assert!(want.len() > 5_000 && bad > 1_000, "both paths are exercised: {} rows, {bad} bad", want.len());
     }
 
     #[test]
@@ -1039,23 +1166,7 @@ mod tests {
             text.push_str(line.trim_start());
             text.push('\n');
         }
-        let (want, bad, mismatches) = reference(&text);
-        for parts in [1, 2, 3] {
-            let (got, report) = read_in(&text, "r.csv", &ReadOptions::default(), parts).unwrap();
-            assert_eq!((got.len(), report.skipped, report.unit_mismatches), (want.len(), bad, mismatches), "{parts} parts");
-            for f in Field::ALL {
-                let (a, b) = (got.column(f), want.column(f));
-                for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                    // Bit for bit (so -0 differs from 0).
-                    assert_eq!(x.map(f64::to_bits), y.map(f64::to_bits), "{f:?} row {i}");
-                }
-            }
-            let first = |a: &[i64], b: &[i64]| a.iter().zip(b).position(|(x, y)| x != y);
-            assert_eq!(first(&got.time_ns, &want.time_ns), None, "time_ns, {parts} parts");
-            assert_eq!(got.gpu, want.gpu, "{parts} parts");
-            assert_eq!(got.throttle_reasons, want.throttle_reasons, "{parts} parts");
-            assert_eq!(got.names, want.names, "{parts} parts");
-        }
+        let (want, bad) = reads_as_the_reference(&text);
         assert!(want.len() > 1_000 && bad > 1_000, "both paths are exercised: {} rows, {bad} bad", want.len());
     }
 

@@ -4,76 +4,21 @@ use crate::{Field, ReplayError, Telemetry};
 use polars::prelude::*;
 use std::path::Path;
 
-/// A nullable column from its values: the values and, where some are
-/// missing, a validity mask (no per-value builder); a column with no value
-/// at all is a repeated null, which polars keeps as one (the file is the same).
-fn nullable<T>(name: &str, v: &[Option<T::Native>]) -> Column
-where
-    T: PolarsNumericType,
-{
-    if !v.is_empty() && v.iter().all(Option::is_none) {
-        return Column::full_null(name.into(), v.len(), &T::get_static_dtype());
-    }
-    let mut nulls = 0;
-    let values: Vec<T::Native> = v
-        .iter()
-        .map(|x| {
-            nulls += usize::from(x.is_none());
-            x.unwrap_or_default()
-        })
-        .collect();
-    let validity = (nulls > 0).then(|| v.iter().map(Option::is_some).collect());
-    ChunkedArray::<T>::from_vec_validity(name.into(), values, validity).into_column()
+/// A measurement column as polars sees it: NaN becomes null.
+fn measurement(name: &str, v: &[f64]) -> Column {
+    let validity = v.iter().any(|x| x.is_nan()).then(|| v.iter().map(|x| !x.is_nan()).collect());
+    let values = v.iter().map(|x| if x.is_nan() { 0.0 } else { *x }).collect();
+    Float64Chunked::from_vec_validity(name.into(), values, validity).into_column()
 }
 
-/// `gpu_name` by row: each GPU's name once, gathered by row.
-fn gpu_names(t: &Telemetry) -> PolarsResult<Column> {
-    let names: Vec<&str> = t.names.values().map(String::as_str).collect();
-    let dict = StringChunked::from_iter_values("gpu_name".into(), names.iter().copied());
-    // Row to position in `names`, through a table for small GPU indices.
-    let small: Vec<Option<IdxSize>> = {
-        let top = t.names.keys().next_back().map_or(0, |g| (*g as usize + 1).min(4096));
-        let mut s = vec![None; top];
-        for (i, g) in t.names.keys().enumerate() {
-            if let Some(slot) = s.get_mut(*g as usize) {
-                *slot = Some(i as IdxSize);
-            }
-        }
-        s
-    };
-    let pos = |g: u32| match small.get(g as usize) {
-        Some(p) => *p,
-        None => t.names.keys().position(|k| *k == g).map(|i| i as IdxSize),
-    };
-    let idx: Vec<Option<IdxSize>> = t.gpu.iter().map(|g| pos(*g)).collect();
-    let values: Vec<IdxSize> = idx.iter().map(|x| x.unwrap_or_default()).collect();
-    let validity = if idx.iter().all(Option::is_some) { None } else { Some(idx.iter().map(Option::is_some).collect()) };
-    let idx = IdxCa::from_vec_validity("".into(), values, validity);
-    Ok(dict.take(&idx)?.into_column())
-}
-
-/// The telemetry as a polars frame, canonical column names and order.
+/// The telemetry as a polars frame, canonical column names and order, with
+/// the schema [`write`]'s files have.
 pub fn to_frame(t: &Telemetry) -> PolarsResult<DataFrame> {
-    let values = |fields: &[Field]| -> Vec<Column> { fields.iter().map(|f| nullable::<Float64Type>(f.column(), t.column(*f))).collect() };
-    let (half_a, half_b) = Field::ALL.split_at(6);
-    let (a, b, head) = if t.len() >= 50_000 {
-        std::thread::scope(|s| {
-            let other = s.spawn(|| {
-                let head = vec![Column::new("time_ns".into(), &t.time_ns), Column::new("gpu".into(), &t.gpu), gpu_names(t)?];
-                PolarsResult::Ok((head, values(half_a)))
-            });
-            let b = values(half_b);
-            let (head, a) = other.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-            PolarsResult::Ok((a, b, head))
-        })?
-    } else {
-        let head = vec![Column::new("time_ns".into(), &t.time_ns), Column::new("gpu".into(), &t.gpu), gpu_names(t)?];
-        (values(half_a), values(half_b), head)
-    };
-    let mut cols = head;
-    cols.extend(a);
-    cols.extend(b);
-    cols.push(nullable::<UInt64Type>("throttle_reasons", &t.throttle_reasons));
+    let names: Vec<Option<&str>> = t.gpu.iter().map(|g| t.names.get(g).map(String::as_str)).collect();
+    let mut cols =
+        vec![Column::new("time_ns".into(), &t.time_ns), Column::new("gpu".into(), &t.gpu), Column::new("gpu_name".into(), names)];
+    cols.extend(Field::ALL.iter().map(|f| measurement(f.column(), t.column(*f))));
+    cols.push(Column::new("throttle_reasons".into(), &t.throttle_reasons));
     DataFrame::new(t.len(), cols)
 }
 
@@ -84,10 +29,10 @@ const DATA_PAGE: usize = 256 << 10;
 
 /// Encodes a frame as Parquet into any writer, LZ4-compressed: about a
 /// quarter less encoding time than polars' default zstd for files some two
-/// times larger (telemetry columns repeat; polars dictionary-encodes integer
-/// and string columns and writes floats plain). Statistics are null counts
-/// only: minima and maxima cost a tenth of the encoding, and Twin's readers
-/// take whole columns.
+/// times larger. Statistics are null counts only: minima and maxima cost a
+/// tenth of the encoding, and Twin's readers take whole columns. The tables
+/// other than telemetry (jobs, prices, nodes) are written this way;
+/// telemetry has its own encoder ([`crate::encoding`]).
 pub fn encode(df: &mut DataFrame, w: impl std::io::Write) -> PolarsResult<()> {
     let statistics = StatisticsOptions { null_count: true, ..StatisticsOptions::empty() };
     ParquetWriter::new(w)
@@ -98,18 +43,23 @@ pub fn encode(df: &mut DataFrame, w: impl std::io::Write) -> PolarsResult<()> {
         .map(|_| ())
 }
 
-/// Writes canonical telemetry as Parquet, whole or not at all.
+/// Writes canonical telemetry as Parquet, whole or not at all (encoded as
+/// [`crate::encoding`] says).
 pub fn write(t: &Telemetry, path: &Path) -> Result<(), ReplayError> {
-    write_frame(to_frame(t), path)
+    twin_export::write_atomically(path, |w| crate::encoding::write_parquet(t, w)).map_err(|e| export_error(e, path))
+}
+
+fn export_error(e: twin_export::ExportError, path: &Path) -> ReplayError {
+    match e {
+        twin_export::ExportError::Io { path, source } => ReplayError::Io { path, source },
+        other => ReplayError::Table { path: path.to_path_buf(), message: other.to_string() },
+    }
 }
 
 /// Writes a frame as Parquet, whole or not at all.
 pub(crate) fn write_frame(df: PolarsResult<DataFrame>, path: &Path) -> Result<(), ReplayError> {
     let mut df = df.map_err(|e| ReplayError::Table { path: path.to_path_buf(), message: e.to_string() })?;
-    twin_export::write_atomically(path, |w| encode(&mut df, w)).map_err(|e| match e {
-        twin_export::ExportError::Io { path, source } => ReplayError::Io { path, source },
-        other => ReplayError::Table { path: path.to_path_buf(), message: other.to_string() },
-    })
+    twin_export::write_atomically(path, |w| encode(&mut df, w)).map_err(|e| export_error(e, path))
 }
 
 /// Reads a Parquet file into a frame: every column, or only `columns`.
@@ -146,7 +96,7 @@ pub fn read(path: &Path) -> Result<Telemetry, ReplayError> {
     }
     for f in Field::ALL {
         let c = col(f.column())?.f64().map_err(|e| table(e.to_string()))?;
-        t.values[f as usize] = c.iter().collect();
+        t.values[f as usize] = c.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
     }
     t.throttle_reasons = col("throttle_reasons")?.u64().map_err(|e| table(e.to_string()))?.iter().collect();
     Ok(t)
@@ -159,10 +109,10 @@ pub struct UsageRows {
     pub gpu: Vec<u32>,
     /// Time of each row, ns since the epoch.
     pub time_ns: Vec<i64>,
-    /// Utilisation, percent, where recorded.
-    pub util_pct: Vec<Option<f64>>,
-    /// Power, W, where recorded.
-    pub power_w: Vec<Option<f64>>,
+    /// Utilisation, percent; NaN where not recorded.
+    pub util_pct: Vec<f64>,
+    /// Power, W; NaN where not recorded.
+    pub power_w: Vec<f64>,
 }
 
 /// Reads only GPU, time, utilisation and power from a canonical Parquet
@@ -173,9 +123,9 @@ pub fn read_usage(path: &Path) -> Result<UsageRows, ReplayError> {
     let col = |name: &str| {
         df.column(name).map_err(|_| table(format!("no column `{name}`: not a Twin telemetry file (write one with `twin trace import`)")))
     };
-    let f64s = |name: &str| -> Result<Vec<Option<f64>>, ReplayError> {
+    let f64s = |name: &str| -> Result<Vec<f64>, ReplayError> {
         let c = col(name)?.f64().map_err(|e| table(e.to_string()))?;
-        Ok(if c.null_count() == 0 { c.into_no_null_iter().map(Some).collect() } else { c.iter().collect() })
+        Ok(if c.null_count() == 0 { c.into_no_null_iter().collect() } else { c.iter().map(|v| v.unwrap_or(f64::NAN)).collect() })
     };
     Ok(UsageRows {
         gpu: col("gpu")?.u32().map_err(|e| table(e.to_string()))?.iter().map(|v| v.unwrap_or(0)).collect(),
@@ -190,43 +140,49 @@ mod tests {
     use super::*;
     use crate::Sample;
 
-    /// The frame built value by value, as polars' own constructors do.
-    fn reference_frame(t: &Telemetry) -> DataFrame {
-        let names: Vec<Option<&str>> = t.gpu.iter().map(|g| t.names.get(g).map(String::as_str)).collect();
-        let mut cols =
-            vec![Column::new("time_ns".into(), &t.time_ns), Column::new("gpu".into(), &t.gpu), Column::new("gpu_name".into(), names)];
-        for f in Field::ALL {
-            cols.push(Column::new(f.column().into(), t.column(f)));
+    /// Telemetry with full, partly null and all-null columns, a column
+    /// of distinct values (written plain), -0 and GPUs with and without names.
+    fn sample_telemetry(rows: usize) -> Telemetry {
+        let mut t = Telemetry::default();
+        for k in 0..rows {
+            let gpu = [0u32, 1, 2, 5000][k % 4];
+            let mut s = Sample::new(k as i64 * 1_000 - (k % 4) as i64, gpu);
+            for (i, f) in Field::ALL.into_iter().enumerate() {
+                if f == Field::Energy {
+                    s.set(f, k as f64 * 1.5e3);
+                } else if i == 0 || (i < 11 && (k + i) % (i + 1) != 0) {
+                    s.set(f, (k % 97) as f64 * 0.25 + i as f64 - 2.0);
+                }
+            }
+            if k % 5 == 0 {
+                s.set(Field::MemTemp, -0.0);
+            }
+            s.throttle_reasons = (k % 3 != 0).then_some(k as u64 % 5);
+            t.push(s);
         }
-        cols.push(Column::new("throttle_reasons".into(), &t.throttle_reasons));
-        DataFrame::new(t.len(), cols).unwrap()
+        t.names.insert(0, "NVIDIA H200".into());
+        t.names.insert(5000, "NVIDIA H100 80GB HBM3".into());
+        t
     }
 
     #[test]
-    fn frames_and_files_match_the_value_by_value_construction() {
-        for rows in [0usize, 7, 60_000] {
-            let mut t = Telemetry::default();
-            for k in 0..rows {
-                let gpu = [0u32, 1, 2, 5000][k % 4];
-                let mut s = Sample::new(k as i64 * 1_000, gpu);
-                for (i, f) in Field::ALL.into_iter().enumerate() {
-                    // Some columns full, some partly null, one all null.
-                    if i == 0 || (i < 11 && (k + i) % (i + 1) != 0) {
-                        s.set(f, (k % 97) as f64 * 0.25 + i as f64);
-                    }
-                }
-                s.throttle_reasons = (k % 3 != 0).then_some(k as u64 % 5);
-                t.push(s);
+    fn telemetry_files_read_back_as_its_frame_whatever_the_threads() {
+        // 300,000 rows: two row groups.
+        for rows in [0usize, 7, 300_000] {
+            let t = sample_telemetry(rows);
+            let mut one = Vec::new();
+            crate::encoding::write_parquet_in(&t, &mut one, 1).unwrap();
+            let mut three = Vec::new();
+            crate::encoding::write_parquet_in(&t, &mut three, 3).unwrap();
+            assert!(one == three, "{rows} rows: the same bytes on 1 and 3 threads");
+            let back = ParquetReader::new(std::io::Cursor::new(one)).finish().unwrap();
+            let want = to_frame(&t).unwrap();
+            assert_eq!(back.schema(), want.schema(), "{rows} rows");
+            assert!(back.equals_missing(&want), "{rows} rows");
+            // -0 keeps its sign.
+            if rows > 0 {
+                assert!(back.column("mem_temp_c").unwrap().f64().unwrap().get(0).unwrap().is_sign_negative());
             }
-            t.names.insert(0, "NVIDIA H200".into());
-            t.names.insert(5000, "NVIDIA H100 80GB HBM3".into());
-            let (mut a, mut b) = (to_frame(&t).unwrap(), reference_frame(&t));
-            assert!(a.equals_missing(&b), "{rows} rows");
-            assert_eq!(a.schema(), b.schema());
-            let (mut x, mut y) = (Vec::new(), Vec::new());
-            encode(&mut a, &mut x).unwrap();
-            encode(&mut b, &mut y).unwrap();
-            assert!(x == y, "{rows} rows: the same bytes");
         }
     }
 

@@ -54,8 +54,7 @@ fn mean(xs: impl Iterator<Item = f64>) -> Option<f64> {
 /// and no power.
 pub fn detect(t: &Telemetry, gpu: u32, opts: &PhaseOptions) -> Vec<Phase> {
     let rows = t.rows_of(gpu);
-    let util = t.column(Field::UtilGpu);
-    let power = t.column(Field::Power);
+    let (util, power) = (t.values_of(Field::UtilGpu), t.values_of(Field::Power));
     let use_util = rows.iter().any(|&i| util[i].is_some());
     let threshold = if use_util {
         opts.busy_util_pct
@@ -152,7 +151,7 @@ mod tests {
         assert!((p[1].seconds() - 2.0).abs() < 1e-9);
         // The same from power alone.
         let mut t = series(&u);
-        t.values[Field::UtilGpu as usize].iter_mut().for_each(|v| *v = None);
+        t.values[Field::UtilGpu as usize].iter_mut().for_each(|v| *v = f64::NAN);
         let q = detect(&t, 0, &PhaseOptions::default());
         assert_eq!(q.iter().map(|p| p.busy).collect::<Vec<_>>(), [false, true, false, true]);
     }

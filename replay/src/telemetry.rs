@@ -23,7 +23,11 @@
 //! | `throttle_reasons` | u64? | bitmask | NVML clock event reasons (0x1 idle, 0x4 SW power cap, ...) |
 //!
 //! `?` marks a column that may be null: the source lacks it, or wrote
-//! `[N/A]` or `[Not Supported]`.
+//! `[N/A]` or `[Not Supported]`. In memory a missing measurement is NaN:
+//! readers refuse values that are not finite, so NaN never is a reading,
+//! and a column costs 8 bytes a row rather than 16 (the simulation's
+//! recorded usage marks gaps the same way). [`Telemetry::value`] and
+//! [`Telemetry::values_of`] give `Option`s.
 
 /// The optional numeric measurements of a sample, by canonical name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -135,7 +139,7 @@ impl Sample {
 }
 
 /// Telemetry in the canonical schema, as columns.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Telemetry {
     /// ns since the Unix epoch, UTC.
     pub time_ns: Vec<i64>,
@@ -143,10 +147,22 @@ pub struct Telemetry {
     pub gpu: Vec<u32>,
     /// GPU model by GPU index, where known.
     pub names: std::collections::BTreeMap<u32, String>,
-    /// One column per [`Field`], in [`Field::ALL`] order.
-    pub values: [Vec<Option<f64>>; Field::COUNT],
+    /// One column per [`Field`], in [`Field::ALL`] order, NaN where missing.
+    pub values: [Vec<f64>; Field::COUNT],
     /// Clock event reasons.
     pub throttle_reasons: Vec<Option<u64>>,
+}
+
+/// Equal when every column is: missing measurements (NaN) equal each other.
+impl PartialEq for Telemetry {
+    fn eq(&self, other: &Telemetry) -> bool {
+        let same = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()));
+        self.time_ns == other.time_ns
+            && self.gpu == other.gpu
+            && self.names == other.names
+            && self.throttle_reasons == other.throttle_reasons
+            && self.values.iter().zip(&other.values).all(|(a, b)| same(a, b))
+    }
 }
 
 impl Telemetry {
@@ -168,7 +184,7 @@ impl Telemetry {
             self.names.insert(s.gpu, n);
         }
         for (col, v) in self.values.iter_mut().zip(s.values) {
-            col.push(v);
+            col.push(v.unwrap_or(f64::NAN));
         }
         self.throttle_reasons.push(s.throttle_reasons);
     }
@@ -188,7 +204,7 @@ impl Telemetry {
         self.time_ns.push(time_ns);
         self.gpu.push(gpu);
         for (col, v) in self.values.iter_mut().zip(values) {
-            col.push(*v);
+            col.push(v.unwrap_or(f64::NAN));
         }
         self.throttle_reasons.push(throttle_reasons);
     }
@@ -226,14 +242,24 @@ impl Telemetry {
         self.throttle_reasons = take(&self.throttle_reasons, order);
     }
 
-    /// A measurement column.
-    pub fn column(&self, f: Field) -> &[Option<f64>] {
+    /// A measurement column, NaN where a row lacks it.
+    pub fn column(&self, f: Field) -> &[f64] {
         &self.values[f.index()]
+    }
+
+    /// A row's measurement, if it has one.
+    pub fn value(&self, f: Field, row: usize) -> Option<f64> {
+        self.values[f.index()].get(row).copied().filter(|v| !v.is_nan())
+    }
+
+    /// A measurement column as `Option`s.
+    pub fn values_of(&self, f: Field) -> Vec<Option<f64>> {
+        self.column(f).iter().map(|v| (!v.is_nan()).then_some(*v)).collect()
     }
 
     /// Whether any row has this measurement.
     pub fn has(&self, f: Field) -> bool {
-        self.column(f).iter().any(Option::is_some)
+        self.column(f).iter().any(|v| !v.is_nan())
     }
 
     /// The GPUs present, ascending.

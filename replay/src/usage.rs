@@ -67,7 +67,7 @@ mod tests {
         let t = Telemetry::from_usage(u, "H100");
         assert_eq!(t.time_ns, vec![1_000, 1_050, 1_100]);
         assert_eq!(t.gpu, vec![3, 7, 3]);
-        assert_eq!(t.column(Field::UtilGpu), &[Some(10.0), Some(90.0), None]);
+        assert_eq!(t.values_of(Field::UtilGpu), [Some(10.0), Some(90.0), None]);
         assert_eq!(t.names.get(&7).map(String::as_str), Some("H100"));
     }
 }

@@ -69,7 +69,7 @@ fn the_h200_recording_bills_its_own_energy_and_finds_its_idle_phases() {
     let (t, _) = twin_replay::read_file(&csv, twin_replay::Format::NvidiaSmi, &twin_replay::ReadOptions::default()).unwrap();
     let trapezoid = twin_replay::energy::by_gpu(&t)[0].joules;
     let span_s = (t.time_ns[t.len() - 1] - t.time_ns[0]) as f64 / 1e9;
-    let last_w = t.column(twin_replay::Field::Power)[t.len() - 1].unwrap();
+    let last_w = t.value(twin_replay::Field::Power, t.len() - 1).unwrap();
 
     let text = WORKSTATION.replace("HORIZON", "10m").replace("FILE", csv.to_str().unwrap());
     let mut s = crate::scenario(&text);

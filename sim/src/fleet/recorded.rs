@@ -47,17 +47,17 @@ impl RecordedUsage {
     pub fn from_rows(rows: &[(u32, i64, f32, f32)]) -> RecordedUsage {
         let gpu: Vec<u32> = rows.iter().map(|r| r.0).collect();
         let time: Vec<i64> = rows.iter().map(|r| r.1).collect();
-        let util: Vec<Option<f64>> = rows.iter().map(|r| Some(f64::from(r.2)).filter(|v| !v.is_nan())).collect();
-        let power: Vec<Option<f64>> = rows.iter().map(|r| Some(f64::from(r.3)).filter(|v| !v.is_nan())).collect();
+        let util: Vec<f64> = rows.iter().map(|r| f64::from(r.2)).collect();
+        let power: Vec<f64> = rows.iter().map(|r| f64::from(r.3)).collect();
         RecordedUsage::from_columns(&gpu, &time, &util, &power)
     }
 
     /// Builds the groups from the canonical telemetry columns (GPU id, time
-    /// ns, utilisation %, power W; `None` where not recorded), rows in any
+    /// ns, utilisation %, power W; NaN where not recorded), rows in any
     /// order. Groups are in GPU-id order; rows of one GPU are put in time
     /// order, equal times keeping their order. Times become offsets from the
     /// earliest sample. Linear in the rows when they come in time order.
-    pub fn from_columns(gpu: &[u32], time_ns: &[i64], util: &[Option<f64>], power: &[Option<f64>]) -> RecordedUsage {
+    pub fn from_columns(gpu: &[u32], time_ns: &[i64], util: &[f64], power: &[f64]) -> RecordedUsage {
         let n = gpu.len().min(time_ns.len()).min(util.len()).min(power.len());
         let t0 = time_ns[..n].iter().copied().min().unwrap_or(0);
         let mut ids: Vec<u32> = gpu[..n].to_vec();
@@ -85,8 +85,8 @@ impl RecordedUsage {
             let at = next[k];
             next[k] += 1;
             u.time_ns[at] = time_ns[i] - t0;
-            u.util_pct[at] = util[i].map_or(f32::NAN, |v| v as f32);
-            u.power_w[at] = power[i].map_or(f32::NAN, |v| v as f32);
+            u.util_pct[at] = util[i] as f32;
+            u.power_w[at] = power[i] as f32;
         }
         for k in 0..u.gpus.len() {
             let r = u.group(k);
