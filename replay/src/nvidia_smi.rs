@@ -166,7 +166,18 @@ struct Plan {
     target: Target,
     header_factor: f64,
     unit: Option<Box<[u8]>>,
+    /// Where its reading goes in a row's slots: a measurement's index, or
+    /// [`TIME`], [`GPU`], [`THROTTLE`], [`NOWHERE`].
+    dest: usize,
 }
+
+/// Row slots after the measurements: the time, the GPU, the bitmask, and
+/// one that nothing reads (names and ignored columns).
+const TIME: usize = Field::COUNT;
+const GPU: usize = Field::COUNT + 1;
+const THROTTLE: usize = Field::COUNT + 2;
+const NOWHERE: usize = Field::COUNT + 3;
+const SLOTS: usize = Field::COUNT + 4;
 
 /// Which canonical columns a file has: the rest are all null.
 struct Layout {
@@ -430,24 +441,29 @@ impl Memo {
 /// last few under a mask where the buffer has eight bytes left.
 #[inline]
 fn repeats(b: &[u8], s: usize, prev: usize, len: usize) -> bool {
-    if !matches!(b.get(s + len), None | Some(b',' | b'\n')) || s + len > b.len() || prev + len > s {
+    // The field, then its separator or the end; the earlier field ends before it.
+    let (Some(x), Some(y)) = (b.get(s..s + len), b.get(prev..prev + len)) else { return false };
+    if !matches!(b.get(s + len), None | Some(b',' | b'\n')) {
         return false;
     }
-    let word = |at: usize| b.get(at..at + 8).map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()));
-    let mut i = 0;
-    while i + 8 <= len {
-        if word(s + i) != word(prev + i) {
+    let (mut xs, mut ys) = (x.chunks_exact(8), y.chunks_exact(8));
+    for (u, v) in xs.by_ref().zip(ys.by_ref()) {
+        if u64::from_le_bytes(u.try_into().unwrap_or_default()) != u64::from_le_bytes(v.try_into().unwrap_or_default()) {
             return false;
         }
-        i += 8;
     }
-    let tail = len - i;
+    let tail = xs.remainder().len();
     if tail == 0 {
         return true;
     }
-    match (word(s + i), word(prev + i)) {
-        (Some(x), Some(y)) => (x ^ y) & (u64::MAX >> (8 * (8 - tail))) == 0,
-        _ => b[s + i..s + len] == b[prev + i..prev + len],
+    // The last few bytes: a whole word under a mask, where the chunk has one.
+    let at = len - tail;
+    match (b.get(s + at..s + at + 8), b.get(prev + at..prev + at + 8)) {
+        (Some(u), Some(v)) => {
+            let (u, v) = (u64::from_le_bytes(u.try_into().unwrap_or_default()), u64::from_le_bytes(v.try_into().unwrap_or_default()));
+            (u ^ v) & (u64::MAX >> (8 * (8 - tail))) == 0
+        }
+        _ => xs.remainder() == ys.remainder(),
     }
 }
 
@@ -536,34 +552,31 @@ fn plain_value(b: &[u8], mut p: usize, unit: Option<&[u8]>) -> Option<(f64, usiz
 /// pushes the row and returns where the line ends (its `\n`, or the end),
 /// or returns `None` (pushing nothing) for the slow path to read or reject.
 fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, out: &mut ChunkOut, st: &mut State<'a>) -> Option<usize> {
-    let mut vals = [f64::NAN; Field::COUNT];
-    let (mut time, mut gpu, mut throttle, mut name): (Option<i64>, u32, Option<u64>, &[u8]) = (None, 0, None, b"");
+    // Each column's reading lands in its slot; `has` marks the slots read.
+    let mut slots = [0u64; SLOTS];
+    let mut has = 0u32;
+    let mut name: &[u8] = b"";
     let mut mismatches = 0;
     let n = b.len();
     let mut p = start;
     let last = plans.len() - 1;
-    for (ci, plan) in plans.iter().enumerate() {
+    let State { clock, memo, names: name_cache } = st;
+    for (ci, (plan, m)) in plans.iter().zip(memo.iter_mut()).enumerate() {
         let s = p;
-        let m = st.memo[ci];
-        // What this column's field reads as: a number (bits), whether there
-        // is one, and whether its unit differs from the header's.
-        let (bits, some, mismatch) = if m.len != usize::MAX && repeats(b, s, m.start, m.len) {
+        if m.len != usize::MAX && repeats(b, s, m.start, m.len) {
             p = s + m.len;
-            (m.bits, m.some, m.mismatch)
         } else if let Target::Value(_) = plan.target
             && let Some((x, end)) = plain_value(b, s, plan.unit.as_deref())
         {
             p = end;
-            let read = ((x * plan.header_factor).to_bits(), true, false);
-            st.memo[ci] = Memo { start: s, len: p - s, bits: read.0, some: true, mismatch: false };
-            read
+            *m = Memo { start: s, len: p - s, bits: (x * plan.header_factor).to_bits(), some: true, mismatch: false };
         } else {
             p = field_end(b, s);
             let f = trim(&b[s..p]);
-            let read = match plan.target {
+            let (bits, some, mismatch) = match plan.target {
                 Target::Ignored | Target::Name => (0, false, false),
                 Target::Slow => return None,
-                Target::Time => (st.clock.read(f)? as u64, true, false),
+                Target::Time => (clock.read(f)? as u64, true, false),
                 Target::Gpu => (u64::from(fast_u32(f)?), true, false),
                 Target::Throttle => match f.first() {
                     Some(&c) if c != b'[' => (fast_hex(f)?, true, false),
@@ -587,42 +600,48 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, 
                     }
                 }
             };
-            st.memo[ci] = Memo { start: s, len: p - s, bits: read.0, some: read.1, mismatch: read.2 };
-            read
-        };
-        mismatches += usize::from(mismatch);
-        match plan.target {
-            Target::Value(field) if some => vals[field as usize] = f64::from_bits(bits),
-            Target::Time => time = Some(bits as i64),
-            Target::Gpu => gpu = bits as u32,
-            Target::Throttle if some => throttle = Some(bits),
-            Target::Name => name = trim(&b[s..p]),
-            _ => {}
+            *m = Memo { start: s, len: p - s, bits, some, mismatch };
+        }
+        // A column without a reading leaves its slot as another column of
+        // the same field left it.
+        if m.some {
+            slots[plan.dest] = m.bits;
+            has |= 1 << plan.dest;
+        }
+        mismatches += usize::from(m.mismatch);
+        if plan.target == Target::Name {
+            name = trim(&b[s..p]);
         }
         let comma = p < n && b[p] == b',';
-        if ci < last {
-            if !comma {
-                return None;
-            }
-            p += 1;
-        } else if comma {
+        if comma != (ci < last) {
             return None;
         }
+        p += usize::from(comma);
     }
-    let time = time?;
+    if has & (1 << TIME) == 0 {
+        return None;
+    }
+    let (time, gpu) = (slots[TIME] as i64, slots[GPU] as u32);
+    let throttle = (has & (1 << THROTTLE) != 0).then_some(slots[THROTTLE]);
+    let mut vals = [f64::NAN; Field::COUNT];
+    for (f, v) in vals.iter_mut().enumerate() {
+        if has & (1 << f) != 0 {
+            *v = f64::from_bits(slots[f]);
+        }
+    }
     out.unit_mismatches += mismatches;
     if !name.is_empty() {
         let g = gpu as usize;
-        let cached = st.names.get(g).copied().flatten();
+        let cached = name_cache.get(g).copied().flatten();
         if !cached.is_some_and(|c| same(c, name)) {
             if rows.names.get(&gpu).map(String::as_bytes) != Some(name) {
                 rows.names.insert(gpu, String::from_utf8_lossy(name).into_owned());
             }
             if g < 1024 {
-                if st.names.len() <= g {
-                    st.names.resize(g + 1, None);
+                if name_cache.len() <= g {
+                    name_cache.resize(g + 1, None);
                 }
-                st.names[g] = Some(name);
+                name_cache[g] = Some(name);
             }
         }
     }
@@ -831,7 +850,14 @@ fn read_in(text: &str, origin: &str, opts: &ReadOptions, parts: usize) -> Result
             };
             // A header unit Twin does not know: the slow path names it for each value.
             let target = if header_factor.is_nan() { Target::Slow } else { c.target };
-            Plan { target, header_factor, unit: c.unit.as_ref().map(|u| u.as_bytes().into()) }
+            let dest = match target {
+                Target::Value(f) => f as usize,
+                Target::Time => TIME,
+                Target::Gpu => GPU,
+                Target::Throttle => THROTTLE,
+                _ => NOWHERE,
+            };
+            Plan { target, header_factor, unit: c.unit.as_ref().map(|u| u.as_bytes().into()), dest }
         })
         .collect();
     let layout = Layout {
