@@ -708,16 +708,33 @@ fn lines_in(chunk: &str) -> usize {
     memchr::memchr_iter(b'\n', chunk.as_bytes()).count() + 1
 }
 
-/// Runs `f` on each item, the first on this thread and the rest on their own.
+/// Runs `f` on each item on all cores: workers take the next item as they
+/// finish one, so a worker the machine holds back delays only its item.
+/// Results come in the items' order.
 fn on_threads<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let mut items = items.into_iter();
-    let Some(first) = items.next() else { return Vec::new() };
-    std::thread::scope(|s| {
-        let f = &f;
-        let handles: Vec<_> = items.map(|x| s.spawn(move || f(x))).collect();
-        let first = f(first);
-        std::iter::once(first).chain(handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))).collect()
-    })
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len());
+    if workers <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let next = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
+            let Some((i, item)) = next else { break done };
+            done.push((i, f(item)));
+        }
+    };
+    let mut all: Vec<(usize, R)> = std::thread::scope(|s| {
+        let others: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for h in others {
+            all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        all
+    });
+    all.sort_unstable_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Reads the chunks in parallel straight into the telemetry's columns: each
@@ -782,13 +799,21 @@ fn read_chunks(chunks: &[&str], cols: &[Column], plans: &[Plan], layout: &Layout
     }
     t.time_ns.truncate(at);
     t.gpu.truncate(at);
+    // The columns the file lacks, filled with nulls a share on each thread.
+    let mut absent: Vec<&mut Vec<f64>> = Vec::new();
     for (f, col) in Field::ALL.iter().zip(&mut t.values) {
         if layout.fields.contains(f) {
             col.truncate(at);
         } else {
-            *col = vec![f64::NAN; at];
+            absent.push(col);
         }
     }
+    let per = absent.len().div_ceil(chunks.len().max(1)).max(1);
+    on_threads(absent.chunks_mut(per).collect(), |group: &mut [&mut Vec<f64>]| {
+        for col in group {
+            **col = vec![f64::NAN; at];
+        }
+    });
     if layout.throttle {
         t.throttle_reasons.truncate(at);
     } else {
@@ -802,8 +827,9 @@ fn read_chunks(chunks: &[&str], cols: &[Column], plans: &[Plan], layout: &Layout
 /// which column is which and is refused with a hint. Large inputs are read
 /// in chunks on all cores; the result does not depend on how many.
 pub fn read(text: &str, origin: &str, opts: &ReadOptions) -> Result<(Telemetry, ReadReport), ReplayError> {
+    // A few chunks per core, so that the cores stay busy to the end.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(16);
-    read_in(text, origin, opts, if text.len() < (1 << 20) { 1 } else { threads })
+    read_in(text, origin, opts, if text.len() < (1 << 20) { 1 } else { (4 * threads).min(text.len() >> 18) })
 }
 
 /// [`read`] in `parts` chunks.
