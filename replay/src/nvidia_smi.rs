@@ -441,6 +441,15 @@ impl Memo {
 /// last few under a mask where the buffer has eight bytes left.
 #[inline]
 fn repeats(b: &[u8], s: usize, prev: usize, len: usize) -> bool {
+    // Most fields and their separator fit in 16 bytes: one comparison of
+    // both (the earlier field's separator was `,` or `\n`, so an equal byte
+    // ends this one too).
+    let word = |w: &[u8]| u128::from_le_bytes(w.try_into().unwrap_or_default());
+    if len < 16
+        && let (Some(x), Some(y)) = (b.get(s..s + 16), b.get(prev..prev + 16))
+    {
+        return (word(x) ^ word(y)) & (u128::MAX >> (120 - 8 * len)) == 0;
+    }
     // The field, then its separator or the end; the earlier field ends before it.
     let (Some(x), Some(y)) = (b.get(s..s + len), b.get(prev..prev + len)) else { return false };
     if !matches!(b.get(s + len), None | Some(b',' | b'\n')) {
