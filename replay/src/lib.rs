@@ -162,10 +162,47 @@ pub fn read(text: &str, origin: &str, format: Format, opts: &ReadOptions) -> Res
     Ok((t, report))
 }
 
+/// A file's bytes, large files read in parts on all cores: copying from the
+/// page cache and mapping fresh memory are then shared out, which for a
+/// file of hundreds of MB is most of the time a read takes. A file that
+/// grows meanwhile (a logger still writing) is read as long as it was when
+/// opened; one that shrinks is read again whole.
+pub fn read_bytes(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        if len >= 16 << 20 && threads > 1 {
+            let mut bytes = vec![0u8; len];
+            let per = len.div_ceil(threads);
+            let parts: Vec<(usize, &mut [u8])> = bytes.chunks_mut(per).enumerate().map(|(k, part)| (k * per, part)).collect();
+            let read = std::thread::scope(|s| {
+                let file = &file;
+                let handles: Vec<_> = parts.into_iter().map(|(at, part)| s.spawn(move || file.read_exact_at(part, at as u64))).collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect::<std::io::Result<Vec<()>>>()
+            });
+            return match read {
+                Ok(_) => Ok(bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => std::fs::read(path),
+                Err(e) => Err(e),
+            };
+        }
+    }
+    std::fs::read(path)
+}
+
 /// Reads a file, by path.
 pub fn read_file(path: &std::path::Path, format: Format, opts: &ReadOptions) -> Result<(Telemetry, ReadReport), ReplayError> {
-    let bytes = std::fs::read(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    let text = String::from_utf8_lossy(&bytes);
+    let bytes = read_bytes(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
+    // Valid UTF-8 (the usual case) is checked and taken as it is, which is
+    // several times quicker than the lossy conversion; anything else has
+    // its bad bytes replaced by U+FFFD, as before.
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
     read(&text, &path.display().to_string(), format, opts)
 }
 
@@ -261,4 +298,24 @@ pub(crate) fn shared_data(folder: &str, name: &str) -> Option<String> {
         eprintln!("skipped: {path} is not here");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_files_read_in_parts_read_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.bin");
+        // 17 MB and a few bytes: parts on every core, the last one short.
+        let bytes: Vec<u8> = (0..(17usize << 20) + 13).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(read_bytes(&path).unwrap() == bytes);
+        assert!(read_bytes(&dir.path().join("missing")).is_err());
+        // Text that is not UTF-8 is read with its bad bytes replaced.
+        std::fs::write(&path, b"timestamp, index, power.draw [W]\n2026/11/27 01:58:59.960, 0, 77.25 W\xff\n").unwrap();
+        let (t, report) = read_file(&path, Format::Auto, &ReadOptions::default()).unwrap();
+        assert_eq!((t.len(), report.skipped), (0, 1), "{report}");
+    }
 }
