@@ -58,11 +58,6 @@ fn options() -> WriteOptions {
     }
 }
 
-/// A validity mask, or none when every value is there.
-fn validity(valid: impl Iterator<Item = bool>, nulls: usize) -> Option<Bitmap> {
-    (nulls > 0).then(|| valid.collect())
-}
-
 /// The values of a nullable column and its mask (nulls become `T::default()`).
 fn nullable<T: Copy + Default>(v: &[Option<T>]) -> (Vec<T>, Option<Bitmap>) {
     let mut nulls = 0;
@@ -73,7 +68,7 @@ fn nullable<T: Copy + Default>(v: &[Option<T>]) -> (Vec<T>, Option<Bitmap>) {
             x.unwrap_or_default()
         })
         .collect();
-    (values, validity(v.iter().map(Option::is_some), nulls))
+    (values, (nulls > 0).then(|| v.iter().map(Option::is_some).collect()))
 }
 
 /// A float column's dictionary: distinct values (by their bits, so -0 is
@@ -185,7 +180,6 @@ fn gpu_names(t: &Telemetry, range: std::ops::Range<usize>) -> PolarsResult<Prepa
 
 /// Column `c` (in [`schema`] order) of rows `range`.
 fn prepare(t: &Telemetry, c: usize, range: std::ops::Range<usize>) -> PolarsResult<Prepared> {
-    let n = range.len();
     Ok(match c {
         0 => (Box::new(PrimitiveArray::new(ArrowDataType::Int64, t.time_ns[range].to_vec().into(), None)), Encoding::DeltaBinaryPacked),
         1 => (Box::new(PrimitiveArray::new(ArrowDataType::UInt32, t.gpu[range].to_vec().into(), None)), Encoding::RleDictionary),
@@ -193,7 +187,6 @@ fn prepare(t: &Telemetry, c: usize, range: std::ops::Range<usize>) -> PolarsResu
         c if c < 3 + Field::COUNT => measurement(&t.column(Field::ALL[c - 3])[range])?,
         _ => {
             let (values, valid) = nullable(&t.throttle_reasons[range]);
-            debug_assert_eq!(values.len(), n);
             (Box::new(PrimitiveArray::new(ArrowDataType::UInt64, values.into(), valid)), Encoding::RleDictionary)
         }
     })
@@ -218,7 +211,7 @@ fn encode_column(
 
 /// Writes canonical telemetry as Parquet into any writer, on all cores.
 pub fn write_parquet(t: &Telemetry, w: impl Write) -> PolarsResult<()> {
-    write_parquet_in(t, w, std::thread::available_parallelism().map_or(1, |n| n.get()))
+    write_parquet_in(t, w, crate::cores::cores())
 }
 
 /// [`write_parquet`] on `threads` threads (the bytes are the same for any).
@@ -228,32 +221,12 @@ pub fn write_parquet_in(t: &Telemetry, w: impl Write, threads: usize) -> PolarsR
     let types = parquet.fields().to_vec();
     let columns = schema.len();
     let mut writer = FileWriter::new_with_parquet_schema(w, schema, parquet, options());
-    let threads = threads.clamp(1, columns);
     let mut start = 0;
     while start < t.len() {
         let range = start..(start + ROW_GROUP).min(t.len());
-        // Columns handed out in turn to the threads; each keeps its own.
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let done: Vec<Vec<(usize, PolarsResult<Vec<CompressedPage>>)>> = std::thread::scope(|s| {
-            let work = || {
-                let mut mine = Vec::new();
-                loop {
-                    let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if c >= columns {
-                        break mine;
-                    }
-                    mine.push((c, encode_column(t, c, range.clone(), &types)));
-                }
-            };
-            let others: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-            let mut all = vec![work()];
-            all.extend(others.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))));
-            all
-        });
-        let mut by_column: Vec<Vec<CompressedPage>> = (0..columns).map(|_| Vec::new()).collect();
-        for (c, pages) in done.into_iter().flatten() {
-            by_column[c] = pages?;
-        }
+        let by_column = crate::cores::on_cores((0..columns).collect(), threads, |c| encode_column(t, c, range.clone(), &types))
+            .into_iter()
+            .collect::<PolarsResult<Vec<Vec<CompressedPage>>>>()?;
         let group = DynIter::new(
             by_column
                 .iter()

@@ -24,6 +24,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod cores;
 pub mod dcgm;
 pub mod dmon;
 pub mod encoding;
@@ -173,16 +174,13 @@ pub fn read_bytes(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
         use std::os::unix::fs::FileExt;
         let file = std::fs::File::open(path)?;
         let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let threads = cores::cores().min(8);
         if len >= 16 << 20 && threads > 1 {
             let mut bytes = vec![0u8; len];
             let per = len.div_ceil(threads);
             let parts: Vec<(usize, &mut [u8])> = bytes.chunks_mut(per).enumerate().map(|(k, part)| (k * per, part)).collect();
-            let read = std::thread::scope(|s| {
-                let file = &file;
-                let handles: Vec<_> = parts.into_iter().map(|(at, part)| s.spawn(move || file.read_exact_at(part, at as u64))).collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect::<std::io::Result<Vec<()>>>()
-            });
+            let read: std::io::Result<Vec<()>> =
+                cores::on_cores(parts, threads, |(at, part)| file.read_exact_at(part, at as u64)).into_iter().collect();
             return match read {
                 Ok(_) => Ok(bytes),
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => std::fs::read(path),

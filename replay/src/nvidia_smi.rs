@@ -717,33 +717,9 @@ fn lines_in(chunk: &str) -> usize {
     memchr::memchr_iter(b'\n', chunk.as_bytes()).count() + 1
 }
 
-/// Runs `f` on each item on all cores: workers take the next item as they
-/// finish one, so a worker the machine holds back delays only its item.
-/// Results come in the items' order.
+/// Runs `f` on each item on all cores, results in the items' order.
 fn on_threads<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len());
-    if workers <= 1 {
-        return items.into_iter().map(f).collect();
-    }
-    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let next = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
-            let Some((i, item)) = next else { break done };
-            done.push((i, f(item)));
-        }
-    };
-    let mut all: Vec<(usize, R)> = std::thread::scope(|s| {
-        let others: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
-        let mut all = work();
-        for h in others {
-            all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        }
-        all
-    });
-    all.sort_unstable_by_key(|(i, _)| *i);
-    all.into_iter().map(|(_, r)| r).collect()
+    crate::cores::on_cores(items, crate::cores::cores(), f)
 }
 
 /// Reads the chunks in parallel straight into the telemetry's columns: each
@@ -837,7 +813,7 @@ fn read_chunks(chunks: &[&str], cols: &[Column], plans: &[Plan], layout: &Layout
 /// in chunks on all cores; the result does not depend on how many.
 pub fn read(text: &str, origin: &str, opts: &ReadOptions) -> Result<(Telemetry, ReadReport), ReplayError> {
     // A few chunks per core, so that the cores stay busy to the end.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(16);
+    let threads = crate::cores::cores().min(16);
     read_in(text, origin, opts, if text.len() < (1 << 20) { 1 } else { (4 * threads).min(text.len() >> 18) })
 }
 
@@ -1091,13 +1067,22 @@ mod tests {
         (t, bad, report.unit_mismatches)
     }
 
+    /// A xorshift stream: `rnd(n)` draws below `n`.
+    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        }
+    }
+
     /// Reads `text` on 1, 2 and 3 threads and checks every column against
     /// the reference (the slow path alone); gives its rows and bad lines.
     fn reads_as_the_reference(text: &str) -> (Telemetry, usize) {
-        let text = text.to_string();
-        let (want, bad, mismatches) = reference(&text);
+        let (want, bad, mismatches) = reference(text);
         for parts in [1, 2, 3] {
-            let (got, report) = read_in(&text, "r.csv", &ReadOptions::default(), parts).unwrap();
+            let (got, report) = read_in(text, "r.csv", &ReadOptions::default(), parts).unwrap();
             assert_eq!((got.len(), report.skipped, report.unit_mismatches), (want.len(), bad, mismatches), "{parts} parts");
             for f in Field::ALL {
                 let (a, b) = (got.column(f), want.column(f));
@@ -1122,13 +1107,7 @@ mod tests {
         // the bitmask, so a null in one must not bring back the other's
         // value; units that differ from the header's count on every row.
         let head = "timestamp, index, name, power.draw [W], power.draw.instant [W], memory.used [MiB], clocks_throttle_reasons.active, clocks_event_reasons.active, pstate";
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rnd = xorshift(0x2545_f491_4f6c_dd1du64);
         let mut text = format!("{head}\n");
         for k in 0..20_000u64 {
             // Mostly the first of the pool; bad ones come last, and rarely.
@@ -1157,13 +1136,7 @@ mod tests {
     #[test]
     fn the_fast_path_reads_random_lines_as_the_slow_path_does() {
         let head = "timestamp, index, name, pstate, utilization.gpu [%], memory.used [MiB], power.draw [W], temperature.gpu, clocks.current.sm [MHz], clocks_event_reasons.active";
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rnd = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let mut text = format!("{head}\n");
         for _ in 0..20_000 {
             let number = |rnd: &mut dyn FnMut(u64) -> u64| {

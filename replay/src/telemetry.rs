@@ -199,16 +199,6 @@ impl Telemetry {
         self.throttle_reasons.reserve(rows);
     }
 
-    /// Appends one row's columns (the hot path of readers that skip [`Sample`]).
-    pub fn push_row(&mut self, time_ns: i64, gpu: u32, values: &[Option<f64>; Field::COUNT], throttle_reasons: Option<u64>) {
-        self.time_ns.push(time_ns);
-        self.gpu.push(gpu);
-        for (col, v) in self.values.iter_mut().zip(values) {
-            col.push(v.unwrap_or(f64::NAN));
-        }
-        self.throttle_reasons.push(throttle_reasons);
-    }
-
     /// Appends another telemetry's rows (its GPU names win).
     pub fn append(&mut self, other: Telemetry) {
         self.time_ns.extend(other.time_ns);
