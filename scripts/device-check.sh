@@ -2,13 +2,14 @@
 # The checks that need an NVIDIA GPU, as one script for a lent device machine
 # (see ../.library/device/README.md): the sweep on the GPU against the CPU
 # backend on all cores, a million replicas of a year of hourly steps, the
-# GPU/CPU agreement, and a short `twin record` made on the GPU as a fixture.
+# GPU/CPU agreement, a short `twin record` made on the GPU as a fixture, with nvidia-smi beside it,
+# and `twin record` stopped by Ctrl-C.
 #
 # Prepare here, once (x86-64, release):
 #   cargo build --release && mkdir -p .device && cp target/release/twin .device/
 #   echo /.gl/ >>.git/info/exclude; echo /.device/ >>.git/info/exclude
 #   mkdir -p .gl /tmp/amd64/partial; o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
-#   apt-get $o update; (cd .gl && apt-get $o download libvulkan1)
+#   apt-get $o update; (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 # Then run it there with `carry = [".gl", ".device"]`: `bash scripts/device-check.sh`.
 # Everything it finds goes to $OUT (or ./device-out).
 set -u
@@ -17,15 +18,14 @@ mkdir -p "$OUT"
 exec > >(tee "$OUT/log.txt") 2>&1
 TWIN=${TWIN:-.device/twin}
 
-# The Vulkan loader, where the image lacks it.
-if ! ldconfig -p | grep -q libvulkan; then
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-fi
+# The Vulkan loader and libglvnd: NVIDIA's Vulkan driver lives in libGLX_nvidia,
+# which needs libGLdispatch; CUDA images often lack both.
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
 if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
     export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 fi
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.csv"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
 nproc
 
 echo "== 1. the reference sweep: GPU against the CPU backend on every core, same run"
@@ -53,17 +53,37 @@ for a, b in zip(g, c):
 print("worst relative difference:", worst, "PASS" if worst < 1e-3 else "FAIL")
 EOF
 
-echo "== 4. twin record on the GPU for 20 s, with 10 s of load in the middle"
-("$TWIN" record --interval 100ms --duration 20s --out "$OUT/record.parquet") &
+echo "== 4. twin record on the GPU for 24 s: idle, the sweep as load, matrix products, idle"
+# nvidia-smi samples the same GPU beside it, as an independent record to check against.
+nvidia-smi --query-gpu=timestamp,index,name,utilization.gpu,memory.used,power.draw,temperature.gpu,clocks.sm \
+    --format=csv -lms 100 >"$OUT/smi.csv" &
+SMI=$!
+("$TWIN" record --interval 100ms --duration 24s --out "$OUT/record.parquet") &
+REC=$!
 sleep 5
+# 6 s of the sweep as load (Vulkan through wgpu)...
+end=$((SECONDS + 6))
+while [ $SECONDS -lt $end ]; do
+    "$TWIN" sweep /tmp/year.toml --replicas 1000000 --step 1h --backend gpu --format json >/dev/null 2>&1
+done
+# ...then 6 s of dense matrix products, where PyTorch exists (else 6 s more of the sweep).
 python3 -c "
 import time
-try:
-    import torch
-    a = torch.randn(8192, 8192, device='cuda'); t = time.time()
-    while time.time() - t < 10: (a @ a).sum().item()
-except Exception as e: print('no load:', e); time.sleep(10)
-"
-wait
+import torch
+a = torch.randn(8192, 8192, device='cuda'); t = time.time()
+while time.time() - t < 6: (a @ a).sum().item()
+" || { end=$((SECONDS + 6)); while [ $SECONDS -lt $end ]; do "$TWIN" sweep /tmp/year.toml --replicas 1000000 --step 1h --backend gpu --format json >/dev/null 2>&1; done; }
+wait $REC
+kill $SMI
 "$TWIN" trace info "$OUT/record.parquet"
+"$TWIN" trace import "$OUT/smi.csv" --out /tmp/smi.parquet && "$TWIN" trace info /tmp/smi.parquet
+
+echo "== 5. Ctrl-C: twin record stopped by SIGINT after 3 s leaves a complete file"
+"$TWIN" record --interval 100ms --out "$OUT/sigint.parquet" &
+REC=$!
+sleep 3
+kill -INT $REC
+wait $REC
+echo "exit status after SIGINT: $?"
+"$TWIN" trace info "$OUT/sigint.parquet"
 echo "done: $OUT"

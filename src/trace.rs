@@ -74,7 +74,8 @@ pub fn summary(t: &Telemetry) -> serde_json::Value {
             let mut steps: Vec<i64> = rows.windows(2).map(|w| t.time_ns[w[1]] - t.time_ns[w[0]]).collect();
             steps.sort_unstable();
             let ph = phases::detect(t, g, &PhaseOptions::default());
-            let busy_s: f64 = ph.iter().filter(|p| p.busy).map(phases::Phase::seconds).sum();
+            // A fold from +0: an empty `sum` of floats is -0, which prints as "-0.0%".
+            let busy_s = ph.iter().filter(|p| p.busy).map(phases::Phase::seconds).fold(0.0, |a, b| a + b);
             let all_s: f64 = ph.iter().map(phases::Phase::seconds).sum();
             json!({
                 "gpu": g,

@@ -9,6 +9,7 @@ mod determinism;
 mod histories;
 mod invariants;
 mod library;
+mod own_recording;
 mod recorded;
 mod replay;
 mod scheduling;
