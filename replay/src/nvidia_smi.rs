@@ -205,12 +205,12 @@ impl Rows<'_> {
     /// Appends a row; a value read is always finite, so NaN marks a null
     /// (as in the telemetry's columns).
     #[inline]
-    fn push(&mut self, time_ns: i64, gpu: u32, values: &[f64; Field::COUNT], throttle: Option<u64>) {
+    fn push(&mut self, time_ns: i64, gpu: u32, slots: &[u64; SLOTS], throttle: Option<u64>) {
         let i = self.len;
         self.time_ns[i] = time_ns;
         self.gpu[i] = gpu;
         for (f, col) in &mut self.values {
-            col[i] = values[*f as usize];
+            col[i] = f64::from_bits(slots[*f as usize]);
         }
         if let Some(t) = self.throttle.get_mut(i) {
             *t = throttle;
@@ -219,11 +219,14 @@ impl Rows<'_> {
     }
 
     fn push_sample(&mut self, s: Sample) {
-        let values = s.values.map(|v| v.unwrap_or(f64::NAN));
+        let mut slots = EMPTY_SLOTS;
+        for (slot, v) in slots.iter_mut().zip(s.values) {
+            *slot = v.unwrap_or(f64::NAN).to_bits();
+        }
         if let Some(n) = s.gpu_name {
             self.names.insert(s.gpu, n);
         }
-        self.push(s.time_ns, s.gpu, &values, s.throttle_reasons);
+        self.push(s.time_ns, s.gpu, &slots, s.throttle_reasons);
     }
 }
 
@@ -414,66 +417,95 @@ struct State<'a> {
     names: Vec<Option<&'a [u8]>>,
     /// Per column, the last field the fast path read and what it gave.
     memo: Vec<Memo>,
+    /// The column of GPU names, if any (the last one, as the slow path reads).
+    name_column: Option<usize>,
 }
 
 /// A column's last field on the fast path: where its bytes are in the
-/// chunk, and what they read as (a value's or bitmask's bits, a time, a GPU;
-/// whether there was one; whether its unit differed from the header's).
-/// Telemetry repeats itself: names, limits, clocks and a tick's timestamp
-/// recur row after row, and a field whose bytes equal the last one's reads
-/// the same, so the fast path compares bytes instead of reading them again.
+/// chunk, and what they read as (a value's or bitmask's bits, a time, a GPU,
+/// the row slot they go to, and whether its unit differed from the
+/// header's). Telemetry repeats itself: names, limits, clocks and a tick's
+/// timestamp recur row after row, and a field whose bytes equal the last
+/// one's reads the same, so the fast path compares bytes instead of reading
+/// them again. A memo is kept only from rows the fast path took whole, so
+/// its separator is the right one for its column.
 #[derive(Clone, Copy)]
 struct Memo {
     start: usize,
     /// `usize::MAX` before the column's first field.
     len: usize,
     bits: u64,
-    some: bool,
+    /// The slot the reading goes to, or [`NOWHERE`] when there is none.
+    slot: usize,
+    /// `1 << slot` when there is a reading, else 0.
+    bit: u32,
     mismatch: bool,
 }
 
 impl Memo {
-    const EMPTY: Memo = Memo { start: 0, len: usize::MAX, bits: 0, some: false, mismatch: false };
+    const EMPTY: Memo = Memo { start: 0, len: usize::MAX, bits: 0, slot: NOWHERE, bit: 0, mismatch: false };
+
+    fn new(start: usize, end: usize, bits: u64, dest: Option<usize>, mismatch: bool) -> Memo {
+        let (slot, bit) = dest.map_or((NOWHERE, 0), |d| (d, 1 << d));
+        Memo { start, len: end - start, bits, slot, bit, mismatch }
+    }
 }
 
-/// Whether the field at `s` has exactly the `len` bytes at `prev` (an
-/// earlier field), then a separator or the end: eight bytes at a time, the
-/// last few under a mask where the buffer has eight bytes left.
-#[inline]
-fn repeats(b: &[u8], s: usize, prev: usize, len: usize) -> bool {
-    // Most fields and their separator fit in 16 bytes: one comparison of
-    // both (the earlier field's separator was `,` or `\n`, so an equal byte
-    // ends this one too).
-    let word = |w: &[u8]| u128::from_le_bytes(w.try_into().unwrap_or_default());
-    if len < 16
-        && let (Some(x), Some(y)) = (b.get(s..s + 16), b.get(prev..prev + 16))
-    {
-        return (word(x) ^ word(y)) & (u128::MAX >> (120 - 8 * len)) == 0;
+/// For a field of `len` < 16 bytes, the mask of its bytes and the
+/// separator after it in a little-endian 16-byte word: a table, since a
+/// 128-bit shift by a variable is several instructions and branches.
+const FIELD_MASKS: [u128; 16] = {
+    let mut m = [0u128; 16];
+    let mut len = 0;
+    while len < 16 {
+        m[len] = u128::MAX >> (120 - 8 * len);
+        len += 1;
     }
-    // The field, then its separator or the end; the earlier field ends before it.
-    let (Some(x), Some(y)) = (b.get(s..s + len), b.get(prev..prev + len)) else { return false };
+    m
+};
+
+/// Whether the field at `s` has exactly the `len` bytes at `prev` (an
+/// earlier field), then a separator or the end: `Some(true)` when the
+/// separator is the earlier field's too, `Some(false)` when it is another
+/// (the caller checks it), `None` when the field differs.
+#[inline]
+fn repeats(b: &[u8], s: usize, prev: usize, len: usize) -> Option<bool> {
+    // Most fields and their separator fit in 16 bytes, timestamps in 32:
+    // one or two masked comparisons of both (the earlier field's separator
+    // was `,` or `\n`, so an equal byte ends this one too).
+    let word = |w: &[u8], at: usize| u128::from_le_bytes(w[at..at + 16].try_into().unwrap_or_default());
+    if let (Some(&mask), Some(x), Some(y)) = (FIELD_MASKS.get(len), b.get(s..s + 16), b.get(prev..prev + 16)) {
+        return ((word(x, 0) ^ word(y, 0)) & mask == 0).then_some(true);
+    }
+    if let (Some(&mask), Some(x), Some(y)) = (FIELD_MASKS.get(len.wrapping_sub(16)), b.get(s..s + 32), b.get(prev..prev + 32)) {
+        return (word(x, 0) == word(y, 0) && (word(x, 16) ^ word(y, 16)) & mask == 0).then_some(true);
+    }
+    // The field, then its separator or the end; the earlier field ends
+    // before it. (No earlier field: `len` is `usize::MAX`.)
+    let (Some(x), Some(y)) = (b.get(s..s.checked_add(len)?), b.get(prev..prev + len)) else { return None };
     if !matches!(b.get(s + len), None | Some(b',' | b'\n')) {
-        return false;
+        return None;
     }
     let (mut xs, mut ys) = (x.chunks_exact(8), y.chunks_exact(8));
     for (u, v) in xs.by_ref().zip(ys.by_ref()) {
         if u64::from_le_bytes(u.try_into().unwrap_or_default()) != u64::from_le_bytes(v.try_into().unwrap_or_default()) {
-            return false;
+            return None;
         }
     }
     let tail = xs.remainder().len();
     if tail == 0 {
-        return true;
+        return Some(false);
     }
     // The last few bytes: a whole word under a mask, where the chunk has one.
     let at = len - tail;
-    match (b.get(s + at..s + at + 8), b.get(prev + at..prev + at + 8)) {
+    let same = match (b.get(s + at..s + at + 8), b.get(prev + at..prev + at + 8)) {
         (Some(u), Some(v)) => {
             let (u, v) = (u64::from_le_bytes(u.try_into().unwrap_or_default()), u64::from_le_bytes(v.try_into().unwrap_or_default()));
             (u ^ v) & (u64::MAX >> (8 * (8 - tail))) == 0
         }
         _ => xs.remainder() == ys.remainder(),
-    }
+    };
+    same.then_some(false)
 }
 
 /// Where the field from `p` ends: the next `,` or `\n`, or the end. Eight
@@ -557,92 +589,103 @@ fn plain_value(b: &[u8], mut p: usize, unit: Option<&[u8]>) -> Option<(f64, usiz
     }
 }
 
+/// Row slots as a row starts: measurements NaN (none read), the rest 0.
+const EMPTY_SLOTS: [u64; SLOTS] = {
+    let mut slots = [0u64; SLOTS];
+    let mut f = 0;
+    while f < Field::COUNT {
+        slots[f] = f64::NAN.to_bits();
+        f += 1;
+    }
+    slots
+};
+
 /// The fast path for one well-formed line starting at `start` in `b`:
 /// pushes the row and returns where the line ends (its `\n`, or the end),
-/// or returns `None` (pushing nothing) for the slow path to read or reject.
+/// or returns `None` (pushing nothing) for the slow path to read or reject;
+/// the memos are then no longer to be trusted (see [`parse_chunk`]).
 fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, out: &mut ChunkOut, st: &mut State<'a>) -> Option<usize> {
     // Each column's reading lands in its slot; `has` marks the slots read.
-    let mut slots = [0u64; SLOTS];
+    // A column without a reading leaves its slot as another column of the
+    // same field left it.
+    let mut slots = EMPTY_SLOTS;
     let mut has = 0u32;
-    let mut name: &[u8] = b"";
     let mut mismatches = 0;
     let n = b.len();
     let mut p = start;
     let last = plans.len() - 1;
-    let State { clock, memo, names: name_cache } = st;
+    let State { clock, memo, names: name_cache, name_column } = st;
     for (ci, (plan, m)) in plans.iter().zip(memo.iter_mut()).enumerate() {
         let s = p;
-        if m.len != usize::MAX && repeats(b, s, m.start, m.len) {
-            p = s + m.len;
-        } else if let Target::Value(_) = plan.target
-            && let Some((x, end)) = plain_value(b, s, plan.unit.as_deref())
-        {
-            p = end;
-            *m = Memo { start: s, len: p - s, bits: (x * plan.header_factor).to_bits(), some: true, mismatch: false };
-        } else {
-            p = field_end(b, s);
-            let f = trim(&b[s..p]);
-            let (bits, some, mismatch) = match plan.target {
-                Target::Ignored | Target::Name => (0, false, false),
-                Target::Slow => return None,
-                Target::Time => (clock.read(f)? as u64, true, false),
-                Target::Gpu => (u64::from(fast_u32(f)?), true, false),
-                Target::Throttle => match f.first() {
-                    Some(&c) if c != b'[' => (fast_hex(f)?, true, false),
-                    _ => (0, false, false),
-                },
-                Target::Value(field) => {
-                    if f.is_empty() || f[0] == b'[' || f == b"N/A" {
-                        (0, false, false)
-                    } else {
-                        let (num, unit) = match f.iter().position(|c| *c == b' ') {
-                            Some(i) => (&f[..i], trim(&f[i + 1..])),
-                            None => (f, &b""[..]),
-                        };
-                        let x = fast_number(num)?;
-                        let (factor, mismatch) = match &plan.unit {
-                            _ if unit.is_empty() => (plan.header_factor, false),
-                            Some(h) if same(h, unit) => (plan.header_factor, false),
-                            h => (std::str::from_utf8(unit).ok().and_then(|u| scale(field, u))?, h.is_some()),
-                        };
-                        ((x * factor).to_bits(), true, mismatch)
-                    }
+        let checked = match repeats(b, s, m.start, m.len) {
+            Some(same_separator) => {
+                p = s + m.len;
+                same_separator
+            }
+            None => {
+                if let Target::Value(_) = plan.target
+                    && let Some((x, end)) = plain_value(b, s, plan.unit.as_deref())
+                {
+                    p = end;
+                    *m = Memo::new(s, p, (x * plan.header_factor).to_bits(), Some(plan.dest), false);
+                } else {
+                    p = field_end(b, s);
+                    let f = trim(&b[s..p]);
+                    let (bits, some, mismatch) = match plan.target {
+                        Target::Ignored | Target::Name => (0, false, false),
+                        Target::Slow => return None,
+                        Target::Time => (clock.read(f)? as u64, true, false),
+                        Target::Gpu => (u64::from(fast_u32(f)?), true, false),
+                        Target::Throttle => match f.first() {
+                            Some(&c) if c != b'[' => (fast_hex(f)?, true, false),
+                            _ => (0, false, false),
+                        },
+                        Target::Value(field) => {
+                            if f.is_empty() || f[0] == b'[' || f == b"N/A" {
+                                (0, false, false)
+                            } else {
+                                let (num, unit) = match f.iter().position(|c| *c == b' ') {
+                                    Some(i) => (&f[..i], trim(&f[i + 1..])),
+                                    None => (f, &b""[..]),
+                                };
+                                let x = fast_number(num)?;
+                                let (factor, mismatch) = match &plan.unit {
+                                    _ if unit.is_empty() => (plan.header_factor, false),
+                                    Some(h) if same(h, unit) => (plan.header_factor, false),
+                                    h => (std::str::from_utf8(unit).ok().and_then(|u| scale(field, u))?, h.is_some()),
+                                };
+                                ((x * factor).to_bits(), true, mismatch)
+                            }
+                        }
+                    };
+                    *m = Memo::new(s, p, bits, some.then_some(plan.dest), mismatch);
                 }
-            };
-            *m = Memo { start: s, len: p - s, bits, some, mismatch };
-        }
-        // A column without a reading leaves its slot as another column of
-        // the same field left it.
-        if m.some {
-            slots[plan.dest] = m.bits;
-            has |= 1 << plan.dest;
-        }
+                false
+            }
+        };
+        slots[m.slot] = m.bits;
+        has |= m.bit;
         mismatches += usize::from(m.mismatch);
-        if plan.target == Target::Name {
-            name = trim(&b[s..p]);
-        }
-        let comma = p < n && b[p] == b',';
-        if comma != (ci < last) {
+        // A repeat with the earlier field's separator needs no check: that
+        // field's row passed it.
+        let more = ci < last;
+        if !checked && (p < n && b[p] == b',') != more {
             return None;
         }
-        p += usize::from(comma);
+        p += usize::from(more);
     }
     if has & (1 << TIME) == 0 {
         return None;
     }
     let (time, gpu) = (slots[TIME] as i64, slots[GPU] as u32);
     let throttle = (has & (1 << THROTTLE) != 0).then_some(slots[THROTTLE]);
-    let mut vals = [f64::NAN; Field::COUNT];
-    for (f, v) in vals.iter_mut().enumerate() {
-        if has & (1 << f) != 0 {
-            *v = f64::from_bits(slots[f]);
-        }
-    }
     out.unit_mismatches += mismatches;
-    if !name.is_empty() {
+    if let Some(&c) = name_column.as_ref() {
+        let m = &memo[c];
+        let name = trim(&b[m.start..m.start + m.len]);
         let g = gpu as usize;
         let cached = name_cache.get(g).copied().flatten();
-        if !cached.is_some_and(|c| same(c, name)) {
+        if !name.is_empty() && !cached.is_some_and(|c| same(c, name)) {
             if rows.names.get(&gpu).map(String::as_bytes) != Some(name) {
                 rows.names.insert(gpu, String::from_utf8_lossy(name).into_owned());
             }
@@ -654,7 +697,7 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, 
             }
         }
     }
-    rows.push(time, gpu, &vals, throttle);
+    rows.push(time, gpu, &slots, throttle);
     Some(p)
 }
 
@@ -663,7 +706,8 @@ fn parse_chunk(chunk: &str, cols: &[Column], plans: &[Plan], rows: &mut Rows<'_>
     let bytes = chunk.as_bytes();
     let mut out =
         ChunkOut { rows: 0, names: Default::default(), problems: Vec::new(), lines: 0, newlines: 0, truncated: false, unit_mismatches: 0 };
-    let mut st = State { clock: Clock::new(), names: Vec::new(), memo: vec![Memo::EMPTY; plans.len()] };
+    let name_column = plans.iter().rposition(|p| p.target == Target::Name);
+    let mut st = State { clock: Clock::new(), names: Vec::new(), memo: vec![Memo::EMPTY; plans.len()], name_column };
     let mut report = ReadReport::default();
     let mut start = 0;
     let mut k = 0;
@@ -687,6 +731,8 @@ fn parse_chunk(chunk: &str, cols: &[Column], plans: &[Plan], rows: &mut Rows<'_>
             out.lines += 1;
             // The slow path: the reference reading, and the error if there is one.
             st.names.clear();
+            // The fast path may have kept a memo from this line's fields before it gave up.
+            st.memo.fill(Memo::EMPTY);
             let fields: Vec<&str> = line.split(',').collect();
             if fields.len() != cols.len() {
                 if is_last && last_chunk_cut && fields.len() < cols.len() {
