@@ -1,5 +1,5 @@
 //! Canonical telemetry encoded as Parquet column by column, with the
-//! encoding each column suits, through polars' own Parquet writer
+//! encoding each column suits, written through polars' own Parquet writer
 //! (`polars-parquet`), so the files are the ones polars, pyarrow and DuckDB
 //! read, with the same schema `polars` itself writes for the frame.
 //!
@@ -10,18 +10,22 @@
 //!
 //! | column | encoding |
 //! | --- | --- |
-//! | `time_ns` | delta, bit-packed (rows arrive in time order: small deltas) |
-//! | `gpu`, `throttle_reasons` | dictionary (polars finds it from the range, no hashing) |
-//! | `gpu_name` | dictionary built from the GPU's position among the names |
-//! | measurements | dictionary built here in one pass with a small hash table, or plain when more than half the values differ |
+//! | `time_ns` | delta, bit-packed, by polars (rows arrive in time order: small deltas) |
+//! | `gpu`, `gpu_name` | dictionary |
+//! | measurements, `throttle_reasons` | dictionary, or plain when more than half the values differ |
+//! | a column with no values | definition levels alone |
 //!
-//! Pages are compressed (LZ4) on all cores, a column per task; the bytes do
-//! not depend on how many cores there are.
+//! The pages of every column but `time_ns` are made here: a dictionary built
+//! in one pass with a small hash table, then data pages of definition levels
+//! and keys in Parquet's RLE / bit-packing hybrid, which turns telemetry's
+//! long runs of equal readings into a few bytes. Keys are made a page at a
+//! time, so a column needs no key array as long as itself. Pages are
+//! compressed (LZ4) on all cores, a column per task; the bytes do not
+//! depend on how many cores there are.
 
 use crate::{Field, Telemetry};
 use polars::prelude::{PlSmallStr, PolarsResult};
-use polars_arrow::array::{Array, PrimitiveArray};
-use polars_arrow::bitmap::Bitmap;
+use polars_arrow::array::PrimitiveArray;
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field as ArrowField};
 use polars_parquet::parquet::CowBuffer;
 use polars_parquet::parquet::metadata::Descriptor;
@@ -30,7 +34,7 @@ use polars_parquet::parquet::schema::types::PrimitiveType;
 use polars_parquet::parquet::statistics::ParquetStatistics;
 use polars_parquet::write::{
     CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding, FileWriter, Page, ParquetType, StatisticsOptions, Version,
-    WriteOptions, array_to_columns, compress, fallible_streaming_iterator, to_parquet_schema, write_def_levels,
+    WriteOptions, array_to_columns, compress, fallible_streaming_iterator, to_parquet_schema,
 };
 use std::io::Write;
 
@@ -63,79 +67,82 @@ fn options() -> WriteOptions {
     }
 }
 
-/// The values of a nullable column and its mask (nulls become `T::default()`).
-fn nullable<T: Copy + Default>(v: &[Option<T>]) -> (Vec<T>, Option<Bitmap>) {
-    let mut nulls = 0;
-    let values = v
-        .iter()
-        .map(|x| {
-            nulls += usize::from(x.is_none());
-            x.unwrap_or_default()
-        })
-        .collect();
-    (values, (nulls > 0).then(|| v.iter().map(Option::is_some).collect()))
+/// A column's dictionary as it is built: distinct values (by their bits,
+/// so -0 is not 0) in order of first sight, found again through a small
+/// open-addressing table.
+struct Dictionary {
+    /// Key + 1 of the value hashed there (0: empty).
+    slots: Vec<u32>,
+    bits: u32,
+    values: Vec<u64>,
+    /// Telemetry repeats itself: the last value's key saves most lookups.
+    last: Option<(u64, u32)>,
+    /// The most distinct values before the column is better plain.
+    limit: usize,
 }
 
-/// A column's dictionary: distinct values (by their bits, so -0 is not 0)
-/// in order of first sight, and the key of each value that is not null
-/// (nulls get none). `None` when more than `limit` values differ: plain is
-/// then smaller and quicker to read.
-fn dictionary<T: Copy>(values: &[T], bits_of: impl Fn(T) -> Option<u64>, limit: usize) -> Option<(Vec<u64>, Vec<u32>)> {
-    // Open addressing on the value's bits; slots hold key + 1 (0 is empty).
-    let slot_of = |b: u64, bits: u32| (b.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
-    let mut bits = 10;
-    let mut slots = vec![0u32; 1 << bits];
-    let mut dict: Vec<u64> = Vec::new();
-    let mut keys = Vec::with_capacity(values.len());
-    // Telemetry repeats itself: the last value's key saves most lookups.
-    let mut last: Option<(u64, u32)> = None;
-    for &v in values {
-        let Some(b) = bits_of(v) else { continue };
-        if let Some((lb, lk)) = last
-            && lb == b
-        {
-            keys.push(lk);
-            continue;
+impl Dictionary {
+    fn new(limit: usize) -> Dictionary {
+        Dictionary { slots: vec![0; 1 << 10], bits: 10, values: Vec::new(), last: None, limit }
+    }
+
+    fn slot_of(b: u64, bits: u32) -> usize {
+        (b.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    }
+
+    /// The key of `b`, added if new; `None` once more than `limit` values differ.
+    #[inline(always)]
+    fn key(&mut self, b: u64) -> Option<u32> {
+        match self.last {
+            Some((lb, lk)) if lb == b => Some(lk),
+            _ => self.lookup(b),
         }
-        let mut i = slot_of(b, bits);
+    }
+
+    /// [`Dictionary::key`] for a value other than the last.
+    #[inline(never)]
+    fn lookup(&mut self, b: u64) -> Option<u32> {
+        let mask = (1 << self.bits) - 1;
+        let mut i = Self::slot_of(b, self.bits);
         let key = loop {
-            match slots[i] {
-                0 => {
-                    if dict.len() >= limit {
-                        return None;
-                    }
-                    dict.push(b);
-                    let k = (dict.len() - 1) as u32;
-                    slots[i] = k + 1;
-                    // Grow at half full, placing every value again.
-                    if dict.len() * 2 > slots.len() {
-                        bits += 1;
-                        slots = vec![0u32; 1 << bits];
-                        for (k, d) in dict.iter().enumerate() {
-                            let mut j = slot_of(*d, bits);
-                            while slots[j] != 0 {
-                                j = (j + 1) & ((1 << bits) - 1);
-                            }
-                            slots[j] = k as u32 + 1;
-                        }
-                    }
-                    break k;
-                }
-                s if dict[s as usize - 1] == b => break s - 1,
-                _ => i = (i + 1) & ((1 << bits) - 1),
+            match self.slots[i] {
+                0 => break self.add(b)?,
+                s if self.values[s as usize - 1] == b => break s - 1,
+                _ => i = (i + 1) & mask,
             }
         };
-        last = Some((b, key));
-        keys.push(key);
+        self.last = Some((b, key));
+        Some(key)
     }
-    Some((dict, keys))
-}
 
-/// A float column's dictionary (NaN is null): see [`dictionary`]; `None`
-/// when more than half the rows hold distinct values.
-fn float_dictionary(v: &[f64]) -> Option<(Vec<f64>, Vec<u32>)> {
-    let (dict, keys) = dictionary(v, |x: f64| (!x.is_nan()).then(|| x.to_bits()), v.len() / 2)?;
-    Some((dict.into_iter().map(f64::from_bits).collect(), keys))
+    fn add(&mut self, b: u64) -> Option<u32> {
+        if self.values.len() >= self.limit {
+            return None;
+        }
+        self.values.push(b);
+        let placed = if self.values.len() * 2 > self.slots.len() {
+            // Grow at half full, placing every value again.
+            self.bits += 1;
+            self.slots = vec![0; 1 << self.bits];
+            0
+        } else {
+            self.values.len() - 1
+        };
+        let mask = (1 << self.bits) - 1;
+        for (k, d) in self.values.iter().enumerate().skip(placed) {
+            let mut j = Self::slot_of(*d, self.bits);
+            while self.slots[j] != 0 {
+                j = (j + 1) & mask;
+            }
+            self.slots[j] = k as u32 + 1;
+        }
+        Some(self.values.len() as u32 - 1)
+    }
+
+    /// Bits a key needs: enough for the largest, 0 for one value.
+    fn width(&self) -> u32 {
+        32 - (self.values.len().max(1) as u32 - 1).leading_zeros()
+    }
 }
 
 /// Appends `v` as an unsigned LEB128 varint (Parquet's run headers).
@@ -150,8 +157,7 @@ fn varint(out: &mut Vec<u8>, mut v: u64) {
 /// Appends `values` in Parquet's RLE / bit-packing hybrid at `width` bits:
 /// a run of 8 or more equal values is one RLE run, the rest bit-packed in
 /// groups of 8 (the last group padded with zeros, which readers ignore:
-/// they know the count). Telemetry's dictionary keys are mostly runs, which
-/// polars' generic encoder does not look for ahead.
+/// they know the count). Telemetry's dictionary keys are mostly runs.
 fn rle_hybrid(out: &mut Vec<u8>, values: &[u32], width: u32) {
     let bytes = width.div_ceil(8) as usize;
     let run_at = |i: usize| values[i..].iter().take_while(|v| **v == values[i]).count();
@@ -199,61 +205,81 @@ fn rle_hybrid(out: &mut Vec<u8>, values: &[u32], width: u32) {
     }
 }
 
-/// Rows per data page of dictionary keys: polars' choice for 4-byte keys
-/// under [`DATA_PAGE`].
-const KEY_PAGE_ROWS: usize = DATA_PAGE / 4;
+/// Rows per data page: polars' choice for 4-byte dictionary keys under
+/// [`DATA_PAGE`].
+const PAGE_ROWS: usize = DATA_PAGE / 4;
 
-/// A dictionary-encoded column chunk built here: the dictionary page
-/// (`dict_len` values, already in plain encoding) and data pages of
-/// definition levels and RLE-hybrid keys (`keys` holds the non-null rows'
-/// keys in order; `valid` says which rows are not null, `None` for all).
-fn dictionary_pages(
-    plain_dict: Vec<u8>,
-    dict_len: usize,
-    keys: &[u32],
-    valid: Option<&Bitmap>,
-    rows: usize,
-    type_: &PrimitiveType,
-) -> PolarsResult<Vec<Page>> {
-    let width = 32 - (dict_len.max(1) as u32 - 1).leading_zeros();
-    let mut pages = vec![Page::Dict(DictPage::new(CowBuffer::Owned(plain_dict), dict_len, false))];
-    let (mut row, mut key) = (0, 0);
-    while row < rows || (rows == 0 && pages.len() == 1) {
-        let n = KEY_PAGE_ROWS.min(rows - row);
-        let slice = valid.map(|v| v.clone().sliced(row, n));
-        let nulls = slice.as_ref().map_or(0, Bitmap::unset_bits);
-        let mut buf = Vec::with_capacity(16 + n / 4);
-        write_def_levels(&mut buf, true, slice.as_ref(), n, Version::V1)?;
-        buf.push(width as u8);
-        rle_hybrid(&mut buf, &keys[key..key + n - nulls], width);
-        pages.push(data_page(buf, n, nulls, Encoding::RleDictionary, type_));
-        row += n;
-        key += n - nulls;
-        if rows == 0 {
-            break;
-        }
-    }
-    Ok(pages)
+/// A column's rows cut into data pages (one empty page for no rows).
+fn pages_of<T>(values: &[T]) -> Vec<&[T]> {
+    if values.is_empty() { vec![values] } else { values.chunks(PAGE_ROWS).collect() }
 }
 
-/// A column chunk of `rows` nulls: data pages of definition levels alone,
-/// each one RLE run of zeros, and no values.
-fn null_pages(rows: usize, type_: &PrimitiveType) -> Vec<Page> {
-    let mut pages = Vec::new();
-    let mut row = 0;
-    loop {
-        let n = KEY_PAGE_ROWS.min(rows - row);
-        let mut levels = Vec::new();
-        varint(&mut levels, (n as u64) << 1);
-        levels.push(0);
-        let mut buf = (levels.len() as u32).to_le_bytes().to_vec();
-        buf.extend_from_slice(&levels);
-        pages.push(data_page(buf, n, n, Encoding::Plain, type_));
-        row += n;
-        if row >= rows {
-            return pages;
-        }
+/// Starts a page's buffer with its definition levels (version 1: their
+/// length, then the RLE / bit-packing hybrid at one bit) and gives the
+/// number of nulls. A column without nulls, or with nothing else, is one run.
+fn def_levels<T: Copy>(buf: &mut Vec<u8>, page: &[T], valid: impl Fn(T) -> bool) -> usize {
+    let nulls = page.iter().filter(|v| !valid(**v)).count();
+    let mut levels = Vec::new();
+    if nulls == 0 || nulls == page.len() {
+        varint(&mut levels, (page.len() as u64) << 1);
+        levels.push(u8::from(nulls == 0));
+    } else {
+        let bits: Vec<u32> = page.iter().map(|v| u32::from(valid(*v))).collect();
+        rle_hybrid(&mut levels, &bits, 1);
     }
+    buf.extend_from_slice(&(levels.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&levels);
+    nulls
+}
+
+/// A column chunk dictionary-encoded: a dictionary page (`plain` turns the
+/// values' bits into their plain encoding), then data pages of definition
+/// levels and keys, each key page with the width the dictionary has by its
+/// end. `None` when more than `limit` values differ.
+fn dictionary_column<T: Copy>(
+    values: &[T],
+    bits_of: impl Fn(T) -> Option<u64>,
+    limit: usize,
+    plain: impl Fn(&[u64]) -> Vec<u8>,
+    type_: &PrimitiveType,
+) -> Option<Vec<Page>> {
+    let mut dict = Dictionary::new(limit);
+    let mut keys = Vec::with_capacity(PAGE_ROWS.min(values.len()));
+    let mut pages = vec![];
+    for page in pages_of(values) {
+        keys.clear();
+        for &v in page {
+            if let Some(b) = bits_of(v) {
+                keys.push(dict.key(b)?);
+            }
+        }
+        let mut buf = Vec::with_capacity(64 + keys.len() / 4);
+        let nulls = def_levels(&mut buf, page, |v| bits_of(v).is_some());
+        buf.push(dict.width() as u8);
+        rle_hybrid(&mut buf, &keys, dict.width());
+        pages.push(data_page(buf, page.len(), nulls, Encoding::RleDictionary, type_));
+    }
+    let dict_page = DictPage::new(CowBuffer::Owned(plain(&dict.values)), dict.values.len(), false);
+    pages.insert(0, Page::Dict(dict_page));
+    Some(pages)
+}
+
+/// A column chunk in plain encoding: definition levels, then the first
+/// `bytes` bytes (little-endian) of each value that is not null.
+fn plain_column<T: Copy>(values: &[T], bits_of: impl Fn(T) -> Option<u64>, bytes: usize, type_: &PrimitiveType) -> Vec<Page> {
+    pages_of(values)
+        .into_iter()
+        .map(|page| {
+            let mut buf = Vec::with_capacity(64 + page.len() * bytes);
+            let nulls = def_levels(&mut buf, page, |v| bits_of(v).is_some());
+            for &v in page {
+                if let Some(b) = bits_of(v) {
+                    buf.extend_from_slice(&b.to_le_bytes()[..bytes]);
+                }
+            }
+            data_page(buf, page.len(), nulls, Encoding::Plain, type_)
+        })
+        .collect()
 }
 
 /// A version-1 data page of `rows` rows, `nulls` of them null.
@@ -269,7 +295,8 @@ fn data_page(buf: Vec<u8>, rows: usize, nulls: usize, encoding: Encoding, type_:
     Page::Data(DataPage::new(DataPageHeader::V1(header), CowBuffer::Owned(buf), descriptor, rows))
 }
 
-/// Page statistics with the null count alone (see [`options`]).
+/// Page statistics with the null count alone (see [`options`]); a
+/// column's count is the sum of its pages'.
 fn null_count(nulls: usize) -> ParquetStatistics {
     ParquetStatistics {
         max: None,
@@ -283,64 +310,52 @@ fn null_count(nulls: usize) -> ParquetStatistics {
     }
 }
 
-/// One column of a row group, ready to compress: an array for polars to
-/// encode, or pages built here.
-enum Prepared {
-    Array(Box<dyn Array>, Encoding),
-    Pages(Vec<Page>),
+/// The plain encoding of 8-byte values (`f64`, `i64`) from their bits.
+fn plain8(values: &[u64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-/// The validity of a column whose nulls `is_null` marks, if it has any.
-fn validity<T>(v: &[T], is_null: impl Fn(&T) -> bool) -> Option<Bitmap> {
-    v.iter().any(&is_null).then(|| v.iter().map(|x| !is_null(x)).collect())
-}
-
-/// A measurement column (NaN where missing) as pages of a dictionary, or
-/// plain when more than half its values differ.
-fn measurement(v: &[f64], type_: &PrimitiveType) -> PolarsResult<Prepared> {
-    let valid = validity(v, |x| x.is_nan());
-    if valid.as_ref().is_some_and(|m| m.set_bits() == 0) {
-        return Ok(Prepared::Pages(null_pages(v.len(), type_)));
+/// A measurement column (NaN where missing): a dictionary, or plain when
+/// more than half its values differ (an all-null column is definition
+/// levels alone).
+fn measurement(v: &[f64], type_: &PrimitiveType) -> Vec<Page> {
+    let bits_of = |x: f64| (!x.is_nan()).then(|| x.to_bits());
+    if v.iter().all(|x| x.is_nan()) {
+        return plain_column(v, bits_of, 8, type_);
     }
-    match float_dictionary(v) {
-        Some((dict, keys)) => {
-            let plain = dict.iter().flat_map(|d| d.to_le_bytes()).collect();
-            Ok(Prepared::Pages(dictionary_pages(plain, dict.len(), &keys, valid.as_ref(), v.len(), type_)?))
-        }
-        None => {
-            let values: Vec<f64> = v.iter().map(|x| if x.is_nan() { 0.0 } else { *x }).collect();
-            Ok(Prepared::Array(Box::new(PrimitiveArray::new(ArrowDataType::Float64, values.into(), valid)), Encoding::Plain))
+    dictionary_column(v, bits_of, v.len() / 2, plain8, type_).unwrap_or_else(|| plain_column(v, bits_of, 8, type_))
+}
+
+/// `time_ns`: delta-encoded by polars (rows come in time order, so the
+/// deltas are small).
+fn times(v: &[i64], type_: &ParquetType) -> PolarsResult<Vec<Page>> {
+    let array = PrimitiveArray::new(ArrowDataType::Int64, v.to_vec().into(), None).boxed();
+    let mut pages = Vec::new();
+    for column in array_to_columns(array, type_.clone(), options(), &[Encoding::DeltaBinaryPacked])? {
+        for page in column {
+            pages.push(page?);
         }
     }
+    Ok(pages)
 }
 
-/// `gpu` for rows `range`: a dictionary of the GPUs' ids (Parquet's INT32,
-/// as polars writes a `u32`).
-fn gpus(g: &[u32], type_: &PrimitiveType) -> PolarsResult<Prepared> {
-    let (dict, keys) = dictionary(g, |g: u32| Some(u64::from(g)), usize::MAX).unwrap_or_default();
-    let plain = dict.iter().flat_map(|d| (*d as u32 as i32).to_le_bytes()).collect();
-    Ok(Prepared::Pages(dictionary_pages(plain, dict.len(), &keys, None, g.len(), type_)?))
+/// `gpu`: a dictionary of the GPUs' ids (Parquet's INT32, as polars writes a `u32`).
+fn gpus(g: &[u32], type_: &PrimitiveType) -> Vec<Page> {
+    let plain = |ids: &[u64]| ids.iter().flat_map(|d| (*d as u32 as i32).to_le_bytes()).collect();
+    dictionary_column(g, |g| Some(u64::from(g)), usize::MAX, plain, type_).unwrap_or_default()
 }
 
-/// `throttle_reasons` for rows `range`: a dictionary of the bitmasks
-/// (Parquet's INT64), or plain when more than half differ.
-fn throttles(v: &[Option<u64>], type_: &PrimitiveType) -> PolarsResult<Prepared> {
-    let valid = validity(v, Option::is_none);
-    match dictionary(v, |x| x, v.len() / 2) {
-        Some((dict, keys)) => {
-            let plain = dict.iter().flat_map(|d| (*d as i64).to_le_bytes()).collect();
-            Ok(Prepared::Pages(dictionary_pages(plain, dict.len(), &keys, valid.as_ref(), v.len(), type_)?))
-        }
-        None => {
-            let (values, valid) = nullable(v);
-            Ok(Prepared::Array(Box::new(PrimitiveArray::new(ArrowDataType::UInt64, values.into(), valid)), Encoding::Plain))
-        }
-    }
+/// `throttle_reasons`: a dictionary of the bitmasks (Parquet's INT64), or
+/// plain when more than half differ.
+fn throttles(v: &[Option<u64>], type_: &PrimitiveType) -> Vec<Page> {
+    dictionary_column(v, |x| x, v.len() / 2, plain8, type_).unwrap_or_else(|| plain_column(v, |x| x, 8, type_))
 }
 
-/// `gpu_name` for rows `range`: keys into the GPUs' names, null where a GPU
-/// has none.
-fn gpu_names(t: &Telemetry, range: std::ops::Range<usize>, type_: &PrimitiveType) -> PolarsResult<Prepared> {
+/// `gpu_name`: a dictionary of the GPUs' names, null where a GPU has none.
+/// The dictionary is built over each name's position among the names, and
+/// its page holds the names themselves (plain byte arrays: length, bytes).
+fn gpu_names(t: &Telemetry, range: std::ops::Range<usize>, type_: &PrimitiveType) -> Vec<Page> {
+    let names: Vec<&String> = t.names.values().collect();
     let top = t.names.keys().next_back().map_or(0, |g| (*g as usize + 1).min(4096));
     let mut small: Vec<Option<u32>> = vec![None; top];
     for (i, g) in t.names.keys().enumerate() {
@@ -352,46 +367,27 @@ fn gpu_names(t: &Telemetry, range: std::ops::Range<usize>, type_: &PrimitiveType
         Some(p) => *p,
         None => t.names.keys().position(|k| *k == g).map(|i| i as u32),
     };
-    let idx: Vec<Option<u32>> = t.gpu[range].iter().map(|g| pos(*g)).collect();
-    let valid = validity(&idx, Option::is_none);
-    let keys: Vec<u32> = idx.iter().flatten().copied().collect();
-    // Plain byte arrays: each name's length (4 bytes), then its bytes.
-    let mut plain = Vec::new();
-    for name in t.names.values() {
-        plain.extend_from_slice(&(name.len() as u32).to_le_bytes());
-        plain.extend_from_slice(name.as_bytes());
-    }
-    Ok(Prepared::Pages(dictionary_pages(plain, t.names.len(), &keys, valid.as_ref(), idx.len(), type_)?))
+    let plain = |positions: &[u64]| {
+        let mut out = Vec::new();
+        for p in positions {
+            let name = names[*p as usize].as_bytes();
+            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            out.extend_from_slice(name);
+        }
+        out
+    };
+    dictionary_column(&t.gpu[range], |g| pos(g).map(u64::from), usize::MAX, plain, type_).unwrap_or_default()
 }
 
-/// Column `c` (in [`schema`] order) of rows `range`.
-fn prepare(t: &Telemetry, c: usize, range: std::ops::Range<usize>, type_: &PrimitiveType) -> PolarsResult<Prepared> {
-    match c {
-        0 => Ok(Prepared::Array(
-            Box::new(PrimitiveArray::new(ArrowDataType::Int64, t.time_ns[range].to_vec().into(), None)),
-            Encoding::DeltaBinaryPacked,
-        )),
+/// Column `c` (in [`schema`] order) of rows `range`, encoded and compressed.
+fn encode_column(t: &Telemetry, c: usize, range: std::ops::Range<usize>, types: &[ParquetType]) -> PolarsResult<Vec<CompressedPage>> {
+    let ParquetType::PrimitiveType(type_) = &types[c] else { unreachable!("the canonical schema is flat") };
+    let pages = match c {
+        0 => times(&t.time_ns[range], &types[c])?,
         1 => gpus(&t.gpu[range], type_),
         2 => gpu_names(t, range, type_),
         c if c < 3 + Field::COUNT => measurement(&t.column(Field::ALL[c - 3])[range], type_),
         _ => throttles(&t.throttle_reasons[range], type_),
-    }
-}
-
-/// Column `c` of rows `range`, encoded and compressed.
-fn encode_column(t: &Telemetry, c: usize, range: std::ops::Range<usize>, types: &[ParquetType]) -> PolarsResult<Vec<CompressedPage>> {
-    let ParquetType::PrimitiveType(type_) = &types[c] else { unreachable!("the canonical schema is flat") };
-    let pages: Vec<Page> = match prepare(t, c, range, type_)? {
-        Prepared::Pages(pages) => pages,
-        Prepared::Array(array, encoding) => {
-            let mut pages = Vec::new();
-            for column in array_to_columns(array, types[c].clone(), options(), &[encoding])? {
-                for page in column {
-                    pages.push(page?);
-                }
-            }
-            pages
-        }
     };
     Ok(pages.into_iter().map(|page| compress(page, Vec::new(), options().compression)).collect::<Result<_, _>>()?)
 }
@@ -430,6 +426,14 @@ mod tests {
     use super::*;
     use crate::Sample;
 
+    /// A float column's dictionary values and keys (nulls get none), or
+    /// `None` when more than half the rows differ.
+    fn float_dictionary(v: &[f64]) -> Option<(Vec<f64>, Vec<u32>)> {
+        let mut d = Dictionary::new(v.len() / 2);
+        let keys = v.iter().filter(|x| !x.is_nan()).map(|x| d.key(x.to_bits())).collect::<Option<Vec<u32>>>()?;
+        Some((d.values.iter().map(|b| f64::from_bits(*b)).collect(), keys))
+    }
+
     #[test]
     fn dictionaries_keep_first_sight_order_bits_and_nulls() {
         let (dict, keys) = float_dictionary(&[1.0, f64::NAN, 1.0, 2.0, -0.0, 0.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0]).unwrap();
@@ -443,6 +447,15 @@ mod tests {
         // More than half the rows distinct: plain.
         let v: Vec<f64> = (0..1_000).map(f64::from).collect();
         assert!(float_dictionary(&v).is_none());
+        // Key widths: 0 bits for one value, then enough for the largest key.
+        let mut d = Dictionary::new(usize::MAX);
+        assert_eq!(d.width(), 0);
+        for (n, w) in [(1u64, 0), (2, 1), (3, 2), (4, 2), (5, 3), (256, 8), (257, 9)] {
+            while (d.values.len() as u64) < n {
+                d.key(d.values.len() as u64 * 7919).unwrap();
+            }
+            assert_eq!(d.width(), w, "{n} values");
+        }
     }
 
     /// Parquet's RLE / bit-packing hybrid, decoded the plain way the
