@@ -3,7 +3,7 @@
 # (see ../.library/device/README.md): the sweep on the GPU against the CPU
 # backend on all cores, a million replicas of a year of hourly steps, the
 # GPU/CPU agreement, a short `twin record` made on the GPU as a fixture, with nvidia-smi beside it,
-# and `twin record` stopped by Ctrl-C.
+# `twin record` stopped by Ctrl-C, and the telemetry import on two cores.
 #
 # Prepare here, once (x86-64, release):
 #   cargo build --release && mkdir -p .device && cp target/release/twin .device/
@@ -86,4 +86,7 @@ kill -INT $REC
 wait $REC
 echo "exit status after SIGINT: $?"
 "$TWIN" trace info "$OUT/sigint.parquet"
+echo "== 6. the telemetry import on two cores and on all of them (twin bench --only import)"
+for i in 1 2 3; do taskset -c 0,1 "$TWIN" bench --only import | tail -1; done
+"$TWIN" bench --only import
 echo "done: $OUT"

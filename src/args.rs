@@ -290,10 +290,29 @@ pub struct ScenariosArgs {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Only the engine's hold model (skip the fleet-scale scenario).
+    /// Only the engine's hold model (the same as `--only engine`).
     #[arg(long)]
     pub engine_only: bool,
+    /// Only these parts: `fleet` (a 1,000-GPU week), `engine` (the event
+    /// queue against a binary heap), `import` (nvidia-smi CSV to Parquet
+    /// against polars' own writer). Default: all.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<BenchPart>,
     /// Requests in the fleet-scale scenario, in millions.
     #[arg(long, default_value_t = 10.0)]
     pub million_requests: f64,
+    /// Rows of nvidia-smi CSV in the import part.
+    #[arg(long, default_value_t = 200_000)]
+    pub import_rows: usize,
+}
+
+/// A part of `twin bench`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchPart {
+    /// A 1,000-GPU week of the fleet-scale scenario.
+    Fleet,
+    /// The event queue's hold model against a binary heap.
+    Engine,
+    /// nvidia-smi CSV to Parquet in memory against polars' own writer.
+    Import,
 }

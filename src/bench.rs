@@ -1,9 +1,10 @@
-//! `twin bench`: the engine's hold model and a fleet-scale week, timed here.
+//! `twin bench`: a fleet-scale week, the engine's hold model and the
+//! telemetry import, timed here, each against a baseline in the same run.
 //!
 //! Figures depend on the machine; quote them with it. Criterion benchmarks
 //! under `benches/` measure the same workloads with statistics.
 
-use crate::args::BenchArgs;
+use crate::args::{BenchArgs, BenchPart};
 use std::process::ExitCode;
 use std::time::Instant;
 use twin_sim::benchmarks::{BinaryHeapHold, fleet_week, hold_simulation};
@@ -11,8 +12,10 @@ use twin_sim::scenario::Scenario;
 use twin_sim::{RunOptions, run};
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    let only = if a.engine_only { vec![BenchPart::Engine] } else { a.only.clone() };
+    let wanted = |p: BenchPart| only.is_empty() || only.contains(&p);
     // The fleet first, so that its peak memory is not the engine's.
-    if !a.engine_only {
+    if wanted(BenchPart::Fleet) {
         let text = fleet_week(a.million_requests);
         let scenario = Scenario::from_toml(&text, "fleet-week").map_err(|e| anyhow::anyhow!("{e}"))?;
         outln!("fleet: 1,000 GPUs, {} M requests over a simulated week, summary only", a.million_requests);
@@ -29,6 +32,17 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             peak_rss().unwrap_or_else(|| "unknown".into())
         );
     }
+    if wanted(BenchPart::Engine) {
+        engine();
+    }
+    if wanted(BenchPart::Import) {
+        import(a.import_rows)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The event queue's hold model against a `BinaryHeap`, one thread.
+fn engine() {
     outln!("engine: hold model, one thread; baseline std BinaryHeap keyed by (time, seq), same run");
     for pending in [1_000usize, 100_000, 1_000_000] {
         let events = 20_000_000u64;
@@ -53,7 +67,52 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         let heap = events as f64 / t.elapsed().as_secs_f64();
         outln!("  {pending:>9} pending: {:>6.1} M events/s · BinaryHeap {:>6.1} M events/s · {:.2}x", twin / 1e6, heap / 1e6, twin / heap);
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// nvidia-smi CSV to Parquet in memory (what `twin trace import` does,
+/// less the disk) on all the cores this process may use, against the same
+/// reader with polars' own `ParquetWriter` through a frame; each the median
+/// and best of 9 runs, taken in turn.
+fn import(rows: usize) -> anyhow::Result<()> {
+    use twin_replay::{Format, ReadOptions};
+    let rows = rows.max(1);
+    let text = twin_replay::benchmarks::nvidia_smi_csv(rows);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    outln!(
+        "import: nvidia-smi CSV to Parquet in memory, {rows} rows × 15 columns, 8 GPUs, {threads} thread(s); baseline the same reader and polars' ParquetWriter, same run"
+    );
+    let read = || twin_replay::read(&text, "bench.csv", Format::NvidiaSmi, &ReadOptions::default()).map(|(t, _)| t);
+    let ours = || -> anyhow::Result<usize> {
+        let mut buf = Vec::with_capacity(1 << 20);
+        twin_replay::encoding::write_parquet(&read()?, &mut buf)?;
+        Ok(buf.len())
+    };
+    let polars = || -> anyhow::Result<usize> {
+        let mut df = twin_replay::parquet::to_frame(&read()?)?;
+        let mut buf = Vec::with_capacity(1 << 20);
+        twin_replay::parquet::encode(&mut df, &mut buf)?;
+        Ok(buf.len())
+    };
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let (mut a_bytes, mut b_bytes) = (ours()?, polars()?);
+    for _ in 0..9 {
+        let t = Instant::now();
+        a_bytes = ours()?;
+        a.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        b_bytes = polars()?;
+        b.push(t.elapsed().as_secs_f64());
+    }
+    let rate = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (rows as f64 / v[v.len() / 2] / 1e6, rows as f64 / v[0] / 1e6)
+    };
+    let ((a_med, a_best), (b_med, b_best)) = (rate(a), rate(b));
+    outln!(
+        "  {a_med:.2} M rows/s (best {a_best:.2}), {a_bytes} bytes · polars ParquetWriter {b_med:.2} M rows/s (best {b_best:.2}), {b_bytes} bytes · {:.2}x",
+        a_med / b_med
+    );
+    Ok(())
 }
 
 /// The process's peak resident memory, from /proc (Linux).

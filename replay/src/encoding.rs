@@ -235,7 +235,8 @@ fn def_levels<T: Copy>(buf: &mut Vec<u8>, page: &[T], valid: impl Fn(T) -> bool)
 /// A column chunk dictionary-encoded: a dictionary page (`plain` turns the
 /// values' bits into their plain encoding), then data pages of definition
 /// levels and keys, each key page with the width the dictionary has by its
-/// end. `None` when more than `limit` values differ.
+/// end. `None` when more than `limit` values differ. A column of nulls
+/// alone gets no dictionary: definition levels only.
 fn dictionary_column<T: Copy>(
     values: &[T],
     bits_of: impl Fn(T) -> Option<u64>,
@@ -258,6 +259,10 @@ fn dictionary_column<T: Copy>(
         buf.push(dict.width() as u8);
         rle_hybrid(&mut buf, &keys, dict.width());
         pages.push(data_page(buf, page.len(), nulls, Encoding::RleDictionary, type_));
+    }
+    if dict.values.is_empty() {
+        // Nothing but nulls: definition levels alone, with no dictionary.
+        return Some(plain_column(values, bits_of, 8, type_));
     }
     let dict_page = DictPage::new(CowBuffer::Owned(plain(&dict.values)), dict.values.len(), false);
     pages.insert(0, Page::Dict(dict_page));
@@ -320,9 +325,6 @@ fn plain8(values: &[u64]) -> Vec<u8> {
 /// levels alone).
 fn measurement(v: &[f64], type_: &PrimitiveType) -> Vec<Page> {
     let bits_of = |x: f64| (!x.is_nan()).then(|| x.to_bits());
-    if v.iter().all(|x| x.is_nan()) {
-        return plain_column(v, bits_of, 8, type_);
-    }
     dictionary_column(v, bits_of, v.len() / 2, plain8, type_).unwrap_or_else(|| plain_column(v, bits_of, 8, type_))
 }
 

@@ -24,6 +24,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod benchmarks;
 mod cores;
 pub mod dcgm;
 pub mod dmon;

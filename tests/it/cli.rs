@@ -109,3 +109,19 @@ fn scenarios_lists_the_library_one_line_each() {
     let shown = twin(&["scenarios", "--show", "reserved-year"]);
     assert_eq!(stdout(&shown), twin_library_text("reserved-year"));
 }
+
+/// `twin bench --only import` times the telemetry import against polars'
+/// own writer on the same rows and says how big each file is; Twin's file
+/// is far smaller. (No time is asserted: figures depend on the machine.)
+#[test]
+fn bench_import_measures_against_polars_on_the_same_rows() {
+    let o = twin(&["bench", "--only", "import", "--import-rows", "20000"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.starts_with("import: nvidia-smi CSV to Parquet in memory, 20000 rows"), "{out}");
+    assert!(!out.contains("engine:") && !out.contains("fleet:"), "only the import part: {out}");
+    let bytes: Vec<u64> = out.split(" bytes").filter_map(|part| part.rsplit(' ').next().and_then(|n| n.parse().ok())).collect();
+    assert_eq!(bytes.len(), 2, "{out}");
+    assert!(bytes[0] * 5 < bytes[1], "Twin's file {} bytes, polars' {}", bytes[0], bytes[1]);
+    assert!(out.contains("M rows/s") && out.trim_end().ends_with('x'), "{out}");
+}
