@@ -72,7 +72,7 @@ fn engine() {
 /// nvidia-smi CSV to Parquet in memory (what `twin trace import` does,
 /// less the disk) on all the cores this process may use, against the same
 /// reader with polars' own `ParquetWriter` through a frame; each the median
-/// and best of 9 runs, taken in turn.
+/// and best of 9 runs, taken in turn after a second of both as warm-up.
 fn import(rows: usize) -> anyhow::Result<()> {
     use twin_replay::{Format, ReadOptions};
     let rows = rows.max(1);
@@ -94,7 +94,13 @@ fn import(rows: usize) -> anyhow::Result<()> {
         Ok(buf.len())
     };
     let (mut a, mut b) = (Vec::new(), Vec::new());
+    // Warm up as criterion does, both in turn for a second or more: caches,
+    // the allocator's thresholds and the cores' clocks settle.
+    let warm = Instant::now();
     let (mut a_bytes, mut b_bytes) = (ours()?, polars()?);
+    while warm.elapsed().as_secs_f64() < 1.0 {
+        (a_bytes, b_bytes) = (ours()?, polars()?);
+    }
     for _ in 0..9 {
         let t = Instant::now();
         a_bytes = ours()?;
