@@ -82,15 +82,8 @@ fn phases(text: &str, t: &twin_replay::Telemetry) {
         }
     }
     eprintln!("  in turn: read {:.1} ms, encode {:.1} ms (least of each)", least[0], least[1]);
-    time("frame+polars", &mut || {
-        let mut df = twin_replay::parquet::to_frame(t).unwrap();
-        let mut buf = Vec::with_capacity(8 << 20);
-        twin_replay::parquet::encode(&mut df, &mut buf).unwrap();
-        black_box(buf.len());
-    });
-    let mut df = twin_replay::parquet::to_frame(t).unwrap();
-    let mut polars = Vec::new();
-    twin_replay::parquet::encode(&mut df, &mut polars).unwrap();
+    time("frame+polars", &mut || drop(black_box(twin_replay::benchmarks::parquet_through_polars(t).unwrap())));
+    let polars = twin_replay::benchmarks::parquet_through_polars(t).unwrap();
     let ours = encode(t);
     eprintln!("{:>16}: {} bytes (through a frame and polars' writer: {} bytes)", "parquet", ours.len(), polars.len());
     if let Some(path) = std::env::var_os("TWIN_PHASES_OUT") {

@@ -87,12 +87,7 @@ fn import(rows: usize) -> anyhow::Result<()> {
         twin_replay::encoding::write_parquet(&read()?, &mut buf)?;
         Ok(buf.len())
     };
-    let polars = || -> anyhow::Result<usize> {
-        let mut df = twin_replay::parquet::to_frame(&read()?)?;
-        let mut buf = Vec::with_capacity(1 << 20);
-        twin_replay::parquet::encode(&mut df, &mut buf)?;
-        Ok(buf.len())
-    };
+    let polars = || -> anyhow::Result<usize> { Ok(twin_replay::benchmarks::parquet_through_polars(&read()?)?.len()) };
     let (mut a, mut b) = (Vec::new(), Vec::new());
     // Warm up as criterion does, both in turn for a second or more: caches,
     // the allocator's thresholds and the cores' clocks settle.

@@ -2,7 +2,19 @@
 //! (`benches/replay.rs`) and `twin bench --only import` time them on the
 //! same input. Nothing here reads a clock.
 
+use crate::Telemetry;
+use polars::prelude::PolarsResult;
 use std::fmt::Write;
+
+/// The baseline the import benchmarks measure Twin's encoder against: the
+/// telemetry as a polars frame, written by polars' own `ParquetWriter`
+/// (what Twin did before it had its own encoder). Gives the file's bytes.
+pub fn parquet_through_polars(t: &Telemetry) -> PolarsResult<Vec<u8>> {
+    let mut df = crate::parquet::to_frame(t)?;
+    let mut buf = Vec::with_capacity(1 << 20);
+    crate::parquet::encode(&mut df, &mut buf)?;
+    Ok(buf)
+}
 
 /// `rows` lines as `nvidia-smi --query-gpu=... --format=csv -lms 100` writes
 /// them for 8 GPUs, with the header: the H200 recording's 15 columns, a

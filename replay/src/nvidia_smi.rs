@@ -589,6 +589,36 @@ fn plain_value(b: &[u8], mut p: usize, unit: Option<&[u8]>) -> Option<(f64, usiz
     }
 }
 
+/// Any field of `plan`'s column on the fast path, trimmed: its reading's
+/// bits, whether there is one, and whether its unit differed from the
+/// header's; `None` sends the line to the slow path.
+fn any_field(plan: &Plan, f: &[u8], clock: &mut Clock) -> Option<(u64, bool, bool)> {
+    Some(match plan.target {
+        Target::Ignored | Target::Name => (0, false, false),
+        Target::Slow => return None,
+        Target::Time => (clock.read(f)? as u64, true, false),
+        Target::Gpu => (u64::from(fast_u32(f)?), true, false),
+        Target::Throttle => match f.first() {
+            Some(&c) if c != b'[' => (fast_hex(f)?, true, false),
+            _ => (0, false, false),
+        },
+        Target::Value(_) if f.is_empty() || f[0] == b'[' || f == b"N/A" => (0, false, false),
+        Target::Value(field) => {
+            let (num, unit) = match f.iter().position(|c| *c == b' ') {
+                Some(i) => (&f[..i], trim(&f[i + 1..])),
+                None => (f, &b""[..]),
+            };
+            let x = fast_number(num)?;
+            let (factor, mismatch) = match &plan.unit {
+                _ if unit.is_empty() => (plan.header_factor, false),
+                Some(h) if same(h, unit) => (plan.header_factor, false),
+                h => (std::str::from_utf8(unit).ok().and_then(|u| scale(field, u))?, h.is_some()),
+            };
+            ((x * factor).to_bits(), true, mismatch)
+        }
+    })
+}
+
 /// Row slots as a row starts: measurements NaN (none read), the rest 0.
 const EMPTY_SLOTS: [u64; SLOTS] = {
     let mut slots = [0u64; SLOTS];
@@ -630,34 +660,7 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, 
                     *m = Memo::new(s, p, (x * plan.header_factor).to_bits(), Some(plan.dest), false);
                 } else {
                     p = field_end(b, s);
-                    let f = trim(&b[s..p]);
-                    let (bits, some, mismatch) = match plan.target {
-                        Target::Ignored | Target::Name => (0, false, false),
-                        Target::Slow => return None,
-                        Target::Time => (clock.read(f)? as u64, true, false),
-                        Target::Gpu => (u64::from(fast_u32(f)?), true, false),
-                        Target::Throttle => match f.first() {
-                            Some(&c) if c != b'[' => (fast_hex(f)?, true, false),
-                            _ => (0, false, false),
-                        },
-                        Target::Value(field) => {
-                            if f.is_empty() || f[0] == b'[' || f == b"N/A" {
-                                (0, false, false)
-                            } else {
-                                let (num, unit) = match f.iter().position(|c| *c == b' ') {
-                                    Some(i) => (&f[..i], trim(&f[i + 1..])),
-                                    None => (f, &b""[..]),
-                                };
-                                let x = fast_number(num)?;
-                                let (factor, mismatch) = match &plan.unit {
-                                    _ if unit.is_empty() => (plan.header_factor, false),
-                                    Some(h) if same(h, unit) => (plan.header_factor, false),
-                                    h => (std::str::from_utf8(unit).ok().and_then(|u| scale(field, u))?, h.is_some()),
-                                };
-                                ((x * factor).to_bits(), true, mismatch)
-                            }
-                        }
-                    };
+                    let (bits, some, mismatch) = any_field(plan, trim(&b[s..p]), clock)?;
                     *m = Memo::new(s, p, bits, some.then_some(plan.dest), mismatch);
                 }
                 false
@@ -680,7 +683,7 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, 
     let (time, gpu) = (slots[TIME] as i64, slots[GPU] as u32);
     let throttle = (has & (1 << THROTTLE) != 0).then_some(slots[THROTTLE]);
     out.unit_mismatches += mismatches;
-    if let Some(&c) = name_column.as_ref() {
+    if let Some(c) = *name_column {
         let m = &memo[c];
         let name = trim(&b[m.start..m.start + m.len]);
         let g = gpu as usize;
