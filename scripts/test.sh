@@ -33,6 +33,19 @@ if [ -z "${CARGO_TARGET_DIR:-}" ] && [ -d ../twin-target ]; then
     export CARGO_TARGET_DIR="$(cd ../twin-target && pwd)"
 fi
 
+# A fresh debug build takes about 3.5 GB and the tests up to 0.3 GB of
+# temporary files; a full disk otherwise shows up as an odd test failure
+# ("No space left on device") far into the run.
+free_kb() { df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'; }
+for dir in "${CARGO_TARGET_DIR:-.}" "${TMPDIR:-/tmp}"; do
+    kb="$(free_kb "$dir")"
+    if [ -n "$kb" ] && [ "$kb" -lt 4000000 ]; then
+        echo "scripts/test.sh: warning: only $((kb / 1024)) MiB free under $dir;" \
+            "the build and the tests need about 4 GiB (free some space, or set" \
+            "CARGO_TARGET_DIR / TMPDIR to a roomier disk)" >&2
+    fi
+done
+
 cargo test --workspace --locked "$@"
 # The criterion benchmarks must keep compiling (they are run by hand).
 cargo build --locked -p twin-benches --benches
