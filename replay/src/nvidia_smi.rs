@@ -437,16 +437,22 @@ struct Memo {
     bits: u64,
     /// The slot the reading goes to, or [`NOWHERE`] when there is none.
     slot: usize,
-    /// `1 << slot` when there is a reading, else 0.
+    /// `1 << slot` when there is a reading, else 0; and [`MISMATCH`]
+    /// when the unit differed from the header's.
     bit: u32,
     mismatch: bool,
 }
+
+/// The flag in [`Memo::bit`] of a field whose unit differed from the
+/// header's (rare: the row's count is then taken from its memos).
+const MISMATCH: u32 = 1 << 31;
 
 impl Memo {
     const EMPTY: Memo = Memo { start: 0, len: usize::MAX, bits: 0, slot: NOWHERE, bit: 0, mismatch: false };
 
     fn new(start: usize, end: usize, bits: u64, dest: Option<usize>, mismatch: bool) -> Memo {
         let (slot, bit) = dest.map_or((NOWHERE, 0), |d| (d, 1 << d));
+        let bit = if mismatch { bit | MISMATCH } else { bit };
         Memo { start, len: end - start, bits, slot, bit, mismatch }
     }
 }
@@ -640,7 +646,6 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, 
     // same field left it.
     let mut slots = EMPTY_SLOTS;
     let mut has = 0u32;
-    let mut mismatches = 0;
     let n = b.len();
     let mut p = start;
     let last = plans.len() - 1;
@@ -668,7 +673,6 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, 
         };
         slots[m.slot] = m.bits;
         has |= m.bit;
-        mismatches += usize::from(m.mismatch);
         // A repeat with the earlier field's separator needs no check: that
         // field's row passed it.
         let more = ci < last;
@@ -682,7 +686,9 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, 
     }
     let (time, gpu) = (slots[TIME] as i64, slots[GPU] as u32);
     let throttle = (has & (1 << THROTTLE) != 0).then_some(slots[THROTTLE]);
-    out.unit_mismatches += mismatches;
+    if has & MISMATCH != 0 {
+        out.unit_mismatches += memo.iter().filter(|m| m.mismatch).count();
+    }
     if let Some(c) = *name_column {
         let m = &memo[c];
         let name = trim(&b[m.start..m.start + m.len]);
