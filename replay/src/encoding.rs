@@ -286,7 +286,8 @@ fn dictionary_column<T: Copy>(
 ) -> Option<Vec<Page>> {
     let mut dict = Dictionary::new(limit);
     let mut keys = Vec::with_capacity(PAGE_ROWS.min(values.len()));
-    let mut pages = vec![];
+    // Each page's buffer, where its definition levels end, rows and nulls.
+    let mut built = vec![];
     for page in pages_of(values) {
         keys.clear();
         for &v in page {
@@ -296,17 +297,27 @@ fn dictionary_column<T: Copy>(
         }
         let mut buf = Vec::with_capacity(64 + keys.len() / 4);
         let nulls = def_levels(&mut buf, page, |v| bits_of(v).is_some());
+        let levels_end = buf.len();
         buf.push(dict.width() as u8);
         rle_hybrid(&mut buf, &keys, dict.width());
-        pages.push(data_page(buf, page.len(), nulls, Encoding::RleDictionary, type_));
+        built.push((buf, levels_end, page.len(), nulls));
     }
     if dict.values.is_empty() {
-        // Nothing but nulls: definition levels alone, with no dictionary.
-        return Some(plain_column(values, bits_of, 8, type_));
+        // Nothing but nulls: the definition levels alone, plain, with no
+        // dictionary (what `plain_column` writes for such a column).
+        return Some(
+            built
+                .into_iter()
+                .map(|(mut buf, levels_end, rows, nulls)| {
+                    buf.truncate(levels_end);
+                    data_page(buf, rows, nulls, Encoding::Plain, type_)
+                })
+                .collect(),
+        );
     }
     let dict_page = DictPage::new(CowBuffer::Owned(plain(&dict.values)), dict.values.len(), false);
-    pages.insert(0, Page::Dict(dict_page));
-    Some(pages)
+    let data = built.into_iter().map(|(buf, _, rows, nulls)| data_page(buf, rows, nulls, Encoding::RleDictionary, type_));
+    Some(std::iter::once(Page::Dict(dict_page)).chain(data).collect())
 }
 
 /// A column chunk in plain encoding: definition levels, then the first
@@ -360,12 +371,16 @@ fn plain8(values: &[u64]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-/// A measurement column (NaN where missing): a dictionary, or plain when
-/// more than half its values differ (an all-null column is definition
-/// levels alone).
-fn measurement(v: &[f64], type_: &PrimitiveType) -> Vec<Page> {
-    let bits_of = |x: f64| (!x.is_nan()).then(|| x.to_bits());
+/// A column of 8-byte values (their bits; `None` for a null): a
+/// dictionary, or plain when more than half the values differ (an all-null
+/// column is definition levels alone).
+fn dictionary_or_plain8<T: Copy>(v: &[T], bits_of: impl Fn(T) -> Option<u64> + Copy, type_: &PrimitiveType) -> Vec<Page> {
     dictionary_column(v, bits_of, v.len() / 2, plain8, type_).unwrap_or_else(|| plain_column(v, bits_of, 8, type_))
+}
+
+/// A measurement column (NaN where missing).
+fn measurement(v: &[f64], type_: &PrimitiveType) -> Vec<Page> {
+    dictionary_or_plain8(v, |x: f64| (!x.is_nan()).then(|| x.to_bits()), type_)
 }
 
 /// `time_ns`: delta-encoded by polars (rows come in time order, so the
@@ -390,7 +405,7 @@ fn gpus(g: &[u32], type_: &PrimitiveType) -> Vec<Page> {
 /// `throttle_reasons`: a dictionary of the bitmasks (Parquet's INT64), or
 /// plain when more than half differ.
 fn throttles(v: &[Option<u64>], type_: &PrimitiveType) -> Vec<Page> {
-    dictionary_column(v, |x| x, v.len() / 2, plain8, type_).unwrap_or_else(|| plain_column(v, |x| x, 8, type_))
+    dictionary_or_plain8(v, |x| x, type_)
 }
 
 /// `gpu_name`: a dictionary of the GPUs' names, null where a GPU has none.

@@ -440,7 +440,6 @@ struct Memo {
     /// `1 << slot` when there is a reading, else 0; and [`MISMATCH`]
     /// when the unit differed from the header's.
     bit: u32,
-    mismatch: bool,
 }
 
 /// The flag in [`Memo::bit`] of a field whose unit differed from the
@@ -448,12 +447,12 @@ struct Memo {
 const MISMATCH: u32 = 1 << 31;
 
 impl Memo {
-    const EMPTY: Memo = Memo { start: 0, len: usize::MAX, bits: 0, slot: NOWHERE, bit: 0, mismatch: false };
+    const EMPTY: Memo = Memo { start: 0, len: usize::MAX, bits: 0, slot: NOWHERE, bit: 0 };
 
     fn new(start: usize, end: usize, bits: u64, dest: Option<usize>, mismatch: bool) -> Memo {
         let (slot, bit) = dest.map_or((NOWHERE, 0), |d| (d, 1 << d));
         let bit = if mismatch { bit | MISMATCH } else { bit };
-        Memo { start, len: end - start, bits, slot, bit, mismatch }
+        Memo { start, len: end - start, bits, slot, bit }
     }
 }
 
@@ -687,7 +686,7 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, 
     let (time, gpu) = (slots[TIME] as i64, slots[GPU] as u32);
     let throttle = (has & (1 << THROTTLE) != 0).then_some(slots[THROTTLE]);
     if has & MISMATCH != 0 {
-        out.unit_mismatches += memo.iter().filter(|m| m.mismatch).count();
+        out.unit_mismatches += memo.iter().filter(|m| m.bit & MISMATCH != 0).count();
     }
     if let Some(c) = *name_column {
         let m = &memo[c];
