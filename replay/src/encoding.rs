@@ -218,6 +218,15 @@ fn rle_hybrid(out: &mut Vec<u8>, values: &[u32], width: u32) {
     let mut lit_from: Option<usize> = None;
     let mut i = 0;
     while i < values.len() {
+        // Inside literals (a GPU's index, a varying reading), eight values
+        // at a time while no two neighbours are equal: no run starts there.
+        if lit_from.is_some()
+            && let Some(block) = values.get(i..i + 9)
+            && block.windows(2).fold(0u32, |n, w| n | u32::from(w[0] == w[1])) == 0
+        {
+            i += 8;
+            continue;
+        }
         let mut run = run_at(i);
         if run >= 8 {
             if let Some(from) = lit_from {
@@ -259,6 +268,12 @@ fn pages_of<T>(values: &[T]) -> Vec<&[T]> {
 /// number of nulls. A column without nulls, or with nothing else, is one run.
 fn def_levels<T: Copy>(buf: &mut Vec<u8>, page: &[T], valid: impl Fn(T) -> bool) -> usize {
     let nulls = page.iter().filter(|v| !valid(**v)).count();
+    levels_with(buf, page, nulls, valid);
+    nulls
+}
+
+/// [`def_levels`] for a page whose nulls are counted already.
+fn levels_with<T: Copy>(buf: &mut Vec<u8>, page: &[T], nulls: usize, valid: impl Fn(T) -> bool) {
     let mut levels = Vec::new();
     if nulls == 0 || nulls == page.len() {
         varint(&mut levels, (page.len() as u64) << 1);
@@ -269,7 +284,16 @@ fn def_levels<T: Copy>(buf: &mut Vec<u8>, page: &[T], valid: impl Fn(T) -> bool)
     }
     buf.extend_from_slice(&(levels.len() as u32).to_le_bytes());
     buf.extend_from_slice(&levels);
-    nulls
+}
+
+/// Whether every value of `page` has the same bits (or every one is null):
+/// then its keys are one run. Blocks of 32 without a branch inside, so that
+/// the compare is vectorised.
+fn constant<T: Copy>(page: &[T], bits_of: impl Fn(T) -> Option<u64>) -> bool {
+    let Some(&first) = page.first() else { return true };
+    let first = bits_of(first);
+    let (blocks, rest) = page.as_chunks::<32>();
+    blocks.iter().all(|b| b.iter().fold(true, |same, v| same & (bits_of(*v) == first))) && rest.iter().all(|v| bits_of(*v) == first)
 }
 
 /// A column chunk dictionary-encoded: a dictionary page (`plain` turns the
@@ -290,13 +314,23 @@ fn dictionary_column<T: Copy>(
     let mut built = vec![];
     for page in pages_of(values) {
         keys.clear();
-        for &v in page {
-            if let Some(b) = bits_of(v) {
-                keys.push(dict.key(b)?);
+        let mut nulls = 0;
+        if constant(page, &bits_of) {
+            // Telemetry's limits, totals and idle clocks: one value a page.
+            match page.first().and_then(|v| bits_of(*v)) {
+                Some(b) => keys.resize(page.len(), dict.key(b)?),
+                None => nulls = page.len(),
+            }
+        } else {
+            for &v in page {
+                match bits_of(v) {
+                    Some(b) => keys.push(dict.key(b)?),
+                    None => nulls += 1,
+                }
             }
         }
         let mut buf = Vec::with_capacity(64 + keys.len() / 4);
-        let nulls = def_levels(&mut buf, page, |v| bits_of(v).is_some());
+        levels_with(&mut buf, page, nulls, |v| bits_of(v).is_some());
         let levels_end = buf.len();
         buf.push(dict.width() as u8);
         rle_hybrid(&mut buf, &keys, dict.width());
@@ -572,6 +606,10 @@ mod tests {
                 // Runs of random lengths (many shorter than 8, some ending inside or
                 // just past a 16-value block of the run scan) of random values.
                 let mut v = Vec::with_capacity(len);
+                // Literals alone for a stretch: no two neighbours equal
+                // (a GPU index cycling, a varying reading).
+                let cycle = 1 + next() as usize % 40;
+                v.extend((0..cycle.min(len)).map(|i| (i as u32 % 5) & max));
                 while v.len() < len {
                     let x = (next() as u32) & max;
                     let run = [1, 1, 2, 7, 8, 9, 20, 24, 25, 41, 100][next() as usize % 11];

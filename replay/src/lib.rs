@@ -33,6 +33,7 @@ pub mod energy;
 pub mod fit;
 mod issues;
 pub mod jobs;
+pub(crate) mod line_diff;
 pub mod nodes;
 pub mod nvidia_smi;
 pub mod parquet;
@@ -205,58 +206,99 @@ pub fn read_file(path: &std::path::Path, format: Format, opts: &ReadOptions) -> 
     read(&text, &path.display().to_string(), format, opts)
 }
 
+/// GPU indices as dense slots, in order of first sight: a table for small
+/// indices, a map for the rest.
+#[derive(Default)]
+struct GpuSlots {
+    small: Vec<u32>,
+    large: std::collections::BTreeMap<u32, u32>,
+    count: u32,
+}
+
+impl GpuSlots {
+    #[inline]
+    fn slot(&mut self, g: u32) -> usize {
+        match self.small.get(g as usize) {
+            Some(&s) if s != u32::MAX => s as usize,
+            _ => self.first_sight(g),
+        }
+    }
+
+    /// A GPU's slot when the table does not have it yet.
+    #[cold]
+    fn first_sight(&mut self, g: u32) -> usize {
+        let s = if g < 4096 {
+            if self.small.len() <= g as usize {
+                self.small.resize(g as usize + 1, u32::MAX);
+            }
+            &mut self.small[g as usize]
+        } else {
+            self.large.entry(g).or_insert(u32::MAX)
+        };
+        if *s == u32::MAX {
+            *s = self.count;
+            self.count += 1;
+        }
+        *s as usize
+    }
+}
+
+/// One pass over the rows in their order.
+struct Scan {
+    /// Each GPU's intervals between samples, by slot (a GPU's repeated
+    /// first time is no interval): its intervals in time order when the
+    /// rows are in time order.
+    steps: Vec<Vec<i64>>,
+    /// Samples earlier than their GPU's last.
+    non_monotonic: usize,
+    /// Whether the rows are in time order overall.
+    sorted: bool,
+}
+
+fn scan(t: &Telemetry, gpus: &mut GpuSlots) -> Scan {
+    // Locals, not the result's fields: kept in registers rather than
+    // written back at each row.
+    let mut last: Vec<i64> = Vec::new();
+    let mut steps: Vec<Vec<i64>> = Vec::new();
+    let (mut non_monotonic, mut sorted) = (0, true);
+    let mut prev = i64::MIN;
+    for (&g, &time) in t.gpu.iter().zip(&t.time_ns) {
+        let k = gpus.slot(g);
+        match (last.get_mut(k), steps.get_mut(k)) {
+            (Some(l), Some(s)) => {
+                non_monotonic += usize::from(time < *l);
+                if *l != time || !s.is_empty() {
+                    s.push(time - *l);
+                }
+                *l = time;
+            }
+            _ => {
+                last.push(time);
+                steps.push(Vec::new());
+            }
+        }
+        sorted &= time >= prev;
+        prev = time;
+    }
+    Scan { steps, non_monotonic, sorted }
+}
+
 /// Counts out-of-order samples per GPU, sorts rows by time (stably, so
 /// equal times keep file order), and counts gaps per GPU: intervals more
 /// than three times the GPU's median interval.
 pub fn finish(mut t: Telemetry, report: &mut ReadReport) -> Telemetry {
-    // GPUs as dense slots, in order of first sight: a table for small
-    // indices, a map for the rest.
-    let mut small = vec![u32::MAX; 4096.min(t.gpu.iter().max().map_or(0, |g| *g as usize + 1))];
-    let mut large: std::collections::BTreeMap<u32, u32> = Default::default();
-    let mut slots = 0u32;
-    let mut slot_of = |g: u32| {
-        let s = match small.get_mut(g as usize) {
-            Some(s) => s,
-            None => large.entry(g).or_insert(u32::MAX),
-        };
-        if *s == u32::MAX {
-            *s = slots;
-            slots += 1;
-        }
-        *s as usize
-    };
-    // Each GPU's last time, and whether the rows are in time order overall.
-    let mut last: Vec<i64> = Vec::new();
-    let mut sorted = true;
-    let mut prev = i64::MIN;
-    for (&g, &time) in t.gpu.iter().zip(&t.time_ns) {
-        let k = slot_of(g);
-        if k == last.len() {
-            last.push(i64::MIN);
-        }
-        report.non_monotonic += usize::from(time < last[k]);
-        last[k] = time;
-        sorted &= time >= prev;
-        prev = time;
-    }
-    if !sorted {
+    let mut gpus = GpuSlots::default();
+    let first = scan(&t, &mut gpus);
+    report.non_monotonic += first.non_monotonic;
+    let steps = if first.sorted {
+        first.steps
+    } else {
         let mut order: Vec<usize> = (0..t.len()).collect();
         order.sort_by_key(|&i| t.time_ns[i]);
         t.permute(&order);
-    }
+        scan(&t, &mut gpus).steps
+    };
     report.rows = t.len();
-    // Intervals per GPU, in time order; a GPU's repeated first time is no interval.
-    let mut steps: Vec<Vec<i64>> = vec![Vec::new(); last.len()];
-    let mut at: Vec<Option<i64>> = vec![None; last.len()];
-    for (&g, &time) in t.gpu.iter().zip(&t.time_ns) {
-        let k = slot_of(g);
-        if let Some(a) = at[k]
-            && (a != time || !steps[k].is_empty())
-        {
-            steps[k].push(time - a);
-        }
-        at[k] = Some(time);
-    }
     for mut s in steps {
         if s.is_empty() {
             continue;

@@ -8,6 +8,7 @@
 //! (formerly `clocks_throttle_reasons.active`) is a hex bitmask. Times are
 //! the machine's clock, `YYYY/MM/DD HH:MM:SS.mmm`, read as UTC.
 
+use crate::line_diff::LineDiff;
 use crate::telemetry::Field;
 use crate::timefmt::parse_timestamp;
 use crate::{ReadOptions, ReadReport, ReplayError, Sample, Telemetry};
@@ -179,6 +180,17 @@ const THROTTLE: usize = Field::COUNT + 2;
 const NOWHERE: usize = Field::COUNT + 3;
 const SLOTS: usize = Field::COUNT + 4;
 
+/// Row slots when nothing is read: measurements NaN, the rest 0.
+const EMPTY_SLOTS: [u64; SLOTS] = {
+    let mut slots = [0u64; SLOTS];
+    let mut f = 0;
+    while f < Field::COUNT {
+        slots[f] = f64::NAN.to_bits();
+        f += 1;
+    }
+    slots
+};
+
 /// Which canonical columns a file has: the rest are all null.
 struct Layout {
     /// The fields some column fills, in [`Field`] order.
@@ -202,31 +214,42 @@ struct Rows<'a> {
 }
 
 impl Rows<'_> {
-    /// Appends a row; a value read is always finite, so NaN marks a null
-    /// (as in the telemetry's columns).
-    #[inline]
-    fn push(&mut self, time_ns: i64, gpu: u32, slots: &[u64; SLOTS], throttle: Option<u64>) {
+    /// Appends a row: `slots` as they are (a slot not read holds its
+    /// [`EMPTY_SLOTS`] value: NaN for a measurement, as in the telemetry's
+    /// columns, since a value read is always finite), the bitmask where
+    /// `has` has its bit.
+    #[inline(always)]
+    fn push(&mut self, slots: &[u64; SLOTS], has: u32) {
         let i = self.len;
-        self.time_ns[i] = time_ns;
-        self.gpu[i] = gpu;
+        self.time_ns[i] = slots[TIME] as i64;
+        self.gpu[i] = slots[GPU] as u32;
         for (f, col) in &mut self.values {
             col[i] = f64::from_bits(slots[*f as usize]);
         }
         if let Some(t) = self.throttle.get_mut(i) {
-            *t = throttle;
+            *t = (has & (1 << THROTTLE) != 0).then_some(slots[THROTTLE]);
         }
         self.len += 1;
     }
 
     fn push_sample(&mut self, s: Sample) {
         let mut slots = EMPTY_SLOTS;
-        for (slot, v) in slots.iter_mut().zip(s.values) {
-            *slot = v.unwrap_or(f64::NAN).to_bits();
+        let mut has = 1 << TIME | 1 << GPU;
+        for (f, v) in s.values.iter().enumerate() {
+            if let Some(v) = v {
+                slots[f] = v.to_bits();
+                has |= 1 << f;
+            }
         }
+        if let Some(t) = s.throttle_reasons {
+            slots[THROTTLE] = t;
+            has |= 1 << THROTTLE;
+        }
+        (slots[TIME], slots[GPU]) = (s.time_ns as u64, u64::from(s.gpu));
         if let Some(n) = s.gpu_name {
             self.names.insert(s.gpu, n);
         }
-        self.push(s.time_ns, s.gpu, &slots, s.throttle_reasons);
+        self.push(&slots, has);
     }
 }
 
@@ -410,15 +433,32 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// What the fast path keeps between rows.
-struct State<'a> {
+struct State {
     clock: Clock,
-    /// The last name each GPU had on the fast path, by index (a cache of
+    /// Per GPU index, the [`State::name_read`] at which its name was last
+    /// taken on the fast path (0 for none: a cache of
     /// `names`, cleared whenever the slow path reads a row).
-    names: Vec<Option<&'a [u8]>>,
+    names: Vec<u64>,
+    /// Counts the name column's fields read (rather than repeated): a
+    /// name taken at the same count is the same name.
+    name_read: u64,
     /// Per column, the last field the fast path read and what it gave.
     memo: Vec<Memo>,
     /// The column of GPU names, if any (the last one, as the slow path reads).
     name_column: Option<usize>,
+    /// The row's readings by slot; [`EMPTY_SLOTS`]' values where there is
+    /// none.
+    slots: [u64; SLOTS],
+    /// The last row's mask.
+    has: u32,
+    /// The length of the line before, when the fast path read it (and so
+    /// the memos are its fields); `None` at first and after the slow path.
+    prev_len: Option<usize>,
+    /// The last line compared with the line before it.
+    diff: LineDiff,
+    /// Whether each slot has at most one column (then a row whose
+    /// separators did not move is read a changed field at a time).
+    distinct_slots: bool,
 }
 
 /// A column's last field on the fast path: where its bytes are in the
@@ -624,49 +664,249 @@ fn any_field(plan: &Plan, f: &[u8], clock: &mut Clock) -> Option<(u64, bool, boo
     })
 }
 
-/// Row slots as a row starts: measurements NaN (none read), the rest 0.
-const EMPTY_SLOTS: [u64; SLOTS] = {
-    let mut slots = [0u64; SLOTS];
-    let mut f = 0;
-    while f < Field::COUNT {
-        slots[f] = f64::NAN.to_bits();
-        f += 1;
+/// A GPU index as nvidia-smi writes it: spaces, up to nine digits, then
+/// the field's end (spaces and `\r` allowed before it); gives the index and
+/// where the field ends, `None` for anything else.
+#[inline]
+fn plain_index(b: &[u8], mut p: usize) -> Option<(u32, usize)> {
+    while b.get(p) == Some(&b' ') {
+        p += 1;
     }
-    slots
-};
+    let (from, mut v) = (p, 0u32);
+    while let Some(d) = b.get(p).map(|c| c.wrapping_sub(b'0')).filter(|d| *d < 10) {
+        v = v.wrapping_mul(10).wrapping_add(u32::from(d));
+        p += 1;
+    }
+    let digits = p - from;
+    while matches!(b.get(p), Some(b' ' | b'\r')) {
+        p += 1;
+    }
+    ((1..=9).contains(&digits) && matches!(b.get(p), None | Some(b',' | b'\n'))).then_some((v, p))
+}
+
+/// Reads the field of `plan`'s column that starts at `s` into its memo `m`
+/// (relative to the row that starts at `row`), and gives where it ends;
+/// `None` sends the line to the slow path.
+#[inline]
+fn read_field(b: &[u8], s: usize, row: usize, plan: &Plan, clock: &mut Clock, m: &mut Memo) -> Option<usize> {
+    // The usual fields first: a plain number in the header's unit, a GPU index.
+    let plain = match plan.target {
+        Target::Value(_) => plain_value(b, s, plan.unit.as_deref()).map(|(x, end)| (end, (x * plan.header_factor).to_bits())),
+        Target::Gpu => plain_index(b, s).map(|(g, end)| (end, u64::from(g))),
+        _ => None,
+    };
+    let (end, bits, dest, mismatch) = match plain {
+        Some((end, bits)) => (end, bits, Some(plan.dest), false),
+        None => {
+            let end = field_end(b, s);
+            let (bits, some, mismatch) = any_field(plan, trim(&b[s..end]), clock)?;
+            (end, bits, some.then_some(plan.dest), mismatch)
+        }
+    };
+    *m = Memo::new(s - row, end - row, bits, dest, mismatch);
+    Some(end)
+}
+
+/// A decimal without exponent and nothing or the header's unit after it,
+/// filling the field `f` (spaces and a `\r` allowed around them), as
+/// [`plain_value`] reads it; `None` for anything else.
+#[inline]
+fn number_in(f: &[u8], unit: Option<&[u8]>) -> Option<f64> {
+    let mut i = 0;
+    while f.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let neg = f.get(i) == Some(&b'-');
+    i += usize::from(neg);
+    let mut int = 0u64;
+    let mut digits_from = |mut i: usize| {
+        while let Some(d) = f.get(i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d < 10) {
+            int = int.wrapping_mul(10).wrapping_add(u64::from(d));
+            i += 1;
+        }
+        i
+    };
+    let from = i;
+    i = digits_from(i);
+    let mut digits = i - from;
+    let mut scale = 0;
+    if f.get(i) == Some(&b'.') {
+        let after = digits_from(i + 1);
+        scale = after - i - 1;
+        digits += scale;
+        i = after;
+    }
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    // Nothing after the number, or a space and the header's unit (at once,
+    // or with more spaces or a `\r` about them).
+    let rest = f.get(i..)?;
+    let spaced = |u: &[u8]| rest.first() == Some(&b' ') && unit.is_some_and(|h| same(h, u));
+    let ends = rest.is_empty() || spaced(&rest[1..]) || {
+        let t = trim(rest);
+        t.is_empty() || spaced(t)
+    };
+    if !ends {
+        return None;
+    }
+    let int = int as i64 as f64;
+    let v = if scale == 0 { int } else { int / POW10[scale] };
+    Some(if neg { -v } else { v })
+}
+
+/// A field of a known place, `f`, on the same-layout path: its reading's
+/// bits, whether there is one, and whether its unit differed from the
+/// header's; `None` when it does not read, or holds a separator (the line's
+/// fields moved).
+#[inline]
+fn reread(f: &[u8], plan: &Plan, clock: &mut Clock) -> Option<(u64, bool, bool)> {
+    // The usual fields, whose every byte is checked: a plain number in the
+    // header's unit, a GPU index.
+    match plan.target {
+        Target::Value(_) => {
+            if let Some(x) = number_in(f, plan.unit.as_deref()) {
+                return Some(((x * plan.header_factor).to_bits(), true, false));
+            }
+        }
+        Target::Gpu => {
+            if let Some((g, end)) = plain_index(f, 0)
+                && end == f.len()
+            {
+                return Some((u64::from(g), true, false));
+            }
+        }
+        _ => {}
+    }
+    if memchr::memchr2(b',', b'\n', f).is_some() {
+        return None;
+    }
+    any_field(plan, trim(f), clock)
+}
+
+/// A line as long as the line before: only the fields with a changed
+/// byte (see [`LineDiff`]) are read, the others keep their memos and slots.
+/// Gives the row's mask and where the line ends, or `None` when the line is
+/// not as long, or its fields moved (a changed byte between fields, a
+/// changed field that ends elsewhere) or one does not read: the memos are
+/// then cleared, and [`fields_row`] reads the line afresh.
+#[inline]
+fn same_layout_row(b: &[u8], start: usize, plans: &[Plan], st: &mut State) -> Option<(u32, usize)> {
+    let len = st.prev_len.filter(|_| st.distinct_slots)?;
+    let State { clock, memo, slots, has, prev_len, name_column, name_read, diff, .. } = st;
+    if !diff.compare(b, start, len) {
+        return None;
+    }
+    let mut row = *has;
+    let mut recount = false;
+    // The changed bytes in order, and the column whose field holds each; a
+    // field is read once.
+    let mut c = 0;
+    let mut from = 0;
+    while let Some(at) = diff.next_change(from).filter(|at| *at < len) {
+        while memo.get(c).is_some_and(|m| m.start + m.len <= at) {
+            c += 1;
+        }
+        let read = match (plans.get(c), memo.get_mut(c)) {
+            (Some(plan), Some(m)) if m.start <= at => {
+                let (old, old_slot) = (m.bit, m.slot);
+                let read = reread(&b[start + m.start..start + m.start + m.len], plan, clock);
+                *name_read += u64::from(*name_column == Some(c));
+                if let Some((bits, some, mismatch)) = read {
+                    *m = Memo::new(m.start, m.start + m.len, bits, some.then_some(plan.dest), mismatch);
+                }
+                // Each slot has one column, so the old reading's slot and bit
+                // are this column's alone.
+                row = (row & !(old & !MISMATCH)) | (m.bit & !MISMATCH);
+                recount |= (old | m.bit) & MISMATCH != 0;
+                slots[old_slot] = EMPTY_SLOTS[old_slot];
+                slots[m.slot] = m.bits;
+                from = m.start + m.len;
+                read
+            }
+            _ => None,
+        };
+        if read.is_none() {
+            memo.fill(Memo::EMPTY);
+            *prev_len = None;
+            return None;
+        }
+        c += 1;
+    }
+    if recount {
+        row = memo.iter().fold(row & !MISMATCH, |h, m| h | (m.bit & MISMATCH));
+    }
+    *has = row;
+    Some((row, start + len))
+}
 
 /// The fast path for one well-formed line starting at `start` in `b`:
 /// pushes the row and returns where the line ends (its `\n`, or the end),
 /// or returns `None` (pushing nothing) for the slow path to read or reject;
 /// the memos are then no longer to be trusted (see [`parse_chunk`]).
-fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, out: &mut ChunkOut, st: &mut State<'a>) -> Option<usize> {
-    // Each column's reading lands in its slot; `has` marks the slots read.
-    // A column without a reading leaves its slot as another column of the
-    // same field left it.
-    let mut slots = EMPTY_SLOTS;
+fn fast_row(b: &[u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, out: &mut ChunkOut, st: &mut State) -> Option<usize> {
+    let (has, p) = match same_layout_row(b, start, plans, st) {
+        Some(done) => done,
+        None => fields_row(b, start, plans, st)?,
+    };
+    st.has = has;
+    st.prev_len = Some(p - start);
+    let State { memo, names: name_cache, name_column, slots, name_read, .. } = st;
+    if has & (1 << TIME) == 0 {
+        return None;
+    }
+    let gpu = slots[GPU] as u32;
+    if has & MISMATCH != 0 {
+        out.unit_mismatches += memo.iter().filter(|m| m.bit & MISMATCH != 0).count();
+    }
+    // The name, unless this GPU took it at the same read of its column.
+    if let Some(c) = *name_column
+        && name_cache.get(gpu as usize) != Some(name_read)
+    {
+        let m = &memo[c];
+        let name = trim(&b[start + m.start..start + m.start + m.len]);
+        if !name.is_empty() && rows.names.get(&gpu).map(String::as_bytes) != Some(name) {
+            rows.names.insert(gpu, String::from_utf8_lossy(name).into_owned());
+        }
+        let g = gpu as usize;
+        if g < 1024 {
+            if name_cache.len() <= g {
+                name_cache.resize(g + 1, 0);
+            }
+            name_cache[g] = *name_read;
+        }
+    }
+    rows.push(slots, has);
+    Some(p)
+}
+
+/// Any line on the fast path, field by field: each field is compared with
+/// its column's memo (the row before's) and read only when it differs.
+/// Gives the row's mask and where the line ends.
+#[inline]
+fn fields_row(b: &[u8], start: usize, plans: &[Plan], st: &mut State) -> Option<(u32, usize)> {
+    // Each column's reading lands in its slot; `has` marks the slots read
+    // (the others hold an earlier row's). A column without a reading leaves
+    // its slot as another column of the same field left it.
     let mut has = 0u32;
     let n = b.len();
     let mut p = start;
     let last = plans.len() - 1;
-    let State { clock, memo, names: name_cache, name_column } = st;
+    // Where the row before started: memos are relative to their row.
+    let before = st.prev_len.map_or(0, |len| start - len - 1);
+    let State { clock, memo, slots, name_column, name_read, .. } = st;
+    *slots = EMPTY_SLOTS;
     for (ci, (plan, m)) in plans.iter().zip(memo.iter_mut()).enumerate() {
         let s = p;
-        let checked = match repeats(b, s, m.start, m.len) {
+        let checked = match repeats(b, s, before + m.start, m.len) {
             Some(same_separator) => {
                 p = s + m.len;
+                m.start = s - start;
                 same_separator
             }
             None => {
-                if let Target::Value(_) = plan.target
-                    && let Some((x, end)) = plain_value(b, s, plan.unit.as_deref())
-                {
-                    p = end;
-                    *m = Memo::new(s, p, (x * plan.header_factor).to_bits(), Some(plan.dest), false);
-                } else {
-                    p = field_end(b, s);
-                    let (bits, some, mismatch) = any_field(plan, trim(&b[s..p]), clock)?;
-                    *m = Memo::new(s, p, bits, some.then_some(plan.dest), mismatch);
-                }
+                p = read_field(b, s, start, plan, clock, m)?;
+                *name_read += u64::from(*name_column == Some(ci));
                 false
             }
         };
@@ -680,33 +920,7 @@ fn fast_row<'a>(b: &'a [u8], start: usize, plans: &[Plan], rows: &mut Rows<'_>, 
         }
         p += usize::from(more);
     }
-    if has & (1 << TIME) == 0 {
-        return None;
-    }
-    let (time, gpu) = (slots[TIME] as i64, slots[GPU] as u32);
-    let throttle = (has & (1 << THROTTLE) != 0).then_some(slots[THROTTLE]);
-    if has & MISMATCH != 0 {
-        out.unit_mismatches += memo.iter().filter(|m| m.bit & MISMATCH != 0).count();
-    }
-    if let Some(c) = *name_column {
-        let m = &memo[c];
-        let name = trim(&b[m.start..m.start + m.len]);
-        let g = gpu as usize;
-        let cached = name_cache.get(g).copied().flatten();
-        if !name.is_empty() && !cached.is_some_and(|c| same(c, name)) {
-            if rows.names.get(&gpu).map(String::as_bytes) != Some(name) {
-                rows.names.insert(gpu, String::from_utf8_lossy(name).into_owned());
-            }
-            if g < 1024 {
-                if name_cache.len() <= g {
-                    name_cache.resize(g + 1, None);
-                }
-                name_cache[g] = Some(name);
-            }
-        }
-    }
-    rows.push(time, gpu, &slots, throttle);
-    Some(p)
+    Some((has, p))
 }
 
 /// Reads the lines of one chunk into its share of the columns.
@@ -715,7 +929,20 @@ fn parse_chunk(chunk: &str, cols: &[Column], plans: &[Plan], rows: &mut Rows<'_>
     let mut out =
         ChunkOut { rows: 0, names: Default::default(), problems: Vec::new(), lines: 0, newlines: 0, truncated: false, unit_mismatches: 0 };
     let name_column = plans.iter().rposition(|p| p.target == Target::Name);
-    let mut st = State { clock: Clock::new(), names: Vec::new(), memo: vec![Memo::EMPTY; plans.len()], name_column };
+    let dests: Vec<usize> = plans.iter().map(|p| p.dest).filter(|d| *d != NOWHERE).collect();
+    let distinct_slots = dests.iter().enumerate().all(|(i, d)| !dests[..i].contains(d));
+    let mut st = State {
+        clock: Clock::new(),
+        names: Vec::new(),
+        name_read: 1,
+        diff: LineDiff::new(),
+        memo: vec![Memo::EMPTY; plans.len()],
+        name_column,
+        slots: EMPTY_SLOTS,
+        has: 0,
+        prev_len: None,
+        distinct_slots,
+    };
     let mut report = ReadReport::default();
     let mut start = 0;
     let mut k = 0;
@@ -741,6 +968,7 @@ fn parse_chunk(chunk: &str, cols: &[Column], plans: &[Plan], rows: &mut Rows<'_>
             st.names.clear();
             // The fast path may have kept a memo from this line's fields before it gave up.
             st.memo.fill(Memo::EMPTY);
+            st.prev_len = None;
             let fields: Vec<&str> = line.split(',').collect();
             if fields.len() != cols.len() {
                 if is_last && last_chunk_cut && fields.len() < cols.len() {
@@ -783,13 +1011,32 @@ fn read_chunks(chunks: &[&str], cols: &[Column], plans: &[Plan], layout: &Layout
     let bounds = on_threads(chunks.to_vec(), lines_in);
     let total: usize = bounds.iter().sum();
     // Zeroed columns come from the allocator as they are (pages mapped as
-    // the readers first write them): every row read writes each of the
-    // file's columns, so none needs filling first. Columns the file lacks
+    // the readers first write them), or zeroed by it when it has the memory
+    // already: a column a job, on all cores. Every row read writes each of
+    // the file's columns, so none needs filling. Columns the file lacks
     // are all null, made once the rows are counted.
-    let mut t = Telemetry { time_ns: vec![0; total], gpu: vec![0; total], ..Telemetry::default() };
-    t.throttle_reasons = vec![None; if layout.throttle { total } else { 0 }];
-    for f in &layout.fields {
-        t.values[*f as usize] = vec![0.0; total];
+    enum Zeroed {
+        Time(Vec<i64>),
+        Gpu(Vec<u32>),
+        Throttle(Vec<Option<u64>>),
+        Value(Field, Vec<f64>),
+    }
+    let mut jobs = vec![Zeroed::Time(Vec::new()), Zeroed::Gpu(Vec::new())];
+    jobs.extend(layout.throttle.then(|| Zeroed::Throttle(Vec::new())));
+    jobs.extend(layout.fields.iter().map(|f| Zeroed::Value(*f, Vec::new())));
+    let mut t = Telemetry::default();
+    for column in on_threads(jobs, |job| match job {
+        Zeroed::Time(_) => Zeroed::Time(vec![0; total]),
+        Zeroed::Gpu(_) => Zeroed::Gpu(vec![0; total]),
+        Zeroed::Throttle(_) => Zeroed::Throttle(vec![None; total]),
+        Zeroed::Value(f, _) => Zeroed::Value(f, vec![0.0; total]),
+    }) {
+        match column {
+            Zeroed::Time(c) => t.time_ns = c,
+            Zeroed::Gpu(c) => t.gpu = c,
+            Zeroed::Throttle(c) => t.throttle_reasons = c,
+            Zeroed::Value(f, c) => t.values[f as usize] = c,
+        }
     }
     let mut time = split_into(&mut t.time_ns, &bounds).into_iter();
     let mut gpu = split_into(&mut t.gpu, &bounds).into_iter();
@@ -1266,6 +1513,65 @@ mod tests {
         }
         let (want, bad) = reads_as_the_reference(&text);
         assert!(want.len() > 1_000 && bad > 1_000, "both paths are exercised: {} rows, {bad} bad", want.len());
+    }
+
+    #[test]
+    fn lines_as_long_as_the_last_read_as_the_slow_path_does() {
+        // Each column fills its own slot, so a line as long as the one
+        // before is read a changed field at a time. The fields change in
+        // place, mostly keeping their length: digits, a unit, a null for a
+        // number, a name; now and then, for one line, separators move
+        // ("12, 3" and "1, 23"), a field takes a comma or a bad value.
+        let head = "timestamp, index, name, utilization.gpu [%], power.draw [W], temperature.gpu, clocks_event_reasons.active, pstate";
+        let mut rnd = xorshift(0x51_7cc1_b727_220au64);
+        let mut text = format!("{head}\n");
+        let mut line: Vec<String> = ["2026/11/27 10:00:00.000", "0", "NVIDIA H200", "97 %", "650.25 W", "59", "0x0000000000000001", "P0"]
+            .map(String::from)
+            .to_vec();
+        // Per column: values that read (kept for the lines after), then
+        // values for one line only (bad, or moving a separator).
+        let pools: [(&[&str], &[&str]); 8] = [
+            (
+                &["2026/11/27 10:00:00.000", "2026/11/27 10:00:00.9", "2026/11/27 11:59:59.999"],
+                &["2026/11/3x 10:00:00.000", "2026/11/27 10:00:00,500", "2026/11/27 10:00:00.1,0", "2026/11/27 10:00:0"],
+            ),
+            (&["0", "7", "01"], &["x", "-1", "1,"]),
+            (&["NVIDIA H200", "NVIDIA A100", "", "NVIDIA H2OO"], &["NVIDIA,H200"]),
+            (&["97 %", "98 %", "9 %", "[N/A]", "97  %", "1e2 %", "-0 %"], &["99 W", "97,%", "97 %,"]),
+            (&["650.25 W", "650.26 W", "651.25 W", "65.25 W", "[N/A] W", "650250 mW", "650.25"], &["650.25 w", "6,0.25 W"]),
+            (&["59", "60", "5", "[N/A]", "59\r"], &["5x"]),
+            (&["0x0000000000000001", "0x0000000000000004", "[Not Supported]", "0x1"], &["0x000000000000000g"]),
+            (&["P0", "P8"], &["P,"]),
+        ];
+        for k in 0..30_000u64 {
+            let pick = |rnd: &mut dyn FnMut(u64) -> u64, pool: &[&str]| pool[rnd(pool.len() as u64) as usize].to_string();
+            // Most rows change two or three fields, as a logger's do.
+            line[1] = (k % 8).to_string();
+            line[0] =
+                format!("2026/11/27 {:02}:{:02}:{:02}.{:03}", 10 + k / 36_000, k / 600 % 60, k / 10 % 60, [0, 100, 250][rnd(3) as usize]);
+            let mut row = line.clone();
+            for _ in 0..1 + rnd(3) {
+                let at = rnd(8) as usize;
+                let (good, once) = pools[at];
+                if rnd(12) == 0 {
+                    row[at] = pick(&mut rnd, once);
+                } else {
+                    line[at] = pick(&mut rnd, good);
+                    row[at] = line[at].clone();
+                }
+            }
+            let mut row = row.iter().map(|f| format!(" {f}")).collect::<Vec<_>>().join(",");
+            // Now and then a separator goes, or moves by one, in place.
+            if rnd(40) == 0
+                && let Some((at, _)) = row.match_indices(", ").nth(rnd(7) as usize)
+            {
+                row.replace_range(at..at + 2, [";;", " ,", ";,"][rnd(3) as usize]);
+            }
+            text.push_str(if rnd(500) == 0 { "" } else { &row[1..] });
+            text.push('\n');
+        }
+        let (want, bad) = reads_as_the_reference(&text);
+        assert!(want.len() > 20_000 && bad > 1_000, "both paths are exercised: {} rows, {bad} bad", want.len());
     }
 
     proptest::proptest! {

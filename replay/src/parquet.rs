@@ -140,8 +140,9 @@ mod tests {
     use super::*;
     use crate::Sample;
 
-    /// Telemetry with full, partly null and all-null columns, a column
-    /// of distinct values (written plain), -0 and GPUs with and without names.
+    /// Telemetry with full, partly null, constant and all-null columns, a
+    /// column of distinct values (written plain), -0 and GPUs with and
+    /// without names.
     fn sample_telemetry(rows: usize) -> Telemetry {
         let mut t = Telemetry::default();
         for k in 0..rows {
@@ -150,6 +151,9 @@ mod tests {
             for (i, f) in Field::ALL.into_iter().enumerate() {
                 if f == Field::Energy {
                     s.set(f, k as f64 * 1.5e3);
+                } else if f == Field::PowerLimit {
+                    // Constant over whole pages, with another value later.
+                    s.set(f, if k < 70_000 { 700.0 } else { 650.0 });
                 } else if i == 0 || (i < 11 && (k + i) % (i + 1) != 0) {
                     s.set(f, (k % 97) as f64 * 0.25 + i as f64 - 2.0);
                 }
