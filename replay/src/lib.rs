@@ -43,10 +43,12 @@ pub mod record;
 pub mod requests;
 mod telemetry;
 pub mod timefmt;
+mod timeline;
 pub mod usage;
 
 pub use issues::{Problem, ReadReport};
 pub use telemetry::{Field, Sample, Telemetry};
+pub use timeline::finish;
 
 use std::path::PathBuf;
 
@@ -204,110 +206,6 @@ pub fn read_file(path: &std::path::Path, format: Format, opts: &ReadOptions) -> 
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     };
     read(&text, &path.display().to_string(), format, opts)
-}
-
-/// GPU indices as dense slots, in order of first sight: a table for small
-/// indices, a map for the rest.
-#[derive(Default)]
-struct GpuSlots {
-    small: Vec<u32>,
-    large: std::collections::BTreeMap<u32, u32>,
-    count: u32,
-}
-
-impl GpuSlots {
-    #[inline]
-    fn slot(&mut self, g: u32) -> usize {
-        match self.small.get(g as usize) {
-            Some(&s) if s != u32::MAX => s as usize,
-            _ => self.first_sight(g),
-        }
-    }
-
-    /// A GPU's slot when the table does not have it yet.
-    #[cold]
-    fn first_sight(&mut self, g: u32) -> usize {
-        let s = if g < 4096 {
-            if self.small.len() <= g as usize {
-                self.small.resize(g as usize + 1, u32::MAX);
-            }
-            &mut self.small[g as usize]
-        } else {
-            self.large.entry(g).or_insert(u32::MAX)
-        };
-        if *s == u32::MAX {
-            *s = self.count;
-            self.count += 1;
-        }
-        *s as usize
-    }
-}
-
-/// One pass over the rows in their order.
-struct Scan {
-    /// Each GPU's intervals between samples, by slot (a GPU's repeated
-    /// first time is no interval): its intervals in time order when the
-    /// rows are in time order.
-    steps: Vec<Vec<i64>>,
-    /// Samples earlier than their GPU's last.
-    non_monotonic: usize,
-    /// Whether the rows are in time order overall.
-    sorted: bool,
-}
-
-fn scan(t: &Telemetry, gpus: &mut GpuSlots) -> Scan {
-    // Locals, not the result's fields: kept in registers rather than
-    // written back at each row.
-    let mut last: Vec<i64> = Vec::new();
-    let mut steps: Vec<Vec<i64>> = Vec::new();
-    let (mut non_monotonic, mut sorted) = (0, true);
-    let mut prev = i64::MIN;
-    for (&g, &time) in t.gpu.iter().zip(&t.time_ns) {
-        let k = gpus.slot(g);
-        match (last.get_mut(k), steps.get_mut(k)) {
-            (Some(l), Some(s)) => {
-                non_monotonic += usize::from(time < *l);
-                if *l != time || !s.is_empty() {
-                    s.push(time - *l);
-                }
-                *l = time;
-            }
-            _ => {
-                last.push(time);
-                steps.push(Vec::new());
-            }
-        }
-        sorted &= time >= prev;
-        prev = time;
-    }
-    Scan { steps, non_monotonic, sorted }
-}
-
-/// Counts out-of-order samples per GPU, sorts rows by time (stably, so
-/// equal times keep file order), and counts gaps per GPU: intervals more
-/// than three times the GPU's median interval.
-pub fn finish(mut t: Telemetry, report: &mut ReadReport) -> Telemetry {
-    let mut gpus = GpuSlots::default();
-    let first = scan(&t, &mut gpus);
-    report.non_monotonic += first.non_monotonic;
-    let steps = if first.sorted {
-        first.steps
-    } else {
-        let mut order: Vec<usize> = (0..t.len()).collect();
-        order.sort_by_key(|&i| t.time_ns[i]);
-        t.permute(&order);
-        scan(&t, &mut gpus).steps
-    };
-    report.rows = t.len();
-    for mut s in steps {
-        if s.is_empty() {
-            continue;
-        }
-        let mid = s.len() / 2;
-        let median = *s.select_nth_unstable(mid).1;
-        report.gaps += s.iter().filter(|&&d| median > 0 && d > 3 * median).count();
-    }
-    t
 }
 
 /// `text` with each edit (at, cut, insert) applied in turn, at char

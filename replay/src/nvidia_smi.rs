@@ -12,6 +12,7 @@ use crate::line_diff::LineDiff;
 use crate::telemetry::Field;
 use crate::timefmt::parse_timestamp;
 use crate::{ReadOptions, ReadReport, ReplayError, Sample, Telemetry};
+use std::mem::MaybeUninit;
 
 /// What a source column becomes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -202,13 +203,13 @@ struct Layout {
 /// rows land where they stay, with no copy between reading and the columns.
 /// A chunk has at most one row per line, and its share is that long.
 struct Rows<'a> {
-    time_ns: &'a mut [i64],
-    gpu: &'a mut [u32],
+    time_ns: &'a mut [MaybeUninit<i64>],
+    gpu: &'a mut [MaybeUninit<u32>],
     /// The layout's fields, each with its share of the column.
-    values: Vec<(Field, &'a mut [f64])>,
+    values: Vec<(Field, &'a mut [MaybeUninit<f64>])>,
     /// Empty unless the layout has the throttle column.
-    throttle: &'a mut [Option<u64>],
-    /// Rows written.
+    throttle: &'a mut [MaybeUninit<Option<u64>>],
+    /// Rows written: the first `len` of every share are.
     len: usize,
     names: std::collections::BTreeMap<u32, String>,
 }
@@ -217,17 +218,18 @@ impl Rows<'_> {
     /// Appends a row: `slots` as they are (a slot not read holds its
     /// [`EMPTY_SLOTS`] value: NaN for a measurement, as in the telemetry's
     /// columns, since a value read is always finite), the bitmask where
-    /// `has` has its bit.
+    /// `has` has its bit. The one place rows are written: every share gets
+    /// the row before it counts.
     #[inline(always)]
     fn push(&mut self, slots: &[u64; SLOTS], has: u32) {
         let i = self.len;
-        self.time_ns[i] = slots[TIME] as i64;
-        self.gpu[i] = slots[GPU] as u32;
+        self.time_ns[i].write(slots[TIME] as i64);
+        self.gpu[i].write(slots[GPU] as u32);
         for (f, col) in &mut self.values {
-            col[i] = f64::from_bits(slots[*f as usize]);
+            col[i].write(f64::from_bits(slots[*f as usize]));
         }
         if let Some(t) = self.throttle.get_mut(i) {
-            *t = (has & (1 << THROTTLE) != 0).then_some(slots[THROTTLE]);
+            t.write((has & (1 << THROTTLE) != 0).then_some(slots[THROTTLE]));
         }
         self.len += 1;
     }
@@ -1010,43 +1012,23 @@ fn on_threads<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec
 fn read_chunks(chunks: &[&str], cols: &[Column], plans: &[Plan], layout: &Layout, last_cut: bool) -> (Telemetry, Vec<ChunkOut>) {
     let bounds = on_threads(chunks.to_vec(), lines_in);
     let total: usize = bounds.iter().sum();
-    // Zeroed columns come from the allocator as they are (pages mapped as
-    // the readers first write them), or zeroed by it when it has the memory
-    // already: a column a job, on all cores. Every row read writes each of
-    // the file's columns, so none needs filling. Columns the file lacks
-    // are all null, made once the rows are counted.
-    enum Zeroed {
-        Time(Vec<i64>),
-        Gpu(Vec<u32>),
-        Throttle(Vec<Option<u64>>),
-        Value(Field, Vec<f64>),
+    // Columns with room for every line, not yet written: each chunk writes
+    // its rows at the front of its share (see `Rows::push`). Columns the
+    // file lacks are all null, made once the rows are counted.
+    let mut t = Telemetry { time_ns: Vec::with_capacity(total), gpu: Vec::with_capacity(total), ..Telemetry::default() };
+    t.throttle_reasons = Vec::with_capacity(if layout.throttle { total } else { 0 });
+    for f in &layout.fields {
+        t.values[*f as usize] = Vec::with_capacity(total);
     }
-    let mut jobs = vec![Zeroed::Time(Vec::new()), Zeroed::Gpu(Vec::new())];
-    jobs.extend(layout.throttle.then(|| Zeroed::Throttle(Vec::new())));
-    jobs.extend(layout.fields.iter().map(|f| Zeroed::Value(*f, Vec::new())));
-    let mut t = Telemetry::default();
-    for column in on_threads(jobs, |job| match job {
-        Zeroed::Time(_) => Zeroed::Time(vec![0; total]),
-        Zeroed::Gpu(_) => Zeroed::Gpu(vec![0; total]),
-        Zeroed::Throttle(_) => Zeroed::Throttle(vec![None; total]),
-        Zeroed::Value(f, _) => Zeroed::Value(f, vec![0.0; total]),
-    }) {
-        match column {
-            Zeroed::Time(c) => t.time_ns = c,
-            Zeroed::Gpu(c) => t.gpu = c,
-            Zeroed::Throttle(c) => t.throttle_reasons = c,
-            Zeroed::Value(f, c) => t.values[f as usize] = c,
-        }
-    }
-    let mut time = split_into(&mut t.time_ns, &bounds).into_iter();
-    let mut gpu = split_into(&mut t.gpu, &bounds).into_iter();
-    let mut throttle = split_into(&mut t.throttle_reasons, if layout.throttle { &bounds } else { &[] }).into_iter();
-    let mut values: Vec<(Field, std::vec::IntoIter<&mut [f64]>)> = t
+    let mut time = split_into(t.time_ns.spare_capacity_mut(), &bounds).into_iter();
+    let mut gpu = split_into(t.gpu.spare_capacity_mut(), &bounds).into_iter();
+    let mut throttle = split_into(t.throttle_reasons.spare_capacity_mut(), if layout.throttle { &bounds } else { &[] }).into_iter();
+    let mut values: Vec<(Field, std::vec::IntoIter<&mut [MaybeUninit<f64>]>)> = t
         .values
         .iter_mut()
         .zip(Field::ALL)
         .filter(|(_, f)| layout.fields.contains(f))
-        .map(|(col, f)| (f, split_into(col, &bounds).into_iter()))
+        .map(|(col, f)| (f, split_into(col.spare_capacity_mut(), &bounds).into_iter()))
         .collect();
     let count = chunks.len();
     let jobs: Vec<(usize, &str, Rows<'_>)> = chunks
@@ -1065,32 +1047,44 @@ fn read_chunks(chunks: &[&str], cols: &[Column], plans: &[Plan], layout: &Layout
         })
         .collect();
     let outs = on_threads(jobs, |(i, chunk, mut rows)| parse_chunk(chunk, cols, plans, &mut rows, i + 1 == count && last_cut));
-    // Close up the shares, then cut the columns to the rows read.
+    // Close up the shares: each chunk's rows follow the chunk before's.
     let mut at = 0;
     let mut from = 0;
     for (out, bound) in outs.iter().zip(&bounds) {
         if from != at && out.rows > 0 {
             let range = from..from + out.rows;
-            t.time_ns.copy_within(range.clone(), at);
-            t.gpu.copy_within(range.clone(), at);
+            t.time_ns.spare_capacity_mut().copy_within(range.clone(), at);
+            t.gpu.spare_capacity_mut().copy_within(range.clone(), at);
             if layout.throttle {
-                t.throttle_reasons.copy_within(range.clone(), at);
+                t.throttle_reasons.spare_capacity_mut().copy_within(range.clone(), at);
             }
             for f in &layout.fields {
-                t.values[*f as usize].copy_within(range.clone(), at);
+                t.values[*f as usize].spare_capacity_mut().copy_within(range.clone(), at);
             }
         }
         at += out.rows;
         from += bound;
     }
-    t.time_ns.truncate(at);
-    t.gpu.truncate(at);
+    // SAFETY: the first `at` values of each of these columns are written.
+    // Each chunk wrote the first `out.rows` of its share of every column
+    // (`Rows::push`, the one writer, writes a row to every share before it
+    // counts it), and the loop above moved each chunk's rows to follow the
+    // chunk before's, from 0 to `at`. The values are `Copy`: nothing is
+    // dropped twice or leaked.
+    unsafe {
+        t.time_ns.set_len(at);
+        t.gpu.set_len(at);
+        if layout.throttle {
+            t.throttle_reasons.set_len(at);
+        }
+        for f in &layout.fields {
+            t.values[*f as usize].set_len(at);
+        }
+    }
     // The columns the file lacks, filled with nulls a share on each thread.
     let mut absent: Vec<&mut Vec<f64>> = Vec::new();
     for (f, col) in Field::ALL.iter().zip(&mut t.values) {
-        if layout.fields.contains(f) {
-            col.truncate(at);
-        } else {
+        if !layout.fields.contains(f) {
             absent.push(col);
         }
     }
@@ -1100,9 +1094,7 @@ fn read_chunks(chunks: &[&str], cols: &[Column], plans: &[Plan], layout: &Layout
             **col = vec![f64::NAN; at];
         }
     });
-    if layout.throttle {
-        t.throttle_reasons.truncate(at);
-    } else {
+    if !layout.throttle {
         t.throttle_reasons = vec![None; at];
     }
     (t, outs)
