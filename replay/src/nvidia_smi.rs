@@ -282,46 +282,67 @@ struct ChunkOut {
 
 const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
-/// A decimal without exponent, as nvidia-smi writes it, exactly rounded
-/// (digits and a power of ten both exact in f64, one rounding in the
-/// division); `None` for anything else, which the slow path then reads.
-#[inline]
-fn fast_number(b: &[u8]) -> Option<f64> {
-    let (neg, b) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        _ => (false, b),
-    };
-    if b.is_empty() || b.len() > 16 {
-        return None;
-    }
-    let (mut int, mut dot) = (0u64, usize::MAX);
-    for (i, &c) in b.iter().enumerate() {
-        let d = c.wrapping_sub(b'0');
-        if d < 10 {
-            int = int * 10 + u64::from(d);
-        } else if c == b'.' && dot == usize::MAX {
-            dot = i;
-        } else {
-            return None;
+/// A decimal without exponent from `p`, as nvidia-smi writes it: an
+/// optional `-`, digits, optionally a point and more digits, at most 15 in
+/// all. Exactly rounded (digits and a power of ten both exact in f64, one
+/// rounding in the division). Gives the value and where it ends; `None`
+/// for anything else, which the slow path then reads.
+#[inline(always)]
+fn decimal(b: &[u8], mut p: usize) -> Option<(f64, usize)> {
+    let neg = b.get(p) == Some(&b'-');
+    p += usize::from(neg);
+    // Digits, then a point and more digits: two tight loops.
+    let mut int = 0u64;
+    let mut digits_from = |mut p: usize| {
+        while let Some(d) = b.get(p).map(|c| c.wrapping_sub(b'0')).filter(|d| *d < 10) {
+            int = int.wrapping_mul(10).wrapping_add(u64::from(d));
+            p += 1;
         }
+        p
+    };
+    let start = p;
+    p = digits_from(p);
+    let mut digits = p - start;
+    let mut scale = 0;
+    if b.get(p) == Some(&b'.') {
+        let after = digits_from(p + 1);
+        scale = after - p - 1;
+        digits += scale;
+        p = after;
     }
-    // Digits: at most 15, so that they are exact in f64.
-    let (digits, scale) = if dot == usize::MAX { (b.len(), 0) } else { (b.len() - 1, b.len() - 1 - dot) };
     if digits == 0 || digits > 15 {
         return None;
     }
     // Below 10^15, so exact through i64 (a single instruction, where u64 takes several).
     let int = int as i64 as f64;
     let v = if scale == 0 { int } else { int / POW10[scale] };
-    Some(if neg { -v } else { v })
+    Some((if neg { -v } else { v }, p))
 }
 
+/// A GPU index as nvidia-smi writes it, from `p`: spaces, up to nine
+/// digits, then the field's end (spaces and `\r` allowed before it); gives
+/// the index and where the field ends, `None` for anything else.
 #[inline]
-fn fast_u32(b: &[u8]) -> Option<u32> {
-    if b.is_empty() || b.len() > 9 || !b.iter().all(u8::is_ascii_digit) {
-        return None;
+fn plain_index(b: &[u8], mut p: usize) -> Option<(u32, usize)> {
+    while b.get(p) == Some(&b' ') {
+        p += 1;
     }
-    Some(b.iter().fold(0u32, |a, c| a * 10 + u32::from(c - b'0')))
+    let (from, mut v) = (p, 0u32);
+    while let Some(d) = b.get(p).map(|c| c.wrapping_sub(b'0')).filter(|d| *d < 10) {
+        v = v.wrapping_mul(10).wrapping_add(u32::from(d));
+        p += 1;
+    }
+    let digits = p - from;
+    while matches!(b.get(p), Some(b' ' | b'\r')) {
+        p += 1;
+    }
+    ((1..=9).contains(&digits) && matches!(b.get(p), None | Some(b',' | b'\n'))).then_some((v, p))
+}
+
+/// A GPU index filling the field `f`.
+#[inline]
+fn index_in(f: &[u8]) -> Option<u32> {
+    plain_index(f, 0).filter(|(_, end)| *end == f.len()).map(|(g, _)| g)
 }
 
 /// Up to 16 hex digits, after an optional `0x`.
@@ -584,39 +605,10 @@ fn field_end(b: &[u8], mut p: usize) -> usize {
 /// general way.
 #[inline]
 fn plain_value(b: &[u8], mut p: usize, unit: Option<&[u8]>) -> Option<(f64, usize)> {
-    let n = b.len();
-    while p < n && b[p] == b' ' {
+    while b.get(p) == Some(&b' ') {
         p += 1;
     }
-    let neg = p < n && b[p] == b'-';
-    p += usize::from(neg);
-    // Digits, then a point and more digits: two tight loops.
-    let mut int = 0u64;
-    let digits_from = |mut p: usize, int: &mut u64| {
-        while let Some(d) = b.get(p).map(|c| c.wrapping_sub(b'0')).filter(|d| *d < 10) {
-            *int = int.wrapping_mul(10).wrapping_add(u64::from(d));
-            p += 1;
-        }
-        p
-    };
-    let start = p;
-    p = digits_from(p, &mut int);
-    let mut digits = p - start;
-    let mut scale = 0;
-    if b.get(p) == Some(&b'.') {
-        let after = digits_from(p + 1, &mut int);
-        scale = after - p - 1;
-        digits += scale;
-        p = after;
-    }
-    // At most 15 digits: exact in f64, as is the power of ten.
-    if digits == 0 || digits > 15 {
-        return None;
-    }
-    // Below 10^15, so exact through i64 (a single instruction, where u64 takes several).
-    let int = int as i64 as f64;
-    let v = if scale == 0 { int } else { int / POW10[scale] };
-    let v = if neg { -v } else { v };
+    let (v, p) = decimal(b, p)?;
     match b.get(p) {
         None | Some(b',' | b'\n') => Some((v, p)),
         // The usual case: one space and the header's unit, then the field's end.
@@ -644,7 +636,7 @@ fn any_field(plan: &Plan, f: &[u8], clock: &mut Clock) -> Option<(u64, bool, boo
         Target::Ignored | Target::Name => (0, false, false),
         Target::Slow => return None,
         Target::Time => (clock.read(f)? as u64, true, false),
-        Target::Gpu => (u64::from(fast_u32(f)?), true, false),
+        Target::Gpu => (u64::from(index_in(f)?), true, false),
         Target::Throttle => match f.first() {
             Some(&c) if c != b'[' => (fast_hex(f)?, true, false),
             _ => (0, false, false),
@@ -655,7 +647,7 @@ fn any_field(plan: &Plan, f: &[u8], clock: &mut Clock) -> Option<(u64, bool, boo
                 Some(i) => (&f[..i], trim(&f[i + 1..])),
                 None => (f, &b""[..]),
             };
-            let x = fast_number(num)?;
+            let x = decimal(num, 0).filter(|(_, end)| *end == num.len())?.0;
             let (factor, mismatch) = match &plan.unit {
                 _ if unit.is_empty() => (plan.header_factor, false),
                 Some(h) if same(h, unit) => (plan.header_factor, false),
@@ -664,26 +656,6 @@ fn any_field(plan: &Plan, f: &[u8], clock: &mut Clock) -> Option<(u64, bool, boo
             ((x * factor).to_bits(), true, mismatch)
         }
     })
-}
-
-/// A GPU index as nvidia-smi writes it: spaces, up to nine digits, then
-/// the field's end (spaces and `\r` allowed before it); gives the index and
-/// where the field ends, `None` for anything else.
-#[inline]
-fn plain_index(b: &[u8], mut p: usize) -> Option<(u32, usize)> {
-    while b.get(p) == Some(&b' ') {
-        p += 1;
-    }
-    let (from, mut v) = (p, 0u32);
-    while let Some(d) = b.get(p).map(|c| c.wrapping_sub(b'0')).filter(|d| *d < 10) {
-        v = v.wrapping_mul(10).wrapping_add(u32::from(d));
-        p += 1;
-    }
-    let digits = p - from;
-    while matches!(b.get(p), Some(b' ' | b'\r')) {
-        p += 1;
-    }
-    ((1..=9).contains(&digits) && matches!(b.get(p), None | Some(b',' | b'\n'))).then_some((v, p))
 }
 
 /// Reads the field of `plan`'s column that starts at `s` into its memo `m`
@@ -718,29 +690,7 @@ fn number_in(f: &[u8], unit: Option<&[u8]>) -> Option<f64> {
     while f.get(i) == Some(&b' ') {
         i += 1;
     }
-    let neg = f.get(i) == Some(&b'-');
-    i += usize::from(neg);
-    let mut int = 0u64;
-    let mut digits_from = |mut i: usize| {
-        while let Some(d) = f.get(i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d < 10) {
-            int = int.wrapping_mul(10).wrapping_add(u64::from(d));
-            i += 1;
-        }
-        i
-    };
-    let from = i;
-    i = digits_from(i);
-    let mut digits = i - from;
-    let mut scale = 0;
-    if f.get(i) == Some(&b'.') {
-        let after = digits_from(i + 1);
-        scale = after - i - 1;
-        digits += scale;
-        i = after;
-    }
-    if digits == 0 || digits > 15 {
-        return None;
-    }
+    let (v, i) = decimal(f, i)?;
     // Nothing after the number, or a space and the header's unit (at once,
     // or with more spaces or a `\r` about them).
     let rest = f.get(i..)?;
@@ -749,12 +699,7 @@ fn number_in(f: &[u8], unit: Option<&[u8]>) -> Option<f64> {
         let t = trim(rest);
         t.is_empty() || spaced(t)
     };
-    if !ends {
-        return None;
-    }
-    let int = int as i64 as f64;
-    let v = if scale == 0 { int } else { int / POW10[scale] };
-    Some(if neg { -v } else { v })
+    ends.then_some(v)
 }
 
 /// A field of a known place, `f`, on the same-layout path: its reading's
@@ -772,9 +717,7 @@ fn reread(f: &[u8], plan: &Plan, clock: &mut Clock) -> Option<(u64, bool, bool)>
             }
         }
         Target::Gpu => {
-            if let Some((g, end)) = plain_index(f, 0)
-                && end == f.len()
-            {
+            if let Some(g) = index_in(f) {
                 return Some((u64::from(g), true, false));
             }
         }
