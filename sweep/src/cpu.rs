@@ -1,56 +1,43 @@
 //! The CPU backend: the model on every core, [`W`] replicas at a time in
-//! SIMD lanes ([`crate::batch`]), AVX2 where the CPU has it. Threads take
-//! batches from a shared queue, and every batch writes only its own
-//! replicas' slots, so results do not depend on the number of threads.
+//! SIMD lanes ([`crate::batch`]), AVX2 where the CPU has it. Batches run on
+//! rayon's workers, and every batch writes only its own replicas' slots, so
+//! results do not depend on the number of threads.
 
-use std::sync::Mutex;
+use rayon::prelude::*;
 
+use crate::SweepError;
 use crate::batch::run_batch_fast;
 use crate::lanes::W;
 use crate::model::{Outcome, PointParams};
 
-/// Batches a thread takes from the queue at a time.
-const GRAB: usize = 8;
-
 /// Runs replicas `first..first + count` of every point on `threads` threads
-/// (0: all cores). Outcomes are point-major: point `i`'s replica `r` is at
-/// `i * count + r`.
-pub fn run(points: &[PointParams], first: u32, count: u32, threads: usize) -> Vec<Outcome> {
+/// (0: rayon's global pool, all cores unless `RAYON_NUM_THREADS` says
+/// otherwise). Outcomes are point-major: point `i`'s replica `r` is at
+/// `i * count + r`. Fails only when a pool of `threads` threads cannot start.
+pub fn run(points: &[PointParams], first: u32, count: u32, threads: usize) -> Result<Vec<Outcome>, SweepError> {
     let mut out = vec![Outcome::default(); points.len() * count as usize];
     if count == 0 {
-        return out;
+        return Ok(out);
     }
-    let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads }.max(1);
     // Every point's replicas in batches of W; the last of a point may be short.
-    let batches: Vec<(&PointParams, u32, &mut [Outcome])> = points
-        .iter()
-        .zip(out.chunks_mut(count as usize))
-        .flat_map(|(p, slots)| slots.chunks_mut(W).enumerate().map(move |(b, s)| (p, first.wrapping_add((b * W) as u32), s)))
-        .collect();
-    let queue = Mutex::new(batches.into_iter());
-    let work = || {
-        loop {
-            let grabbed: Vec<_> = match queue.lock() {
-                Ok(mut q) => q.by_ref().take(GRAB).collect(),
-                Err(_) => return,
-            };
-            if grabbed.is_empty() {
-                return;
-            }
-            for (p, r0, slots) in grabbed {
-                let lanes = run_batch_fast(p, r0);
-                let n = slots.len();
-                slots.copy_from_slice(&lanes[..n]);
-            }
-        }
+    let work = |out: &mut [Outcome]| {
+        out.par_chunks_mut(count as usize).zip(points).for_each(|(slots, p)| {
+            slots.par_chunks_mut(W).enumerate().for_each(|(b, slots)| {
+                let lanes = run_batch_fast(p, first.wrapping_add((b * W) as u32));
+                slots.copy_from_slice(&lanes[..slots.len()]);
+            });
+        });
     };
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(work);
-        }
-        work();
-    });
-    out
+    if threads == 0 {
+        work(&mut out);
+    } else {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|source| SweepError::Threads { threads, source })?
+            .install(|| work(&mut out));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -62,15 +49,41 @@ mod tests {
     fn thread_count_does_not_change_results() {
         let p = PointParams { steps: 200, ..crate::model::tests::autoscaled() };
         let q = PointParams { seed: 4, ..p };
-        let a = run(&[p, q], 10, 37, 1);
-        let b = run(&[p, q], 10, 37, 3);
-        assert_eq!(a, b);
+        let a = run(&[p, q], 10, 37, 1).unwrap();
+        for threads in [2, 3, 0] {
+            let b = run(&[p, q], 10, 37, threads).unwrap();
+            assert!(bytemuck::cast_slice::<_, u8>(&a) == bytemuck::cast_slice::<_, u8>(&b), "{threads} threads");
+        }
         assert_eq!(a.len(), 74);
         // Replica 15 of the second point, from a batch that starts at 10 + 0 and one at 10 + 8.
         let want = run_replica(&q, 15);
         assert!((a[37 + 5].cost - want.cost).abs() < 1e-3 * want.cost, "{:?} {want:?}", a[37 + 5]);
         assert_eq!(a[37 + 5].arrived, want.arrived);
         // A short last batch holds the same histories as a full one.
-        assert_eq!(run(&[q], 42, 3, 1)[2], run(&[q], 40, 8, 1)[4]);
+        assert_eq!(run(&[q], 42, 3, 1).unwrap()[2], run(&[q], 40, 8, 1).unwrap()[4]);
+    }
+
+    /// Every batch writes only its own slots: the outcomes are those of the
+    /// batches run one after another, whatever the threads, inside another
+    /// pool or not.
+    #[test]
+    fn batches_land_in_their_own_slots() {
+        let base = PointParams { steps: 60, ..crate::model::tests::autoscaled() };
+        let points: Vec<PointParams> = (0..5).map(|i| PointParams { seed: 20 + i, ..base }).collect();
+        // Two full batches and a short one per point.
+        let (first, count) = (3, 2 * W as u32 + 13);
+        let mut want = Vec::new();
+        for p in &points {
+            for b in (0..count).step_by(W) {
+                want.extend_from_slice(&run_batch_fast(p, first + b)[..W.min((count - b) as usize)]);
+            }
+        }
+        let bits = |o: &[Outcome]| bytemuck::cast_slice::<_, u8>(o).to_vec();
+        for threads in [0, 1, 2, 4] {
+            assert!(bits(&run(&points, first, count, threads).unwrap()) == bits(&want), "{threads} threads");
+        }
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        assert!(bits(&pool.install(|| run(&points, first, count, 0)).unwrap()) == bits(&want));
+        assert!(run(&[], 0, 10, 2).unwrap().is_empty() && run(&points, 0, 0, 2).unwrap().is_empty());
     }
 }

@@ -39,7 +39,7 @@ impl Engine {
         match self {
             Engine::Gpu(g) => format!("gpu ({})", g.adapter_name()),
             Engine::Cpu(t) => {
-                format!("cpu ({} threads)", if *t == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { *t })
+                format!("cpu ({} threads)", if *t == 0 { rayon::current_num_threads() } else { *t })
             }
         }
     }
@@ -127,7 +127,7 @@ impl Engine {
         match self {
             Engine::Gpu(g) => g.run(points, first, count, progress),
             Engine::Cpu(threads) => {
-                let out = cpu::run(points, first, count, *threads);
+                let out = cpu::run(points, first, count, *threads)?;
                 progress(out.len() as u64);
                 Ok(out)
             }
@@ -153,7 +153,7 @@ mod tests {
         let tallied = cpu.sweep_with_pilot(&points(), 700, 0.99, false, 64, &mut |_| {}).unwrap();
         assert_eq!(kept.tallies, tallied.tallies);
         let all = kept.outcomes.unwrap();
-        assert_eq!(all, cpu::run(&points(), 0, 700, 1));
+        assert_eq!(all, cpu::run(&points(), 0, 700, 1).unwrap());
         assert_eq!(kept.tallies[1].n, 700);
         assert!(tallied.outcomes.is_none());
         // The pilot's size changes the bins, not the counts.

@@ -667,7 +667,7 @@ mod tests {
     fn gpu_agrees_with_cpu() {
         let Some(gpu) = test_backend() else { return };
         let (points, first, count) = (points(), 5, 300);
-        let want = cpu::run(&points, first, count, 0);
+        let want = cpu::run(&points, first, count, 0).unwrap();
         let got = gpu.run(&points, first, count, &mut |_| {}).unwrap();
         assert_eq!(got.len(), want.len());
         let mut report = format!("{}:\n", gpu.adapter_name());

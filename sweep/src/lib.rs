@@ -71,6 +71,14 @@ pub enum SweepError {
         /// The adapter.
         adapter: String,
     },
+    /// The CPU backend could not start its worker threads.
+    #[error("could not start {threads} worker threads: {source}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// Why rayon could not start them.
+        source: rayon::ThreadPoolBuildError,
+    },
     /// The device was lost or a submission failed mid-sweep.
     #[error("the GPU failed after {done} of {total} replicas: {message}")]
     Device {
