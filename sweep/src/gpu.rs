@@ -31,13 +31,13 @@ use std::time::{Duration, Instant};
 use wgpu::util::DeviceExt;
 
 use crate::SweepError;
-use crate::model::{OUTCOME_FIELDS, Outcome, PointParams};
+use crate::model::{Outcome, PointParams};
 use crate::tally::{Partial, SLOTS, Tally};
 
 /// Invocations per workgroup (`@workgroup_size` in the shader).
-const WORKGROUP: u64 = 64;
+pub(crate) const WORKGROUP: u64 = 64;
 /// Bytes of one outcome.
-const OUTCOME_BYTES: u64 = (OUTCOME_FIELDS * 4) as u64;
+const OUTCOME_BYTES: u64 = size_of::<Outcome>() as u64;
 /// Bytes of one point's parameters.
 const POINT_BYTES: u64 = size_of::<PointParams>() as u64;
 /// Most bytes of outcomes in one chunk, whatever the device allows (128 MiB).
@@ -52,7 +52,7 @@ const TARGET: Duration = Duration::from_millis(30);
 /// One submission's work, as the shader's `Job` uniform reads it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Job {
+pub(crate) struct Job {
     /// First point, as an index into the chunk's parameter buffer.
     p0: u32,
     /// Replica (less `first`) of the first point to start at.
@@ -71,6 +71,9 @@ struct Job {
     pad: u32,
 }
 
+// The shader's `Job` uniform: 4-byte scalars only.
+crate::layout::wgsl_layout!(Job, size 32 { p0: 0, r0: 4, count: 8, first: 12, n: 16, stride_x: 20, out_off: 24, pad: 28 });
+
 /// A chunk of a sweep: the `len` replicas from flat index `start`
 /// (point-major, `count` replicas a point, the first of each numbered `first`).
 #[derive(Clone, Copy, Debug)]
@@ -87,24 +90,46 @@ const TILE: u64 = 2048;
 /// A run of one point's replicas in a chunk's outcome buffer (`Tile` in the shader).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Tile {
+pub(crate) struct Tile {
     point: u32,
     start: u32,
     len: u32,
     pad: u32,
 }
 
+crate::layout::wgsl_layout!(Tile, size 16 { point: 0, start: 4, len: 8, pad: 12 });
+
 /// A point's histogram bounds and SLO target (`PointBounds` in the shader).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct PointBounds {
+pub(crate) struct PointBounds {
     cost_lo: f32,
     cost_per_unit: f32,
     att_lo: f32,
     att_per_unit: f32,
     slo_target: f32,
-    pad: [u32; 3],
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
+
+crate::layout::wgsl_layout!(PointBounds, size 32 {
+    cost_lo: 0, cost_per_unit: 4, att_lo: 8, att_per_unit: 12, slo_target: 16, pad0: 20, pad1: 24, pad2: 28,
+});
+
+/// The tally dispatch (`Reduce` uniform in the shader).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct Reduce {
+    /// Tiles in the chunk.
+    tiles: u32,
+    /// Workgroups per row of the 2-D dispatch.
+    stride: u32,
+    pad0: u32,
+    pad1: u32,
+}
+
+crate::layout::wgsl_layout!(Reduce, size 16 { tiles: 0, stride: 4, pad0: 8, pad1: 12 });
 
 /// A GPU (or, when allowed, a CPU Vulkan driver) ready to run sweeps.
 pub struct GpuBackend {
@@ -512,7 +537,9 @@ impl GpuBackend {
                 att_lo: t.attainment.bounds.lo,
                 att_per_unit: t.attainment.bounds.per_unit,
                 slo_target: t.target,
-                pad: [0; 3],
+                pad0: 0,
+                pad1: 0,
+                pad2: 0,
             })
             .collect();
         let tile_buf = self.input("sweep tiles", bytemuck::cast_slice(&tiles));
@@ -523,8 +550,9 @@ impl GpuBackend {
         let partial_buf = self.output("sweep partials", partial_bytes);
         let hist_buf = self.output("sweep histograms", hist_bytes);
         let (gx, gy) = self.grid(tiles.len() as u64);
-        let reduce = self.uniform("sweep reduce", 16);
-        self.queue.write_buffer(&reduce, 0, bytemuck::cast_slice(&[tiles.len() as u32, gx as u32, 0, 0]));
+        let reduce = self.uniform("sweep reduce", size_of::<Reduce>() as u64);
+        let reduce_now = Reduce { tiles: tiles.len() as u32, stride: gx as u32, pad0: 0, pad1: 0 };
+        self.queue.write_buffer(&reduce, 0, bytemuck::bytes_of(&reduce_now));
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("sweep tally"),
             layout: &self.tally.get_bind_group_layout(0),
@@ -603,6 +631,7 @@ pub(crate) fn test_backend() -> Option<GpuBackend> {
 mod tests {
     use super::*;
     use crate::cpu;
+    use crate::model::OUTCOME_FIELDS;
 
     /// Varied points: the autoscaled one; all spot with frequent reclaims,
     /// stock-outs and price jumps, one replica per node; an overloaded fixed

@@ -21,6 +21,7 @@ pub mod engine;
 pub mod gpu;
 pub mod grid;
 pub mod lanes;
+mod layout;
 pub mod model;
 pub mod params;
 pub mod summary;

@@ -129,6 +129,18 @@ pub struct PointParams {
     pub committed_price: f32,
 }
 
+// The shader's `PointParams`: 42 four-byte scalars, each at 4 × its index.
+crate::layout::wgsl_layout!(PointParams, size 168 {
+    steps: 0, dt_s: 4, rate_calm: 8, rate_burst: 12, p_to_burst: 16, p_to_calm: 20, diurnal_amp: 24,
+    diurnal_peak_s: 28, mu: 32, e2e_s: 36, ttft_budget_s: 40, timeout_s: 44, replicas_min: 48,
+    replicas_max: 52, target_concurrency: 56, spot_share: 60, replicas_per_node: 64, spot_mean: 68,
+    spot_revert: 72, spot_vol: 76, spot_floor: 80, spot_cap: 84, jump_p: 88, jump_size: 92,
+    od_price: 96, list_price: 100, p_interrupt: 104, p_ready: 108, p_stockout: 112, p_restock: 116,
+    spot_max_nodes: 120, slots: 124, seed: 128, od_max_nodes: 132, p_spot_pending: 136, p_cold: 140,
+    p_keep: 144, p_hold: 148, e2e_full_s: 152, scale_every: 156, committed_nodes: 160,
+    committed_price: 164,
+});
+
 /// What one replica's history came to.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
@@ -150,6 +162,12 @@ pub struct Outcome {
     /// On-demand node-hours.
     pub od_node_hours: f32,
 }
+
+// The shader's `Outcome`: 8 `f32`s.
+crate::layout::wgsl_layout!(Outcome, size 32 {
+    cost: 0, list_cost: 4, arrived: 8, met: 12, dropped: 16, interruptions: 20, spot_node_hours: 24,
+    od_node_hours: 28,
+});
 
 impl Outcome {
     /// Field by field sum.

@@ -245,6 +245,12 @@ pub struct Partial {
     pub pad: u32,
 }
 
+// The shader's `Partial`: `array<f32, 8>` (stride 4, 32 bytes), then 4-byte scalars.
+crate::layout::wgsl_layout!(Partial, size 64 {
+    sums: 0, attainment_sum: 32, misses: 36, n: 40, cost_min: 44, cost_max: 48, attainment_min: 52,
+    attainment_max: 56, pad: 60,
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
