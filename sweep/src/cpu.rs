@@ -34,7 +34,7 @@ pub fn run(points: &[PointParams], first: u32, count: u32, threads: usize) -> Re
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
-            .map_err(|source| SweepError::Threads { threads, source })?
+            .map_err(|error| SweepError::Threads { threads, error })?
             .install(|| work(&mut out));
     }
     Ok(out)

@@ -131,6 +131,35 @@ pub(crate) struct Reduce {
 
 crate::layout::wgsl_layout!(Reduce, size 16 { tiles: 0, stride: 4, pad0: 8, pad1: 12 });
 
+/// What went wrong on the device in the middle of a sweep
+/// ([`SweepError::Device`] says how far the sweep got).
+#[derive(Debug, thiserror::Error)]
+pub enum GpuFault {
+    /// The device was lost; it stays lost.
+    #[error("device lost ({reason:?}){}{message}", if .message.is_empty() { "" } else { ": " })]
+    Lost {
+        /// Why, as wgpu classes it.
+        reason: wgpu::DeviceLostReason,
+        /// What the driver said (may be empty).
+        message: String,
+    },
+    /// Errors the device reported outside any error scope, oldest first.
+    #[error("{}", .0.join("; "))]
+    Reported(Vec<String>),
+    /// Waiting for a submission failed.
+    #[error("{0}")]
+    Poll(wgpu::PollError),
+    /// Mapping results for reading failed.
+    #[error("reading results back failed: {0}")]
+    Map(wgpu::BufferAsyncError),
+    /// Mapping results for reading did not finish within a minute.
+    #[error("reading results back never finished")]
+    MapTimeout,
+    /// The mapped results could not be viewed.
+    #[error("{0}")]
+    View(wgpu::MapRangeError),
+}
+
 /// A GPU (or, when allowed, a CPU Vulkan driver) ready to run sweeps.
 pub struct GpuBackend {
     device: wgpu::Device,
@@ -146,7 +175,7 @@ pub struct GpuBackend {
     /// Errors the device reported outside any error scope, oldest first.
     errors: Arc<Mutex<Vec<String>>>,
     /// Why the device was lost, once it is.
-    lost: Arc<Mutex<Option<String>>>,
+    lost: Arc<Mutex<Option<(wgpu::DeviceLostReason, String)>>>,
     /// Replica-steps per submission, adapted to the measured time.
     budget: AtomicU64,
     /// Whether `budget` adapts (tests fix it).
@@ -227,8 +256,7 @@ impl GpuBackend {
         let lost = Arc::new(Mutex::new(None));
         let sink = lost.clone();
         device.set_device_lost_callback(move |reason, message| {
-            let why = if message.is_empty() { format!("device lost ({reason:?})") } else { format!("device lost ({reason:?}): {message}") };
-            *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+            *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some((reason, message));
         });
 
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -307,8 +335,8 @@ impl GpuBackend {
         let count64 = u64::from(count);
         let total = points.len() as u64 * count64;
         let mut done = 0u64;
-        let fail = |done: u64, message: String| SweepError::Device { done, total, message };
-        self.check().map_err(|m| fail(0, m))?;
+        let fail = |done: u64, fault: GpuFault| SweepError::Device { done, total, fault };
+        self.check().map_err(|f| fail(0, f))?;
         if total == 0 {
             return Ok(());
         }
@@ -317,8 +345,8 @@ impl GpuBackend {
         while done < total {
             let len = chunk.min(total - done);
             let at = Chunk { first, count, start: done, len };
-            let outcomes = self.compute_chunk(points, at, progress).map_err(|m| fail(done, m))?;
-            let kept: Vec<Outcome> = self.read_back(&outcomes, len * OUTCOME_BYTES).map_err(|m| fail(done, m))?;
+            let outcomes = self.compute_chunk(points, at, progress).map_err(|f| fail(done, f))?;
+            let kept: Vec<Outcome> = self.read_back(&outcomes, len * OUTCOME_BYTES).map_err(|f| fail(done, f))?;
             if kept.iter().any(|o| o.cost < 0.0) {
                 return Err(SweepError::CutShort { adapter: self.adapter_name() });
             }
@@ -360,7 +388,7 @@ impl GpuBackend {
 
     /// Runs a chunk's replicas into an outcome buffer on the device, in
     /// submissions of about the budget, calling `progress` after each.
-    fn compute_chunk(&self, points: &[PointParams], at: Chunk, progress: &mut dyn FnMut(u64)) -> Result<wgpu::Buffer, String> {
+    fn compute_chunk(&self, points: &[PointParams], at: Chunk, progress: &mut dyn FnMut(u64)) -> Result<wgpu::Buffer, GpuFault> {
         let Chunk { first, count, start, len } = at;
         let count64 = u64::from(count);
         let p_lo = (start / count64) as usize;
@@ -403,7 +431,7 @@ impl GpuBackend {
     }
 
     /// A dispatch of `groups` workgroups (x, y) in one submission, waited for.
-    fn dispatch(&self, pipeline: &wgpu::ComputePipeline, bind: &wgpu::BindGroup, groups: (u64, u64)) -> Result<(), String> {
+    fn dispatch(&self, pipeline: &wgpu::ComputePipeline, bind: &wgpu::BindGroup, groups: (u64, u64)) -> Result<(), GpuFault> {
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sweep") });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("sweep"), timestamp_writes: None });
@@ -412,7 +440,7 @@ impl GpuBackend {
             pass.dispatch_workgroups(groups.0 as u32, groups.1 as u32, 1);
         }
         self.queue.submit([encoder.finish()]);
-        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| e.to_string())?;
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(GpuFault::Poll)?;
         self.check()
     }
 
@@ -452,7 +480,7 @@ impl GpuBackend {
     }
 
     /// Copies the first `bytes` of `src` to the host.
-    fn read_back<T: bytemuck::Pod>(&self, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<T>, String> {
+    fn read_back<T: bytemuck::Pod>(&self, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<T>, GpuFault> {
         let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("sweep readback"),
             size: bytes,
@@ -464,15 +492,15 @@ impl GpuBackend {
         self.queue.submit([encoder.finish()]);
         let (tx, rx) = mpsc::channel();
         readback.slice(..).map_async(wgpu::MapMode::Read, move |r| drop(tx.send(r)));
-        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| e.to_string())?;
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(GpuFault::Poll)?;
         self.check()?;
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(format!("reading results back failed: {e}")),
-            Err(_) => return Err("reading results back never finished".to_string()),
+            Ok(Err(e)) => return Err(GpuFault::Map(e)),
+            Err(_) => return Err(GpuFault::MapTimeout),
         }
         let kept = {
-            let view = readback.get_mapped_range(..).map_err(|e| e.to_string())?;
+            let view = readback.get_mapped_range(..).map_err(GpuFault::View)?;
             bytemuck::pod_collect_to_vec(&view)
         };
         readback.unmap();
@@ -495,14 +523,14 @@ impl GpuBackend {
     ) -> Result<(), SweepError> {
         let count64 = u64::from(count);
         let total = points.len() as u64 * count64;
-        let fail = |done: u64, message: String| SweepError::Device { done, total, message };
-        self.check().map_err(|m| fail(0, m))?;
+        let fail = |done: u64, fault: GpuFault| SweepError::Device { done, total, fault };
+        self.check().map_err(|f| fail(0, f))?;
         assert_eq!(tallies.len(), points.len(), "one tally per point");
         let chunk = self.chunk_len(count64);
         let mut done = 0u64;
         while done < total {
             let len = chunk.min(total - done);
-            self.tally_chunk(points, Chunk { first, count, start: done, len }, tallies, progress).map_err(|m| fail(done, m))?;
+            self.tally_chunk(points, Chunk { first, count, start: done, len }, tallies, progress).map_err(|f| fail(done, f))?;
             if tallies.iter().any(|t| t.cost.min < 0.0) {
                 return Err(SweepError::CutShort { adapter: self.adapter_name() });
             }
@@ -513,7 +541,7 @@ impl GpuBackend {
 
     /// One chunk of [`Self::tally_into`]: runs it, sums it on the device and
     /// adds the sums to `tallies` once everything has come back.
-    fn tally_chunk(&self, points: &[PointParams], at: Chunk, tallies: &mut [Tally], progress: &mut dyn FnMut(u64)) -> Result<(), String> {
+    fn tally_chunk(&self, points: &[PointParams], at: Chunk, tallies: &mut [Tally], progress: &mut dyn FnMut(u64)) -> Result<(), GpuFault> {
         let Chunk { count, start, len, .. } = at;
         let outcomes = self.compute_chunk(points, at, progress)?;
         let count64 = u64::from(count);
@@ -589,12 +617,12 @@ impl GpuBackend {
     }
 
     /// The first error the device reported, if any (a lost device stays lost).
-    fn check(&self) -> Result<(), String> {
-        if let Some(why) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Err(why);
+    fn check(&self) -> Result<(), GpuFault> {
+        if let Some((reason, message)) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(GpuFault::Lost { reason, message });
         }
         let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
-        if errors.is_empty() { Ok(()) } else { Err(std::mem::take(&mut *errors).join("; ")) }
+        if errors.is_empty() { Ok(()) } else { Err(GpuFault::Reported(std::mem::take(&mut *errors))) }
     }
 
     /// Fixes the replica-steps of every submission (no adapting), so that
@@ -846,9 +874,9 @@ mod tests {
             .unwrap_err();
         // The first chunk (300) finished; the device died within the second.
         match err {
-            SweepError::Device { done, total, ref message } => {
+            SweepError::Device { done, total, ref fault } => {
                 eprintln!("{err}");
-                assert!(!message.is_empty());
+                assert!(!fault.to_string().is_empty(), "{fault:?}");
                 assert_eq!((done, total), (300, 800));
             }
             e => panic!("{e}"),
@@ -856,6 +884,20 @@ mod tests {
         // A lost device stays lost.
         assert!(matches!(gpu.run(&points, 0, 1, &mut |_| {}), Err(SweepError::Device { done: 0, total: 4, .. })));
         assert!(out == whole[..300], "the finished chunk was not kept as it was");
+    }
+
+    /// The faults read as the messages they replaced.
+    #[test]
+    fn faults_say_what_they_said_as_strings() {
+        let lost = |message: &str| GpuFault::Lost { reason: wgpu::DeviceLostReason::Destroyed, message: message.into() }.to_string();
+        assert_eq!(lost(""), "device lost (Destroyed)");
+        assert_eq!(lost("gone"), "device lost (Destroyed): gone");
+        assert_eq!(GpuFault::Reported(vec!["a".into(), "b".into()]).to_string(), "a; b");
+        assert_eq!(GpuFault::Poll(wgpu::PollError::Timeout).to_string(), wgpu::PollError::Timeout.to_string());
+        assert_eq!(GpuFault::Map(wgpu::BufferAsyncError).to_string(), format!("reading results back failed: {}", wgpu::BufferAsyncError));
+        assert_eq!(GpuFault::MapTimeout.to_string(), "reading results back never finished");
+        let e = SweepError::Device { done: 300, total: 800, fault: GpuFault::Reported(vec!["x".into()]) };
+        assert_eq!(e.to_string(), "the GPU failed after 300 of 800 replicas: x");
     }
 
     #[test]

@@ -83,7 +83,7 @@ impl Axis {
             return Err(bad(&format!("more than {MAX_VALUES} values on one axis")));
         }
         for &v in &values {
-            check(key, v).map_err(|why| bad(&why))?;
+            check(text, key, v)?;
         }
         Ok(Axis { key: key.to_string(), values })
     }
@@ -92,14 +92,20 @@ impl Axis {
 /// Most values on one axis.
 pub const MAX_VALUES: usize = 10_000;
 
-fn check(key: &str, v: f64) -> Result<(), String> {
+/// Whether `v` is in range for `key` (the axis `text` says it).
+fn check(text: &str, key: &str, v: f64) -> Result<(), SweepError> {
     let ok = match key {
         "spot_share" => (0.0..=1.0).contains(&v),
         "replicas" | "min_replicas" | "max_replicas" | "committed_nodes" => v >= 0.0 && v.fract() == 0.0 && v <= 10_000.0,
         "target_concurrency" | "load" | "provisioning_s" | "timeout_s" => v > 0.0,
         _ => v >= 0.0,
     };
-    if ok { Ok(()) } else { Err(format!("{key} = {v} is out of range ({})", KEYS.iter().find(|k| k.0 == key).map_or("", |k| k.1))) }
+    if ok {
+        Ok(())
+    } else {
+        let meaning = KEYS.iter().find(|k| k.0 == key).map_or("", |k| k.1);
+        Err(SweepError::OutOfRange { text: text.to_string(), key: key.to_string(), value: v, meaning })
+    }
 }
 
 /// Sets `key` to `v` in `p` (already checked).
@@ -173,7 +179,9 @@ mod tests {
         let e = Axis::parse("spot_share=1..0:3").unwrap_err().to_string();
         assert!(e.contains("backwards"), "{e}");
         let e = Axis::parse("spot_share=0..2:3").unwrap_err().to_string();
-        assert!(e.contains("out of range"), "{e}");
+        assert_eq!(e, "--vary spot_share=0..2:3: spot_share = 2 is out of range (share of replicas asked for on spot, 0 to 1)");
+        let e = Axis::parse("timeout_s=30,0").unwrap_err().to_string();
+        assert_eq!(e, "--vary timeout_s=30,0: timeout_s = 0 is out of range (queue timeout, seconds)");
         assert!(Axis::parse("spot_share=0..1:0").unwrap_err().to_string().contains("at least one"));
         assert!(Axis::parse("replicas=1.5..3").is_err());
         assert!(Axis::parse("load").is_err());

@@ -41,6 +41,18 @@ pub enum SweepError {
         /// What is wrong.
         why: String,
     },
+    /// An axis value outside what its parameter allows.
+    #[error("--vary {text}: {key} = {value} is out of range ({meaning})")]
+    OutOfRange {
+        /// The axis as written.
+        text: String,
+        /// The parameter.
+        key: String,
+        /// The value out of range.
+        value: f64,
+        /// What the parameter means, with its range.
+        meaning: &'static str,
+    },
     /// An axis over a parameter the sweep does not know.
     #[error("--vary: `{key}` is not a parameter the sweep can vary; it can vary {known}")]
     UnknownKey {
@@ -73,21 +85,21 @@ pub enum SweepError {
         adapter: String,
     },
     /// The CPU backend could not start its worker threads.
-    #[error("could not start {threads} worker threads: {source}")]
+    #[error("could not start {threads} worker threads: {error}")]
     Threads {
         /// Threads asked for.
         threads: usize,
         /// Why rayon could not start them.
-        source: rayon::ThreadPoolBuildError,
+        error: rayon::ThreadPoolBuildError,
     },
     /// The device was lost or a submission failed mid-sweep.
-    #[error("the GPU failed after {done} of {total} replicas: {message}")]
+    #[error("the GPU failed after {done} of {total} replicas: {fault}")]
     Device {
         /// Replicas finished (and kept) before the failure.
         done: u64,
         /// Replicas asked for.
         total: u64,
-        /// What the driver said.
-        message: String,
+        /// What went wrong.
+        fault: gpu::GpuFault,
     },
 }
