@@ -14,6 +14,7 @@
 //!   filled on the device by the GPU backend;
 //! - [`summary`]: statistics per point and the cheapest point that meets the SLO.
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod batch;
 pub mod cpu;
