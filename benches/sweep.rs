@@ -31,7 +31,7 @@ fn sweep(c: &mut Criterion) {
     let mut g = c.benchmark_group("sweep/16384x720");
     g.throughput(Throughput::Elements(u64::from(REPLICAS) * u64::from(STEPS)));
     g.sample_size(10);
-    g.bench_function("cpu", |b| b.iter(|| black_box(twin_sweep::cpu::run(&points, 0, REPLICAS, 0).len())));
+    g.bench_function("cpu", |b| b.iter(|| black_box(twin_sweep::cpu::run(&points, 0, REPLICAS, 0).expect("runs").len())));
     g.bench_function("cpu-scalar", |b| {
         b.iter(|| {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;

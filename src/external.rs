@@ -6,22 +6,16 @@
 //! past the timeout, or answers with anything but a valid decision ends the
 //! run with an error that names the message at fault.
 
-use crate::policies::Base;
-use serde::Deserialize;
-use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use twin_sim::fleet::NodeState;
-use twin_sim::ids::{NodeId, PoolId};
-use twin_sim::placement::{Decision, FleetView, Placement, PlacementError, PlacementRequest, Verdict, WaitReason};
+use twin_inputs::Source;
+use twin_protocol::{Answer, Decide, Message};
+use twin_sim::placement::{FleetView, Placement, PlacementError, PlacementRequest, Verdict};
 use twin_sim::scenario::Scenario;
 use twin_sim::scenario::spec::ExternalSchedulerSpec;
-
-/// The protocol version this Twin speaks.
-pub const PROTOCOL: u32 = 1;
 
 /// An external scheduler process.
 pub struct ExternalScheduler {
@@ -42,44 +36,16 @@ pub struct ExternalScheduler {
 /// Most bytes of the process's stderr kept (the end is what matters).
 const STDERR_KEPT: usize = 64 * 1024;
 
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-enum Answer {
-    Ready {
-        #[serde(default)]
-        name: String,
-    },
-    Bind {
-        nodes: Vec<u32>,
-        per_node: u32,
-        #[serde(default)]
-        why: String,
-    },
-    Provision {
-        pool: String,
-        #[serde(default)]
-        reuse: Vec<u32>,
-        launch: u32,
-        per_node: u32,
-        #[serde(default)]
-        why: String,
-    },
-    Wait {
-        #[serde(default)]
-        reason: String,
-    },
-}
-
 impl ExternalScheduler {
     /// Starts the process in the scenario's folder and greets it.
-    pub fn start(spec: &ExternalSchedulerSpec, base: &Base, scenario: &Scenario) -> anyhow::Result<ExternalScheduler> {
+    pub fn start(spec: &ExternalSchedulerSpec, source: &Source, scenario: &Scenario) -> anyhow::Result<ExternalScheduler> {
         let Some((program, args)) = spec.command.split_first() else {
             anyhow::bail!("[scheduler] external.command is empty");
         };
         let command = spec.command.join(" ");
         let mut cmd = Command::new(program);
         cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        if let Base::Dir(dir) = base {
+        if let Some(dir) = source.dir() {
             cmd.current_dir(dir);
         }
         let mut child = cmd.spawn().map_err(|e| anyhow::anyhow!("cannot start external scheduler `{command}`: {e}"))?;
@@ -126,8 +92,7 @@ impl ExternalScheduler {
             name: String::new(),
             broken: None,
         };
-        let hello = json!({"type": "hello", "protocol": PROTOCOL, "scenario": scenario.spec.name});
-        match ext.ask(&hello.to_string(), "hello").map_err(|e| anyhow::anyhow!("{e}"))? {
+        match ext.ask(&Message::hello(&scenario.spec.name).to_line(), "hello").map_err(|e| anyhow::anyhow!("{e}"))? {
             Answer::Ready { name } => ext.name = if name.is_empty() { ext.command.clone() } else { name },
             _ => anyhow::bail!("external scheduler `{}` answered hello with something other than {{\"type\": \"ready\"}}", ext.command),
         }
@@ -155,7 +120,7 @@ impl ExternalScheduler {
             return Err(self.died(n, &short));
         }
         match self.lines.recv_timeout(self.timeout) {
-            Ok(Ok(line)) => serde_json::from_str::<Answer>(&line).map_err(|e| {
+            Ok(Ok(line)) => Answer::from_line(&line).map_err(|e| {
                 PlacementError(format!(
                     "external scheduler `{}` answered message {n} ({short}) with malformed JSON: {} ({e}){}",
                     self.command,
@@ -210,42 +175,7 @@ impl Placement for ExternalScheduler {
     }
 
     fn place(&mut self, req: &PlacementRequest<'_>, fleet: &FleetView<'_>) -> Result<Verdict, PlacementError> {
-        let pools: Vec<serde_json::Value> = req
-            .pools
-            .iter()
-            .map(|&p| {
-                let pool = &fleet.pools[p.index()];
-                json!({
-                    "name": pool.name, "capacity": pool.capacity.as_str(), "accelerator": pool.accelerator.name,
-                    "gpus_per_node": pool.gpus_per_node, "price_per_gpu_hour": pool.price_units as f64 / 1e9,
-                    "headroom": pool.headroom(), "speed": (req.speed)(p),
-                })
-            })
-            .collect();
-        let nodes: Vec<serde_json::Value> = req
-            .pools
-            .iter()
-            .flat_map(|&p| fleet.pools[p.index()].nodes.iter().map(move |&n| (p, n)))
-            .map(|(p, n)| {
-                let node = &fleet.nodes[n.index()];
-                let state = match node.state {
-                    NodeState::Provisioning => "provisioning",
-                    NodeState::Ready => "ready",
-                    NodeState::Draining => "draining",
-                    NodeState::Failed => "failed",
-                    NodeState::Terminated => "terminated",
-                };
-                json!({
-                    "id": n.0, "pool": fleet.pools[p.index()].name, "state": state, "gpus": node.gpus, "free": node.free,
-                    "promised_to_you": node.reserved_for(req.owner), "promised_to_others": node.reserved_for_others(req.owner),
-                })
-            })
-            .collect();
-        let message = json!({
-            "type": "decide", "time_s": req.now.as_secs_f64(),
-            "request": {"id": req.owner.to_string(), "workload": req.traits.name, "gpus": req.gpus, "priority": req.traits.priority, "checkpointed": req.traits.checkpointed},
-            "pools": pools, "nodes": nodes,
-        });
+        let message = Message::Decide(Decide::new(req, fleet));
         let label = format!(
             "decide for {}/{} ({} GPU{}) at {}",
             req.traits.name,
@@ -254,49 +184,9 @@ impl Placement for ExternalScheduler {
             if req.gpus == 1 { "" } else { "s" },
             req.now
         );
-        let answer = self.ask(&message.to_string(), &label)?;
-        let n = format!("{} ({})", self.sent, self.last);
-        let pool_named = |name: &str| req.pools.iter().copied().find(|p| fleet.pools[p.index()].name == name);
-        let node_in = |id: u32| -> Result<NodeId, PlacementError> {
-            let ok = fleet.nodes.get(id as usize).is_some_and(|node| req.pools.contains(&node.pool) && node.is_live());
-            if ok {
-                Ok(NodeId(id))
-            } else {
-                Err(PlacementError(format!(
-                    "external scheduler `{}` answered message {n} with node {id}, which is not a live node of the request's pools",
-                    self.command
-                )))
-            }
-        };
-        Ok(match answer {
-            Answer::Bind { nodes, per_node, why } => Verdict {
-                decision: Decision::Bind { nodes: nodes.into_iter().map(node_in).collect::<Result<_, _>>()?, per_node },
-                why: format!("external: {why}"),
-            },
-            Answer::Provision { pool, reuse, launch, per_node, why } => {
-                let p: PoolId = pool_named(&pool).ok_or_else(|| {
-                    PlacementError(format!(
-                        "external scheduler `{}` answered message {n} with pool `{pool}`, which the request may not use",
-                        self.command
-                    ))
-                })?;
-                Verdict {
-                    decision: Decision::Provision {
-                        pool: p,
-                        reuse: reuse.into_iter().map(node_in).collect::<Result<_, _>>()?,
-                        launch,
-                        per_node,
-                    },
-                    why: format!("external: {why}"),
-                }
-            }
-            Answer::Wait { reason } => Verdict { decision: Decision::Wait(WaitReason::NoCapacity), why: format!("external: {reason}") },
-            Answer::Ready { .. } => {
-                return Err(PlacementError(format!(
-                    "external scheduler `{}` answered message {n} with `ready` instead of a decision",
-                    self.command
-                )));
-            }
+        let answer = self.ask(&message.to_line(), &label)?;
+        answer.into_verdict(req, fleet).map_err(|e| {
+            PlacementError(format!("external scheduler `{}` answered message {} ({}) with {e}", self.command, self.sent, self.last))
         })
     }
 }

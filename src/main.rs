@@ -1,8 +1,10 @@
 //! `twin`: a digital twin of AI compute fabrics.
 //!
-//! A thin command line over the library crates: `twin-sim` runs scenarios,
+//! A thin command line over the library crates: `twin-inputs` loads a
+//! scenario and what it names, `twin-sim` runs it,
 //! `twin-export` writes their results. This file parses flags and maps
 //! outcomes to exit codes; each command lives in its own module.
+#![forbid(unsafe_code)]
 
 /// Writes to stdout; a closed pipe (`twin ... | head`) ends the program quietly.
 pub fn emit(text: &str) {
@@ -30,7 +32,7 @@ macro_rules! outln {
 mod args;
 mod bench;
 mod external;
-mod library;
+mod load;
 mod pod_trace;
 mod policies;
 mod progress;

@@ -2,15 +2,13 @@
 //! profile filling the trace's nodes with its pods.
 
 use crate::args::{Format, RunArgs, TableFormats};
-use crate::policies::Base;
-use anyhow::{Context, bail};
+use rayon::prelude::*;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use twin_inputs::Loaded;
 use twin_scheduler::experiment::{FillOptions, FillPoint, FillReport, fill};
-use twin_scheduler::openb::{self, PodTrace};
+use twin_scheduler::openb::PodTrace;
 use twin_scheduler::{BUILTIN_PROFILES, Profile};
-use twin_sim::scenario::Scenario;
 use twin_sim::scenario::spec::{PodTraceSpec, ProfileChoice};
 
 /// What a pod-trace run prints as JSON and writes as `summary.json`.
@@ -36,43 +34,6 @@ struct ProfileSummary<'a> {
     end: Option<&'a FillPoint>,
 }
 
-/// Resolves a path written in the scenario: beside the file, or for a
-/// built-in scenario as if it sat in `scenarios/` of the current folder (a checkout).
-pub(crate) fn resolve(base: &Base, name: &str) -> PathBuf {
-    match base {
-        Base::Dir(dir) => dir.join(name),
-        Base::BuiltIn => Path::new("scenarios").join(name),
-    }
-}
-
-fn read(base: &Base, name: &str, what: &str, scenario: &Scenario) -> anyhow::Result<(String, String)> {
-    let path = resolve(base, name);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "cannot read the {what} file {} (pod_trace.{what} = \"{name}\" in {}); paths are relative to the scenario file{}",
-            path.display(),
-            scenario.origin,
-            if matches!(base, Base::BuiltIn) { " (for a built-in scenario, to scenarios/ of the current folder)" } else { "" }
-        )
-    })?;
-    Ok((path.display().to_string(), text))
-}
-
-/// Reads the trace a pod-trace spec names.
-fn load(base: &Base, spec: &PodTraceSpec, scenario: &Scenario) -> anyhow::Result<PodTrace> {
-    let (nodes_origin, nodes_text) = read(base, &spec.nodes, "nodes", scenario)?;
-    let (pods_origin, pods_text) = read(base, &spec.pods, "pods", scenario)?;
-    let nodes = openb::parse_nodes(&nodes_origin, &nodes_text)?;
-    let pods = openb::parse_pods(&pods_origin, &pods_text)?;
-    if nodes.is_empty() || nodes.iter().all(|n| n.shape.gpus == 0) {
-        bail!("{nodes_origin} has no GPU nodes");
-    }
-    if !pods.iter().any(|p| p.gpu_milli() > 0) {
-        bail!("{pods_origin} has no pods that ask for GPUs: nothing would fill the cluster");
-    }
-    Ok(PodTrace { nodes, pods })
-}
-
 fn profiles(spec: &PodTraceSpec) -> anyhow::Result<Vec<Profile>> {
     if spec.profiles.is_empty() {
         return BUILTIN_PROFILES.iter().map(|(n, _, _)| Profile::builtin(n).map_err(Into::into)).collect();
@@ -88,21 +49,14 @@ fn profiles(spec: &PodTraceSpec) -> anyhow::Result<Vec<Profile>> {
 }
 
 /// Runs the experiment and reports it.
-pub fn run(a: &RunArgs, scenario: &Scenario, text: &str, base: &Base, spec: &PodTraceSpec) -> anyhow::Result<ExitCode> {
-    let trace = load(base, spec, scenario)?;
+pub fn run(a: &RunArgs, loaded: &Loaded, trace: &PodTrace) -> anyhow::Result<ExitCode> {
+    let scenario = &loaded.scenario;
+    let spec = scenario.spec.pod_trace.as_ref().expect("a pod-trace scenario");
     let seed = a.seed.unwrap_or(scenario.spec.seed);
     let opts = FillOptions { fill_to: spec.fill_to, report_every: spec.report_every, seed };
-    // Profiles run side by side; each result depends only on its inputs.
-    let reports: Vec<FillReport> = std::thread::scope(|s| {
-        let handles: Vec<_> = profiles(spec)?
-            .into_iter()
-            .map(|mut p| {
-                let trace = &trace;
-                s.spawn(move || fill(&trace.nodes, &trace.pods, &mut p, &opts))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().map_err(|_| anyhow::anyhow!("a profile's fill panicked"))).collect::<anyhow::Result<Vec<_>>>()
-    })?;
+    // Profiles run side by side; each result depends only on its inputs,
+    // and results come back in the profiles' order.
+    let reports: Vec<FillReport> = profiles(spec)?.into_par_iter().map(|mut p| fill(&trace.nodes, &trace.pods, &mut p, &opts)).collect();
     let gpus: u64 = trace.nodes.iter().map(|n| u64::from(n.shape.gpus)).sum();
     let demand: u64 = trace.pods.iter().map(|p| u64::from(p.gpu_milli())).sum();
     let summary = FillSummary {
@@ -125,7 +79,7 @@ pub fn run(a: &RunArgs, scenario: &Scenario, text: &str, base: &Base, spec: &Pod
     let json = serde_json::to_vec_pretty(&summary)?;
     if let Some(dir) = &a.out {
         let formats = twin_export::Formats { parquet: a.tables != TableFormats::Csv, csv: a.tables != TableFormats::Parquet };
-        let files = twin_export::write_fill(dir, &json, &reports, text, formats)?;
+        let files = twin_export::write_fill(dir, &json, &reports, &loaded.text, formats)?;
         eprintln!("wrote {} files to {}", files.len(), dir.display());
     }
     match a.format {

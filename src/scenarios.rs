@@ -1,9 +1,9 @@
 //! `twin scenarios`: the built-in library, one line each.
 
 use crate::args::ScenariosArgs;
-use crate::library::{self, SCENARIOS};
 use anyhow::bail;
 use std::process::ExitCode;
+use twin_inputs::library::{self, SCENARIOS};
 use twin_sim::scenario::Scenario;
 
 pub fn list(a: ScenariosArgs) -> anyhow::Result<ExitCode> {

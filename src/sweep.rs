@@ -9,7 +9,6 @@ use serde_json::json;
 use std::process::ExitCode;
 use std::time::Instant;
 use twin_export::columns::{Values, write_columns};
-use twin_sim::scenario::Scenario;
 use twin_sweep::engine::Engine;
 use twin_sweep::gpu::GpuBackend;
 use twin_sweep::grid::{self, Axis};
@@ -36,16 +35,11 @@ fn engine(backend: SweepBackend, threads: usize) -> anyhow::Result<Engine> {
 
 /// `twin sweep`.
 pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
-    let name = a.scenario.as_deref().unwrap_or(crate::library::DEFAULT);
-    let (origin, text, base) = crate::run::load(name)?;
-    let mut scenario = match Scenario::from_toml(&text, &origin) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(crate::EXIT_BAD_INPUT));
-        }
+    let loaded = match crate::load::scenario(a.scenario.as_deref())? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
     };
-    crate::trace::attach_all(&mut scenario, &base)?;
+    let scenario = &loaded.scenario;
     let step = twin_sim::scenario::duration::parse_duration(&a.step).map_err(|e| anyhow::anyhow!("--step `{}`: {e}", a.step))?;
     let baseline = Baseline::from_scenario(&scenario, a.service.as_deref(), step)?;
     if !baseline.left_out.is_empty() {

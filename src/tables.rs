@@ -5,106 +5,18 @@
 use crate::args::{TraceImportArgs, TraceInfoArgs};
 use anyhow::{Context, bail};
 use serde_json::json;
-use std::path::Path;
 use std::process::ExitCode;
-use twin_replay::jobs::{self, JobFormat, JobTrace};
-use twin_replay::nodes::{self, NodeList};
-use twin_replay::prices::{self, AdvisorEntry, PriceFormat, PriceHistory, Prices};
+use twin_inputs::trace_file::Table;
+use twin_replay::ReadReport;
 use twin_replay::timefmt::format_ns;
-use twin_replay::{ReadOptions, ReadReport};
-
-/// A table that is not telemetry.
-enum Table {
-    Prices(PriceHistory),
-    Advisor(Vec<AdvisorEntry>),
-    Jobs(JobTrace),
-    Nodes(NodeList),
-}
-
-/// Whether `format` (or, for `auto`, the file's first line) names a price or job format.
-pub fn is_table(path: &Path, format: &str) -> bool {
-    if PriceFormat::from_name(format).is_some() || JobFormat::from_name(format).is_some() || format == nodes::FORMAT {
-        return true;
-    }
-    if format != "auto" || crate::trace::is_parquet(path, format) {
-        return false;
-    }
-    let Ok(bytes) = std::fs::read(path) else { return false };
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 10)]).into_owned();
-    twin_replay::Format::detect(&head).is_none()
-        && (prices::detect(&head).is_some() || jobs::detect(head.lines().next().unwrap_or("")).is_some() || nodes::detect(&head))
-}
-
-/// Which table a canonical Parquet file holds, from its columns alone; `None` for telemetry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ParquetKind {
-    Prices,
-    Advisor,
-    Jobs,
-    Nodes,
-}
-
-fn parquet_kind(path: &Path) -> Option<ParquetKind> {
-    if !crate::trace::is_parquet(path, "auto") {
-        return None;
-    }
-    let columns = twin_replay::parquet::columns_of(path).ok()?;
-    let has = |c: &str| columns.iter().any(|x| x == c);
-    if has("price_per_hour") {
-        Some(ParquetKind::Prices)
-    } else if has("band") {
-        Some(ParquetKind::Advisor)
-    } else if has("submit_ns") {
-        Some(ParquetKind::Jobs)
-    } else if has("memory_mib") && has("gpu_model") {
-        Some(ParquetKind::Nodes)
-    } else {
-        None
-    }
-}
-
-fn read(path: &Path, format: &str, strict: bool) -> anyhow::Result<(Table, Option<ReadReport>)> {
-    let opts = ReadOptions { strict, ..ReadOptions::default() };
-    match parquet_kind(path) {
-        Some(ParquetKind::Prices) => return Ok((Table::Prices(prices::read_parquet(path)?), None)),
-        Some(ParquetKind::Advisor) => return Ok((Table::Advisor(prices::read_advisor_parquet(path)?), None)),
-        Some(ParquetKind::Jobs) => return Ok((Table::Jobs(jobs::read_parquet(path)?), None)),
-        Some(ParquetKind::Nodes) => return Ok((Table::Nodes(nodes::read_parquet(path)?), None)),
-        None => {}
-    }
-    if format == nodes::FORMAT {
-        let (l, r) = nodes::read_file(path, &opts)?;
-        return Ok((Table::Nodes(l), Some(r)));
-    }
-    if let Some(f) = JobFormat::from_name(format) {
-        let (t, r) = jobs::read_file(path, Some(f), &opts)?;
-        return Ok((Table::Jobs(t), Some(r)));
-    }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    if format == "auto" && nodes::detect(&text) {
-        let (l, r) = nodes::read(&text, &path.display().to_string(), &opts)?;
-        return Ok((Table::Nodes(l), Some(r)));
-    }
-    let price_format = PriceFormat::from_name(format).or_else(|| prices::detect(&text));
-    if let Some(f) = price_format {
-        let (p, r) = prices::read(&text, &path.display().to_string(), Some(f), &opts)?;
-        let table = match p {
-            Prices::History(h) => Table::Prices(h),
-            Prices::Advisor(a) => Table::Advisor(a),
-        };
-        return Ok((table, Some(r)));
-    }
-    let (t, r) = jobs::read(&text, &path.display().to_string(), None, &opts)?;
-    Ok((Table::Jobs(t), Some(r)))
-}
+use twin_replay::{jobs, nodes, prices};
 
 /// `twin trace import` of a price history, Spot Advisor data, a job trace or a node list.
-pub fn import(a: &TraceImportArgs) -> anyhow::Result<ExitCode> {
-    let (table, report) = read(&a.read.file, &a.read.format, a.read.strict)?;
-    if let Some(r) = &report {
+pub fn import(a: &TraceImportArgs, table: &Table, report: Option<&ReadReport>) -> anyhow::Result<ExitCode> {
+    if let Some(r) = report {
         eprintln!("{}: {r}", a.read.file.display());
     }
-    let (rows, what) = match &table {
+    let (rows, what) = match table {
         Table::Prices(h) => (h.len(), "price points"),
         Table::Advisor(e) => (e.len(), "Spot Advisor entries"),
         Table::Jobs(j) => (j.len(), "jobs"),
@@ -113,7 +25,7 @@ pub fn import(a: &TraceImportArgs) -> anyhow::Result<ExitCode> {
     if rows == 0 {
         bail!("{}: nothing to write", a.read.file.display());
     }
-    match &table {
+    match table {
         Table::Prices(h) => prices::write_parquet(h, &a.out),
         Table::Advisor(e) => prices::write_advisor_parquet(e, &a.out),
         Table::Jobs(j) => jobs::write_parquet(j, &a.out),
@@ -190,18 +102,17 @@ fn summary(table: &Table) -> serde_json::Value {
 }
 
 /// `twin trace info` of a price history, Spot Advisor data, a job trace or a node list.
-pub fn info(a: &TraceInfoArgs) -> anyhow::Result<ExitCode> {
-    let (table, report) = read(&a.read.file, &a.read.format, a.read.strict)?;
-    let s = summary(&table);
+pub fn info(a: &TraceInfoArgs, table: &Table, report: Option<&ReadReport>) -> anyhow::Result<ExitCode> {
+    let s = summary(table);
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(ExitCode::SUCCESS);
     }
     outln!("{}", a.read.file.display());
-    if let Some(r) = &report {
+    if let Some(r) = report {
         outln!("read: {r}");
     }
-    match &table {
+    match table {
         Table::Prices(_) => {
             outln!(
                 "{} price points · {} → {} · {} instance types in {} locations",
@@ -268,9 +179,4 @@ pub fn info(a: &TraceInfoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Whether a Parquet file is one of these tables rather than telemetry (read from its footer).
-pub fn parquet_is_table(path: &Path) -> bool {
-    parquet_kind(path).is_some()
 }

@@ -5,33 +5,26 @@ use crate::args::{TraceImportArgs, TraceInfoArgs, TraceReadArgs};
 use anyhow::{Context, bail};
 use serde_json::json;
 use std::process::ExitCode;
+use twin_inputs::trace_file::TraceFile;
 use twin_replay::energy;
 use twin_replay::phases::{self, PhaseOptions};
 use twin_replay::timefmt::format_ns;
-use twin_replay::{Field, Format, ReadOptions, ReadReport, Telemetry};
-use twin_sim::fleet::RecordedUsage;
+use twin_replay::{Field, ReadOptions, Telemetry};
 
-/// Reads the file the arguments name: text in a telemetry format, or Parquet.
-fn load(a: &TraceReadArgs) -> anyhow::Result<(Telemetry, Option<ReadReport>)> {
-    if a.file.extension().is_some_and(|e| e == "parquet") {
-        return Ok((twin_replay::parquet::read(&a.file)?, None));
-    }
-    let Some(format) = Format::from_name(&a.format) else {
-        bail!("unknown format `{}` (formats: {})", a.format, Format::NAMES);
-    };
+/// Reads the file the arguments name: telemetry or a table, text or Parquet.
+fn open(a: &TraceReadArgs) -> anyhow::Result<TraceFile> {
     let interval = twin_sim::scenario::duration::parse_duration(&a.scrape_interval)
         .map_err(|e| anyhow::anyhow!("--scrape-interval `{}`: {e}", a.scrape_interval))?;
     let opts = ReadOptions { strict: a.strict, scrape_interval_ns: interval.as_nanos().min(i64::MAX as u64) as i64 };
-    let (t, report) = twin_replay::read_file(&a.file, format, &opts)?;
-    Ok((t, Some(report)))
+    Ok(twin_inputs::trace_file::open(&a.file, &a.format, &opts)?)
 }
 
 /// `twin trace import`.
 pub fn import(a: TraceImportArgs) -> anyhow::Result<ExitCode> {
-    if crate::tables::is_table(&a.read.file, &a.read.format) || crate::tables::parquet_is_table(&a.read.file) {
-        return crate::tables::import(&a);
-    }
-    let (t, report) = load(&a.read)?;
+    let (t, report) = match open(&a.read)? {
+        TraceFile::Table(table, report) => return crate::tables::import(&a, &table, report.as_ref()),
+        TraceFile::Telemetry(t, report) => (t, report),
+    };
     if let Some(r) = &report {
         eprintln!("{}: {r}", a.read.file.display());
     }
@@ -122,10 +115,10 @@ fn num(v: &serde_json::Value, unit: &str) -> String {
 
 /// `twin trace info`.
 pub fn info(a: TraceInfoArgs) -> anyhow::Result<ExitCode> {
-    if crate::tables::is_table(&a.read.file, &a.read.format) || crate::tables::parquet_is_table(&a.read.file) {
-        return crate::tables::info(&a);
-    }
-    let (t, report) = load(&a.read)?;
+    let (t, report) = match open(&a.read)? {
+        TraceFile::Table(table, report) => return crate::tables::info(&a, &table, report.as_ref()),
+        TraceFile::Telemetry(t, report) => (t, report),
+    };
     let s = summary(&t);
     if a.json {
         let mut s = s;
@@ -213,37 +206,6 @@ pub fn info(a: TraceInfoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads the request traces a scenario's services replay and attaches them,
-/// so the model (which does no I/O) can replay them.
-pub fn attach_request_traces(scenario: &mut twin_sim::scenario::Scenario, base: &crate::policies::Base) -> anyhow::Result<()> {
-    for (file, format) in scenario.trace_files() {
-        let path = crate::pod_trace::resolve(base, &file);
-        let (log, report) = match twin_replay::requests::read_file(&path, &format, &ReadOptions::default()) {
-            Ok(read) => read,
-            Err(twin_replay::ReplayError::Io { source, .. }) => bail!(
-                "cannot read the request trace {} (arrivals.trace.file = \"{file}\" in {}): {source}; paths are relative to the scenario file{}",
-                path.display(),
-                scenario.origin,
-                if matches!(base, crate::policies::Base::BuiltIn) {
-                    " (for a built-in scenario, to scenarios/ of the current folder)"
-                } else {
-                    ""
-                }
-            ),
-            Err(e) => return Err(e.into()),
-        };
-        if report.skipped > 0 || report.non_monotonic > 0 {
-            eprintln!("{}: {report}", path.display());
-        }
-        if log.is_empty() {
-            bail!("{}: the request trace has no requests", path.display());
-        }
-        scenario
-            .attach_trace(&file, twin_sim::workload::RequestTrace { offsets_ns: log.offsets_ns, prompt: log.prompt, output: log.output });
-    }
-    Ok(())
-}
-
 /// Synthetic recordings start at 2027-01-15 08:00 UTC.
 const SYNTH_EPOCH_NS: i64 = 1_800_000_000_000_000_000;
 
@@ -284,204 +246,6 @@ pub fn synth(a: crate::args::TraceSynthArgs) -> anyhow::Result<ExitCode> {
     twin_replay::parquet::write(&t, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     outln!("wrote {} rows, {} GPU(s), {} of samples every {}, to {}", t.len(), a.gpus, a.span, a.interval, a.out.display());
     Ok(ExitCode::SUCCESS)
-}
-
-/// Whether a file a scenario or command names with `format` is Parquet:
-/// `parquet`, or `auto` with a `.parquet` extension.
-pub fn is_parquet(path: &std::path::Path, format: &str) -> bool {
-    format == "parquet" || (format == "auto" && path.extension().is_some_and(|e| e == "parquet"))
-}
-
-/// Reads a telemetry recording in a text format (`auto` or a format's name).
-fn read_text_telemetry(path: &std::path::Path, format: &str) -> anyhow::Result<(Telemetry, ReadReport)> {
-    let Some(f) = Format::from_name(format) else {
-        bail!("unknown telemetry format `{format}` (formats: {}, parquet)", Format::NAMES);
-    };
-    Ok(twin_replay::read_file(path, f, &ReadOptions::default())?)
-}
-
-/// Reads and attaches everything a scenario names beyond itself: request
-/// traces, telemetry recordings, price histories, Spot Advisor bands and job traces.
-pub fn attach_all(scenario: &mut twin_sim::scenario::Scenario, base: &crate::policies::Base) -> anyhow::Result<()> {
-    attach_request_traces(scenario, base)?;
-    attach_recordings(scenario, base)?;
-    attach_price_histories(scenario, base)?;
-    attach_advisor_bands(scenario, base)?;
-    attach_job_traces(scenario, base)
-}
-
-/// Reads the telemetry recordings a scenario's pools replay and attaches them.
-pub fn attach_recordings(scenario: &mut twin_sim::scenario::Scenario, base: &crate::policies::Base) -> anyhow::Result<()> {
-    for (file, format) in scenario.telemetry_files() {
-        let path = scenario_file(base, &file, "pools.telemetry.file", &scenario.origin)?;
-        let usable = |rows: usize, util: &[f64]| -> anyhow::Result<()> {
-            if rows == 0 {
-                bail!("{}: the recording has no samples", path.display());
-            }
-            if util.iter().all(|v| v.is_nan()) {
-                bail!(
-                    "{}: the recording has no GPU utilisation, which decides busy and idle (nvidia-smi: add `utilization.gpu` to --query-gpu)",
-                    path.display()
-                );
-            }
-            Ok(())
-        };
-        let usage = if is_parquet(&path, &format) {
-            // Only the columns the model needs.
-            let rows = twin_replay::parquet::read_usage(&path)?;
-            usable(rows.time_ns.len(), &rows.util_pct)?;
-            RecordedUsage::from_columns(&rows.gpu, &rows.time_ns, &rows.util_pct, &rows.power_w)
-        } else {
-            let (t, r) = read_text_telemetry(&path, &format)?;
-            if r.skipped > 0 || r.non_monotonic > 0 || r.truncated_last_line {
-                eprintln!("{}: {r}", path.display());
-            }
-            usable(t.len(), t.column(Field::UtilGpu))?;
-            RecordedUsage::from_columns(&t.gpu, &t.time_ns, t.column(Field::UtilGpu), t.column(Field::Power))
-        };
-        scenario.attach_recording(&file, usage);
-    }
-    Ok(())
-}
-
-/// Where a file named in a scenario is, or an error naming the field and the fix.
-fn scenario_file(base: &crate::policies::Base, file: &str, field: &str, origin: &str) -> anyhow::Result<std::path::PathBuf> {
-    let path = crate::pod_trace::resolve(base, file);
-    if !path.is_file() {
-        bail!(
-            "cannot read {} ({field} = \"{file}\" in {origin}): no such file; paths are relative to the scenario file{}",
-            path.display(),
-            if matches!(base, crate::policies::Base::BuiltIn) {
-                " (for a built-in scenario, to scenarios/ of the current folder)"
-            } else {
-                ""
-            }
-        );
-    }
-    Ok(path)
-}
-
-/// Reads the price histories a scenario's pools replay and attaches each as
-/// the price table it becomes from its start date.
-pub fn attach_price_histories(scenario: &mut twin_sim::scenario::Scenario, base: &crate::policies::Base) -> anyhow::Result<()> {
-    use twin_replay::prices::{self, Capacity, PriceFormat, Prices};
-    use twin_sim::scenario::spec::{PricePoint, PriceTableSpec};
-    for (pool, h) in scenario.price_history_files() {
-        let path = scenario_file(base, &h.file, &format!("pools `{pool}` price.history.file"), &scenario.origin)?;
-        let history = if is_parquet(&path, &h.format) {
-            prices::read_parquet(&path)?
-        } else {
-            let format = if h.format == "auto" { None } else { PriceFormat::from_name(&h.format) };
-            let (read, report) = prices::read_file(&path, format, &ReadOptions::default())?;
-            if report.skipped > 0 {
-                eprintln!("{}: {report}", path.display());
-            }
-            match read {
-                Prices::History(history) => history,
-                Prices::Advisor(_) => bail!(
-                    "{}: this is Spot Advisor data (interruption bands), not a price history; name it in `interruption.band`",
-                    path.display()
-                ),
-            }
-        };
-        let spec = scenario.spec.pools.iter().find(|p| p.name == pool).expect("the pool named it");
-        let instance = h.instance_type.clone().unwrap_or_else(|| spec.node_type.clone());
-        let location = h.location.clone().unwrap_or_else(|| if spec.zone.is_empty() { spec.region.clone() } else { spec.zone.clone() });
-        let capacity = if h.capacity == "on-demand" { Capacity::OnDemand } else { Capacity::Spot };
-        let series =
-            history.series(&instance, &location, capacity).map_err(|e| anyhow::anyhow!("{}: pool `{pool}`: {e}", path.display()))?;
-        let start = twin_sim::time::parse_date_ns(&h.start).expect("checked by validation");
-        let table = history_table(&series, start, h.speed).ok_or_else(|| {
-            let first = series.first().map_or(String::new(), |p| format_ns(p.0));
-            anyhow::anyhow!(
-                "{}: pool `{pool}`: no {} price for {instance} in {location} on or before {} (the history starts {first}); set `start` to a later date",
-                path.display(),
-                h.capacity,
-                h.start
-            )
-        })?;
-        scenario.attach_price_history(
-            &pool,
-            PriceTableSpec {
-                points: table
-                    .into_iter()
-                    .map(|(at, price)| PricePoint { at: twin_sim::scenario::Dur(twin_sim::time::SimDuration(at)), price })
-                    .collect(),
-                repeat_every: None,
-            },
-        );
-    }
-    Ok(())
-}
-
-/// Looks up the Spot Advisor band of each pool whose interruptions name advisor data.
-pub fn attach_advisor_bands(scenario: &mut twin_sim::scenario::Scenario, base: &crate::policies::Base) -> anyhow::Result<()> {
-    use twin_replay::prices::{self, Prices};
-    for (pool, a) in scenario.advisor_files() {
-        let path = scenario_file(base, &a.file, &format!("pools `{pool}` interruption.advisor.file"), &scenario.origin)?;
-        let (read, _) = prices::read_file(&path, None, &ReadOptions::default())?;
-        let Prices::Advisor(entries) = read else {
-            bail!("{}: this is a price history, not Spot Advisor data; name it in `price = {{ history = ... }}`", path.display());
-        };
-        let spec = scenario.spec.pools.iter().find(|p| p.name == pool).expect("the pool named it");
-        let instance = a.instance_type.clone().unwrap_or_else(|| spec.node_type.clone());
-        let region = a.region.clone().unwrap_or_else(|| spec.region.clone());
-        let entry = prices::advisor_band(&entries, &region, &instance).ok_or_else(|| {
-            let types = prices::close_matches(&instance, entries.iter().map(|e| e.instance_type.as_str()));
-            let regions = prices::close_matches(&region, entries.iter().map(|e| e.region.as_str()));
-            anyhow::anyhow!(
-                "{}: pool `{pool}`: no Spot Advisor entry for {instance} in {region}{}{}",
-                path.display(),
-                if types.is_empty() { String::new() } else { format!("; instance types like it: {}", types.join(", ")) },
-                if regions.is_empty() { String::new() } else { format!("; regions like it: {}", regions.join(", ")) }
-            )
-        })?;
-        let label = prices::BAND_LABELS.get(entry.band as usize).copied().unwrap_or(">20%");
-        scenario.attach_advisor_band(&pool, label);
-    }
-    Ok(())
-}
-
-/// The change points of `series` (Unix ns, price) from `start_ns` on, as
-/// (simulated ns, price) with the price holding at the start first; `None`
-/// when no price holds at the start.
-fn history_table(series: &[(i64, f64)], start_ns: i64, speed: f64) -> Option<Vec<(u64, f64)>> {
-    let before = series.iter().rposition(|p| p.0 <= start_ns)?;
-    let mut out = vec![(0, series[before].1)];
-    for &(t, price) in &series[before + 1..] {
-        out.push((((t - start_ns) as f64 / speed).round() as u64, price));
-    }
-    Some(out)
-}
-
-/// Reads the job traces a scenario replays and attaches them.
-pub fn attach_job_traces(scenario: &mut twin_sim::scenario::Scenario, base: &crate::policies::Base) -> anyhow::Result<()> {
-    use twin_replay::jobs::{self, JobFormat};
-    for (name, file, format) in scenario.job_trace_files() {
-        let path = scenario_file(base, &file, &format!("job_traces `{name}` file"), &scenario.origin)?;
-        let trace = if is_parquet(&path, &format) {
-            jobs::read_parquet(&path)?
-        } else {
-            let f = if format == "auto" { None } else { JobFormat::from_name(&format) };
-            let (trace, report) = jobs::read_file(&path, f, &ReadOptions::default())?;
-            if report.skipped > 0 {
-                eprintln!("{}: {report}", path.display());
-            }
-            trace
-        };
-        let jobs = trace
-            .jobs
-            .iter()
-            .map(|j| twin_sim::workload::TraceJob {
-                name: j.name.clone(),
-                submit_ns: j.submit_ns.max(0) as u64,
-                gpus: j.gpus.max(1),
-                duration_ns: j.duration_ns.max(0) as u64,
-            })
-            .collect();
-        scenario.attach_job_trace(&name, jobs);
-    }
-    Ok(())
 }
 
 /// Arrival offsets (ns) of `spec`'s generator over `span_ns`, from a named stream of `seed`.

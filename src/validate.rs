@@ -52,7 +52,6 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
 /// Compiles the scenario's Rego policies, as `twin run` will; what is wrong, if anything.
 fn policy_problem(path: &std::path::Path, s: &Scenario) -> Option<String> {
     let spec = s.spec.policies.as_ref()?;
-    let dir =
-        path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| std::path::PathBuf::from("."), std::path::Path::to_path_buf);
-    crate::policies::load(&crate::policies::Base::Dir(dir), spec).err().map(|e| format!("{e:#}"))
+    let source = twin_inputs::Source::of_file(path);
+    twin_inputs::PolicySources::read(&source, spec).and_then(|p| p.compile()).err().map(|e| format!("{e:#}"))
 }

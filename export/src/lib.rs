@@ -20,6 +20,7 @@
 //! A pod-trace experiment ([`write_fill`]) writes `summary.json`,
 //! `scenario.toml` and `fragmentation.{parquet,csv}`: one row per profile and
 //! point of the fill.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod atomic;

@@ -28,6 +28,7 @@
 //! let v = p.evaluate(twin_policy::Point::Placement, &input).unwrap();
 //! assert_eq!(v[0].rule, "critical-not-on-spot");
 //! ```
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod tests_runner;

@@ -37,7 +37,7 @@ pub fn render(s: &Summary) -> String {
         |m: &std::collections::BTreeMap<String, f64>| m.iter().map(|(k, v)| format!("{k} {}", money(*v))).collect::<Vec<_>>().join(" · ");
     let _ = writeln!(out, "by capacity: {}", by(&c.by_capacity_type));
     let _ = writeln!(out, "by team:     {}", by(&c.by_team));
-    let _ = writeln!(out, "energy:      {} kWh (IT)", thousands(s.energy_kwh, 1));
+    let _ = writeln!(out, "energy:      {} (IT)", energy(s.energy_kwh));
 
     if !s.services.is_empty() {
         let _ = writeln!(out, "\nSERVICES");
@@ -135,7 +135,7 @@ pub fn render(s: &Summary) -> String {
         );
         let _ = writeln!(
             out,
-            "work done {} H100-h · lost {} H100-h in {} preemptions · mean completion {:.1} h · mean queued {:.1} h",
+            "work done {} H100-equivalent hours · lost {} in {} preemptions · mean completion {:.1} h · mean queued {:.1} h",
             thousands(j.done_gpu_hours, 1),
             thousands(j.lost_gpu_hours, 1),
             j.preemptions,
@@ -206,16 +206,33 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(out, "\nINTERRUPTIONS");
     let _ = writeln!(
         out,
-        "{} notices · {} reclaims · {} failures · {} replicas lost · {} requests retried · {} gangs preempted ({} H100-h lost)",
+        "{} notices · {} reclaims · {} failures · {} replicas lost · {} requests retried · {} gangs preempted{}",
         i.notices,
         i.reclaims,
         i.failures,
         i.replicas_lost,
         i.requests_retried,
         i.jobs_preempted,
-        thousands(i.lost_gpu_hours, 1)
+        if i.jobs_preempted > 0 || i.lost_gpu_hours > 0.0 {
+            format!(" (training work lost: {} H100-equivalent hours)", thousands(i.lost_gpu_hours, 1))
+        } else {
+            String::new()
+        }
     );
     out
+}
+
+/// Energy with a unit that shows it: kWh from 1 kWh up, Wh below (a
+/// workstation's few minutes are tens of Wh, not "0.0 kWh").
+fn energy(kwh: f64) -> String {
+    let wh = kwh * 1000.0;
+    if kwh >= 1.0 {
+        format!("{} kWh", thousands(kwh, 1))
+    } else if wh >= 10.0 || wh == 0.0 {
+        format!("{wh:.0} Wh")
+    } else {
+        format!("{wh:.2} Wh")
+    }
 }
 
 /// A plain text table: first column left-aligned, the rest right-aligned.
@@ -295,6 +312,14 @@ mod tests {
         assert_eq!(thousands(-1_000.0, 0), "-1,000");
         assert_eq!(thousands(999.0, 1), "999.0");
         assert_eq!(thousands(-0.001, 2), "0.00");
+    }
+
+    #[test]
+    fn small_energies_are_shown_in_watt_hours() {
+        assert_eq!(energy(0.026), "26 Wh");
+        assert_eq!(energy(0.0041), "4.10 Wh");
+        assert_eq!(energy(0.0), "0 Wh");
+        assert_eq!(energy(1_234.56), "1,234.6 kWh");
     }
 
     #[test]

@@ -9,15 +9,8 @@ use std::process::Command;
 /// the spot pool's price at every sample is GCP's recorded price then.
 #[test]
 fn helios_demand_and_gcp_spot_prices_drive_the_run() {
-    let data = crate::root().join("../shared/data");
-    let (helios, gcp) = (
-        data.join("job_traces/helios_earth_vc6YE_cluster_sequence_1min_2020-05-01_to_14.csv"),
-        data.join("spot_prices/gcp_gpu_vm_ondemand_spot_price_changes_2022-2026.csv"),
-    );
-    if !helios.is_file() || !gcp.is_file() {
-        eprintln!("skipped: ../shared/data is not beside this checkout");
-        return;
-    }
+    let Some(helios) = crate::shared_data("job_traces/helios_earth_vc6YE_cluster_sequence_1min_2020-05-01_to_14.csv") else { return };
+    let Some(gcp) = crate::shared_data("spot_prices/gcp_gpu_vm_ondemand_spot_price_changes_2022-2026.csv") else { return };
     let dir = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_twin"))
         .current_dir(crate::root())
@@ -75,10 +68,7 @@ fn helios_demand_and_gcp_spot_prices_drive_the_run() {
 /// file lacks, stops the run with the reason and the fix.
 #[test]
 fn a_price_history_that_cannot_be_replayed_says_why() {
-    let gcp = crate::root().join("../shared/data/spot_prices/gcp_gpu_vm_ondemand_spot_price_changes_2022-2026.csv");
-    if !gcp.is_file() {
-        return;
-    }
+    let Some(gcp) = crate::shared_data("spot_prices/gcp_gpu_vm_ondemand_spot_price_changes_2022-2026.csv") else { return };
     let dir = tempfile::tempdir().unwrap();
     let scenario = |location: &str, start: &str| {
         format!(
@@ -113,10 +103,7 @@ price = {{ history = {{ file = "{}", instance_type = "a3-highgpu-8g", location =
 /// its hazard; an instance type the data lacks is named with those like it.
 #[test]
 fn spot_advisor_data_sets_a_pools_interruption_hazard() {
-    let advisor = crate::root().join("../shared/data/spot_prices/aws_spot_advisor_gpu_linux_2021_2025.csv");
-    if !advisor.is_file() {
-        return;
-    }
+    let Some(advisor) = crate::shared_data("spot_prices/aws_spot_advisor_gpu_linux_2021_2025.csv") else { return };
     // The newest p4d.24xlarge entry for us-east-1, read here from the CSV.
     let text = std::fs::read_to_string(&advisor).unwrap();
     let newest = text
@@ -170,7 +157,6 @@ interruption = {{ advisor = {{ file = "{}", instance_type = "{instance}" }} }}
 /// the Parquet they write reads back to the same table.
 #[test]
 fn price_and_job_tables_import_to_parquet_and_read_back() {
-    let data = crate::root().join("../shared/data");
     let files = [
         ("spot_prices/gcp_gpu_vm_ondemand_spot_price_changes_2022-2026.csv", "rows", 32_981),
         ("spot_prices/aws_spot_advisor_gpu_linux_2021_2025.csv", "rows", 1_144),
@@ -181,10 +167,7 @@ fn price_and_job_tables_import_to_parquet_and_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let twin = env!("CARGO_BIN_EXE_twin");
     for (i, (file, key, n)) in files.iter().enumerate() {
-        let src = data.join(file);
-        if !src.is_file() {
-            return;
-        }
+        let Some(src) = crate::shared_data(file) else { return };
         let out = dir.path().join(format!("{i}.parquet"));
         let o = Command::new(twin).args(["trace", "import"]).arg(&src).arg("--out").arg(&out).output().unwrap();
         assert!(o.status.success(), "{file}: {}", String::from_utf8_lossy(&o.stderr));
@@ -196,6 +179,7 @@ fn price_and_job_tables_import_to_parquet_and_read_back() {
         }
     }
     // A GCP history as Parquet replays in a scenario like the CSV.
+    let data = crate::root().join("../shared/data");
     let gcp = data.join(files[0].0);
     let base = std::fs::read_to_string(crate::root().join("scenarios/helios-replay.toml")).unwrap();
     let csv_path = "../../shared/data/spot_prices/gcp_gpu_vm_ondemand_spot_price_changes_2022-2026.csv";

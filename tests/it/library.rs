@@ -14,43 +14,41 @@ fn every_scenario_file_checks_and_runs_with_consistent_totals() {
             scope.spawn(move || {
                 let text = std::fs::read_to_string(path).unwrap();
                 let origin = path.display().to_string();
-                let mut s = Scenario::from_toml(&text, &origin).unwrap_or_else(|e| panic!("{e}"));
-                assert!(!s.spec.description.is_empty(), "{origin} has no description");
-                if s.spec.pod_trace.is_some() {
+                let bare = Scenario::from_toml(&text, &origin).unwrap_or_else(|e| panic!("{e}"));
+                assert!(!bare.spec.description.is_empty(), "{origin} has no description");
+                let unattached = twin_sim::run(&bare, bare.spec.seed, RunOptions::summary_only());
+                if bare.spec.pod_trace.is_some() {
                     // A scheduler experiment, not a simulation: scheduling::openb_* runs it.
-                    assert!(twin_sim::run(&s, s.spec.seed, RunOptions::summary_only()).is_err());
+                    assert!(matches!(unattached, Err(twin_sim::RunError::Build(twin_sim::fabric::BuildError::PodTrace))));
                     return;
                 }
-                if !s.trace_files().is_empty() {
-                    // Request traces are read at the edge; without them the model says which is missing.
-                    assert!(matches!(
-                        twin_sim::run(&s, s.spec.seed, RunOptions::summary_only()),
-                        Err(twin_sim::RunError::Build(twin_sim::fabric::BuildError::TraceNotLoaded { .. }))
-                    ));
-                    if !crate::replay::attach_traces(&mut s, path.parent().unwrap()) {
-                        return;
-                    }
+                // Files a scenario names are read at the edge; without them the model says which is missing.
+                use twin_sim::fabric::BuildError as B;
+                let names_files = !bare.trace_files().is_empty()
+                    || !bare.telemetry_files().is_empty()
+                    || !bare.price_history_files().is_empty()
+                    || !bare.job_trace_files().is_empty()
+                    || !bare.advisor_files().is_empty();
+                if names_files {
+                    assert!(
+                        matches!(
+                            unattached,
+                            Err(twin_sim::RunError::Build(
+                                B::TraceNotLoaded { .. }
+                                    | B::RecordingNotLoaded { .. }
+                                    | B::PriceHistoryNotLoaded { .. }
+                                    | B::JobTraceNotLoaded { .. }
+                                    | B::AdvisorNotLoaded { .. }
+                            ))
+                        ),
+                        "{origin}"
+                    );
                 }
-                if !s.price_history_files().is_empty() || !s.job_trace_files().is_empty() || !s.advisor_files().is_empty() {
-                    // Read at the edge: histories::helios_* runs it through `twin run`.
-                    assert!(matches!(
-                        twin_sim::run(&s, s.spec.seed, RunOptions::summary_only()),
-                        Err(twin_sim::RunError::Build(
-                            twin_sim::fabric::BuildError::PriceHistoryNotLoaded { .. }
-                                | twin_sim::fabric::BuildError::JobTraceNotLoaded { .. }
-                                | twin_sim::fabric::BuildError::AdvisorNotLoaded { .. }
-                        ))
-                    ));
+                let Some(loaded) = crate::load_or_skip(path) else { return };
+                let s = loaded.scenario;
+                if !s.price_history_files().is_empty() || !s.job_trace_files().is_empty() {
+                    // Weeks of history: histories::helios_* runs it through `twin run`.
                     return;
-                }
-                if !s.telemetry_files().is_empty() {
-                    assert!(matches!(
-                        twin_sim::run(&s, s.spec.seed, RunOptions::summary_only()),
-                        Err(twin_sim::RunError::Build(twin_sim::fabric::BuildError::RecordingNotLoaded { .. }))
-                    ));
-                    if !crate::recorded::attach_recordings(&mut s, path.parent().unwrap()) {
-                        return;
-                    }
                 }
                 let out = twin_sim::run(&s, s.spec.seed, RunOptions::summary_only()).unwrap();
                 let sum = &out.summary;

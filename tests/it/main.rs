@@ -28,3 +28,46 @@ pub fn root() -> PathBuf {
 pub fn scenario(text: &str) -> Scenario {
     Scenario::from_toml(text, "test.toml").unwrap_or_else(|e| panic!("scenario does not check:\n{e}"))
 }
+
+/// The environment variable that lets tests which read `../shared/data`
+/// skip (saying so) where it is missing; without it they fail.
+pub const SKIP_DATA: &str = "TWIN_SKIP_DATA_TESTS";
+
+/// Whether tests that need `../shared/data` may skip.
+fn may_skip_data() -> bool {
+    std::env::var(SKIP_DATA).is_ok_and(|v| v == "1")
+}
+
+/// `../shared/data/<rel>` beside this checkout, or `None` (the test then
+/// skips) when it is missing and `TWIN_SKIP_DATA_TESTS=1`; a missing file
+/// otherwise fails the test, saying how to supply it.
+pub fn shared_data(rel: &str) -> Option<PathBuf> {
+    let path = root().join("../shared/data").join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    if may_skip_data() {
+        eprintln!("skipped ({SKIP_DATA}=1): {} is not here", path.display());
+        return None;
+    }
+    panic!(
+        "{} is not here: these tests read real traces from ../shared/data beside the checkout; put it there, or set {SKIP_DATA}=1 to skip them",
+        path.display()
+    );
+}
+
+/// A scenario file loaded with everything it names, through the loader
+/// every front end uses; `None` (skip) only when a file it names under
+/// `../shared/data` is missing and `TWIN_SKIP_DATA_TESTS=1`.
+pub fn load_or_skip(path: &std::path::Path) -> Option<twin_inputs::Loaded> {
+    match twin_inputs::load(path.to_str().expect("a UTF-8 path")) {
+        Ok(loaded) => Some(loaded),
+        Err(twin_inputs::InputError::Missing { path: missing, .. })
+            if missing.to_string_lossy().contains("shared/data") && may_skip_data() =>
+        {
+            eprintln!("skipped ({SKIP_DATA}=1): {} is not here", missing.display());
+            None
+        }
+        Err(e) => panic!("{}: {e}", path.display()),
+    }
+}

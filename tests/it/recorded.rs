@@ -8,27 +8,6 @@ use twin_sim::RunOptions;
 use twin_sim::fleet::RecordedUsage;
 use twin_sim::scenario::Scenario;
 
-/// Reads and attaches the recordings `s` replays, from paths relative to
-/// `dir`; false when a file is not there (../shared/data absent).
-pub fn attach_recordings(s: &mut Scenario, dir: &std::path::Path) -> bool {
-    for (file, format) in s.telemetry_files() {
-        let path = dir.join(&file);
-        if !path.is_file() {
-            return false;
-        }
-        let t = if format == "parquet" || path.extension().is_some_and(|e| e == "parquet") {
-            twin_replay::parquet::read(&path).unwrap()
-        } else {
-            let f = twin_replay::Format::from_name(&format).unwrap();
-            twin_replay::read_file(&path, f, &twin_replay::ReadOptions::default()).unwrap().0
-        };
-        let usage =
-            RecordedUsage::from_columns(&t.gpu, &t.time_ns, t.column(twin_replay::Field::UtilGpu), t.column(twin_replay::Field::Power));
-        s.attach_recording(&file, usage);
-    }
-    true
-}
-
 const WORKSTATION: &str = r#"
 format_version = 1
 name = "one-h200"
@@ -60,12 +39,7 @@ telemetry = { file = "FILE", idle_after = "9s" }
 /// the ledger's parts add up to the pool's cost.
 #[test]
 fn the_h200_recording_bills_its_own_energy_and_finds_its_idle_phases() {
-    let dir = crate::root().join("../shared/data/gpu_telemetry");
-    let csv = dir.join("h200_nvidia_smi_100ms.csv");
-    if !csv.is_file() {
-        eprintln!("skipped: ../shared/data/gpu_telemetry is not beside this checkout");
-        return;
-    }
+    let Some(csv) = crate::shared_data("gpu_telemetry/h200_nvidia_smi_100ms.csv") else { return };
     let (t, _) = twin_replay::read_file(&csv, twin_replay::Format::NvidiaSmi, &twin_replay::ReadOptions::default()).unwrap();
     let trapezoid = twin_replay::energy::by_gpu(&t)[0].joules;
     let span_s = (t.time_ns[t.len() - 1] - t.time_ns[0]) as f64 / 1e9;
@@ -73,7 +47,8 @@ fn the_h200_recording_bills_its_own_energy_and_finds_its_idle_phases() {
 
     let text = WORKSTATION.replace("HORIZON", "10m").replace("FILE", csv.to_str().unwrap());
     let mut s = crate::scenario(&text);
-    assert!(attach_recordings(&mut s, std::path::Path::new("/")));
+    let mut notes = twin_inputs::Notes::new();
+    twin_inputs::telemetry::attach(&mut s, &twin_inputs::Source::Dir("/".into()), &mut notes).unwrap();
     let usage = s.recordings.values().next().unwrap().clone();
     let interval_s = usage.median_interval_ns() as f64 / 1e9;
     let out = twin_sim::run(&s, 1, RunOptions::default()).unwrap();

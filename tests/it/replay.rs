@@ -14,10 +14,9 @@ fn text(o: &[u8]) -> String {
     String::from_utf8_lossy(o).into_owned()
 }
 
-/// The H200 telemetry folder, when this checkout has ../shared beside it.
+/// The H200 telemetry folder of ../shared/data (see [`crate::shared_data`]).
 fn h200() -> Option<std::path::PathBuf> {
-    let dir = crate::root().join("../shared/data/gpu_telemetry");
-    dir.join("h200_nvidia_smi_100ms.csv").is_file().then_some(dir)
+    crate::shared_data("gpu_telemetry/h200_nvidia_smi_100ms.csv").map(|f| f.parent().unwrap().to_path_buf())
 }
 
 /// Seconds since the epoch of `YYYY/MM/DD HH:MM:SS.mmm`, computed here
@@ -141,32 +140,15 @@ fn a_logger_killed_mid_line_and_bad_rows_are_reported_or_stop_a_strict_read() {
     assert!(!t.has(Field::Temp) && t.has(Field::Power));
 }
 
-/// Reads and attaches the request traces `s` replays, from paths relative to
-/// `dir`; false when ../shared/data is not beside this checkout.
-pub fn attach_traces(s: &mut twin_sim::scenario::Scenario, dir: &std::path::Path) -> bool {
-    for (file, format) in s.trace_files() {
-        let path = dir.join(&file);
-        if !path.is_file() {
-            return false;
-        }
-        let (log, report) = twin_replay::requests::read_file(&path, &format, &ReadOptions::default()).unwrap();
-        assert_eq!(report.skipped, 0, "{report}");
-        s.attach_trace(&file, twin_sim::workload::RequestTrace { offsets_ns: log.offsets_ns, prompt: log.prompt, output: log.output });
-    }
-    true
-}
-
 /// The Azure code trace replayed through the model: every request at its
 /// recorded offset with its recorded tokens, so the simulated arrivals have
 /// exactly the trace's burstiness (index of dispersion about 13 at 1 s),
 /// and the bursts cost SLO that a Poisson stream of the same mean does not.
 #[test]
 fn azure_code_trace_replays_exactly_and_its_bursts_cost_slo() {
-    let dir = crate::root().join("scenarios");
-    let mut s = crate::scenario(&std::fs::read_to_string(dir.join("azure-code-replay.toml")).unwrap());
-    if !attach_traces(&mut s, &dir) {
-        return;
-    }
+    let Some(loaded) = crate::load_or_skip(&crate::root().join("scenarios/azure-code-replay.toml")) else { return };
+    assert!(loaded.notes.is_empty(), "{:?}", loaded.notes);
+    let s = loaded.scenario;
     let trace = s.traces.values().next().unwrap().clone();
     let opts = twin_sim::RunOptions { record_requests: true, ..twin_sim::RunOptions::summary_only() };
     let out = twin_sim::run(&s, s.spec.seed, opts).unwrap();
@@ -242,10 +224,7 @@ fn a_missing_or_bad_request_trace_is_named_with_its_field() {
 /// TOML that checks.
 #[test]
 fn trace_fit_finds_an_mmpp_as_bursty_as_the_azure_code_trace() {
-    let path = crate::root().join("../shared/data/inference_arrivals/azure_llm_2023_code.csv");
-    if !path.is_file() {
-        return;
-    }
+    let Some(path) = crate::shared_data("inference_arrivals/azure_llm_2023_code.csv") else { return };
     let o = twin(&["trace", "fit", path.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

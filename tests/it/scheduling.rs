@@ -253,16 +253,14 @@ fn forecasting_halves_the_morning_drops_at_the_same_cost() {
     assert!((p.cost / r.cost - 1.0).abs() < 0.05, "cost {} vs {}", p.cost, r.cost);
 }
 
-/// The openb trace in ../shared/data, when this checkout has it beside it.
+/// The openb trace's folder in ../shared/data (see [`crate::shared_data`]).
 fn openb_data() -> Option<std::path::PathBuf> {
-    let dir = crate::root().join("../shared/data/job_traces");
-    dir.join("alibaba_openb2023_pod_list_default.csv").is_file().then_some(dir)
+    crate::shared_data("job_traces/alibaba_openb2023_pod_list_default.csv").map(|f| f.parent().unwrap().to_path_buf())
 }
 
 #[test]
 fn openb_replay_shows_fgd_stranding_the_least_gpu() {
     if openb_data().is_none() {
-        eprintln!("skipped: ../shared/data/job_traces has no openb trace here");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

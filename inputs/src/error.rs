@@ -1,0 +1,96 @@
+//! What can go wrong turning a scenario and its files into a runnable scenario.
+
+use std::path::PathBuf;
+use twin_replay::ReplayError;
+use twin_sim::scenario::ScenarioErrors;
+
+/// An input that cannot be loaded. Each names the file, the scenario field
+/// that named it and, where the reader knows them, the line and column;
+/// most also say how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// Neither a file nor a built-in scenario goes by this name.
+    #[error("no scenario file or built-in scenario called `{name}` (built-in: {builtin})")]
+    NoScenario {
+        /// The name asked for.
+        name: String,
+        /// The built-in scenarios, comma-separated.
+        builtin: String,
+    },
+    /// A file given directly (a scenario, a table) cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The scenario does not parse or check: every problem, located.
+    #[error("{0}")]
+    Scenario(#[from] ScenarioErrors),
+    /// A file the scenario names is not there or cannot be opened.
+    #[error("cannot read the {what} {} ({field} = \"{file}\" in {origin}): {reason}; {relative}", path.display())]
+    Missing {
+        /// What the file is for (`request trace`, `telemetry recording`, ...).
+        what: &'static str,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// The scenario field that names it.
+        field: String,
+        /// The file as the scenario writes it.
+        file: String,
+        /// The scenario.
+        origin: String,
+        /// Why it cannot be read (`no such file`, the system's message).
+        reason: String,
+        /// How relative paths are taken.
+        relative: &'static str,
+    },
+    /// A file the scenario names was read but is not what the field expects.
+    #[error("{field} = \"{file}\" in {origin}")]
+    Read {
+        /// The scenario field that names it.
+        field: String,
+        /// The file as the scenario writes it.
+        file: String,
+        /// The scenario.
+        origin: String,
+        /// What the reader said: path, line, field and hint.
+        source: ReplayError,
+    },
+    /// A file read well that still cannot serve: empty, the wrong kind of
+    /// table, no data for the pool that names it.
+    #[error("{}: {message}", path.display())]
+    Unusable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A telemetry or table file given directly does not read.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// A Rego policy does not compile.
+    #[error(transparent)]
+    Policy(#[from] twin_policy::PolicyError),
+    /// A pod trace's node or pod file does not read.
+    #[error(transparent)]
+    PodTrace(#[from] twin_scheduler::openb::TraceError),
+    /// A name given where one of a closed list is expected (a format).
+    #[error("unknown {what} `{name}` (known: {known})")]
+    UnknownName {
+        /// What kind of name.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The names known, comma-separated.
+        known: String,
+    },
+}
+
+impl InputError {
+    /// Whether the scenario itself is at fault (exit code 2 in the `twin` binary).
+    pub fn is_bad_scenario(&self) -> bool {
+        matches!(self, InputError::Scenario(_))
+    }
+}

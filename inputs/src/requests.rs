@@ -1,0 +1,47 @@
+//! Request traces that services replay (`arrivals = { trace = ... }`).
+
+use crate::{InputError, Notes, Source};
+use twin_replay::{ReadOptions, ReplayError};
+use twin_sim::scenario::Scenario;
+use twin_sim::scenario::spec::ArrivalSpec;
+use twin_sim::workload::RequestTrace;
+
+/// Reads the request traces the scenario's services replay and attaches
+/// them, each file once.
+pub fn attach(scenario: &mut Scenario, source: &Source, notes: &mut Notes) -> Result<(), InputError> {
+    let mut named: Vec<(String, String, String)> = Vec::new();
+    for (i, s) in scenario.spec.services.iter().enumerate() {
+        if let ArrivalSpec::Trace(t) = &s.arrivals {
+            if !named.iter().any(|(f, ..)| *f == t.file) {
+                named.push((t.file.clone(), t.format.to_string(), format!("services[{i}].arrivals.trace.file")));
+            }
+        }
+    }
+    named.sort();
+    for (file, format, field) in named {
+        let path = source.resolve(&file);
+        let (log, report) = match twin_replay::requests::read_file(&path, &format, &ReadOptions::default()) {
+            Ok(read) => read,
+            Err(ReplayError::Io { source: e, .. }) => {
+                return Err(InputError::Missing {
+                    what: "request trace",
+                    path,
+                    field,
+                    file,
+                    origin: scenario.origin.clone(),
+                    reason: e.to_string(),
+                    relative: source.relative_to(),
+                });
+            }
+            Err(e) => return Err(InputError::Read { field, file, origin: scenario.origin.clone(), source: e }),
+        };
+        if report.skipped > 0 || report.non_monotonic > 0 {
+            notes.push(format!("{}: {report}", path.display()));
+        }
+        if log.is_empty() {
+            return Err(InputError::Unusable { path, message: "the request trace has no requests".into() });
+        }
+        scenario.attach_trace(&file, RequestTrace { offsets_ns: log.offsets_ns, prompt: log.prompt, output: log.output });
+    }
+    Ok(())
+}
