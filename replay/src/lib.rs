@@ -24,6 +24,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod atomic;
 pub mod benchmarks;
 mod cores;
 pub mod dcgm;
