@@ -46,7 +46,7 @@
 //! assert_eq!((job.submit_ns, job.duration_ns, job.gpu_milli), (10_000_000_000, 90_000_000_000, 460));
 //! ```
 
-use crate::prices::{CsvHeader, RowError, csv_rows};
+use crate::csv::{CsvHeader, RowError, csv_rows};
 use crate::timefmt::parse_timestamp;
 use crate::{ReadOptions, ReadReport, ReplayError};
 use polars::prelude::*;

@@ -30,6 +30,7 @@
 mod atomic;
 pub mod benchmarks;
 mod cores;
+mod csv;
 pub mod dcgm;
 pub mod dmon;
 pub mod encoding;

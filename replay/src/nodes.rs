@@ -19,7 +19,7 @@
 //! assert_eq!(list.nodes[1].gpu_model, None);
 //! ```
 
-use crate::prices::csv_rows;
+use crate::csv::csv_rows;
 use crate::{ReadOptions, ReadReport, ReplayError};
 use polars::prelude::*;
 use std::collections::BTreeMap;
