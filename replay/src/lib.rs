@@ -261,4 +261,24 @@ mod tests {
         let (t, report) = read_file(&path, Format::Auto, &ReadOptions::default()).unwrap();
         assert_eq!((t.len(), report.skipped), (0, 1), "{report}");
     }
+
+    #[test]
+    fn reading_and_encoding_give_the_same_on_any_number_of_threads() {
+        // 15 MB: chunks of the read, parts of the timeline scan and columns
+        // of the encoding all shared out.
+        let text = benchmarks::nvidia_smi_csv(110_000);
+        let run = || {
+            let (t, report) = read(&text, "b.csv", Format::NvidiaSmi, &ReadOptions::default()).unwrap();
+            let mut bytes = Vec::new();
+            encoding::write_parquet(&t, &mut bytes).unwrap();
+            (t, report, bytes)
+        };
+        let one = cores::in_pool(1, run);
+        assert_eq!((one.0.len(), one.1.skipped), (110_000, 0));
+        for threads in [2, 3] {
+            let got = cores::in_pool(threads, run);
+            assert!(got.0 == one.0 && got.1 == one.1, "{threads} threads");
+            assert!(got.2 == one.2, "the same Parquet bytes on {threads} threads");
+        }
+    }
 }

@@ -172,7 +172,7 @@ impl Columns {
         // The columns the file lacks, filled with nulls on all cores.
         let absent: Vec<&mut Vec<f64>> =
             Field::ALL.iter().zip(&mut t.values).filter(|(f, _)| !layout.fields.contains(f)).map(|(_, c)| c).collect();
-        crate::cores::on_cores(absent, crate::cores::cores(), |col| *col = vec![f64::NAN; at]);
+        crate::cores::on_all(absent, |col| *col = vec![f64::NAN; at]);
         if !layout.throttle {
             t.throttle_reasons = vec![None; at];
         }

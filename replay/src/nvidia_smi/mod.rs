@@ -41,21 +41,16 @@ fn lines_in(chunk: &str) -> usize {
     memchr::memchr_iter(b'\n', chunk.as_bytes()).count() + 1
 }
 
-/// Runs `f` on each item on all cores, results in the items' order.
-fn on_threads<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    crate::cores::on_cores(items, crate::cores::cores(), f)
-}
-
 /// Reads the chunks in parallel straight into the telemetry's columns: each
 /// chunk gets a share as long as its lines, written from the front, and the
 /// shares are closed up afterwards (only bad or blank lines leave gaps).
 fn read_chunks(chunks: &[&str], cols: &[Column], plans: &[Plan], layout: Layout, last_cut: bool) -> (Telemetry, Vec<ChunkOut>) {
-    let bounds = on_threads(chunks.to_vec(), lines_in);
+    let bounds = crate::cores::on_all(chunks.to_vec(), lines_in);
     let mut columns = Columns::with_room(bounds, layout);
     let count = chunks.len();
     let jobs: Vec<(usize, &str, Rows<'_>)> =
         chunks.iter().zip(columns.shares()).enumerate().map(|(i, (&chunk, rows))| (i, chunk, rows)).collect();
-    let (outs, written): (Vec<ChunkOut>, Vec<Written>) = on_threads(jobs, |(i, chunk, mut rows)| {
+    let (outs, written): (Vec<ChunkOut>, Vec<Written>) = crate::cores::on_all(jobs, |(i, chunk, mut rows)| {
         let out = parse_chunk(chunk, cols, plans, &mut rows, i + 1 == count && last_cut);
         (out, rows.done())
     })

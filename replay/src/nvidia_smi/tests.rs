@@ -102,8 +102,11 @@ fn chunks_on_many_cores_read_exactly_as_one() {
     text.push_str("2026/11/27 01:00:00.000, 0, NVIDIA");
     let opts = ReadOptions::default();
     let one = read_in(&text, "c.csv", &opts, 1).unwrap();
-    for parts in [2, 3, 7] {
-        assert_eq!(read_in(&text, "c.csv", &opts, parts).unwrap(), one, "{parts} parts");
+    for threads in [1, 2, 3] {
+        for parts in [2, 3, 7] {
+            let got = crate::cores::in_pool(threads, || read_in(&text, "c.csv", &opts, parts)).unwrap();
+            assert_eq!(got, one, "{parts} parts on {threads} threads");
+        }
     }
     let (t, r) = one;
     assert_eq!(r.skipped, 7, "6 garbage lines and the cut last one: {r}");
@@ -150,13 +153,14 @@ fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
     }
 }
 
-/// Reads `text` on 1, 2 and 3 threads and checks every column against
-/// the reference (the slow path alone); gives its rows and bad lines.
+/// Reads `text` in 1, 2 and 3 chunks, in thread pools of 1, 2 and 3
+/// threads, and checks every column against the reference (the slow path
+/// alone); gives its rows and bad lines.
 fn reads_as_the_reference(text: &str) -> (Telemetry, usize) {
     let (want, bad, mismatches) = reference(text);
-    for parts in [1, 2, 3] {
-        let (got, report) = read_in(text, "r.csv", &ReadOptions::default(), parts).unwrap();
-        assert_eq!((got.len(), report.skipped, report.unit_mismatches), (want.len(), bad, mismatches), "{parts} parts");
+    for (threads, parts) in [1, 2, 3].into_iter().flat_map(|threads| [1, 2, 3].map(|parts| (threads, parts))) {
+        let (got, report) = crate::cores::in_pool(threads, || read_in(text, "r.csv", &ReadOptions::default(), parts)).unwrap();
+        assert_eq!((got.len(), report.skipped, report.unit_mismatches), (want.len(), bad, mismatches), "{parts} parts, {threads} threads");
         for f in Field::ALL {
             let (a, b) = (got.column(f), want.column(f));
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
@@ -165,10 +169,10 @@ fn reads_as_the_reference(text: &str) -> (Telemetry, usize) {
             }
         }
         let first = |a: &[i64], b: &[i64]| a.iter().zip(b).position(|(x, y)| x != y);
-        assert_eq!(first(&got.time_ns, &want.time_ns), None, "time_ns, {parts} parts");
-        assert_eq!(got.gpu, want.gpu, "{parts} parts");
-        assert_eq!(got.throttle_reasons, want.throttle_reasons, "{parts} parts");
-        assert_eq!(got.names, want.names, "{parts} parts");
+        assert_eq!(first(&got.time_ns, &want.time_ns), None, "time_ns, {parts} parts, {threads} threads");
+        assert_eq!(got.gpu, want.gpu, "{parts} parts, {threads} threads");
+        assert_eq!(got.throttle_reasons, want.throttle_reasons, "{parts} parts, {threads} threads");
+        assert_eq!(got.names, want.names, "{parts} parts, {threads} threads");
     }
     (want, bad)
 }
