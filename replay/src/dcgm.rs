@@ -251,7 +251,7 @@ pub fn read(text: &str, origin: &str, opts: &ReadOptions) -> Result<(Vec<Sample>
     let mut b = Builder::default();
     let mut sc = Scrapes::default();
     let mut ignored = BTreeSet::new();
-    let last = text.lines().count();
+    let last = crate::text::line_count(text);
     let cut = !text.ends_with('\n');
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;

@@ -189,7 +189,7 @@ pub fn read(text: &str, origin: &str, opts: &ReadOptions) -> Result<(Vec<Sample>
     let mut layout: Option<Layout> = None;
     let mut after_header = false;
     let mut clock = Clock::default();
-    let last = text.lines().count();
+    let last = crate::text::line_count(text);
     let cut = !text.ends_with('\n');
     let error = |line, field, message, hint: &str| ReplayError::Format {
         origin: origin.to_string(),

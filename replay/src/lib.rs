@@ -46,6 +46,7 @@ pub mod prices;
 pub mod record;
 pub mod requests;
 mod telemetry;
+mod text;
 pub mod timefmt;
 mod timeline;
 pub mod usage;

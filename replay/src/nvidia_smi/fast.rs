@@ -191,7 +191,7 @@ pub(super) fn any_field(plan: &Plan, f: &[u8], clock: &mut Clock) -> Option<(u64
         },
         Target::Value(_) if f.is_empty() || f[0] == b'[' || f == b"N/A" => (0, false, false),
         Target::Value(field) => {
-            let (num, unit) = match f.iter().position(|c| *c == b' ') {
+            let (num, unit) = match memchr::memchr(b' ', f) {
                 Some(i) => (&f[..i], trim(&f[i + 1..])),
                 None => (f, &b""[..]),
             };

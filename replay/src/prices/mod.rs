@@ -93,8 +93,8 @@ impl PriceFormat {
 pub fn detect(text: &str) -> Option<PriceFormat> {
     let first = text.lines().map(|l| l.trim().trim_start_matches('\u{feff}')).find(|l| !l.is_empty())?;
     if first.starts_with('{') || first.starts_with('[') {
-        let spot = text.find("\"SpotPriceHistory\"");
-        let advisor = text.find("\"spot_advisor\"");
+        let spot = memchr::memmem::find(text.as_bytes(), b"\"SpotPriceHistory\"");
+        let advisor = memchr::memmem::find(text.as_bytes(), b"\"spot_advisor\"");
         return match (spot, advisor) {
             (Some(s), Some(a)) if a < s => Some(PriceFormat::SpotAdvisorJson),
             (Some(_), _) => Some(PriceFormat::AwsSpotHistory),
@@ -172,7 +172,7 @@ struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     fn new(text: &'a str) -> Lines<'a> {
-        Lines { text, starts: std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect() }
+        Lines { text, starts: crate::text::line_starts(text) }
     }
 
     /// The line where `part`, a slice of the text, begins (1 if it is not one).

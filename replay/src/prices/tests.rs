@@ -59,11 +59,12 @@ fn reads_the_real_gcp_changes_with_the_readme_example() {
     let p = h.price_at("a3-highgpu-8g", "us-central1", Capacity::Spot, mid_2025).unwrap().unwrap();
     assert!((p - 20.399).abs() < 1e-3, "{p}");
     assert_eq!(h.price_at("a3-highgpu-8g", "us-central1", Capacity::Spot, 0).unwrap(), None);
-    // What a user with a typo sees.
+    // What a user with a typo sees: the closest first (one edit), then
+    // what is within a third of its length (`me-central1`, three edits).
     let e = h.series("a3-highgpu-8g", "us-centrl1", Capacity::Spot).unwrap_err().to_string();
     assert!(
         e.starts_with(
-            "`a3-highgpu-8g` has no prices in `us-centrl1` (did you mean `us-central1`?); it is priced in 40 locations: africa-south1, "
+            "`a3-highgpu-8g` has no prices in `us-centrl1` (did you mean `us-central1` or `me-central1`?); it is priced in 40 locations: africa-south1, "
         ),
         "{e}"
     );
@@ -220,6 +221,25 @@ fn formats_are_detected_and_named() {
     }
     assert_eq!(Capacity::from_name("Spot"), Some(Capacity::Spot));
     assert_eq!(close_matches("a3-highgpu", ["a3-highgpu-8g", "g2-standard-4"]), ["a3-highgpu-8g"]);
+}
+
+#[test]
+fn close_matches_are_within_a_third_of_the_known_name_or_contain_the_asked_one() {
+    // Nine chars: three edits pass, four do not.
+    assert_eq!(close_matches("abcxyzghi", ["abcdefghi"]), ["abcdefghi"]);
+    assert!(close_matches("abwxyzghi", ["abcdefghi"]).is_empty());
+    // Short names: two edits, always.
+    assert_eq!(close_matches("a3", ["g2", "g5", "a3-megagpu-8g"]), ["g2", "g5"]);
+    assert_eq!(close_matches("g2", ["g5", "a2", "xyz"]), ["a2", "g5"]);
+    // Case aside; closest first, at most three.
+    assert_eq!(
+        close_matches("US-EAST-1", ["us-east-1a", "us-east-1", "us-east-2", "us-west-1", "eu-east-1"]),
+        ["us-east-1", "us-east-1a", "us-east-2"]
+    );
+    // Containing or contained, however far.
+    assert_eq!(close_matches("highgpu", ["a3-highgpu-8g", "a2-ultragpu-1g"]), ["a3-highgpu-8g"]);
+    assert_eq!(close_matches("a3-highgpu-8g-spot-extra", ["a3-highgpu-8g"]), ["a3-highgpu-8g"]);
+    assert!(close_matches("p5", ["a3-highgpu-8g"]).is_empty());
 }
 
 #[test]

@@ -125,31 +125,20 @@ fn other(c: Capacity) -> &'static str {
     }
 }
 
-/// Levenshtein distance over chars, case-insensitive.
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// Up to three of `known` close to `asked`: within a quarter of its length
-/// in edits (at least 2), or containing it, or contained in it; closest first.
+/// Up to three of `known` close to `asked`, closest first (by edit
+/// distance, then name): a name within `max(2, len / 3)` edits of `asked`,
+/// `len` being the known name's length in chars (the rule the simulator's
+/// "did you mean" follows), or one that contains `asked` or is contained in
+/// it (for names of 3 chars or more). Distances are Levenshtein's over
+/// chars, case aside.
 pub fn close_matches<'a>(asked: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let lower = asked.to_lowercase();
-    let limit = (asked.chars().count() / 4).max(2);
     let mut hits: Vec<(usize, &str)> = known
         .into_iter()
         .filter_map(|k| {
-            let d = distance(asked, k);
             let kl = k.to_lowercase();
+            let d = strsim::levenshtein(&lower, &kl);
+            let limit = (kl.chars().count() / 3).max(2);
             let contains = lower.chars().count() >= 3 && (kl.contains(&lower) || lower.contains(&kl));
             (d <= limit || contains).then_some((d, k))
         })
