@@ -219,10 +219,22 @@ pub fn read(text: &str, origin: &str, format: Option<JobFormat>, opts: &ReadOpti
     }
 }
 
-/// Reads a job-trace file by path (bytes that are not UTF-8 are replaced).
+/// Reads a job-trace file by path, once (bytes that are not UTF-8 are replaced).
 pub fn read_file(path: &Path, format: Option<JobFormat>, opts: &ReadOptions) -> Result<(JobTrace, ReadReport), ReplayError> {
     let bytes = std::fs::read(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    read(&String::from_utf8_lossy(&bytes), &path.display().to_string(), format, opts)
+    read_from_bytes(&bytes, &path.display().to_string(), format, opts)
+}
+
+/// Reads a job trace's bytes already in memory (a caller that read the
+/// file to tell its kind hands them over rather than reading it again;
+/// bytes that are not UTF-8 are replaced).
+pub fn read_from_bytes(
+    bytes: &[u8],
+    origin: &str,
+    format: Option<JobFormat>,
+    opts: &ReadOptions,
+) -> Result<(JobTrace, ReadReport), ReplayError> {
+    read(&crate::text::from_bytes(bytes), origin, format, opts)
 }
 
 fn count<T: std::str::FromStr>(h: &CsvHeader, f: &[&str], name: &str) -> Result<T, RowError> {

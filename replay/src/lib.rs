@@ -200,17 +200,18 @@ pub fn read_bytes(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     std::fs::read(path)
 }
 
-/// Reads a file, by path.
+/// Reads a file, by path: its bytes once (see [`read_bytes`]), then
+/// [`read_from_bytes`].
 pub fn read_file(path: &std::path::Path, format: Format, opts: &ReadOptions) -> Result<(Telemetry, ReadReport), ReplayError> {
     let bytes = read_bytes(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    // Valid UTF-8 (the usual case) is checked and taken as it is, which is
-    // several times quicker than the lossy conversion; anything else has
-    // its bad bytes replaced by U+FFFD, as before.
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    };
-    read(&text, &path.display().to_string(), format, opts)
+    read_from_bytes(&bytes, &path.display().to_string(), format, opts)
+}
+
+/// Reads a file's bytes already in memory (a caller that read the file to
+/// tell its kind hands them over rather than reading it again): valid UTF-8
+/// is taken as it is, other bytes are replaced by U+FFFD; then [`read`].
+pub fn read_from_bytes(bytes: &[u8], origin: &str, format: Format, opts: &ReadOptions) -> Result<(Telemetry, ReadReport), ReplayError> {
+    read(&text::from_bytes(bytes), origin, format, opts)
 }
 
 /// `text` with each edit (at, cut, insert) applied in turn, at char
@@ -261,6 +262,43 @@ mod tests {
         std::fs::write(&path, b"timestamp, index, power.draw [W]\n2026/11/27 01:58:59.960, 0, 77.25 W\xff\n").unwrap();
         let (t, report) = read_file(&path, Format::Auto, &ReadOptions::default()).unwrap();
         assert_eq!((t.len(), report.skipped), (0, 1), "{report}");
+    }
+
+    #[test]
+    fn bytes_in_memory_read_as_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = ReadOptions::default();
+        let files: [&[u8]; 5] = [
+            b"timestamp, index, power.draw [W]\n2026/11/27 01:58:59.960, 0, 77.25 W\n2026/11/27 01:58:59.960, 1, 7\xff W\n",
+            b"snapshot_date,source_commit,machine_type,gpu_model,gpu_count,region,ondemand_usd_per_hour,spot_usd_per_hour\n2024-05-17,\xff,a3,h100,8,us-central1,87.83,61.95\n",
+            b"name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\npod-\xff,6000,12288,1,460,,LS,Running,10,110,20\n",
+            b"sn,cpu_milli,memory_mib,gpu,model\nn-\xff,96000,786432,8,G2\n",
+            b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,4808,10\n2023-11-16 18:17:04,\xff,1\n",
+        ];
+        for (i, bytes) in files.iter().enumerate() {
+            let path = dir.path().join(format!("f{i}"));
+            std::fs::write(&path, bytes).unwrap();
+            let origin = path.display().to_string();
+            let same = match i {
+                0 => {
+                    format!("{:?}", read_file(&path, Format::Auto, &o))
+                        == format!("{:?}", read_from_bytes(bytes, &origin, Format::Auto, &o))
+                }
+                1 => {
+                    format!("{:?}", prices::read_file(&path, None, &o))
+                        == format!("{:?}", prices::read_from_bytes(bytes, &origin, None, &o))
+                }
+                2 => format!("{:?}", jobs::read_file(&path, None, &o)) == format!("{:?}", jobs::read_from_bytes(bytes, &origin, None, &o)),
+                3 => format!("{:?}", nodes::read_file(&path, &o)) == format!("{:?}", nodes::read_from_bytes(bytes, &origin, &o)),
+                _ => {
+                    format!("{:?}", requests::read_file(&path, "auto", &o))
+                        == format!("{:?}", requests::read_from_bytes(bytes, &origin, "auto", &o))
+                }
+            };
+            assert!(same, "file {i}");
+        }
+        let (_, report) = read_from_bytes(files[0], "x", Format::Auto, &o).unwrap();
+        assert_eq!((report.rows, report.skipped), (1, 1), "{report}");
     }
 
     #[test]

@@ -155,10 +155,17 @@ pub fn read(text: &str, origin: &str, opts: &ReadOptions) -> Result<(NodeList, R
     Ok((NodeList { nodes }, report))
 }
 
-/// Reads a node-list file by path (bytes that are not UTF-8 are replaced).
+/// Reads a node-list file by path, once (bytes that are not UTF-8 are replaced).
 pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<(NodeList, ReadReport), ReplayError> {
     let bytes = std::fs::read(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    read(&String::from_utf8_lossy(&bytes), &path.display().to_string(), opts)
+    read_from_bytes(&bytes, &path.display().to_string(), opts)
+}
+
+/// Reads a node list's bytes already in memory (a caller that read the
+/// file to tell its kind hands them over rather than reading it again;
+/// bytes that are not UTF-8 are replaced).
+pub fn read_from_bytes(bytes: &[u8], origin: &str, opts: &ReadOptions) -> Result<(NodeList, ReadReport), ReplayError> {
+    read(&crate::text::from_bytes(bytes), origin, opts)
 }
 
 /// The list as a polars frame in the canonical schema.

@@ -173,10 +173,17 @@ pub fn read(text: &str, origin: &str, format: &str, opts: &ReadOptions) -> Resul
     Ok((log, report))
 }
 
-/// Reads a request-trace file, by path (bytes that are not UTF-8 are replaced).
+/// Reads a request-trace file, by path, once (bytes that are not UTF-8 are replaced).
 pub fn read_file(path: &std::path::Path, format: &str, opts: &ReadOptions) -> Result<(RequestLog, ReadReport), ReplayError> {
     let bytes = std::fs::read(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    read(&String::from_utf8_lossy(&bytes), &path.display().to_string(), format, opts)
+    read_from_bytes(&bytes, &path.display().to_string(), format, opts)
+}
+
+/// Reads a request trace's bytes already in memory (a caller that read the
+/// file to tell its kind hands them over rather than reading it again;
+/// bytes that are not UTF-8 are replaced).
+pub fn read_from_bytes(bytes: &[u8], origin: &str, format: &str, opts: &ReadOptions) -> Result<(RequestLog, ReadReport), ReplayError> {
+    read(&crate::text::from_bytes(bytes), origin, format, opts)
 }
 
 /// Arrivals per bin of `bin_ns`, over the whole bins from the first arrival

@@ -143,10 +143,22 @@ pub fn read(text: &str, origin: &str, format: Option<PriceFormat>, opts: &ReadOp
     })
 }
 
-/// Reads a price or advisor file by path (bytes that are not UTF-8 are replaced).
+/// Reads a price or advisor file by path, once (bytes that are not UTF-8 are replaced).
 pub fn read_file(path: &Path, format: Option<PriceFormat>, opts: &ReadOptions) -> Result<(Prices, ReadReport), ReplayError> {
     let bytes = std::fs::read(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    read(&String::from_utf8_lossy(&bytes), &path.display().to_string(), format, opts)
+    read_from_bytes(&bytes, &path.display().to_string(), format, opts)
+}
+
+/// Reads a price or advisor file's bytes already in memory (a caller that
+/// read the file to tell its kind hands them over rather than reading it
+/// again; bytes that are not UTF-8 are replaced).
+pub fn read_from_bytes(
+    bytes: &[u8],
+    origin: &str,
+    format: Option<PriceFormat>,
+    opts: &ReadOptions,
+) -> Result<(Prices, ReadReport), ReplayError> {
+    read(&crate::text::from_bytes(bytes), origin, format, opts)
 }
 
 /// A price: empty is `None`; otherwise a finite, non-negative number.
