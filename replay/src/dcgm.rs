@@ -247,7 +247,7 @@ fn apply(l: &Line<'_>, b: &mut Builder, sc: &mut Scrapes, opts: &ReadOptions) ->
 /// Lines that cannot be read are skipped and reported with their line, or
 /// with [`ReadOptions::strict`] end the read with a [`ReplayError::Format`].
 pub fn read(text: &str, origin: &str, opts: &ReadOptions) -> Result<(Vec<Sample>, ReadReport), ReplayError> {
-    let mut report = ReadReport { format: "dcgm".into(), ..ReadReport::default() };
+    let mut report = ReadReport { format: crate::Format::Dcgm.name().into(), ..ReadReport::default() };
     let mut b = Builder::default();
     let mut sc = Scrapes::default();
     let mut ignored = BTreeSet::new();

@@ -184,7 +184,7 @@ fn row(l: &Layout, fields: &[&str], clock: &mut Clock, opts: &ReadOptions) -> Re
 /// [`ReadOptions::strict`] end the read with a [`ReplayError::Format`]. Data
 /// before any header is a [`ReplayError::Format`] either way: it is not dmon output.
 pub fn read(text: &str, origin: &str, opts: &ReadOptions) -> Result<(Vec<Sample>, ReadReport), ReplayError> {
-    let mut report = ReadReport { format: "dmon".into(), ..ReadReport::default() };
+    let mut report = ReadReport { format: crate::Format::Dmon.name().into(), ..ReadReport::default() };
     let mut samples = Vec::new();
     let mut layout: Option<Layout> = None;
     let mut after_header = false;

@@ -165,8 +165,9 @@ impl JobTrace {
     }
 }
 
-/// A job-trace format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A job-trace format. Serde reads and writes its [`JobFormat::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum JobFormat {
     /// Alibaba openb 2023 pod list.
     Openb,
@@ -174,21 +175,12 @@ pub enum JobFormat {
     Helios,
 }
 
+format_names!(JobFormat { Openb => "openb", Helios => "helios" });
+
 impl JobFormat {
-    /// Names as the command line takes them.
-    pub const NAMES: &'static str = "openb, helios";
-
-    /// The format's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            JobFormat::Openb => "openb",
-            JobFormat::Helios => "helios",
-        }
-    }
-
     /// From a name in [`JobFormat::NAMES`].
     pub fn from_name(s: &str) -> Option<JobFormat> {
-        [JobFormat::Openb, JobFormat::Helios].into_iter().find(|f| f.name() == s)
+        JobFormat::ALL.into_iter().find(|f| f.name() == s)
     }
 }
 

@@ -27,6 +27,39 @@
 // own module beside its invariant: `nvidia_smi/columns.rs`.
 #![deny(unsafe_code)]
 
+/// Gives a format enum, from one list of its variants and their names:
+/// `ALL` (every variant, in order), `NAMES` (the names, comma-separated, as
+/// messages list them) and `name` (as the command line and, through serde's
+/// kebab case, files spell it; the tests check that serde agrees).
+macro_rules! format_names {
+    ($ty:ident { $first:ident => $first_name:literal $(, $v:ident => $n:literal)* $(,)? }) => {
+        impl $ty {
+            /// Every format, in the order of [`Self::NAMES`].
+            pub const ALL: [$ty; 1 $(+ format_names!(@one $v))*] = [$ty::$first $(, $ty::$v)*];
+
+            /// The formats' names, as the command line takes them.
+            pub const NAMES: &'static str = concat!($first_name $(, ", ", $n)*);
+
+            /// The format's name, as the command line takes it and serde writes it.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $ty::$first => $first_name,
+                    $($ty::$v => $n,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+    (@one $v:ident) => {
+        1
+    };
+}
+
 mod atomic;
 pub mod benchmarks;
 mod cores;
@@ -92,24 +125,28 @@ pub enum ReplayError {
     },
 }
 
-/// A telemetry format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A telemetry format. Serde reads and writes its [`Format::name`]
+/// (`nvidia-smi`), and the aliases [`Format::from_name`] takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// Decide from the content.
     Auto,
     /// `nvidia-smi --query-gpu=... --format=csv`.
+    #[serde(alias = "smi", alias = "csv")]
     NvidiaSmi,
     /// `nvidia-smi dmon` text.
     Dmon,
     /// DCGM exporter Prometheus text.
+    #[serde(alias = "prometheus")]
     Dcgm,
 }
 
-impl Format {
-    /// Names as the command line takes them.
-    pub const NAMES: &'static str = "auto, nvidia-smi, dmon, dcgm";
+format_names!(Format { Auto => "auto", NvidiaSmi => "nvidia-smi", Dmon => "dmon", Dcgm => "dcgm" });
 
-    /// From a command-line name.
+impl Format {
+    /// From a command-line name: one of [`Format::NAMES`], or an alias
+    /// (`smi` and `csv` for nvidia-smi, `prometheus` for DCGM).
     pub fn from_name(s: &str) -> Option<Format> {
         match s {
             "auto" => Some(Format::Auto),
@@ -264,6 +301,56 @@ mod tests {
         assert_eq!((t.len(), report.skipped), (0, 1), "{report}");
     }
 
+    /// A format enum's names: listed in order, serde's, and read back.
+    fn names_agree<F>(all: &[F], names: &str, name: fn(F) -> &'static str, from_name: fn(&str) -> Option<F>)
+    where
+        F: Copy + PartialEq + std::fmt::Debug + std::fmt::Display + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        assert_eq!(all.iter().map(|f| name(*f)).collect::<Vec<_>>().join(", "), names);
+        for &f in all {
+            let quoted = format!("\"{}\"", name(f));
+            assert_eq!(serde_json::to_string(&f).unwrap(), quoted);
+            assert_eq!(serde_json::from_str::<F>(&quoted).unwrap(), f);
+            assert_eq!(from_name(name(f)), Some(f));
+            assert_eq!(f.to_string(), name(f));
+        }
+        assert!(serde_json::from_str::<F>("\"no-such-format\"").is_err());
+        assert_eq!(from_name("no-such-format"), None);
+    }
+
+    #[test]
+    fn format_names_are_the_command_lines_and_serdes() {
+        // The names as they always were.
+        names_agree(&Format::ALL, "auto, nvidia-smi, dmon, dcgm", Format::name, Format::from_name);
+        names_agree(
+            &prices::PriceFormat::ALL,
+            "gcp-changes, aws-spot-history, spot-advisor-csv, spot-advisor-json",
+            prices::PriceFormat::name,
+            prices::PriceFormat::from_name,
+        );
+        names_agree(&jobs::JobFormat::ALL, "openb, helios", jobs::JobFormat::name, jobs::JobFormat::from_name);
+        names_agree(
+            &requests::RequestFormat::ALL,
+            "auto, azure, mooncake",
+            requests::RequestFormat::name,
+            requests::RequestFormat::from_name,
+        );
+        names_agree(&nodes::NodeFormat::ALL, "openb-nodes", nodes::NodeFormat::name, nodes::NodeFormat::from_name);
+        assert_eq!(nodes::FORMAT, "openb-nodes");
+        assert_eq!(
+            (Format::NAMES, prices::PriceFormat::NAMES, jobs::JobFormat::NAMES),
+            ("auto, nvidia-smi, dmon, dcgm", "gcp-changes, aws-spot-history, spot-advisor-csv, spot-advisor-json", "openb, helios")
+        );
+        // Telemetry's aliases, on the command line and in files.
+        for (alias, f) in [("smi", Format::NvidiaSmi), ("csv", Format::NvidiaSmi), ("prometheus", Format::Dcgm)] {
+            assert_eq!(Format::from_name(alias), Some(f));
+            assert_eq!(serde_json::from_str::<Format>(&format!("\"{alias}\"")).unwrap(), f);
+        }
+        assert_eq!(requests::RequestFormat::resolve("auto", "{\"timestamp\": 0}"), Some(requests::RequestFormat::Mooncake));
+        assert_eq!(requests::RequestFormat::resolve("auto", "hello"), None);
+        assert_eq!(requests::RequestFormat::resolve("azure", ""), Some(requests::RequestFormat::Azure));
+    }
+
     #[test]
     fn bytes_in_memory_read_as_their_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -291,8 +378,8 @@ mod tests {
                 2 => format!("{:?}", jobs::read_file(&path, None, &o)) == format!("{:?}", jobs::read_from_bytes(bytes, &origin, None, &o)),
                 3 => format!("{:?}", nodes::read_file(&path, &o)) == format!("{:?}", nodes::read_from_bytes(bytes, &origin, &o)),
                 _ => {
-                    format!("{:?}", requests::read_file(&path, "auto", &o))
-                        == format!("{:?}", requests::read_from_bytes(bytes, &origin, "auto", &o))
+                    format!("{:?}", requests::read_file(&path, requests::RequestFormat::Auto, &o))
+                        == format!("{:?}", requests::read_from_bytes(bytes, &origin, requests::RequestFormat::Auto, &o))
                 }
             };
             assert!(same, "file {i}");

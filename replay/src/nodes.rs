@@ -25,8 +25,25 @@ use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The format's name, as `--format` takes it.
-pub const FORMAT: &str = "openb-nodes";
+/// A node-list format (there is one). Serde reads and writes its [`NodeFormat::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeFormat {
+    /// Alibaba openb 2023 node list.
+    OpenbNodes,
+}
+
+format_names!(NodeFormat { OpenbNodes => "openb-nodes" });
+
+impl NodeFormat {
+    /// From a name in [`NodeFormat::NAMES`].
+    pub fn from_name(s: &str) -> Option<NodeFormat> {
+        NodeFormat::ALL.into_iter().find(|f| f.name() == s)
+    }
+}
+
+/// The format's name, as `--format` takes it: [`NodeFormat::OpenbNodes`]'s.
+pub const FORMAT: &str = NodeFormat::OpenbNodes.name();
 
 /// One machine of a cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -72,7 +72,7 @@ pub fn read(text: &str, origin: &str, opts: &ReadOptions) -> Result<(Telemetry, 
 /// [`read`] in `parts` chunks.
 fn read_in(text: &str, origin: &str, opts: &ReadOptions, parts: usize) -> Result<(Telemetry, ReadReport), ReplayError> {
     let parts = parts.max(1);
-    let mut report = ReadReport { format: "nvidia-smi".into(), ..ReadReport::default() };
+    let mut report = ReadReport { format: crate::Format::NvidiaSmi.name().into(), ..ReadReport::default() };
     // The header: the first non-blank line.
     let mut offset = 0;
     let mut hline = 0;

@@ -54,8 +54,9 @@ use std::path::Path;
 
 const DAY_NS: i64 = 86_400_000_000_000;
 
-/// A price or advisor file format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A price or advisor file format. Serde reads and writes its [`PriceFormat::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum PriceFormat {
     /// GCP change-point CSV.
     GcpChanges,
@@ -67,25 +68,17 @@ pub enum PriceFormat {
     SpotAdvisorJson,
 }
 
+format_names!(PriceFormat {
+    GcpChanges => "gcp-changes",
+    AwsSpotHistory => "aws-spot-history",
+    SpotAdvisorCsv => "spot-advisor-csv",
+    SpotAdvisorJson => "spot-advisor-json",
+});
+
 impl PriceFormat {
-    /// Names as the command line takes them.
-    pub const NAMES: &'static str = "gcp-changes, aws-spot-history, spot-advisor-csv, spot-advisor-json";
-
-    /// The format's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            PriceFormat::GcpChanges => "gcp-changes",
-            PriceFormat::AwsSpotHistory => "aws-spot-history",
-            PriceFormat::SpotAdvisorCsv => "spot-advisor-csv",
-            PriceFormat::SpotAdvisorJson => "spot-advisor-json",
-        }
-    }
-
     /// From a name in [`PriceFormat::NAMES`].
     pub fn from_name(s: &str) -> Option<PriceFormat> {
-        [PriceFormat::GcpChanges, PriceFormat::AwsSpotHistory, PriceFormat::SpotAdvisorCsv, PriceFormat::SpotAdvisorJson]
-            .into_iter()
-            .find(|f| f.name() == s)
+        PriceFormat::ALL.into_iter().find(|f| f.name() == s)
     }
 }
 
