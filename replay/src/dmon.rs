@@ -37,8 +37,8 @@
 //! dropped, counted in [`ReadReport::skipped`] but not as an error, even with
 //! [`ReadOptions::strict`].
 
-use crate::timefmt::{parse_clock, parse_date};
 use crate::{Field, ReadOptions, ReadReport, ReplayError, Sample};
+use twin_calendar::{parse_clock, parse_date};
 
 const DAY_NS: i64 = 86_400_000_000_000;
 

@@ -47,10 +47,10 @@
 //! ```
 
 use crate::csv::{CsvHeader, RowError, csv_rows};
-use crate::timefmt::parse_timestamp;
 use crate::{ReadOptions, ReadReport, ReplayError};
 use polars::prelude::*;
 use std::path::Path;
+use twin_calendar::parse_timestamp;
 
 /// One job as submitted to the cluster.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,8 +8,8 @@
 //! Both become a [`RequestLog`]: offsets from the first request (sorted;
 //! out-of-order rows counted), prompt and output tokens.
 
-use crate::timefmt::parse_timestamp;
 use crate::{ReadOptions, ReadReport, ReplayError};
+use twin_calendar::parse_timestamp;
 
 /// A request trace in memory.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -4,8 +4,8 @@
 //! it does not take whole here; the tests compare the two bit for bit.
 
 use crate::telemetry::Field;
-use crate::timefmt::parse_timestamp;
 use crate::{ReadReport, Sample};
+use twin_calendar::parse_timestamp;
 
 /// What a source column becomes.
 #[derive(Clone, Copy, Debug, PartialEq)]

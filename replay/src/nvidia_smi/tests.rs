@@ -65,6 +65,17 @@ fn out_of_order_samples_and_gaps_are_counted_and_sorted() {
 }
 
 #[test]
+fn dates_that_do_not_exist_are_bad_rows_on_both_paths() {
+    let text = "timestamp, index, power.draw [W]\n2024/02/29 00:00:00.000, 0, 70 W\n2024/02/30 00:00:00.000, 0, 70 W\n\
+                2023/02/29 00:00:00.100, 0, 71 W\n2100/02/29 00:00:00.100, 0, 71 W\n2024/04/31 00:00:00.100, 0, 71 W\n2024/04/30 00:00:00.100, 0, 71 W\n";
+    let (t, bad) = reads_as_the_reference(text);
+    assert_eq!((t.len(), bad), (2, 4));
+    let (_, r) = read_all(text);
+    assert_eq!(r.problems.iter().map(|p| p.line).collect::<Vec<_>>(), [3, 4, 5, 6]);
+    assert!(r.problems[0].message.contains("`2024/02/30 00:00:00.000` is not a time"), "{r}");
+}
+
+#[test]
 fn a_headerless_file_is_refused_with_a_hint() {
     let err = read("2026/11/27 00:00:00.000, 0, 70 W\n", "x.csv", &ReadOptions::default()).unwrap_err().to_string();
     assert!(err.contains("x.csv:1:") && err.contains("no `timestamp` column") && err.contains("hint:"), "{err}");

@@ -1,36 +1,11 @@
 //! `aws ec2 describe-spot-price-history` JSON.
 
-use super::{Capacity, DAY_NS, Lines, PriceFormat, PriceHistory, PricePoint, parse_price};
+use super::{Capacity, Lines, PriceFormat, PriceHistory, PricePoint, parse_price};
 use crate::csv::RowError;
-use crate::timefmt::{parse_clock, parse_date};
 use crate::{ReadOptions, ReadReport, ReplayError};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
-
-/// ISO 8601 `YYYY-MM-DDTHH:MM:SS[.f]` with `Z`, `±HH:MM`, `±HHMM` or no
-/// offset (read as UTC), to ns since the epoch.
-pub fn parse_iso8601(s: &str) -> Option<i64> {
-    let (date, clock) = s.trim().split_once(['T', 't', ' '])?;
-    let (clock, offset_ns) = if let Some(c) = clock.strip_suffix(['Z', 'z']) {
-        (c, 0)
-    } else if let Some(at) = clock.get(8..).and_then(|tail| tail.find(['+', '-'])) {
-        let (c, off) = clock.split_at(8 + at);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let digits: String = off[1..].chars().filter(|c| *c != ':').collect();
-        if digits.len() != 4 && digits.len() != 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let h: i64 = digits[..2].parse().ok()?;
-        let m: i64 = digits.get(2..).filter(|m| !m.is_empty()).map_or(Some(0), |m| m.parse().ok())?;
-        if h > 23 || m > 59 {
-            return None;
-        }
-        (c, sign * (h * 60 + m) * 60_000_000_000)
-    } else {
-        (clock, 0)
-    };
-    parse_date(date)?.checked_mul(DAY_NS)?.checked_add(parse_clock(clock)?)?.checked_sub(offset_ns)
-}
+use twin_calendar::parse_iso8601;
 
 /// Reads `aws ec2 describe-spot-price-history` output: a page
 /// (`{"SpotPriceHistory": [...], "NextToken": ...}`), several pages one after

@@ -42,17 +42,15 @@ mod tests;
 mod types;
 
 pub use advisor::{read_advisor_csv, read_advisor_json};
-pub use aws::{parse_iso8601, read_aws_spot_history};
+pub use aws::read_aws_spot_history;
 pub use gcp::read_gcp_changes;
 pub use parquet::{advisor_frame, read_advisor_parquet, read_parquet, to_frame, write_advisor_parquet, write_parquet};
+pub use twin_calendar::parse_iso8601;
 pub use types::{AdvisorEntry, BAND_LABELS, Capacity, PriceError, PriceHistory, PricePoint, advisor_band, close_matches};
 
 use crate::csv::RowError;
-use crate::timefmt::parse_date;
 use crate::{ReadOptions, ReadReport, ReplayError};
 use std::path::Path;
-
-const DAY_NS: i64 = 86_400_000_000_000;
 
 /// A price or advisor file format. Serde reads and writes its [`PriceFormat::name`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -165,8 +163,9 @@ fn parse_price(field: &str, s: &str) -> Result<Option<f64>, RowError> {
     }
 }
 
+/// A date's midnight (UTC), ns since the epoch.
 fn parse_day(field: &str, s: &str) -> Result<i64, RowError> {
-    parse_date(s).and_then(|d| d.checked_mul(DAY_NS)).ok_or_else(|| (Some(field.into()), format!("`{s}` is not a date (YYYY-MM-DD)")))
+    twin_calendar::parse_date_ns(s).ok_or_else(|| (Some(field.into()), format!("`{s}` is not a date (YYYY-MM-DD)")))
 }
 
 /// Line starts of a text, to turn byte offsets into 1-based lines.
