@@ -158,7 +158,6 @@ impl Columns {
         // `Rows::push` indexes the share, checked); the loop above moved
         // each share's rows to follow the share before's, from 0 to `at`.
         // The values are `Copy`: nothing is dropped twice or leaked.
-        #[allow(unsafe_code)]
         unsafe {
             t.time_ns.set_len(at);
             t.gpu.set_len(at);
