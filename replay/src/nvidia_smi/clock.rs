@@ -5,8 +5,11 @@
 //! the reference reading, [`twin_calendar::parse_timestamp`]; the tests
 //! check that what it takes it reads the same.
 //!
-//! Kept only as long as it is measured to matter: see
-//! `a_remembered_hour_is_quicker_than_the_calendar`, below.
+//! Kept because it is measured to matter: 7 ns a timestamp against the
+//! calendar's 77 ns (`a_remembered_hour_is_quicker_than_the_calendar`,
+//! below, optimised), and reading the benchmark's 200,000 rows through the
+//! calendar instead takes 7.9% more instructions (callgrind, 261 M against
+//! 242 M a read): a new timestamp comes every 8 rows there.
 
 use super::scan::two_digits;
 

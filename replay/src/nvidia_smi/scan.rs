@@ -113,26 +113,14 @@ pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-/// Where the field from `p` ends: the next `,` or `\n`, or the end. Eight
-/// bytes at a time (a zero byte in `word ^ sep` marks a separator).
+/// Where the field from `p` ends: the next `,` or `\n`, or the end (`p`
+/// itself when it is past the end).
 #[inline]
-pub(super) fn field_end(b: &[u8], mut p: usize) -> usize {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = b.get(p..p + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let (c, l) = (w ^ (LO * u64::from(b',')), w ^ (LO * u64::from(b'\n')));
-        let m = ((c.wrapping_sub(LO) & !c) | (l.wrapping_sub(LO) & !l)) & HI;
-        if m != 0 {
-            // The lowest flagged byte is always a true separator.
-            return p + (m.trailing_zeros() / 8) as usize;
-        }
-        p += 8;
+pub(super) fn field_end(b: &[u8], p: usize) -> usize {
+    match b.get(p..) {
+        Some(rest) => memchr::memchr2(b',', b'\n', rest).map_or(b.len(), |i| p + i),
+        None => p,
     }
-    while p < b.len() && b[p] != b',' && b[p] != b'\n' {
-        p += 1;
-    }
-    p
 }
 
 /// The common value on the fast path, read in one pass: a decimal without
