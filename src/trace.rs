@@ -280,7 +280,10 @@ pub fn fit(a: crate::args::TraceFitArgs) -> anyhow::Result<ExitCode> {
     if !(short > 0.0 && long > short) {
         bail!("--short must be above zero and below --long (got {} and {})", a.short, a.long);
     }
-    let (log, report) = twin_replay::requests::read_file(&a.file, &a.format, &ReadOptions::default())?;
+    let Some(format) = twin_replay::requests::RequestFormat::from_name(&a.format) else {
+        bail!("unknown request trace format `{}` (formats: {})", a.format, twin_replay::requests::RequestFormat::NAMES);
+    };
+    let (log, report) = twin_replay::requests::read_file(&a.file, format, &ReadOptions::default())?;
     if report.skipped > 0 || report.non_monotonic > 0 {
         eprintln!("{}: {report}", a.file.display());
     }

@@ -1,6 +1,7 @@
 //! Request traces that services replay (`arrivals = { trace = ... }`).
 
 use crate::{InputError, Notes, Source};
+use twin_replay::requests::RequestFormat;
 use twin_replay::{ReadOptions, ReplayError};
 use twin_sim::scenario::Scenario;
 use twin_sim::scenario::spec::ArrivalSpec;
@@ -20,7 +21,12 @@ pub fn attach(scenario: &mut Scenario, source: &Source, notes: &mut Notes) -> Re
     named.sort();
     for (file, format, field) in named {
         let path = source.resolve(&file);
-        let (log, report) = match twin_replay::requests::read_file(&path, &format, &ReadOptions::default()) {
+        let format = RequestFormat::from_name(&format).ok_or_else(|| InputError::UnknownName {
+            what: "request trace format",
+            name: format.clone(),
+            known: RequestFormat::NAMES.to_string(),
+        })?;
+        let (log, report) = match twin_replay::requests::read_file(&path, format, &ReadOptions::default()) {
             Ok(read) => read,
             Err(ReplayError::Io { source: e, .. }) => {
                 return Err(InputError::Missing {

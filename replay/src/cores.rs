@@ -1,37 +1,40 @@
-//! Work shared out over the machine's cores, with results in order.
+//! Work shared out over the machine's cores through rayon, with results in
+//! the items' order.
+//!
+//! Everything runs on rayon's current pool: the global one (a thread per
+//! core, or `RAYON_NUM_THREADS`), or the pool a caller runs the readers in
+//! with `ThreadPool::install`. Results never depend on how many threads
+//! there are; the tests read the same inputs in pools of 1, 2 and 3.
 
-/// The cores this process may use.
+use rayon::prelude::*;
+
+/// The threads of the current rayon pool: what the readers size their
+/// chunks by.
 pub(crate) fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    rayon::current_num_threads()
 }
 
-/// Runs `f` on each item on up to `workers` threads: each takes the next
-/// item as it finishes one, so a thread the machine holds back delays only
-/// its item. Results come in the items' order, whatever the thread count.
+/// Runs `f` on each item, each item a task of its own (so an item a thread
+/// is held back on delays only that item), on the current pool; one worker
+/// or fewer runs them in turn on the calling thread. Results come in the
+/// items' order, whatever the thread count.
 pub(crate) fn on_cores<T: Send, R: Send>(items: Vec<T>, workers: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let workers = workers.min(items.len());
-    if workers <= 1 {
+    if workers.min(items.len()) <= 1 {
         return items.into_iter().map(f).collect();
     }
-    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let next = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
-            let Some((i, item)) = next else { break done };
-            done.push((i, f(item)));
-        }
-    };
-    let mut all: Vec<(usize, R)> = std::thread::scope(|s| {
-        let others: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
-        let mut all = work();
-        for h in others {
-            all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        }
-        all
-    });
-    all.sort_unstable_by_key(|(i, _)| *i);
-    all.into_iter().map(|(_, r)| r).collect()
+    items.into_par_iter().with_max_len(1).map(&f).collect()
+}
+
+/// [`on_cores`] on all the pool's threads.
+pub(crate) fn on_all<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    on_cores(items, cores(), f)
+}
+
+/// Runs `f` in a rayon pool of `threads` threads: how the tests check that
+/// results do not depend on the thread count.
+#[cfg(test)]
+pub(crate) fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool").install(f)
 }
 
 #[cfg(test)]
@@ -41,8 +44,14 @@ mod tests {
     #[test]
     fn results_keep_the_items_order_on_any_number_of_threads() {
         let want: Vec<u64> = (0..100u64).map(|x| x * x).collect();
-        for workers in [0, 1, 3, 200] {
-            assert_eq!(on_cores((0..100u64).collect(), workers, |x| x * x), want, "{workers} workers");
+        for threads in [1, 2, 3] {
+            in_pool(threads, || {
+                assert_eq!(cores(), threads);
+                for workers in [0, 1, 3, 200] {
+                    assert_eq!(on_cores((0..100u64).collect(), workers, |x| x * x), want, "{workers} workers, {threads} threads");
+                }
+                assert_eq!(on_all((0..100u64).collect(), |x| x * x), want, "{threads} threads");
+            });
         }
     }
 }

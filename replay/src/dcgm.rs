@@ -247,11 +247,11 @@ fn apply(l: &Line<'_>, b: &mut Builder, sc: &mut Scrapes, opts: &ReadOptions) ->
 /// Lines that cannot be read are skipped and reported with their line, or
 /// with [`ReadOptions::strict`] end the read with a [`ReplayError::Format`].
 pub fn read(text: &str, origin: &str, opts: &ReadOptions) -> Result<(Vec<Sample>, ReadReport), ReplayError> {
-    let mut report = ReadReport { format: "dcgm".into(), ..ReadReport::default() };
+    let mut report = ReadReport { format: crate::Format::Dcgm.name().into(), ..ReadReport::default() };
     let mut b = Builder::default();
     let mut sc = Scrapes::default();
     let mut ignored = BTreeSet::new();
-    let last = text.lines().count();
+    let last = crate::text::line_count(text);
     let cut = !text.ends_with('\n');
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;

@@ -37,8 +37,8 @@
 //! dropped, counted in [`ReadReport::skipped`] but not as an error, even with
 //! [`ReadOptions::strict`].
 
-use crate::timefmt::{parse_clock, parse_date};
 use crate::{Field, ReadOptions, ReadReport, ReplayError, Sample};
+use twin_calendar::{parse_clock, parse_date};
 
 const DAY_NS: i64 = 86_400_000_000_000;
 
@@ -184,12 +184,12 @@ fn row(l: &Layout, fields: &[&str], clock: &mut Clock, opts: &ReadOptions) -> Re
 /// [`ReadOptions::strict`] end the read with a [`ReplayError::Format`]. Data
 /// before any header is a [`ReplayError::Format`] either way: it is not dmon output.
 pub fn read(text: &str, origin: &str, opts: &ReadOptions) -> Result<(Vec<Sample>, ReadReport), ReplayError> {
-    let mut report = ReadReport { format: "dmon".into(), ..ReadReport::default() };
+    let mut report = ReadReport { format: crate::Format::Dmon.name().into(), ..ReadReport::default() };
     let mut samples = Vec::new();
     let mut layout: Option<Layout> = None;
     let mut after_header = false;
     let mut clock = Clock::default();
-    let last = text.lines().count();
+    let last = crate::text::line_count(text);
     let cut = !text.ends_with('\n');
     let error = |line, field, message, hint: &str| ReplayError::Format {
         origin: origin.to_string(),
@@ -387,8 +387,7 @@ mod tests {
 
     #[test]
     fn reads_the_h200_recording() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/gpu_telemetry/h200_nvidia_smi_dmon_1s.txt");
-        let Ok(text) = std::fs::read_to_string(path) else { return };
+        let Some(text) = crate::shared_data("gpu_telemetry", "h200_nvidia_smi_dmon_1s.txt") else { return };
         let (s, r) = ok(&text);
         assert!((120..=135).contains(&s.len()), "{} rows", s.len());
         assert_eq!((r.skipped, r.lines, r.unit_mismatches), (0, s.len(), 0));

@@ -46,11 +46,11 @@
 //! assert_eq!((job.submit_ns, job.duration_ns, job.gpu_milli), (10_000_000_000, 90_000_000_000, 460));
 //! ```
 
-use crate::prices::{CsvHeader, RowError, csv_rows};
-use crate::timefmt::parse_timestamp;
+use crate::csv::{CsvHeader, RowError, csv_rows};
 use crate::{ReadOptions, ReadReport, ReplayError};
 use polars::prelude::*;
 use std::path::Path;
+use twin_calendar::parse_timestamp;
 
 /// One job as submitted to the cluster.
 #[derive(Clone, Debug, PartialEq)]
@@ -165,8 +165,9 @@ impl JobTrace {
     }
 }
 
-/// A job-trace format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A job-trace format. Serde reads and writes its [`JobFormat::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum JobFormat {
     /// Alibaba openb 2023 pod list.
     Openb,
@@ -174,21 +175,12 @@ pub enum JobFormat {
     Helios,
 }
 
+format_names!(JobFormat { Openb => "openb", Helios => "helios" });
+
 impl JobFormat {
-    /// Names as the command line takes them.
-    pub const NAMES: &'static str = "openb, helios";
-
-    /// The format's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            JobFormat::Openb => "openb",
-            JobFormat::Helios => "helios",
-        }
-    }
-
     /// From a name in [`JobFormat::NAMES`].
     pub fn from_name(s: &str) -> Option<JobFormat> {
-        [JobFormat::Openb, JobFormat::Helios].into_iter().find(|f| f.name() == s)
+        JobFormat::ALL.into_iter().find(|f| f.name() == s)
     }
 }
 
@@ -219,10 +211,22 @@ pub fn read(text: &str, origin: &str, format: Option<JobFormat>, opts: &ReadOpti
     }
 }
 
-/// Reads a job-trace file by path (bytes that are not UTF-8 are replaced).
+/// Reads a job-trace file by path, once (bytes that are not UTF-8 are replaced).
 pub fn read_file(path: &Path, format: Option<JobFormat>, opts: &ReadOptions) -> Result<(JobTrace, ReadReport), ReplayError> {
     let bytes = std::fs::read(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    read(&String::from_utf8_lossy(&bytes), &path.display().to_string(), format, opts)
+    read_from_bytes(&bytes, &path.display().to_string(), format, opts)
+}
+
+/// Reads a job trace's bytes already in memory (a caller that read the
+/// file to tell its kind hands them over rather than reading it again;
+/// bytes that are not UTF-8 are replaced).
+pub fn read_from_bytes(
+    bytes: &[u8],
+    origin: &str,
+    format: Option<JobFormat>,
+    opts: &ReadOptions,
+) -> Result<(JobTrace, ReadReport), ReplayError> {
+    read(&crate::text::from_bytes(bytes), origin, format, opts)
 }
 
 fn count<T: std::str::FromStr>(h: &CsvHeader, f: &[&str], name: &str) -> Result<T, RowError> {

@@ -23,9 +23,47 @@
 //! assert!((e[0].joules - 7.825).abs() < 1e-9); // trapezoid over 100 ms
 //! ```
 #![warn(missing_docs)]
+// The one exception, `set_len` on columns filled in place, is allowed on its
+// own module beside its invariant: `nvidia_smi/columns.rs`.
+#![deny(unsafe_code)]
 
+/// Gives a format enum, from one list of its variants and their names:
+/// `ALL` (every variant, in order), `NAMES` (the names, comma-separated, as
+/// messages list them) and `name` (as the command line and, through serde's
+/// kebab case, files spell it; the tests check that serde agrees).
+macro_rules! format_names {
+    ($ty:ident { $first:ident => $first_name:literal $(, $v:ident => $n:literal)* $(,)? }) => {
+        impl $ty {
+            /// Every format, in the order of [`Self::NAMES`].
+            pub const ALL: [$ty; 1 $(+ format_names!(@one $v))*] = [$ty::$first $(, $ty::$v)*];
+
+            /// The formats' names, as the command line takes them.
+            pub const NAMES: &'static str = concat!($first_name $(, ", ", $n)*);
+
+            /// The format's name, as the command line takes it and serde writes it.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $ty::$first => $first_name,
+                    $($ty::$v => $n,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+    (@one $v:ident) => {
+        1
+    };
+}
+
+mod atomic;
 pub mod benchmarks;
 mod cores;
+mod csv;
 pub mod dcgm;
 pub mod dmon;
 pub mod encoding;
@@ -33,7 +71,6 @@ pub mod energy;
 pub mod fit;
 mod issues;
 pub mod jobs;
-pub(crate) mod line_diff;
 pub mod nodes;
 pub mod nvidia_smi;
 pub mod parquet;
@@ -42,6 +79,7 @@ pub mod prices;
 pub mod record;
 pub mod requests;
 mod telemetry;
+mod text;
 pub mod timefmt;
 mod timeline;
 pub mod usage;
@@ -87,24 +125,28 @@ pub enum ReplayError {
     },
 }
 
-/// A telemetry format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A telemetry format. Serde reads and writes its [`Format::name`]
+/// (`nvidia-smi`), and the aliases [`Format::from_name`] takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// Decide from the content.
     Auto,
     /// `nvidia-smi --query-gpu=... --format=csv`.
+    #[serde(alias = "smi", alias = "csv")]
     NvidiaSmi,
     /// `nvidia-smi dmon` text.
     Dmon,
     /// DCGM exporter Prometheus text.
+    #[serde(alias = "prometheus")]
     Dcgm,
 }
 
-impl Format {
-    /// Names as the command line takes them.
-    pub const NAMES: &'static str = "auto, nvidia-smi, dmon, dcgm";
+format_names!(Format { Auto => "auto", NvidiaSmi => "nvidia-smi", Dmon => "dmon", Dcgm => "dcgm" });
 
-    /// From a command-line name.
+impl Format {
+    /// From a command-line name: one of [`Format::NAMES`], or an alias
+    /// (`smi` and `csv` for nvidia-smi, `prometheus` for DCGM).
     pub fn from_name(s: &str) -> Option<Format> {
         match s {
             "auto" => Some(Format::Auto),
@@ -195,17 +237,18 @@ pub fn read_bytes(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     std::fs::read(path)
 }
 
-/// Reads a file, by path.
+/// Reads a file, by path: its bytes once (see [`read_bytes`]), then
+/// [`read_from_bytes`].
 pub fn read_file(path: &std::path::Path, format: Format, opts: &ReadOptions) -> Result<(Telemetry, ReadReport), ReplayError> {
     let bytes = read_bytes(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    // Valid UTF-8 (the usual case) is checked and taken as it is, which is
-    // several times quicker than the lossy conversion; anything else has
-    // its bad bytes replaced by U+FFFD, as before.
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    };
-    read(&text, &path.display().to_string(), format, opts)
+    read_from_bytes(&bytes, &path.display().to_string(), format, opts)
+}
+
+/// Reads a file's bytes already in memory (a caller that read the file to
+/// tell its kind hands them over rather than reading it again): valid UTF-8
+/// is taken as it is, other bytes are replaced by U+FFFD; then [`read`].
+pub fn read_from_bytes(bytes: &[u8], origin: &str, format: Format, opts: &ReadOptions) -> Result<(Telemetry, ReadReport), ReplayError> {
+    read(&text::from_bytes(bytes), origin, format, opts)
 }
 
 /// `text` with each edit (at, cut, insert) applied in turn, at char
@@ -227,16 +270,22 @@ pub(crate) fn mangle(text: &str, edits: &[(usize, usize, String)]) -> String {
     text
 }
 
-/// A file of `../shared/data/<folder>`, when this checkout has it beside it
-/// (tests read real traces from there and skip, saying so, where it is absent).
+/// A file of `../shared/data/<folder>`, which the tests read real traces
+/// from. A missing file fails the test, saying how to supply it, unless
+/// `TWIN_SKIP_DATA_TESTS=1`, when the test is skipped (`None`), saying so.
 #[cfg(test)]
 pub(crate) fn shared_data(folder: &str, name: &str) -> Option<String> {
     let path = format!("{}/../../shared/data/{folder}/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).ok();
-    if text.is_none() {
-        eprintln!("skipped: {path} is not here");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(_) if std::env::var("TWIN_SKIP_DATA_TESTS").is_ok_and(|v| v == "1") => {
+            eprintln!("skipped (TWIN_SKIP_DATA_TESTS=1): {path} is not here");
+            None
+        }
+        Err(e) => panic!(
+            "{path}: {e}; these tests read real traces from ../shared/data beside the checkout: put it there, or set TWIN_SKIP_DATA_TESTS=1 to skip them"
+        ),
     }
-    text
 }
 
 #[cfg(test)]
@@ -256,5 +305,112 @@ mod tests {
         std::fs::write(&path, b"timestamp, index, power.draw [W]\n2026/11/27 01:58:59.960, 0, 77.25 W\xff\n").unwrap();
         let (t, report) = read_file(&path, Format::Auto, &ReadOptions::default()).unwrap();
         assert_eq!((t.len(), report.skipped), (0, 1), "{report}");
+    }
+
+    /// A format enum's names: listed in order, serde's, and read back.
+    fn names_agree<F>(all: &[F], names: &str, name: fn(F) -> &'static str, from_name: fn(&str) -> Option<F>)
+    where
+        F: Copy + PartialEq + std::fmt::Debug + std::fmt::Display + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        assert_eq!(all.iter().map(|f| name(*f)).collect::<Vec<_>>().join(", "), names);
+        for &f in all {
+            let quoted = format!("\"{}\"", name(f));
+            assert_eq!(serde_json::to_string(&f).unwrap(), quoted);
+            assert_eq!(serde_json::from_str::<F>(&quoted).unwrap(), f);
+            assert_eq!(from_name(name(f)), Some(f));
+            assert_eq!(f.to_string(), name(f));
+        }
+        assert!(serde_json::from_str::<F>("\"no-such-format\"").is_err());
+        assert_eq!(from_name("no-such-format"), None);
+    }
+
+    #[test]
+    fn format_names_are_the_command_lines_and_serdes() {
+        // The names as they always were.
+        names_agree(&Format::ALL, "auto, nvidia-smi, dmon, dcgm", Format::name, Format::from_name);
+        names_agree(
+            &prices::PriceFormat::ALL,
+            "gcp-changes, aws-spot-history, spot-advisor-csv, spot-advisor-json",
+            prices::PriceFormat::name,
+            prices::PriceFormat::from_name,
+        );
+        names_agree(&jobs::JobFormat::ALL, "openb, helios", jobs::JobFormat::name, jobs::JobFormat::from_name);
+        names_agree(
+            &requests::RequestFormat::ALL,
+            "auto, azure, mooncake",
+            requests::RequestFormat::name,
+            requests::RequestFormat::from_name,
+        );
+        names_agree(&nodes::NodeFormat::ALL, "openb-nodes", nodes::NodeFormat::name, nodes::NodeFormat::from_name);
+        assert_eq!(nodes::FORMAT, "openb-nodes");
+        assert_eq!(
+            (Format::NAMES, prices::PriceFormat::NAMES, jobs::JobFormat::NAMES),
+            ("auto, nvidia-smi, dmon, dcgm", "gcp-changes, aws-spot-history, spot-advisor-csv, spot-advisor-json", "openb, helios")
+        );
+        // Telemetry's aliases, on the command line and in files.
+        for (alias, f) in [("smi", Format::NvidiaSmi), ("csv", Format::NvidiaSmi), ("prometheus", Format::Dcgm)] {
+            assert_eq!(Format::from_name(alias), Some(f));
+            assert_eq!(serde_json::from_str::<Format>(&format!("\"{alias}\"")).unwrap(), f);
+        }
+        assert_eq!(requests::RequestFormat::resolve("auto", "{\"timestamp\": 0}"), Some(requests::RequestFormat::Mooncake));
+        assert_eq!(requests::RequestFormat::resolve("auto", "hello"), None);
+        assert_eq!(requests::RequestFormat::resolve("azure", ""), Some(requests::RequestFormat::Azure));
+    }
+
+    #[test]
+    fn bytes_in_memory_read_as_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = ReadOptions::default();
+        let files: [&[u8]; 5] = [
+            b"timestamp, index, power.draw [W]\n2026/11/27 01:58:59.960, 0, 77.25 W\n2026/11/27 01:58:59.960, 1, 7\xff W\n",
+            b"snapshot_date,source_commit,machine_type,gpu_model,gpu_count,region,ondemand_usd_per_hour,spot_usd_per_hour\n2024-05-17,\xff,a3,h100,8,us-central1,87.83,61.95\n",
+            b"name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\npod-\xff,6000,12288,1,460,,LS,Running,10,110,20\n",
+            b"sn,cpu_milli,memory_mib,gpu,model\nn-\xff,96000,786432,8,G2\n",
+            b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,4808,10\n2023-11-16 18:17:04,\xff,1\n",
+        ];
+        for (i, bytes) in files.iter().enumerate() {
+            let path = dir.path().join(format!("f{i}"));
+            std::fs::write(&path, bytes).unwrap();
+            let origin = path.display().to_string();
+            let same = match i {
+                0 => {
+                    format!("{:?}", read_file(&path, Format::Auto, &o))
+                        == format!("{:?}", read_from_bytes(bytes, &origin, Format::Auto, &o))
+                }
+                1 => {
+                    format!("{:?}", prices::read_file(&path, None, &o))
+                        == format!("{:?}", prices::read_from_bytes(bytes, &origin, None, &o))
+                }
+                2 => format!("{:?}", jobs::read_file(&path, None, &o)) == format!("{:?}", jobs::read_from_bytes(bytes, &origin, None, &o)),
+                3 => format!("{:?}", nodes::read_file(&path, &o)) == format!("{:?}", nodes::read_from_bytes(bytes, &origin, &o)),
+                _ => {
+                    format!("{:?}", requests::read_file(&path, requests::RequestFormat::Auto, &o))
+                        == format!("{:?}", requests::read_from_bytes(bytes, &origin, requests::RequestFormat::Auto, &o))
+                }
+            };
+            assert!(same, "file {i}");
+        }
+        let (_, report) = read_from_bytes(files[0], "x", Format::Auto, &o).unwrap();
+        assert_eq!((report.rows, report.skipped), (1, 1), "{report}");
+    }
+
+    #[test]
+    fn reading_and_encoding_give_the_same_on_any_number_of_threads() {
+        // 15 MB: chunks of the read, parts of the timeline scan and columns
+        // of the encoding all shared out.
+        let text = benchmarks::nvidia_smi_csv(110_000);
+        let run = || {
+            let (t, report) = read(&text, "b.csv", Format::NvidiaSmi, &ReadOptions::default()).unwrap();
+            let mut bytes = Vec::new();
+            encoding::write_parquet(&t, &mut bytes).unwrap();
+            (t, report, bytes)
+        };
+        let one = cores::in_pool(1, run);
+        assert_eq!((one.0.len(), one.1.skipped), (110_000, 0));
+        for threads in [2, 3] {
+            let got = cores::in_pool(threads, run);
+            assert!(got.0 == one.0 && got.1 == one.1, "{threads} threads");
+            assert!(got.2 == one.2, "the same Parquet bytes on {threads} threads");
+        }
     }
 }

@@ -19,14 +19,31 @@
 //! assert_eq!(list.nodes[1].gpu_model, None);
 //! ```
 
-use crate::prices::csv_rows;
+use crate::csv::csv_rows;
 use crate::{ReadOptions, ReadReport, ReplayError};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The format's name, as `--format` takes it.
-pub const FORMAT: &str = "openb-nodes";
+/// A node-list format (there is one). Serde reads and writes its [`NodeFormat::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeFormat {
+    /// Alibaba openb 2023 node list.
+    OpenbNodes,
+}
+
+format_names!(NodeFormat { OpenbNodes => "openb-nodes" });
+
+impl NodeFormat {
+    /// From a name in [`NodeFormat::NAMES`].
+    pub fn from_name(s: &str) -> Option<NodeFormat> {
+        NodeFormat::ALL.into_iter().find(|f| f.name() == s)
+    }
+}
+
+/// The format's name, as `--format` takes it: [`NodeFormat::OpenbNodes`]'s.
+pub const FORMAT: &str = NodeFormat::OpenbNodes.name();
 
 /// One machine of a cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,10 +172,17 @@ pub fn read(text: &str, origin: &str, opts: &ReadOptions) -> Result<(NodeList, R
     Ok((NodeList { nodes }, report))
 }
 
-/// Reads a node-list file by path (bytes that are not UTF-8 are replaced).
+/// Reads a node-list file by path, once (bytes that are not UTF-8 are replaced).
 pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<(NodeList, ReadReport), ReplayError> {
     let bytes = std::fs::read(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    read(&String::from_utf8_lossy(&bytes), &path.display().to_string(), opts)
+    read_from_bytes(&bytes, &path.display().to_string(), opts)
+}
+
+/// Reads a node list's bytes already in memory (a caller that read the
+/// file to tell its kind hands them over rather than reading it again;
+/// bytes that are not UTF-8 are replaced).
+pub fn read_from_bytes(bytes: &[u8], origin: &str, opts: &ReadOptions) -> Result<(NodeList, ReadReport), ReplayError> {
+    read(&crate::text::from_bytes(bytes), origin, opts)
 }
 
 /// The list as a polars frame in the canonical schema.

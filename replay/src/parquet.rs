@@ -46,20 +46,13 @@ pub fn encode(df: &mut DataFrame, w: impl std::io::Write) -> PolarsResult<()> {
 /// Writes canonical telemetry as Parquet, whole or not at all (encoded as
 /// [`crate::encoding`] says).
 pub fn write(t: &Telemetry, path: &Path) -> Result<(), ReplayError> {
-    twin_export::write_atomically(path, |w| crate::encoding::write_parquet(t, w)).map_err(|e| export_error(e, path))
-}
-
-fn export_error(e: twin_export::ExportError, path: &Path) -> ReplayError {
-    match e {
-        twin_export::ExportError::Io { path, source } => ReplayError::Io { path, source },
-        other => ReplayError::Table { path: path.to_path_buf(), message: other.to_string() },
-    }
+    crate::atomic::write_atomically(path, |w| crate::encoding::write_parquet(t, w))
 }
 
 /// Writes a frame as Parquet, whole or not at all.
 pub(crate) fn write_frame(df: PolarsResult<DataFrame>, path: &Path) -> Result<(), ReplayError> {
     let mut df = df.map_err(|e| ReplayError::Table { path: path.to_path_buf(), message: e.to_string() })?;
-    twin_export::write_atomically(path, |w| encode(&mut df, w)).map_err(|e| export_error(e, path))
+    crate::atomic::write_atomically(path, |w| encode(&mut df, w))
 }
 
 /// Reads a Parquet file into a frame: every column, or only `columns`.

@@ -8,8 +8,8 @@
 //! Both become a [`RequestLog`]: offsets from the first request (sorted;
 //! out-of-order rows counted), prompt and output tokens.
 
-use crate::timefmt::parse_timestamp;
 use crate::{ReadOptions, ReadReport, ReplayError};
+use twin_calendar::parse_timestamp;
 
 /// A request trace in memory.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -42,32 +42,45 @@ impl RequestLog {
     }
 }
 
-/// A request-trace format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A request-trace format. Serde reads and writes its [`RequestFormat::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum RequestFormat {
+    /// Decide from the content ([`RequestFormat::detect`]).
+    Auto,
     /// Azure LLM inference 2023 CSV.
     Azure,
     /// Mooncake JSON lines.
     Mooncake,
 }
 
+format_names!(RequestFormat { Auto => "auto", Azure => "azure", Mooncake => "mooncake" });
+
 impl RequestFormat {
-    /// From a name (`azure`, `mooncake`), or `auto` detected from the text.
+    /// From a name in [`RequestFormat::NAMES`].
+    pub fn from_name(s: &str) -> Option<RequestFormat> {
+        RequestFormat::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// Guesses the format from the first non-blank line: JSON is Mooncake,
+    /// a header starting with `TIMESTAMP` Azure.
+    pub fn detect(text: &str) -> Option<RequestFormat> {
+        let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+        if first.starts_with('{') {
+            Some(RequestFormat::Mooncake)
+        } else if first.to_ascii_uppercase().starts_with("TIMESTAMP") {
+            Some(RequestFormat::Azure)
+        } else {
+            None
+        }
+    }
+
+    /// From a name (`azure`, `mooncake`), or `auto` detected from the text:
+    /// never [`RequestFormat::Auto`].
     pub fn resolve(name: &str, text: &str) -> Option<RequestFormat> {
-        match name {
-            "azure" => Some(RequestFormat::Azure),
-            "mooncake" => Some(RequestFormat::Mooncake),
-            "auto" => {
-                let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-                if first.starts_with('{') {
-                    Some(RequestFormat::Mooncake)
-                } else if first.to_ascii_uppercase().starts_with("TIMESTAMP") {
-                    Some(RequestFormat::Azure)
-                } else {
-                    None
-                }
-            }
-            _ => None,
+        match RequestFormat::from_name(name)? {
+            RequestFormat::Auto => RequestFormat::detect(text),
+            f => Some(f),
         }
     }
 }
@@ -79,8 +92,8 @@ struct MooncakeRow {
     output_length: u32,
 }
 
-/// Reads a request trace; `format` is `auto`, `azure` or `mooncake`.
-pub fn read(text: &str, origin: &str, format: &str, opts: &ReadOptions) -> Result<(RequestLog, ReadReport), ReplayError> {
+/// Reads a request trace in `format` ([`RequestFormat::Auto`]: detected).
+pub fn read(text: &str, origin: &str, format: RequestFormat, opts: &ReadOptions) -> Result<(RequestLog, ReadReport), ReplayError> {
     let fail = |line: usize, field: Option<&str>, message: String, hint: Option<String>| ReplayError::Format {
         origin: origin.to_string(),
         line,
@@ -88,20 +101,25 @@ pub fn read(text: &str, origin: &str, format: &str, opts: &ReadOptions) -> Resul
         message,
         hint,
     };
-    let Some(kind) = RequestFormat::resolve(format, text) else {
+    let kind = match format {
+        RequestFormat::Auto => RequestFormat::detect(text),
+        f => Some(f),
+    };
+    let Some(kind) = kind else {
         return Err(fail(
             1,
             None,
-            format!("cannot read `{format}` as a request trace"),
+            format!("cannot read `{}` as a request trace", format.name()),
             Some("formats: azure (CSV with TIMESTAMP,ContextTokens,GeneratedTokens), mooncake (JSON lines)".into()),
         ));
     };
-    let mut report = ReadReport { format: if kind == RequestFormat::Azure { "azure" } else { "mooncake" }.into(), ..ReadReport::default() };
+    let azure = kind == RequestFormat::Azure;
+    let mut report = ReadReport { format: kind.name().into(), ..ReadReport::default() };
     // (time ns, prompt, output); Azure times are absolute, Mooncake's relative.
     let mut rows: Vec<(i64, u32, u32)> = Vec::new();
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).peekable();
     let mut cols = (0usize, 1usize, 2usize);
-    if kind == RequestFormat::Azure {
+    if azure {
         let Some((_, header)) = lines.next() else { return Ok((RequestLog::default(), report)) };
         let names: Vec<String> = header.split(',').map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()).collect();
         let find = |n: &str| names.iter().position(|h| h == n);
@@ -122,29 +140,26 @@ pub fn read(text: &str, origin: &str, format: &str, opts: &ReadOptions) -> Resul
         let n = i + 1;
         report.lines += 1;
         let last = lines.peek().is_none();
-        let parsed: Result<(i64, u32, u32), (Option<&str>, String)> = match kind {
-            RequestFormat::Azure => {
-                let f: Vec<&str> = line.split(',').collect();
-                let get = |k: usize| f.get(k).map(|s| s.trim()).ok_or((None, format!("{} fields, fewer than the header's", f.len())));
-                (|| {
-                    let t = get(cols.0)?;
-                    let time = parse_timestamp(t).ok_or((Some("TIMESTAMP"), format!("`{t}` is not a time")))?;
-                    let p = get(cols.1)?
-                        .parse()
-                        .map_err(|_| (Some("ContextTokens"), format!("`{}` is not a token count", f[cols.1].trim())))?;
-                    let o = get(cols.2)?
-                        .parse()
-                        .map_err(|_| (Some("GeneratedTokens"), format!("`{}` is not a token count", f[cols.2].trim())))?;
-                    Ok((time, p, o))
-                })()
-            }
-            RequestFormat::Mooncake => match serde_json::from_str::<MooncakeRow>(line) {
+        let parsed: Result<(i64, u32, u32), (Option<&str>, String)> = if azure {
+            let f: Vec<&str> = line.split(',').collect();
+            let get = |k: usize| f.get(k).map(|s| s.trim()).ok_or((None, format!("{} fields, fewer than the header's", f.len())));
+            (|| {
+                let t = get(cols.0)?;
+                let time = parse_timestamp(t).ok_or((Some("TIMESTAMP"), format!("`{t}` is not a time")))?;
+                let p =
+                    get(cols.1)?.parse().map_err(|_| (Some("ContextTokens"), format!("`{}` is not a token count", f[cols.1].trim())))?;
+                let o =
+                    get(cols.2)?.parse().map_err(|_| (Some("GeneratedTokens"), format!("`{}` is not a token count", f[cols.2].trim())))?;
+                Ok((time, p, o))
+            })()
+        } else {
+            match serde_json::from_str::<MooncakeRow>(line) {
                 Ok(r) if r.timestamp.is_finite() && r.timestamp >= 0.0 && r.timestamp < 9e15 => {
                     Ok(((r.timestamp * 1e6).round() as i64, r.input_length, r.output_length))
                 }
                 Ok(r) => Err((Some("timestamp"), format!("{} is not a time in ms from the trace start", r.timestamp))),
                 Err(e) => Err((None, format!("not a request: {e}"))),
-            },
+            }
         };
         match parsed {
             Ok(row) => rows.push(row),
@@ -168,15 +183,27 @@ pub fn read(text: &str, origin: &str, format: &str, opts: &ReadOptions) -> Resul
         offsets_ns: rows.iter().map(|r| (r.0 - first) as u64).collect(),
         prompt: rows.iter().map(|r| r.1).collect(),
         output: rows.iter().map(|r| r.2).collect(),
-        start_ns: (kind == RequestFormat::Azure && !rows.is_empty()).then_some(first),
+        start_ns: (azure && !rows.is_empty()).then_some(first),
     };
     Ok((log, report))
 }
 
-/// Reads a request-trace file, by path (bytes that are not UTF-8 are replaced).
-pub fn read_file(path: &std::path::Path, format: &str, opts: &ReadOptions) -> Result<(RequestLog, ReadReport), ReplayError> {
+/// Reads a request-trace file, by path, once (bytes that are not UTF-8 are replaced).
+pub fn read_file(path: &std::path::Path, format: RequestFormat, opts: &ReadOptions) -> Result<(RequestLog, ReadReport), ReplayError> {
     let bytes = std::fs::read(path).map_err(|source| ReplayError::Io { path: path.to_path_buf(), source })?;
-    read(&String::from_utf8_lossy(&bytes), &path.display().to_string(), format, opts)
+    read_from_bytes(&bytes, &path.display().to_string(), format, opts)
+}
+
+/// Reads a request trace's bytes already in memory (a caller that read the
+/// file to tell its kind hands them over rather than reading it again;
+/// bytes that are not UTF-8 are replaced).
+pub fn read_from_bytes(
+    bytes: &[u8],
+    origin: &str,
+    format: RequestFormat,
+    opts: &ReadOptions,
+) -> Result<(RequestLog, ReadReport), ReplayError> {
+    read(&crate::text::from_bytes(bytes), origin, format, opts)
 }
 
 /// Arrivals per bin of `bin_ns`, over the whole bins from the first arrival
@@ -214,12 +241,12 @@ mod tests {
     #[test]
     fn reads_azure_and_mooncake_with_their_tokens() {
         let azure = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,4808,10\n2023-11-16 18:17:04.0319600,3180,8\n2023-11-16 18:17:03.5,1,1\n";
-        let (log, r) = read(azure, "a.csv", "auto", &ReadOptions::default()).unwrap();
+        let (log, r) = read(azure, "a.csv", RequestFormat::Auto, &ReadOptions::default()).unwrap();
         assert_eq!((r.format.as_str(), r.rows, r.non_monotonic), ("azure", 3, 1));
         assert_eq!(log.offsets_ns, [0, 479_960_000, 531_960_000]);
         assert_eq!(log.prompt, [1, 4808, 3180]);
         let moon = "{\"timestamp\": 0, \"input_length\": 6758, \"output_length\": 500, \"hash_ids\": [0, 1]}\n{\"timestamp\": 1500, \"input_length\": 10, \"output_length\": 3}\n";
-        let (log, r) = read(moon, "m.jsonl", "auto", &ReadOptions::default()).unwrap();
+        let (log, r) = read(moon, "m.jsonl", RequestFormat::Auto, &ReadOptions::default()).unwrap();
         assert_eq!(
             (r.format.as_str(), log.offsets_ns.as_slice(), log.output.as_slice()),
             ("mooncake", &[0, 1_500_000_000][..], &[500, 3][..])
@@ -230,14 +257,15 @@ mod tests {
     #[test]
     fn bad_rows_are_counted_with_lines_and_strict_stops() {
         let text = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,4808,10\nnoon,1,1\n2023-11-16 18:17:05,many,1\n2023-11-16 18:17:06,1";
-        let (log, r) = read(text, "a.csv", "azure", &ReadOptions::default()).unwrap();
+        let (log, r) = read(text, "a.csv", RequestFormat::Azure, &ReadOptions::default()).unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(r.skipped, 3);
         assert!(r.truncated_last_line);
         assert_eq!(r.problems.iter().map(|p| p.line).collect::<Vec<_>>(), [3, 4]);
-        let err = read(text, "a.csv", "azure", &ReadOptions { strict: true, ..ReadOptions::default() }).unwrap_err().to_string();
+        let err =
+            read(text, "a.csv", RequestFormat::Azure, &ReadOptions { strict: true, ..ReadOptions::default() }).unwrap_err().to_string();
         assert!(err.starts_with("a.csv:3: `TIMESTAMP`: `noon` is not a time"), "{err}");
-        assert!(read("hello\n", "x", "auto", &ReadOptions::default()).is_err());
+        assert!(read("hello\n", "x", RequestFormat::Auto, &ReadOptions::default()).is_err());
     }
 
     #[test]
@@ -255,7 +283,7 @@ mod tests {
         #[test]
         fn no_input_makes_it_panic(text in "\\PC{0,200}", strict in proptest::bool::ANY) {
             let opts = ReadOptions { strict, ..ReadOptions::default() };
-            for f in ["auto", "azure", "mooncake"] {
+            for f in RequestFormat::ALL {
                 let _ = read(&text, "p", f, &opts);
                 let _ = read(&format!("TIMESTAMP,ContextTokens,GeneratedTokens\n{text}"), "p", f, &opts);
             }

@@ -194,7 +194,7 @@ fn finish_in(mut t: Telemetry, report: &mut ReadReport, parts: Option<usize>) ->
     };
     report.rows = t.len();
     let per_gpu: Vec<&[(usize, usize, Option<i64>)]> = scan.pieces.iter().map(Vec::as_slice).collect();
-    report.gaps += crate::cores::on_cores(per_gpu, crate::cores::cores(), |pieces| gaps(&scan, pieces)).into_iter().sum::<usize>();
+    report.gaps += crate::cores::on_all(per_gpu, |pieces| gaps(&scan, pieces)).into_iter().sum::<usize>();
     t
 }
 

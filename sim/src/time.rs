@@ -162,22 +162,10 @@ fn trim(x: f64) -> String {
     s.to_string()
 }
 
-/// Unix time in ns of midnight UTC on `YYYY-MM-DD`, if it is a real date (1970 to 9999).
+/// Unix time in ns of midnight UTC on `YYYY-MM-DD`, if it is a real date
+/// (1970 to 2262, where `i64` ns end): Twin's one calendar, `twin-calendar`.
 pub fn parse_date_ns(s: &str) -> Option<i64> {
-    let mut it = s.trim().splitn(3, '-');
-    let (y, m, d): (i64, i64, i64) = (it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > month_days[(m - 1) as usize] {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (yy, mm) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * mm + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * 86_400 * 1_000_000_000)
+    twin_calendar::date_ns(s)
 }
 
 #[cfg(test)]

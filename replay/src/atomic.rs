@@ -1,0 +1,80 @@
+//! Files written whole or not at all: every writer of this crate fills a
+//! temporary file in the target's folder, flushes and syncs it, then renames
+//! it over the target. A failed write leaves the old file (or none) and no
+//! temporary behind; errors name the target.
+
+use crate::ReplayError;
+use polars::prelude::{PolarsError, PolarsResult};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// Writes `path` through `fill` so that it appears whole or not at all.
+///
+/// The temporary file is `.<name>.<random>.tmp` beside `path` (so the rename
+/// stays on one file system), made readable like an ordinary file (0644 on
+/// Unix) and synced before it takes the target's name. An I/O failure,
+/// in `fill` or around it, is a [`ReplayError::Io`]; any other failure of
+/// `fill` (polars could not encode the table) a [`ReplayError::Table`].
+pub(crate) fn write_atomically(path: &Path, fill: impl FnOnce(&mut BufWriter<&mut File>) -> PolarsResult<()>) -> Result<(), ReplayError> {
+    let io = |source| ReplayError::Io { path: path.to_path_buf(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir).map_err(io)?;
+    {
+        let mut w = BufWriter::new(tmp.as_file_mut());
+        fill(&mut w).map_err(|e| match e {
+            PolarsError::IO { error, .. } => io(std::io::Error::new(error.kind(), error.to_string())),
+            other => ReplayError::Table { path: path.to_path_buf(), message: other.to_string() },
+        })?;
+        w.flush().map_err(io)?;
+    }
+    // Temporary files are private (0600); results are ordinary files.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io)?;
+    }
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_fill_leaves_the_old_file_and_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.txt");
+        std::fs::write(&path, "old").unwrap();
+        let err = write_atomically(&path, |w| {
+            w.write_all(b"half").unwrap();
+            Err(PolarsError::ComputeError("boom".into()))
+        })
+        .unwrap_err();
+        assert!(matches!(&err, ReplayError::Table { path: p, .. } if *p == path), "{err}");
+        assert!(err.to_string().contains("boom"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary file left behind");
+        write_atomically(&path, |w| w.write_all(b"new").map_err(PolarsError::from)).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        }
+    }
+
+    #[test]
+    fn io_errors_name_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no-such-folder").join("x.parquet");
+        let err = write_atomically(&path, |w| w.write_all(b"x").map_err(PolarsError::from)).unwrap_err();
+        assert!(matches!(&err, ReplayError::Io { path: p, .. } if *p == path), "{err}");
+        let err = write_atomically(&dir.path().join("y"), |_| Err(std::io::Error::other("disk full").into())).unwrap_err();
+        assert!(matches!(&err, ReplayError::Io { source, .. } if source.to_string().contains("disk full")), "{err}");
+    }
+}
