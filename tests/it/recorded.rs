@@ -40,6 +40,7 @@ telemetry = { file = "FILE", idle_after = "9s" }
 #[test]
 fn the_h200_recording_bills_its_own_energy_and_finds_its_idle_phases() {
     let Some(csv) = crate::shared_data("gpu_telemetry/h200_nvidia_smi_100ms.csv") else { return };
+    let dir = csv.parent().unwrap();
     let (t, _) = twin_replay::read_file(&csv, twin_replay::Format::NvidiaSmi, &twin_replay::ReadOptions::default()).unwrap();
     let trapezoid = twin_replay::energy::by_gpu(&t)[0].joules;
     let span_s = (t.time_ns[t.len() - 1] - t.time_ns[0]) as f64 / 1e9;

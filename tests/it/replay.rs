@@ -134,7 +134,8 @@ fn a_logger_killed_mid_line_and_bad_rows_are_reported_or_stop_a_strict_read() {
     assert!(text(&strict.stderr).contains("cut.csv:4: `utilization.gpu`"), "{}", text(&strict.stderr));
     assert!(!tmp.path().join("x.parquet").exists(), "nothing written by a failed import");
     let unknown = twin(&["trace", "info", path.to_str().unwrap(), "--format", "excel"]);
-    assert!(text(&unknown.stderr).contains("unknown format `excel` (formats: auto, nvidia-smi, dmon, dcgm)"));
+    let e = text(&unknown.stderr);
+    assert!(e.contains("unknown trace format `excel`") && e.contains("nvidia-smi, dmon, dcgm") && e.contains("gcp-changes"), "{e}");
     // Columns are only what the source had.
     let (t, _) = twin_replay::read_file(&path, Format::NvidiaSmi, &ReadOptions::default()).unwrap();
     assert!(!t.has(Field::Temp) && t.has(Field::Power));
