@@ -1,0 +1,46 @@
+//! Recorded telemetry replayed onto a pool's accelerators.
+
+use super::{auto, default_team, one_f64};
+use crate::scenario::duration::Dur;
+use serde::{Deserialize, Serialize};
+
+/// A telemetry recording replayed onto a pool: the recording's GPUs, in id
+/// order, are the pool's accelerators, node by node.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySpec {
+    /// The recording, relative to the scenario file: nvidia-smi CSV, dmon,
+    /// DCGM exporter text, or Parquet from `twin trace import` or `twin record`.
+    pub file: String,
+    /// Its format: `"auto"`, `"nvidia-smi"`, `"dmon"`, `"dcgm"` or
+    /// `"parquet"`. Default `"auto"` (Parquet by extension, text by content).
+    #[serde(default = "auto")]
+    pub format: String,
+    /// Who the busy time is billed to (a workload name in reports). Default `"recorded/<pool>"`.
+    #[serde(default)]
+    pub owner: String,
+    /// The team that pays for the busy time. Default `"default"`.
+    #[serde(default = "default_team")]
+    pub team: String,
+    /// Play the recording this many times faster. Default 1.
+    #[serde(default = "one_f64")]
+    pub speed: f64,
+    /// Loop the recording until the horizon. Default false (after it ends the
+    /// accelerators are unobserved and billed idle).
+    #[serde(default)]
+    pub repeat: bool,
+    /// Utilisation (percent) below which an accelerator is idle. Default 5.
+    #[serde(default = "default_idle_below")]
+    pub idle_below_pct: f64,
+    /// An idle spell at least this long is waste. Default `"30m"`.
+    #[serde(default = "default_idle_after")]
+    pub idle_after: Dur,
+}
+
+fn default_idle_below() -> f64 {
+    5.0
+}
+
+fn default_idle_after() -> Dur {
+    Dur::secs(1_800)
+}
