@@ -64,29 +64,19 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// The trace files the services replay, as written in the scenario, each once.
-    pub fn trace_files(&self) -> Vec<(String, String)> {
-        let mut files: Vec<(String, String)> = self
-            .spec
-            .services
-            .iter()
-            .filter_map(|s| match &s.arrivals {
-                spec::ArrivalSpec::Trace(t) => Some((t.file.clone(), t.format.clone())),
-                _ => None,
-            })
-            .collect();
-        files.sort();
-        files.dedup();
-        files
+    /// The trace files the services replay, as written in the scenario
+    /// (file, format), each once, in order of file and format name.
+    pub fn trace_files(&self) -> Vec<(String, spec::RequestTraceFormat)> {
+        files_once(self.spec.services.iter().filter_map(|s| match &s.arrivals {
+            spec::ArrivalSpec::Trace(t) => Some((t.file.clone(), t.format)),
+            _ => None,
+        }))
     }
 
-    /// The telemetry recordings the pools replay, as written (file, format), each once.
-    pub fn telemetry_files(&self) -> Vec<(String, String)> {
-        let mut files: Vec<(String, String)> =
-            self.spec.pools.iter().filter_map(|p| p.telemetry.as_ref().map(|t| (t.file.clone(), t.format.clone()))).collect();
-        files.sort();
-        files.dedup();
-        files
+    /// The telemetry recordings the pools replay, as written (file, format),
+    /// each once, in order of file and format name.
+    pub fn telemetry_files(&self) -> Vec<(String, spec::TelemetryFormat)> {
+        files_once(self.spec.pools.iter().filter_map(|p| p.telemetry.as_ref().map(|t| (t.file.clone(), t.format))))
     }
 
     /// The pools whose price is a history, with it.
@@ -107,8 +97,8 @@ impl Scenario {
     }
 
     /// The job traces the scenario replays: (name, file, format).
-    pub fn job_trace_files(&self) -> Vec<(String, String, String)> {
-        self.spec.job_traces.iter().map(|t| (t.name.clone(), t.file.clone(), t.format.clone())).collect()
+    pub fn job_trace_files(&self) -> Vec<(String, String, spec::JobTraceFormat)> {
+        self.spec.job_traces.iter().map(|t| (t.name.clone(), t.file.clone(), t.format)).collect()
     }
 
     /// The pools whose interruption band comes from Spot Advisor data: (pool, reference).
@@ -207,6 +197,14 @@ impl Scenario {
             job_traces: Default::default(),
         }
     }
+}
+
+/// Each (file, format) once, sorted by file and then by the format's name.
+fn files_once<F: Copy + PartialEq + std::fmt::Display>(files: impl Iterator<Item = (String, F)>) -> Vec<(String, F)> {
+    let mut files: Vec<(String, F)> = files.collect();
+    files.sort_by_cached_key(|(file, format)| (file.clone(), format.to_string()));
+    files.dedup();
+    files
 }
 
 fn catalogue_of(spec: &ScenarioSpec) -> Catalogue {

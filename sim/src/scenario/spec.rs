@@ -7,6 +7,9 @@
 //! jobs), as the field names say. Prices are in the billing currency per
 //! node-hour.
 
+#[macro_use]
+mod named;
+
 mod arrivals;
 mod autoscaling;
 mod billing;
@@ -20,20 +23,21 @@ mod telemetry;
 mod tokens;
 mod training;
 
-pub use arrivals::{ArrivalSpec, RatePoint, TraceArrivals};
+pub use arrivals::{ArrivalSpec, RatePoint, RequestTraceFormat, TraceArrivals};
 pub use autoscaling::{AutoscalerSpec, PredictiveSpec, ScaleMetric};
 pub use billing::BillingSpec;
 pub use fleet::{CapacityType, CapexSpec, DEFAULT_MAX_NODES, FailureSpec, PoolSpec};
 pub use market::{
-    AdvisorRefSpec, InterruptionSpec, MeanRevertingSpec, PriceHistorySpec, PricePoint, PriceSpec, PriceTableSpec, StockoutSpec,
+    AdvisorRefSpec, InterruptionSpec, MeanRevertingSpec, PriceHistoryCapacity, PriceHistoryFormat, PriceHistorySpec, PricePoint, PriceSpec,
+    PriceTableSpec, StockoutSpec,
 };
 pub use pod_trace::{PodTraceFormat, PodTraceSpec};
 pub use policies::PoliciesSpec;
 pub use scheduler::{ExternalSchedulerSpec, ProfileChoice, SchedulerSpec, SchedulingSpec};
 pub use services::{CalibrationSpec, ServiceSpec, ServiceTimeSpec, SloSpec};
-pub use telemetry::TelemetrySpec;
+pub use telemetry::{TelemetryFormat, TelemetrySpec};
 pub use tokens::TokenSpec;
-pub use training::{JobTraceSpec, LognormalSpec, TrainingSpec, TrainingStreamSpec};
+pub use training::{JobTraceFormat, JobTraceSpec, LognormalSpec, TrainingSpec, TrainingStreamSpec};
 
 use crate::catalogue::{Accelerator, ModelArch, NodeType};
 use crate::scenario::duration::Dur;
@@ -112,10 +116,6 @@ fn default_sample_interval() -> Dur {
 
 fn default_team() -> String {
     "default".into()
-}
-
-fn auto() -> String {
-    "auto".to_string()
 }
 
 fn one_f64() -> f64 {

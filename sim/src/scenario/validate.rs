@@ -410,9 +410,6 @@ fn check_pools(c: &mut Checker<'_>, spec: &ScenarioSpec) -> BTreeMap<String, Poo
     facts
 }
 
-/// Formats a pool's `telemetry.format` may name.
-pub const TELEMETRY_FORMATS: &[&str] = &["auto", "nvidia-smi", "dmon", "dcgm", "parquet"];
-
 /// A recorded pool is committed capacity at a fixed price with no simulated
 /// failures: the recording, not the model, says what its accelerators did.
 fn check_telemetry(c: &mut Checker<'_>, pool: &PoolSpec, t: &crate::scenario::spec::TelemetrySpec, p: &FieldPath) {
@@ -443,14 +440,6 @@ fn check_telemetry(c: &mut Checker<'_>, pool: &PoolSpec, t: &crate::scenario::sp
     }
     if t.file.trim().is_empty() {
         c.report(ErrorKind::InvalidValue, tp.key("file"), "no recording named", Some("such as `file = \"lab.parquet\"`".into()));
-    }
-    if !TELEMETRY_FORMATS.contains(&t.format.as_str()) {
-        c.report(
-            ErrorKind::InvalidValue,
-            tp.key("format"),
-            format!("no telemetry format `{}`", t.format),
-            Some(format!("one of {}", TELEMETRY_FORMATS.join(", "))),
-        );
     }
     c.positive(tp.key("speed"), "the replay speed", t.speed);
     if !(0.0..=100.0).contains(&t.idle_below_pct) {
@@ -644,34 +633,12 @@ fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
     }
 }
 
-/// Formats a `[[job_traces]]` entry's `format` may name.
-pub const JOB_TRACE_FORMATS: &[&str] = &["auto", "openb", "helios", "parquet"];
-
-/// Formats a pool's `price.history.format` may name.
-pub const PRICE_FORMATS: &[&str] = &["auto", "gcp-changes", "aws-spot-history", "parquet"];
-
 fn check_price(c: &mut Checker<'_>, price: &PriceSpec, p: &FieldPath) {
     match price {
         PriceSpec::History(h) => {
             let hp = p.key("history");
             if h.file.trim().is_empty() {
                 c.report(ErrorKind::InvalidValue, hp.key("file"), "no price history named", None);
-            }
-            if !PRICE_FORMATS.contains(&h.format.as_str()) {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    hp.key("format"),
-                    format!("no price-history format `{}`", h.format),
-                    Some(format!("one of {}", PRICE_FORMATS.join(", "))),
-                );
-            }
-            if !["spot", "on-demand"].contains(&h.capacity.as_str()) {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    hp.key("capacity"),
-                    format!("a price history is of `spot` or `on-demand` prices, not `{}`", h.capacity),
-                    None,
-                );
             }
             if crate::time::parse_date_ns(&h.start).is_none() {
                 c.report(
@@ -781,14 +748,6 @@ fn check_workloads(c: &mut Checker<'_>, spec: &ScenarioSpec, pools: &BTreeMap<St
         check_pool_refs(c, &t.pools, &p, pools);
         if t.file.trim().is_empty() {
             c.report(ErrorKind::InvalidValue, p.key("file"), "no job trace named", None);
-        }
-        if !JOB_TRACE_FORMATS.contains(&t.format.as_str()) {
-            c.report(
-                ErrorKind::InvalidValue,
-                p.key("format"),
-                format!("no job-trace format `{}`", t.format),
-                Some(format!("one of {}", JOB_TRACE_FORMATS.join(", "))),
-            );
         }
         c.positive(p.key("speed"), "the replay speed", t.speed);
         c.positive(p.key("work_per_gpu_hour"), "the work per GPU-hour", t.work_per_gpu_hour);
@@ -1122,14 +1081,6 @@ fn check_arrivals(c: &mut Checker<'_>, a: &ArrivalSpec, p: &FieldPath) {
                     tp.key("file"),
                     "the trace file is empty",
                     Some("a path relative to the scenario file".into()),
-                );
-            }
-            if !["auto", "azure", "mooncake"].contains(&t.format.as_str()) {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    tp.key("format"),
-                    format!("no request-trace format `{}`", t.format),
-                    Some("formats: auto, azure, mooncake".into()),
                 );
             }
             if !(t.speed > 0.0 && t.speed <= 1e6) {

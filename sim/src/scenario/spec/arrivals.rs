@@ -1,6 +1,6 @@
 //! How requests arrive at a service: rate processes and replayed request traces.
 
-use super::{auto, one_f64};
+use super::one_f64;
 use crate::scenario::duration::Dur;
 use serde::{Deserialize, Serialize};
 
@@ -55,18 +55,28 @@ pub enum ArrivalSpec {
     },
 }
 
+named_enum! {
+    /// Formats of request traces (`arrivals.trace.format`).
+    pub enum RequestTraceFormat {
+        /// From the file's extension and header.
+        #[default]
+        Auto = "auto",
+        /// Azure LLM inference 2023 CSV: `TIMESTAMP, ContextTokens, GeneratedTokens`.
+        Azure = "azure",
+        /// Mooncake JSON lines: `timestamp` in ms, `input_length`, `output_length`.
+        Mooncake = "mooncake",
+    }
+}
+
 /// A request trace as an arrival process.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TraceArrivals {
     /// The trace file, relative to the scenario file.
     pub file: String,
-    /// Its format: `"azure"` (Azure LLM inference 2023 CSV: `TIMESTAMP,
-    /// ContextTokens, GeneratedTokens`), `"mooncake"` (JSON lines with
-    /// `timestamp` in ms, `input_length`, `output_length`), or `"auto"`
-    /// (from the extension and header). Default `"auto"`.
-    #[serde(default = "auto")]
-    pub format: String,
+    /// Its format. Default `"auto"` (from the extension and header).
+    #[serde(default)]
+    pub format: RequestTraceFormat,
     /// Replay this many times faster (2 halves every gap). Default 1.
     #[serde(default = "one_f64")]
     pub speed: f64,

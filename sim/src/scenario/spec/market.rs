@@ -1,6 +1,6 @@
 //! Markets: price processes and histories, spot interruptions and stock-outs.
 
-use super::{auto, one_f64};
+use super::one_f64;
 use crate::scenario::duration::Dur;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -29,6 +29,32 @@ enum PriceSpecTagged {
     History(PriceHistorySpec),
 }
 
+named_enum! {
+    /// Formats of price histories (`price.history.format`).
+    pub enum PriceHistoryFormat {
+        /// From the file's extension and content.
+        #[default]
+        Auto = "auto",
+        /// GCP's price-change CSV.
+        GcpChanges = "gcp-changes",
+        /// `aws ec2 describe-spot-price-history` JSON.
+        AwsSpotHistory = "aws-spot-history",
+        /// Twin's price Parquet (from `twin trace import`).
+        Parquet = "parquet",
+    }
+}
+
+named_enum! {
+    /// Which prices a price history replays (`price.history.capacity`).
+    pub enum PriceHistoryCapacity {
+        /// Spot (preemptible) prices.
+        #[default]
+        Spot = "spot",
+        /// On-demand prices.
+        OnDemand = "on-demand",
+    }
+}
+
 /// A recorded price history replayed from a calendar date.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -36,28 +62,24 @@ pub struct PriceHistorySpec {
     /// The file, relative to the scenario file: GCP's price-change CSV or
     /// `aws ec2 describe-spot-price-history` JSON (or Parquet from `twin trace import`).
     pub file: String,
-    /// `"auto"`, `"gcp-changes"`, `"aws-spot-history"` or `"parquet"`. Default `"auto"`.
-    #[serde(default = "auto")]
-    pub format: String,
+    /// Its format. Default `"auto"` (from the extension and content).
+    #[serde(default)]
+    pub format: PriceHistoryFormat,
     /// The machine type as the file names it (`a3-highgpu-8g`, `p5.48xlarge`). Default: the pool's node type.
     #[serde(default)]
     pub instance_type: Option<String>,
     /// Region or zone as the file names it. Default: the pool's zone if set, else its region.
     #[serde(default)]
     pub location: Option<String>,
-    /// `"spot"` or `"on-demand"`. Default `"spot"`.
-    #[serde(default = "spot")]
-    pub capacity: String,
+    /// Which of the file's prices to replay: `"spot"` or `"on-demand"`. Default `"spot"`.
+    #[serde(default)]
+    pub capacity: PriceHistoryCapacity,
     /// The calendar date (UTC, `YYYY-MM-DD`) the run's time zero stands for:
     /// the price holding then is the first price.
     pub start: String,
     /// Replay this many times faster (7 plays a week of history in a day). Default 1.
     #[serde(default = "one_f64")]
     pub speed: f64,
-}
-
-fn spot() -> String {
-    "spot".to_string()
 }
 
 impl<'de> Deserialize<'de> for PriceSpec {

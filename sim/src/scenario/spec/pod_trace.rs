@@ -27,13 +27,13 @@ pub struct PodTraceSpec {
     pub report_every: f64,
 }
 
-/// Formats of pod traces.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PodTraceFormat {
-    /// Alibaba openb 2023: `openb_pod_list_*.csv` and `openb_node_list_gpu_node.csv`.
-    #[default]
-    Openb,
+named_enum! {
+    /// Formats of pod traces (`pod_trace.format`).
+    pub enum PodTraceFormat {
+        /// Alibaba openb 2023: `openb_pod_list_*.csv` and `openb_node_list_gpu_node.csv`.
+        #[default]
+        Openb = "openb",
+    }
 }
 
 fn default_fill_to() -> f64 {

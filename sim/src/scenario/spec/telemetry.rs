@@ -1,8 +1,25 @@
 //! Recorded telemetry replayed onto a pool's accelerators.
 
-use super::{auto, default_team, one_f64};
+use super::{default_team, one_f64};
 use crate::scenario::duration::Dur;
 use serde::{Deserialize, Serialize};
+
+named_enum! {
+    /// Formats of telemetry recordings (`telemetry.format`).
+    pub enum TelemetryFormat {
+        /// Parquet by the file's extension, otherwise the text format its content shows.
+        #[default]
+        Auto = "auto",
+        /// `nvidia-smi --query-gpu=... --format=csv` output.
+        NvidiaSmi = "nvidia-smi",
+        /// `nvidia-smi dmon` output.
+        Dmon = "dmon",
+        /// DCGM exporter metrics (Prometheus text).
+        Dcgm = "dcgm",
+        /// Twin's telemetry Parquet (from `twin trace import` or `twin record`).
+        Parquet = "parquet",
+    }
+}
 
 /// A telemetry recording replayed onto a pool: the recording's GPUs, in id
 /// order, are the pool's accelerators, node by node.
@@ -12,10 +29,9 @@ pub struct TelemetrySpec {
     /// The recording, relative to the scenario file: nvidia-smi CSV, dmon,
     /// DCGM exporter text, or Parquet from `twin trace import` or `twin record`.
     pub file: String,
-    /// Its format: `"auto"`, `"nvidia-smi"`, `"dmon"`, `"dcgm"` or
-    /// `"parquet"`. Default `"auto"` (Parquet by extension, text by content).
-    #[serde(default = "auto")]
-    pub format: String,
+    /// Its format. Default `"auto"` (Parquet by extension, text by content).
+    #[serde(default)]
+    pub format: TelemetryFormat,
     /// Who the busy time is billed to (a workload name in reports). Default `"recorded/<pool>"`.
     #[serde(default)]
     pub owner: String,

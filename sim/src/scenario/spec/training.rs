@@ -1,6 +1,6 @@
 //! Training work: single jobs, generated streams of jobs and replayed job traces.
 
-use super::{SchedulingSpec, auto, default_team, one_f64};
+use super::{SchedulingSpec, default_team, one_f64};
 use crate::scenario::duration::Dur;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -121,6 +121,21 @@ pub struct TrainingStreamSpec {
     pub speed: BTreeMap<String, f64>,
 }
 
+named_enum! {
+    /// Formats of job traces (`job_traces.format`).
+    pub enum JobTraceFormat {
+        /// From the file's extension and header.
+        #[default]
+        Auto = "auto",
+        /// Alibaba openb 2023 pod list CSV.
+        Openb = "openb",
+        /// A Helios cluster's job sequence CSV.
+        Helios = "helios",
+        /// Twin's job Parquet (from `twin trace import`).
+        Parquet = "parquet",
+    }
+}
+
 /// A job trace (Alibaba openb 2023 pods, a Helios cluster sequence, or
 /// Parquet from `twin trace import`) replayed as gang submissions: each
 /// recorded job asks for its GPUs (a share of one GPU takes a whole one) and
@@ -132,9 +147,9 @@ pub struct JobTraceSpec {
     pub name: String,
     /// The trace file, relative to the scenario file.
     pub file: String,
-    /// `"auto"`, `"openb"`, `"helios"` or `"parquet"`. Default `"auto"`.
-    #[serde(default = "auto")]
-    pub format: String,
+    /// Its format. Default `"auto"` (from the extension and header).
+    #[serde(default)]
+    pub format: JobTraceFormat,
     /// The team that pays. Default `"default"`.
     #[serde(default = "default_team")]
     pub team: String,
