@@ -10,6 +10,8 @@
 #[macro_use]
 mod named;
 
+mod defaults;
+
 mod arrivals;
 mod autoscaling;
 mod billing;
@@ -39,6 +41,8 @@ pub use telemetry::{TelemetryFormat, TelemetrySpec};
 pub use tokens::TokenSpec;
 pub use training::{JobTraceFormat, JobTraceSpec, LognormalSpec, TrainingSpec, TrainingStreamSpec};
 
+use defaults::secs;
+
 use crate::catalogue::{Accelerator, ModelArch, NodeType};
 use crate::scenario::duration::Dur;
 use serde::{Deserialize, Serialize};
@@ -62,10 +66,10 @@ pub struct ScenarioSpec {
     #[serde(default)]
     pub horizon: Dur,
     /// The seed used when the command line gives none. Default 1.
-    #[serde(default = "default_seed")]
+    #[serde(default = "seed")]
     pub seed: u64,
     /// How often the time series are sampled. Default `"1m"`.
-    #[serde(default = "default_sample_interval")]
+    #[serde(default = "secs::<60>")]
     pub sample_interval: Dur,
     /// Billing and energy settings.
     #[serde(default)]
@@ -106,18 +110,9 @@ pub struct ScenarioSpec {
     pub pod_trace: Option<PodTraceSpec>,
 }
 
-fn default_seed() -> u64 {
+fn seed() -> u64 {
     1
 }
 
-fn default_sample_interval() -> Dur {
-    Dur::secs(60)
-}
-
-fn default_team() -> String {
-    "default".into()
-}
-
-fn one_f64() -> f64 {
-    1.0
-}
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! How requests arrive at a service: rate processes and replayed request traces.
 
-use super::one_f64;
+use super::defaults::one;
 use crate::scenario::duration::Dur;
 use serde::{Deserialize, Serialize};
 
@@ -78,7 +78,7 @@ pub struct TraceArrivals {
     #[serde(default)]
     pub format: RequestTraceFormat,
     /// Replay this many times faster (2 halves every gap). Default 1.
-    #[serde(default = "one_f64")]
+    #[serde(default = "one")]
     pub speed: f64,
     /// Start the trace again when it ends, for horizons longer than it. Default false.
     #[serde(default)]

@@ -1,5 +1,6 @@
 //! Autoscaling of a service's replicas: reactive (HPA-like) and predictive.
 
+use super::defaults::secs;
 use crate::scenario::duration::Dur;
 use serde::{Deserialize, Serialize};
 
@@ -53,16 +54,16 @@ pub struct AutoscalerSpec {
     /// Most replicas.
     pub max: u32,
     /// How often the autoscaler looks. Default `"15s"`.
-    #[serde(default = "default_interval")]
+    #[serde(default = "secs::<15>")]
     pub interval: Dur,
     /// Scale up to the lowest recommendation of this window. Default `"0s"`.
     #[serde(default)]
     pub scale_up_window: Dur,
     /// Scale down to the highest recommendation of this window. Default `"5m"`.
-    #[serde(default = "default_down_window")]
+    #[serde(default = "secs::<300>")]
     pub scale_down_window: Dur,
     /// Ratios within this of 1 change nothing. Default 0.1.
-    #[serde(default = "default_tolerance")]
+    #[serde(default = "tolerance")]
     pub tolerance: f64,
     /// Most replicas added in one step. Default: no limit.
     #[serde(default)]
@@ -72,7 +73,7 @@ pub struct AutoscalerSpec {
     pub max_step_down: Option<u32>,
     /// For `ttft` and `e2e`: the percentile of the interval's latencies to
     /// hold at `target`, above 0 and at most 1. Default 0.95.
-    #[serde(default = "default_percentile")]
+    #[serde(default = "percentile")]
     pub percentile: f64,
     /// Scale ahead of demand: forecast the arrival rate with Holt-Winters
     /// and provision for the load expected `lead` from now. Default: reactive only.
@@ -82,57 +83,30 @@ pub struct AutoscalerSpec {
 
 /// Holt-Winters forecasting of a service's arrival rate (additive, one season).
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PredictiveSpec {
     /// How far ahead to provision: node provisioning plus cold start. Default `"15m"`.
-    #[serde(default = "default_lead")]
     pub lead: Dur,
     /// The season. Default `"24h"`.
-    #[serde(default = "default_season")]
     pub season: Dur,
     /// Level smoothing, 0 to 1. Default 0.3.
-    #[serde(default = "default_alpha")]
     pub alpha: f64,
     /// Trend smoothing, 0 to 1. Default 0.01.
-    #[serde(default = "default_beta")]
     pub beta: f64,
     /// Season smoothing, 0 to 1. Default 0.3.
-    #[serde(default = "default_gamma")]
     pub gamma: f64,
 }
 
-fn default_lead() -> Dur {
-    Dur::secs(900)
+impl Default for PredictiveSpec {
+    fn default() -> Self {
+        PredictiveSpec { lead: Dur::secs(900), season: Dur::secs(86_400), alpha: 0.3, beta: 0.01, gamma: 0.3 }
+    }
 }
 
-fn default_season() -> Dur {
-    Dur::secs(86_400)
-}
-
-fn default_alpha() -> f64 {
-    0.3
-}
-
-fn default_beta() -> f64 {
-    0.01
-}
-
-fn default_gamma() -> f64 {
-    0.3
-}
-
-fn default_percentile() -> f64 {
+fn percentile() -> f64 {
     0.95
 }
 
-fn default_interval() -> Dur {
-    Dur::secs(15)
-}
-
-fn default_down_window() -> Dur {
-    Dur::secs(300)
-}
-
-fn default_tolerance() -> f64 {
+fn tolerance() -> f64 {
     0.1
 }

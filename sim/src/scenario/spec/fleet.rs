@@ -1,5 +1,6 @@
 //! The fleet: pools of identical nodes, how their capacity is bought, their failures and capital cost.
 
+use super::defaults::secs;
 use super::{InterruptionSpec, PriceSpec, StockoutSpec, TelemetrySpec};
 use crate::scenario::duration::Dur;
 use serde::{Deserialize, Serialize};
@@ -130,12 +131,8 @@ pub struct FailureSpec {
     pub mtbf: Dur,
     /// Time to repair an owned or reserved node. Default `"4h"`; failed cloud
     /// nodes are replaced instead.
-    #[serde(default = "default_repair")]
+    #[serde(default = "secs::<14_400>")]
     pub repair: Dur,
-}
-
-fn default_repair() -> Dur {
-    Dur::secs(4 * 3_600)
 }
 
 /// Capital cost of owned nodes.

@@ -1,6 +1,6 @@
 //! Markets: price processes and histories, spot interruptions and stock-outs.
 
-use super::one_f64;
+use super::defaults::{one, secs};
 use crate::scenario::duration::Dur;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -78,7 +78,7 @@ pub struct PriceHistorySpec {
     /// the price holding then is the first price.
     pub start: String,
     /// Replay this many times faster (7 plays a week of history in a day). Default 1.
-    #[serde(default = "one_f64")]
+    #[serde(default = "one")]
     pub speed: f64,
 }
 
@@ -124,16 +124,16 @@ pub struct MeanRevertingSpec {
     #[serde(default)]
     pub initial: Option<f64>,
     /// Reversion speed θ, per hour. Default 0.5.
-    #[serde(default = "default_reversion")]
+    #[serde(default = "reversion_per_hour")]
     pub reversion_per_hour: f64,
     /// Volatility σ, as a fraction of the mean per square root of an hour. Default 0.05.
-    #[serde(default = "default_volatility")]
+    #[serde(default = "volatility")]
     pub volatility: f64,
     /// Mean number of jumps per day. Default 0.
     #[serde(default)]
     pub jumps_per_day: f64,
     /// Mean relative jump size (0.3 = +30% of the mean). Default 0.3.
-    #[serde(default = "default_jump_size")]
+    #[serde(default = "jump_size")]
     pub jump_size: f64,
     /// Lowest price. Default: 10% of the mean.
     #[serde(default)]
@@ -142,24 +142,20 @@ pub struct MeanRevertingSpec {
     #[serde(default)]
     pub cap: Option<f64>,
     /// How often the price changes. Default `"5m"`.
-    #[serde(default = "default_tick")]
+    #[serde(default = "secs::<300>")]
     pub tick: Dur,
 }
 
-fn default_reversion() -> f64 {
+fn reversion_per_hour() -> f64 {
     0.5
 }
 
-fn default_volatility() -> f64 {
+fn volatility() -> f64 {
     0.05
 }
 
-fn default_jump_size() -> f64 {
+fn jump_size() -> f64 {
     0.3
-}
-
-fn default_tick() -> Dur {
-    Dur::secs(300)
 }
 
 impl MeanRevertingSpec {
@@ -192,22 +188,18 @@ pub struct PricePoint {
 
 /// Spot interruptions: a constant hazard per node, with a notice period.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct InterruptionSpec {
     /// Interruptions per node-hour. Give this or `band`.
-    #[serde(default)]
     pub rate_per_hour: Option<f64>,
     /// An AWS Spot Advisor band (`"<5%"`, `"5-10%"`, `"10-15%"`, `"15-20%"`,
     /// `">20%"`: the share of instances interrupted in a month); the band's
     /// middle becomes the hazard. Give this, `rate_per_hour` or `advisor`.
-    #[serde(default)]
     pub band: Option<String>,
     /// The band from AWS Spot Advisor data (its `spot-advisor-data.json`, or
     /// the flattened CSV), newest snapshot, for this pool's instance type and region.
-    #[serde(default)]
     pub advisor: Option<AdvisorRefSpec>,
     /// Warning before the node is taken. Default `"2m"` (AWS).
-    #[serde(default = "default_notice")]
     pub notice: Dur,
 }
 
@@ -225,8 +217,10 @@ pub struct AdvisorRefSpec {
     pub region: Option<String>,
 }
 
-fn default_notice() -> Dur {
-    Dur::secs(120)
+impl Default for InterruptionSpec {
+    fn default() -> Self {
+        InterruptionSpec { rate_per_hour: None, band: None, advisor: None, notice: Dur::secs(120) }
+    }
 }
 
 /// Spells when a spot pool has no capacity to give.

@@ -20,10 +20,10 @@ pub struct PodTraceSpec {
     #[serde(default)]
     pub profiles: Vec<ProfileChoice>,
     /// Arrived GPU demand, as a share of capacity, at which to stop. Default 1.3.
-    #[serde(default = "default_fill_to")]
+    #[serde(default = "fill_to")]
     pub fill_to: f64,
     /// Record a point each time arrived demand grows by this share of capacity. Default 0.05.
-    #[serde(default = "default_report_every")]
+    #[serde(default = "report_every")]
     pub report_every: f64,
 }
 
@@ -36,10 +36,10 @@ named_enum! {
     }
 }
 
-fn default_fill_to() -> f64 {
+fn fill_to() -> f64 {
     1.3
 }
 
-fn default_report_every() -> f64 {
+fn report_every() -> f64 {
     0.05
 }

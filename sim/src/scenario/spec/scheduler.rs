@@ -1,5 +1,6 @@
 //! The scheduler that places work, and how it treats each workload.
 
+use super::defaults::secs;
 use crate::scenario::duration::Dur;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -8,17 +9,15 @@ use std::fmt;
 
 /// Which scheduler places replicas and gangs on nodes.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SchedulerSpec {
     /// A built-in profile of Twin's scheduler (`default`, `bin-pack`,
     /// `spread`, `cost-aware`, `gavel`, `fgd`), `spot-first-bin-pack` (the
     /// fixed rule, not the framework), or a table
     /// `{ name, plugins = [{ name, weight }], preemption }`. Default `default`.
-    #[serde(default)]
     pub profile: Option<ProfileChoice>,
     /// A scheduler in another language, spoken to over stdin/stdout
     /// (docs/external-scheduler.md). Run by the `twin` binary.
-    #[serde(default)]
     pub external: Option<ExternalSchedulerSpec>,
 }
 
@@ -57,25 +56,18 @@ pub struct ExternalSchedulerSpec {
     /// The program and its arguments, such as `["python3", "examples/external_scheduler.py"]`.
     pub command: Vec<String>,
     /// Longest wait for an answer before the run ends with an error. Default `"10s"`.
-    #[serde(default = "default_external_timeout")]
+    #[serde(default = "secs::<10>")]
     pub timeout: Dur,
-}
-
-fn default_external_timeout() -> Dur {
-    Dur::secs(10)
 }
 
 /// How the scheduler treats a workload.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SchedulingSpec {
     /// Priority: higher is placed first and may preempt lower. Default 0.
-    #[serde(default)]
     pub priority: i32,
     /// Node labels required, such as `{ "gpu.type" = "H100" }`.
-    #[serde(default)]
     pub node_selector: BTreeMap<String, String>,
     /// Taints tolerated, as in Kubernetes: `[{ key = "dedicated", value = "training" }]`.
-    #[serde(default)]
     pub tolerations: Vec<twin_scheduler::Toleration>,
 }

@@ -1,8 +1,10 @@
 //! LLM inference services: replicas, service time, the roofline calibration and latency objectives.
 
-use super::{ArrivalSpec, AutoscalerSpec, SchedulingSpec, TokenSpec, default_team};
+use super::defaults::{count, team};
+use super::{ArrivalSpec, AutoscalerSpec, SchedulingSpec, TokenSpec};
 use crate::catalogue::ModelArch;
 use crate::scenario::duration::Dur;
+use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -13,7 +15,7 @@ pub struct ServiceSpec {
     /// Unique name among workloads.
     pub name: String,
     /// The team that pays. Default `"default"`.
-    #[serde(default = "default_team")]
+    #[serde(default = "team")]
     pub team: String,
     /// Kubernetes namespace. Default: the team.
     #[serde(default)]
@@ -32,19 +34,19 @@ pub struct ServiceSpec {
     /// Pools replicas may run in, by name.
     pub pools: Vec<String>,
     /// Accelerators per replica (tensor parallelism). Default 1.
-    #[serde(default = "one_u32")]
+    #[serde(default = "count::<1>")]
     pub gpus_per_replica: u32,
     /// Replicas at the start. Default 1.
-    #[serde(default = "one_u32")]
+    #[serde(default = "count::<1>")]
     pub replicas: u32,
     /// Most requests decoding together on one replica. Default 256.
-    #[serde(default = "default_max_batch")]
+    #[serde(default = "count::<256>")]
     pub max_batch: u32,
     /// Most prompt tokens prefilled in one engine step (chunked prefill). Default 2048.
-    #[serde(default = "default_max_batch_tokens")]
+    #[serde(default = "count::<2_048>")]
     pub max_batch_tokens: u32,
     /// Most requests waiting for a replica; more are dropped. Default 100000.
-    #[serde(default = "default_max_queue")]
+    #[serde(default = "count::<100_000>")]
     pub max_queue: u32,
     /// Requests waiting longer than this for a replica are dropped. Default: never.
     #[serde(default)]
@@ -83,22 +85,6 @@ impl ServiceSpec {
     }
 }
 
-fn one_u32() -> u32 {
-    1
-}
-
-fn default_max_batch() -> u32 {
-    256
-}
-
-fn default_max_batch_tokens() -> u32 {
-    2_048
-}
-
-fn default_max_queue() -> u32 {
-    100_000
-}
-
 /// How long a request takes once a replica takes it.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
@@ -124,38 +110,28 @@ pub enum ServiceTimeSpec {
 /// Efficiencies and fixed overheads of the roofline step model. Defaults are
 /// the fitted values `models.md` quotes from BLIS (vLLM with CUDA graphs).
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct CalibrationSpec {
     /// Prefill MFU. Default: the accelerator's catalogue value.
-    #[serde(default)]
     pub mfu_prefill: Option<f64>,
     /// Decode MFU. Default: the accelerator's catalogue value.
-    #[serde(default)]
     pub mfu_decode: Option<f64>,
     /// Memory-bandwidth utilisation streaming weights. Default 0.72.
-    #[serde(default = "default_mbu_weights")]
     pub mbu_weights: f64,
     /// Memory-bandwidth utilisation reading the KV cache. Default 0.5.
-    #[serde(default = "default_mbu_kv")]
     pub mbu_kv: f64,
     /// Fixed time per layer per step. Default `"32us"`.
-    #[serde(default = "default_layer_overhead")]
     pub layer_overhead: Dur,
     /// Fixed time per step. Default `"126us"`.
-    #[serde(default = "default_step_overhead")]
     pub step_overhead: Dur,
     /// Fixed time per request in the batch per step. Default `"4.4us"`.
-    #[serde(default = "default_request_overhead")]
     pub request_overhead: Dur,
     /// Exponent p of the norm combining compute and memory time
     /// (`(Tc^p + Tm^p)^(1/p)`); 0 means `max`. Default 2.
-    #[serde(default = "default_combine_p")]
     pub combine_p: f64,
     /// Share of accelerator memory the engine may use. Default 0.9.
-    #[serde(default = "default_memory_fraction")]
     pub memory_fraction: f64,
     /// Memory kept for activations per accelerator, in GB. Default 2.
-    #[serde(default = "default_activation_reserve")]
     pub activation_reserve_gb: f64,
 }
 
@@ -164,48 +140,16 @@ impl Default for CalibrationSpec {
         CalibrationSpec {
             mfu_prefill: None,
             mfu_decode: None,
-            mbu_weights: default_mbu_weights(),
-            mbu_kv: default_mbu_kv(),
-            layer_overhead: default_layer_overhead(),
-            step_overhead: default_step_overhead(),
-            request_overhead: default_request_overhead(),
-            combine_p: default_combine_p(),
-            memory_fraction: default_memory_fraction(),
-            activation_reserve_gb: default_activation_reserve(),
+            mbu_weights: 0.72,
+            mbu_kv: 0.5,
+            layer_overhead: Dur(SimDuration(32_000)),
+            step_overhead: Dur(SimDuration(126_000)),
+            request_overhead: Dur(SimDuration(4_400)),
+            combine_p: 2.0,
+            memory_fraction: 0.9,
+            activation_reserve_gb: 2.0,
         }
     }
-}
-
-fn default_mbu_weights() -> f64 {
-    0.72
-}
-
-fn default_mbu_kv() -> f64 {
-    0.5
-}
-
-fn default_layer_overhead() -> Dur {
-    Dur(crate::time::SimDuration(32_000))
-}
-
-fn default_step_overhead() -> Dur {
-    Dur(crate::time::SimDuration(126_000))
-}
-
-fn default_request_overhead() -> Dur {
-    Dur(crate::time::SimDuration(4_400))
-}
-
-fn default_combine_p() -> f64 {
-    2.0
-}
-
-fn default_memory_fraction() -> f64 {
-    0.9
-}
-
-fn default_activation_reserve() -> f64 {
-    2.0
 }
 
 /// Latency objectives of a service.
@@ -217,10 +161,10 @@ pub struct SloSpec {
     /// End-to-end latency, from arrival to the last token.
     pub e2e: Dur,
     /// Share of requests that must meet both. Default 0.99.
-    #[serde(default = "default_slo_target")]
+    #[serde(default = "slo_target")]
     pub target: f64,
 }
 
-fn default_slo_target() -> f64 {
+fn slo_target() -> f64 {
     0.99
 }

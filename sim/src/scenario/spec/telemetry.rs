@@ -1,6 +1,6 @@
 //! Recorded telemetry replayed onto a pool's accelerators.
 
-use super::{default_team, one_f64};
+use super::defaults::{one, secs, team};
 use crate::scenario::duration::Dur;
 use serde::{Deserialize, Serialize};
 
@@ -36,27 +36,23 @@ pub struct TelemetrySpec {
     #[serde(default)]
     pub owner: String,
     /// The team that pays for the busy time. Default `"default"`.
-    #[serde(default = "default_team")]
+    #[serde(default = "team")]
     pub team: String,
     /// Play the recording this many times faster. Default 1.
-    #[serde(default = "one_f64")]
+    #[serde(default = "one")]
     pub speed: f64,
     /// Loop the recording until the horizon. Default false (after it ends the
     /// accelerators are unobserved and billed idle).
     #[serde(default)]
     pub repeat: bool,
     /// Utilisation (percent) below which an accelerator is idle. Default 5.
-    #[serde(default = "default_idle_below")]
+    #[serde(default = "idle_below_pct")]
     pub idle_below_pct: f64,
     /// An idle spell at least this long is waste. Default `"30m"`.
-    #[serde(default = "default_idle_after")]
+    #[serde(default = "secs::<1_800>")]
     pub idle_after: Dur,
 }
 
-fn default_idle_below() -> f64 {
+fn idle_below_pct() -> f64 {
     5.0
-}
-
-fn default_idle_after() -> Dur {
-    Dur::secs(1_800)
 }

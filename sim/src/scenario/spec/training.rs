@@ -1,6 +1,7 @@
 //! Training work: single jobs, generated streams of jobs and replayed job traces.
 
-use super::{SchedulingSpec, default_team, one_f64};
+use super::SchedulingSpec;
+use super::defaults::{one, secs, team, yes};
 use crate::scenario::duration::Dur;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ pub struct TrainingSpec {
     /// Unique name among workloads.
     pub name: String,
     /// The team that pays. Default `"default"`.
-    #[serde(default = "default_team")]
+    #[serde(default = "team")]
     pub team: String,
     /// Kubernetes namespace. Default: the team.
     #[serde(default)]
@@ -36,10 +37,10 @@ pub struct TrainingSpec {
     #[serde(default)]
     pub submit_at: Dur,
     /// Compute time between checkpoints. Default `"1h"`.
-    #[serde(default = "default_ckpt_interval")]
+    #[serde(default = "secs::<3_600>")]
     pub checkpoint_interval: Dur,
     /// Time a checkpoint takes, with no progress. Default `"1m"`.
-    #[serde(default = "default_ckpt_cost")]
+    #[serde(default = "secs::<60>")]
     pub checkpoint_cost: Dur,
     /// On a spot notice, checkpoint at once if it fits in the notice. Default false.
     #[serde(default)]
@@ -53,18 +54,6 @@ pub struct TrainingSpec {
     pub speed: BTreeMap<String, f64>,
 }
 
-fn yes() -> bool {
-    true
-}
-
-fn default_ckpt_interval() -> Dur {
-    Dur::secs(3_600)
-}
-
-fn default_ckpt_cost() -> Dur {
-    Dur::secs(60)
-}
-
 /// A generator of training jobs.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -72,7 +61,7 @@ pub struct TrainingStreamSpec {
     /// Prefix of the generated jobs' names (`name-0`, `name-1`, ...).
     pub name: String,
     /// The team that pays. Default `"default"`.
-    #[serde(default = "default_team")]
+    #[serde(default = "team")]
     pub team: String,
     /// Kubernetes namespace. Default: the team.
     #[serde(default)]
@@ -104,10 +93,10 @@ pub struct TrainingStreamSpec {
     #[serde(default)]
     pub max_jobs: Option<u32>,
     /// Compute time between checkpoints. Default `"1h"`.
-    #[serde(default = "default_ckpt_interval")]
+    #[serde(default = "secs::<3_600>")]
     pub checkpoint_interval: Dur,
     /// Time a checkpoint takes, with no progress. Default `"1m"`.
-    #[serde(default = "default_ckpt_cost")]
+    #[serde(default = "secs::<60>")]
     pub checkpoint_cost: Dur,
     /// On a spot notice, checkpoint at once if it fits in the notice. Default false.
     #[serde(default)]
@@ -151,7 +140,7 @@ pub struct JobTraceSpec {
     #[serde(default)]
     pub format: JobTraceFormat,
     /// The team that pays. Default `"default"`.
-    #[serde(default = "default_team")]
+    #[serde(default = "team")]
     pub team: String,
     /// Kubernetes namespace. Default: the team.
     #[serde(default)]
@@ -171,19 +160,19 @@ pub struct JobTraceSpec {
     #[serde(default)]
     pub skip: Dur,
     /// Replay this many times faster: submissions come sooner, the work is unchanged. Default 1.
-    #[serde(default = "one_f64")]
+    #[serde(default = "one")]
     pub speed: f64,
     /// H100-hours of work per recorded GPU-hour (the trace's GPUs may be slower). Default 1.
-    #[serde(default = "one_f64")]
+    #[serde(default = "one")]
     pub work_per_gpu_hour: f64,
     /// At most this many jobs. Default: every job in the horizon.
     #[serde(default)]
     pub max_jobs: Option<u32>,
     /// Compute time between checkpoints. Default `"1h"`.
-    #[serde(default = "default_ckpt_interval")]
+    #[serde(default = "secs::<3_600>")]
     pub checkpoint_interval: Dur,
     /// Time a checkpoint takes, with no progress. Default `"1m"`.
-    #[serde(default = "default_ckpt_cost")]
+    #[serde(default = "secs::<60>")]
     pub checkpoint_cost: Dur,
     /// On a spot notice, checkpoint at once if it fits in the notice. Default false.
     #[serde(default)]
