@@ -6,6 +6,7 @@
 //! the first problem, so a user fixes a file in one pass.
 
 mod arrivals;
+mod autoscaling;
 mod billing;
 mod catalogue;
 mod checker;

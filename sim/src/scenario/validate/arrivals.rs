@@ -7,14 +7,10 @@ use crate::scenario::locate::FieldPath;
 use crate::scenario::spec::ArrivalSpec;
 use crate::time::SimDuration;
 
+/// Checks a service's arrival process, at `p`.
 pub(super) fn check_arrivals(c: &mut Checker<'_>, a: &ArrivalSpec, p: &FieldPath) {
-    let rate_hint = || Some("a rate is requests per second and must be ≥ 0".to_string());
     let rate = |c: &mut Checker<'_>, path: FieldPath, v: f64| {
-        if !(v >= 0.0) || !v.is_finite() {
-            c.report(ErrorKind::InvalidValue, path, format!("negative or invalid rate {v}"), rate_hint());
-        } else {
-            c.at_most(path, "a request rate", v, MAX_REQUEST_RATE);
-        }
+        c.rate(path, "a request rate", v, MAX_REQUEST_RATE, "a rate is requests per second and must be ≥ 0")
     };
     match a {
         ArrivalSpec::Poisson { rate: r } => rate(c, p.key("poisson").key("rate"), *r),
@@ -32,34 +28,10 @@ pub(super) fn check_arrivals(c: &mut Checker<'_>, a: &ArrivalSpec, p: &FieldPath
             c.fraction(p.key("diurnal").key("amplitude"), "the amplitude", *amplitude, true);
         }
         ArrivalSpec::Piecewise { points, repeat_every } => {
-            let pp = p.key("piecewise");
-            if points.is_empty() {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    pp.key("points"),
-                    "the rate table is empty",
-                    Some("add points such as `{ at = \"0h\", rate = 5.0 }`".into()),
-                );
-            }
-            if points.first().is_some_and(|f| !f.at.get().is_zero()) {
-                c.report(ErrorKind::InvalidValue, pp.key("points").index(0).key("at"), "the first rate point must be at \"0s\"", None);
-            }
-            for (i, pt) in points.iter().enumerate() {
-                rate(c, pp.key("points").index(i).key("rate"), pt.rate);
-                if i > 0 && pt.at <= points[i - 1].at {
-                    c.report(ErrorKind::InvalidValue, pp.key("points").index(i).key("at"), "rate points must be in increasing time", None);
-                }
-            }
-            if let (Some(r), Some(last)) = (repeat_every, points.last())
-                && *r <= last.at
-            {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    pp.key("repeat_every"),
-                    "the repeat period must be longer than the last point's time",
-                    None,
-                );
-            }
+            let points: Vec<_> = points.iter().map(|pt| (pt.at, pt.rate)).collect();
+            c.steps(&p.key("piecewise"), ("rate", "{ at = \"0h\", rate = 5.0 }"), &points, *repeat_every, |c, pp, r| {
+                rate(c, pp.key("rate"), r)
+            });
         }
         ArrivalSpec::Hawkes { baseline, branching, decay } => {
             let hp = p.key("hawkes");
@@ -76,14 +48,7 @@ pub(super) fn check_arrivals(c: &mut Checker<'_>, a: &ArrivalSpec, p: &FieldPath
         }
         ArrivalSpec::Trace(t) => {
             let tp = p.key("trace");
-            if t.file.trim().is_empty() {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    tp.key("file"),
-                    "the trace file is empty",
-                    Some("a path relative to the scenario file".into()),
-                );
-            }
+            c.file(tp.key("file"), "request trace", &t.file);
             if !(t.speed > 0.0 && t.speed <= 1e6) {
                 c.report(
                     ErrorKind::InvalidValue,

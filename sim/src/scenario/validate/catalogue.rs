@@ -1,10 +1,11 @@
 //! Checks of the scenario's own catalogue entries: accelerators, node types, models.
 
-use super::checker::{Checker, known};
+use super::checker::Checker;
 use crate::scenario::error::ErrorKind;
 use crate::scenario::locate::FieldPath;
 use crate::scenario::spec::ScenarioSpec;
 
+/// Checks `[[accelerators]]`, `[[node_types]]` and `[[models]]`.
 pub(super) fn check_catalogue_entries(c: &mut Checker<'_>, spec: &ScenarioSpec) {
     for (i, a) in spec.accelerators.iter().enumerate() {
         let p = FieldPath::root().key("accelerators").index(i);
@@ -31,10 +32,7 @@ pub(super) fn check_catalogue_entries(c: &mut Checker<'_>, spec: &ScenarioSpec) 
     }
     for (i, n) in spec.node_types.iter().enumerate() {
         let p = FieldPath::root().key("node_types").index(i);
-        if c.catalogue.accelerator(&n.accelerator).is_none() {
-            let hint = known(c.catalogue.accelerators.iter().map(|a| a.name.as_str()));
-            c.report(ErrorKind::UnknownReference, p.key("accelerator"), format!("unknown accelerator `{}`", n.accelerator), Some(hint));
-        }
+        c.accelerator(p.key("accelerator"), &n.accelerator);
         if n.accelerators_per_node == 0 {
             c.report(ErrorKind::InvalidValue, p.key("accelerators_per_node"), "a node type needs at least one accelerator", None);
         }
@@ -46,9 +44,7 @@ pub(super) fn check_catalogue_entries(c: &mut Checker<'_>, spec: &ScenarioSpec) 
         c.positive(p.key("parameters_b"), "the parameter count", m.parameters_b);
         c.positive(p.key("bytes_per_param"), "bytes per parameter", m.bytes_per_param);
         for (k, v) in [("layers", m.layers), ("heads", m.heads), ("kv_heads", m.kv_heads), ("head_dim", m.head_dim), ("hidden", m.hidden)] {
-            if v == 0 {
-                c.report(ErrorKind::InvalidValue, p.key(k), format!("`{k}` must be at least 1"), None);
-            }
+            c.at_least_one(p.key(k), &format!("`{k}`"), v);
         }
     }
 }

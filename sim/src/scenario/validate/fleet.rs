@@ -1,8 +1,7 @@
 //! Checks of the pools: node types, sizes, how capacity is bought and what it costs.
 
-use super::MAX_INTERRUPTION_RATE;
-use super::checker::{Checker, known};
-use super::market::check_price;
+use super::checker::Checker;
+use super::market::{check_interruption, check_price, check_stockouts};
 use super::telemetry::check_telemetry;
 use crate::scenario::error::ErrorKind;
 use crate::scenario::locate::FieldPath;
@@ -24,6 +23,7 @@ pub(super) struct PoolFacts {
     pub(super) recorded: bool,
 }
 
+/// Checks `[[pools]]`; returns what the workload checks need of each pool, by name.
 pub(super) fn check_pools(c: &mut Checker<'_>, spec: &ScenarioSpec) -> BTreeMap<String, PoolFacts> {
     let mut facts = BTreeMap::new();
     if spec.pools.is_empty() {
@@ -44,18 +44,14 @@ pub(super) fn check_pools(c: &mut Checker<'_>, spec: &ScenarioSpec) -> BTreeMap<
                 Some("pool names must be unique".into()),
             );
         }
-        let node_type = c.catalogue.node_type(&pool.node_type).map(|n| &c.catalogue.node_types[n]);
+        let catalogue = c.catalogue;
+        let node_type = catalogue.node_type(&pool.node_type).map(|n| &catalogue.node_types[n]);
         if node_type.is_none() {
-            let hint = known(c.catalogue.node_types.iter().map(|n| n.name.as_str()));
-            c.report(
-                ErrorKind::UnknownReference,
-                p.key("node_type"),
-                format!("unknown node type `{}`", pool.node_type),
-                Some(hint + ", or define it under [[node_types]]"),
-            );
+            let names = catalogue.node_types.iter().map(|n| n.name.as_str());
+            c.unknown(p.key("node_type"), "node type", &pool.node_type, names, ", or define it under [[node_types]]");
         }
-        let accel = node_type.and_then(|n| c.catalogue.accelerator(&n.accelerator)).map(|a| &c.catalogue.accelerators[a]);
-        check_pool_capacity(c, pool, &p);
+        let accel = node_type.and_then(|n| catalogue.accelerator(&n.accelerator)).map(|a| &catalogue.accelerators[a]);
+        check_pool(c, pool, &p);
         if let Some(t) = &pool.telemetry {
             check_telemetry(c, pool, t, &p);
         }
@@ -73,7 +69,33 @@ pub(super) fn check_pools(c: &mut Checker<'_>, spec: &ScenarioSpec) -> BTreeMap<
     facts
 }
 
-pub(super) fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
+/// Checks one pool, at `p`.
+fn check_pool(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
+    check_size(c, pool, p);
+    check_cost(c, pool, p);
+    if let Some(int) = &pool.interruption {
+        check_interruption(c, pool.capacity, int, &p.key("interruption"));
+    }
+    if let Some(s) = &pool.stockouts {
+        check_stockouts(c, pool.capacity, s, &p.key("stockouts"));
+    }
+    if let Some(f) = &pool.failures {
+        c.at_least(p.key("failures").key("mtbf"), "the MTBF", f.mtbf, SimDuration::from_secs(60));
+    }
+    if let Some(e) = pool.energy_price_per_kwh {
+        c.non_negative(p.key("energy_price_per_kwh"), "the energy price", e);
+    }
+    if let Some(pue) = pool.pue {
+        c.pue(p.key("pue"), pue);
+    }
+    if let Some(l) = pool.list_price_per_hour {
+        c.non_negative(p.key("list_price_per_hour"), "the list price", l);
+    }
+}
+
+/// A committed pool has a fixed `nodes`; a cloud pool grows from
+/// `min_nodes` to `max_nodes`, starting at `initial_nodes`.
+fn check_size(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
     let committed = pool.capacity.is_committed();
     for (k, v) in
         [("nodes", pool.nodes), ("max_nodes", pool.max_nodes), ("min_nodes", Some(pool.min_nodes)), ("initial_nodes", pool.initial_nodes)]
@@ -140,6 +162,10 @@ pub(super) fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &Fiel
             );
         }
     }
+}
+
+/// A pool's price, or the capital cost of an on-prem one.
+fn check_cost(c: &mut Checker<'_>, pool: &PoolSpec, p: &FieldPath) {
     match pool.capacity {
         CapacityType::Spot | CapacityType::Reserved if pool.price.is_none() => {
             c.report(
@@ -175,80 +201,5 @@ pub(super) fn check_pool_capacity(c: &mut Checker<'_>, pool: &PoolSpec, p: &Fiel
         c.non_negative(cp.key("per_node"), "the capital cost", capex.per_node);
         c.positive(cp.key("years"), "the amortisation period", capex.years);
         c.non_negative(cp.key("opex_per_node_hour"), "the running cost", capex.opex_per_node_hour);
-    }
-    if let Some(int) = &pool.interruption {
-        let ip = p.key("interruption");
-        if pool.capacity != CapacityType::Spot {
-            c.report(
-                ErrorKind::InvalidValue,
-                ip.clone(),
-                format!("{} capacity is not interrupted", pool.capacity.as_str()),
-                Some("interruptions apply to spot pools only; model hardware faults with `failures`".into()),
-            );
-        }
-        let given = [int.rate_per_hour.is_some(), int.band.is_some(), int.advisor.is_some()].iter().filter(|g| **g).count();
-        if given > 1 {
-            c.report(
-                ErrorKind::InvalidValue,
-                ip.clone(),
-                "more than one of `rate_per_hour`, `band` and `advisor` is given",
-                Some("keep one of them".into()),
-            );
-        } else if given == 0 {
-            c.report(
-                ErrorKind::MissingField,
-                ip.clone(),
-                "no interruption rate",
-                Some("add `rate_per_hour = 0.01`, `band = \"5-10%\"` or `advisor = { file = \"spot-advisor-data.json\" }`".into()),
-            );
-        }
-        if let Some(r) = int.rate_per_hour {
-            if !(r >= 0.0) || !r.is_finite() {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    ip.key("rate_per_hour"),
-                    format!("negative or invalid rate {r}"),
-                    Some("a rate is interruptions per node-hour and must be ≥ 0 (0.005 is about 3.6 a month)".into()),
-                );
-            }
-            c.at_most(ip.key("rate_per_hour"), "an interruption rate", r, MAX_INTERRUPTION_RATE);
-        }
-        if let Some(b) = &int.band
-            && crate::market::band_monthly_fraction(b).is_none()
-        {
-            c.report(
-                ErrorKind::InvalidValue,
-                ip.key("band"),
-                format!("unknown interruption band `{b}`"),
-                Some("use one of \"<5%\", \"5-10%\", \"10-15%\", \"15-20%\", \">20%\" (AWS Spot Advisor)".into()),
-            );
-        }
-        if let Some(a) = &int.advisor
-            && a.file.trim().is_empty()
-        {
-            c.report(ErrorKind::InvalidValue, ip.key("advisor").key("file"), "no Spot Advisor file named", None);
-        }
-    }
-    if let Some(s) = &pool.stockouts {
-        let sp = p.key("stockouts");
-        if pool.capacity != CapacityType::Spot {
-            c.report(ErrorKind::InvalidValue, sp.clone(), "only spot pools run out of capacity here", None);
-        }
-        c.at_least(sp.key("mean_available"), "mean_available", s.mean_available, SimDuration::from_secs(1));
-        c.at_least(sp.key("mean_duration"), "mean_duration", s.mean_duration, SimDuration::from_secs(1));
-    }
-    if let Some(f) = &pool.failures {
-        c.at_least(p.key("failures").key("mtbf"), "the MTBF", f.mtbf, SimDuration::from_secs(60));
-    }
-    if let Some(e) = pool.energy_price_per_kwh {
-        c.non_negative(p.key("energy_price_per_kwh"), "the energy price", e);
-    }
-    if let Some(pue) = pool.pue
-        && !(pue >= 1.0)
-    {
-        c.report(ErrorKind::InvalidValue, p.key("pue"), format!("PUE must be at least 1, not {pue}"), None);
-    }
-    if let Some(l) = pool.list_price_per_hour {
-        c.non_negative(p.key("list_price_per_hour"), "the list price", l);
     }
 }

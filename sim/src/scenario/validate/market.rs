@@ -1,18 +1,18 @@
-//! Checks of prices.
+//! Checks of markets: prices, spot interruptions and stock-outs.
 
+use super::MAX_INTERRUPTION_RATE;
 use super::checker::Checker;
 use crate::scenario::error::ErrorKind;
 use crate::scenario::locate::FieldPath;
-use crate::scenario::spec::PriceSpec;
+use crate::scenario::spec::{CapacityType, InterruptionSpec, PriceSpec, StockoutSpec};
 use crate::time::SimDuration;
 
+/// Checks a pool's price process, at `p`.
 pub(super) fn check_price(c: &mut Checker<'_>, price: &PriceSpec, p: &FieldPath) {
     match price {
         PriceSpec::History(h) => {
             let hp = p.key("history");
-            if h.file.trim().is_empty() {
-                c.report(ErrorKind::InvalidValue, hp.key("file"), "no price history named", None);
-            }
+            c.file(hp.key("file"), "price history", &h.file);
             if crate::time::parse_date_ns(&h.start).is_none() {
                 c.report(
                     ErrorKind::InvalidValue,
@@ -24,14 +24,7 @@ pub(super) fn check_price(c: &mut Checker<'_>, price: &PriceSpec, p: &FieldPath)
             c.positive(hp.key("speed"), "the replay speed", h.speed);
         }
         PriceSpec::Fixed(v) => {
-            if !(*v >= 0.0) || !v.is_finite() {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    p.clone(),
-                    format!("negative or invalid price {v}"),
-                    Some("prices are per node-hour and must be ≥ 0".into()),
-                );
-            }
+            c.amount(p.clone(), "price", *v, "prices are per node-hour and must be ≥ 0");
         }
         PriceSpec::MeanReverting(m) => {
             let mp = p.key("mean_reverting");
@@ -54,37 +47,70 @@ pub(super) fn check_price(c: &mut Checker<'_>, price: &PriceSpec, p: &FieldPath)
             }
         }
         PriceSpec::Table(t) => {
-            let tp = p.key("table");
-            if t.points.is_empty() {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    tp.key("points"),
-                    "the price table is empty",
-                    Some("add points such as `{ at = \"0h\", price = 20.0 }`".into()),
-                );
-            }
-            if let Some(first) = t.points.first()
-                && !first.at.get().is_zero()
-            {
-                c.report(ErrorKind::InvalidValue, tp.key("points").index(0).key("at"), "the first price point must be at \"0s\"", None);
-            }
-            for (i, pt) in t.points.iter().enumerate() {
-                let pp = tp.key("points").index(i);
-                c.non_negative(pp.key("price"), "the price", pt.price);
-                if i > 0 && pt.at <= t.points[i - 1].at {
-                    c.report(ErrorKind::InvalidValue, pp.key("at"), "price points must be in increasing time", None);
-                }
-            }
-            if let (Some(r), Some(last)) = (t.repeat_every, t.points.last())
-                && r <= last.at
-            {
-                c.report(
-                    ErrorKind::InvalidValue,
-                    tp.key("repeat_every"),
-                    "the repeat period must be longer than the last point's time",
-                    None,
-                );
-            }
+            let points: Vec<_> = t.points.iter().map(|pt| (pt.at, pt.price)).collect();
+            c.steps(&p.key("table"), ("price", "{ at = \"0h\", price = 20.0 }"), &points, t.repeat_every, |c, pp, price| {
+                c.non_negative(pp.key("price"), "the price", price)
+            });
         }
     }
+}
+
+/// Checks the interruptions of a pool of `capacity`, at `ip`: spot only,
+/// with exactly one of a rate, a band and an advisor file.
+pub(super) fn check_interruption(c: &mut Checker<'_>, capacity: CapacityType, int: &InterruptionSpec, ip: &FieldPath) {
+    if capacity != CapacityType::Spot {
+        c.report(
+            ErrorKind::InvalidValue,
+            ip.clone(),
+            format!("{} capacity is not interrupted", capacity.as_str()),
+            Some("interruptions apply to spot pools only; model hardware faults with `failures`".into()),
+        );
+    }
+    let given = [int.rate_per_hour.is_some(), int.band.is_some(), int.advisor.is_some()].iter().filter(|g| **g).count();
+    if given > 1 {
+        c.report(
+            ErrorKind::InvalidValue,
+            ip.clone(),
+            "more than one of `rate_per_hour`, `band` and `advisor` is given",
+            Some("keep one of them".into()),
+        );
+    } else if given == 0 {
+        c.report(
+            ErrorKind::MissingField,
+            ip.clone(),
+            "no interruption rate",
+            Some("add `rate_per_hour = 0.01`, `band = \"5-10%\"` or `advisor = { file = \"spot-advisor-data.json\" }`".into()),
+        );
+    }
+    if let Some(r) = int.rate_per_hour {
+        c.rate(
+            ip.key("rate_per_hour"),
+            "an interruption rate",
+            r,
+            MAX_INTERRUPTION_RATE,
+            "a rate is interruptions per node-hour and must be ≥ 0 (0.005 is about 3.6 a month)",
+        );
+    }
+    if let Some(b) = &int.band
+        && crate::market::band_monthly_fraction(b).is_none()
+    {
+        c.report(
+            ErrorKind::InvalidValue,
+            ip.key("band"),
+            format!("unknown interruption band `{b}`"),
+            Some("use one of \"<5%\", \"5-10%\", \"10-15%\", \"15-20%\", \">20%\" (AWS Spot Advisor)".into()),
+        );
+    }
+    if let Some(a) = &int.advisor {
+        c.file(ip.key("advisor").key("file"), "Spot Advisor file", &a.file);
+    }
+}
+
+/// Checks the stock-outs of a pool of `capacity`, at `sp`: spot only.
+pub(super) fn check_stockouts(c: &mut Checker<'_>, capacity: CapacityType, s: &StockoutSpec, sp: &FieldPath) {
+    if capacity != CapacityType::Spot {
+        c.report(ErrorKind::InvalidValue, sp.clone(), "only spot pools run out of capacity here", None);
+    }
+    c.at_least(sp.key("mean_available"), "mean_available", s.mean_available, SimDuration::from_secs(1));
+    c.at_least(sp.key("mean_duration"), "mean_duration", s.mean_duration, SimDuration::from_secs(1));
 }

@@ -29,16 +29,8 @@ pub(super) fn check_pod_trace(c: &mut Checker<'_>, spec: &ScenarioSpec, t: &PodT
             );
         }
     }
-    for (key, v) in [("pods", &t.pods), ("nodes", &t.nodes)] {
-        if v.trim().is_empty() {
-            c.report(
-                ErrorKind::InvalidValue,
-                p.key(key),
-                format!("no {key} file"),
-                Some("give the CSV's path, relative to this file".into()),
-            );
-        }
-    }
+    c.file(p.key("pods"), "pod list", &t.pods);
+    c.file(p.key("nodes"), "node list", &t.nodes);
     for (i, choice) in t.profiles.iter().enumerate() {
         check_profile(c, choice, &p.key("profiles").index(i), false);
     }

@@ -6,6 +6,7 @@ use crate::scenario::locate::FieldPath;
 use crate::scenario::spec::{ProfileChoice, ScenarioSpec};
 use crate::time::SimDuration;
 
+/// Checks `[scheduler]` and `[policies]`.
 pub(super) fn check_scheduler(c: &mut Checker<'_>, spec: &ScenarioSpec) {
     let p = FieldPath::root().key("scheduler");
     let s = &spec.scheduler;

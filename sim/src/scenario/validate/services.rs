@@ -1,72 +1,36 @@
 //! Checks of inference services: model and replica fit, engine limits, calibration and autoscaling.
 
 use super::arrivals::check_arrivals;
-use super::checker::{Checker, known};
+use super::autoscaling::check_autoscaler;
+use super::checker::Checker;
 use super::fleet::PoolFacts;
 use super::tokens::check_tokens;
-use super::workloads::check_pool_refs;
+use crate::catalogue::ModelArch;
 use crate::scenario::error::ErrorKind;
 use crate::scenario::locate::FieldPath;
 use crate::scenario::spec::{ArrivalSpec, CalibrationSpec, ServiceSpec, ServiceTimeSpec};
 use crate::time::SimDuration;
 use std::collections::BTreeMap;
 
+/// Checks a service at `p` (its name and pool references are checked with every workload's).
 pub(super) fn check_service(c: &mut Checker<'_>, s: &ServiceSpec, p: &FieldPath, pools: &BTreeMap<String, PoolFacts>) {
-    check_pool_refs(c, &s.pools, p, pools);
-    let model = c.catalogue.model(&s.model).map(|m| c.catalogue.models[m].clone());
+    let catalogue = c.catalogue;
+    let model = catalogue.model(&s.model).map(|m| &catalogue.models[m]);
     if model.is_none() {
-        let hint = known(c.catalogue.models.iter().map(|m| m.name.as_str()));
-        c.report(
-            ErrorKind::UnknownReference,
-            p.key("model"),
-            format!("unknown model `{}`", s.model),
-            Some(hint + ", or define it under [[models]]"),
-        );
+        let names = catalogue.models.iter().map(|m| m.name.as_str());
+        c.unknown(p.key("model"), "model", &s.model, names, ", or define it under [[models]]");
     }
     if s.gpus_per_replica == 0 {
         c.report(ErrorKind::InvalidValue, p.key("gpus_per_replica"), "a replica needs at least one accelerator", None);
     }
-    let resolved: Vec<(&String, &PoolFacts)> = s.pools.iter().filter_map(|r| pools.get_key_value(r)).collect();
-    if s.gpus_per_replica > 0 && !resolved.is_empty() {
-        let largest = resolved.iter().filter_map(|(_, f)| f.per_node).max().unwrap_or(0);
-        if largest < s.gpus_per_replica {
-            c.report(
-                ErrorKind::Unsatisfiable,
-                p.key("gpus_per_replica"),
-                format!("a replica needs {} accelerators on one node, but the largest node in its pools has {largest}", s.gpus_per_replica),
-                Some("lower `gpus_per_replica` or add a pool of larger nodes".into()),
-            );
-        } else if let Some(m) = &model {
-            let need_gb = m.weight_bytes() / 1e9;
-            let fits = resolved.iter().any(|(_, f)| {
-                f.per_node.is_some_and(|n| n >= s.gpus_per_replica)
-                    && f.memory_gb.is_some_and(|mem| usable_gb(mem, &s.calibration) * f64::from(s.gpus_per_replica) > need_gb)
-            });
-            if !fits {
-                let accel = resolved.iter().find_map(|(_, f)| f.accelerator.clone()).unwrap_or_default();
-                c.report(
-                    ErrorKind::Unsatisfiable,
-                    p.key("model"),
-                    format!(
-                        "`{}` needs {need_gb:.0} GB of weights, more than {} × {accel} can hold beside a KV cache",
-                        m.name, s.gpus_per_replica
-                    ),
-                    Some("raise `gpus_per_replica` (tensor parallelism) or use pools of larger accelerators".into()),
-                );
-            }
-        }
-    }
+    check_fit(c, s, model, p, pools);
     for (k, v) in
         [("replicas", s.replicas), ("max_batch", s.max_batch), ("gpus_per_replica", s.gpus_per_replica), ("max_queue", s.max_queue)]
     {
         c.count_at_most(p.key(k), k, v);
     }
-    if s.max_batch == 0 {
-        c.report(ErrorKind::InvalidValue, p.key("max_batch"), "max_batch must be at least 1", None);
-    }
-    if s.max_batch_tokens == 0 {
-        c.report(ErrorKind::InvalidValue, p.key("max_batch_tokens"), "max_batch_tokens must be at least 1", None);
-    }
+    c.at_least_one(p.key("max_batch"), "max_batch", s.max_batch);
+    c.at_least_one(p.key("max_batch_tokens"), "max_batch_tokens", s.max_batch_tokens);
     check_calibration(c, &s.calibration, &p.key("calibration"));
     match &s.service_time {
         ServiceTimeSpec::Roofline => {}
@@ -95,38 +59,41 @@ pub(super) fn check_service(c: &mut Checker<'_>, s: &ServiceSpec, p: &FieldPath,
         }
     }
     if let Some(a) = &s.autoscaler {
-        let ap = p.key("autoscaler");
-        c.positive(ap.key("target"), "the target", a.target);
-        if a.min > a.max {
-            c.report(ErrorKind::InvalidValue, ap.key("min"), format!("min ({}) is above max ({})", a.min, a.max), None);
-        }
-        if a.max == 0 {
-            c.report(ErrorKind::InvalidValue, ap.key("max"), "max must be at least 1", None);
-        }
-        if s.replicas < a.min || s.replicas > a.max {
+        check_autoscaler(c, a, s.replicas, p);
+    }
+}
+
+/// A replica fits on one node of one of its pools, with the model's weights
+/// and room for a KV cache.
+fn check_fit(c: &mut Checker<'_>, s: &ServiceSpec, model: Option<&ModelArch>, p: &FieldPath, pools: &BTreeMap<String, PoolFacts>) {
+    let resolved: Vec<(&String, &PoolFacts)> = s.pools.iter().filter_map(|r| pools.get_key_value(r)).collect();
+    if s.gpus_per_replica > 0 && !resolved.is_empty() {
+        let largest = resolved.iter().filter_map(|(_, f)| f.per_node).max().unwrap_or(0);
+        if largest < s.gpus_per_replica {
             c.report(
-                ErrorKind::InvalidValue,
-                p.key("replicas"),
-                format!("{} replicas is outside the autoscaler's range {}..{}", s.replicas, a.min, a.max),
-                None,
+                ErrorKind::Unsatisfiable,
+                p.key("gpus_per_replica"),
+                format!("a replica needs {} accelerators on one node, but the largest node in its pools has {largest}", s.gpus_per_replica),
+                Some("lower `gpus_per_replica` or add a pool of larger nodes".into()),
             );
-        }
-        c.at_least(ap.key("interval"), "the interval", a.interval, SimDuration::from_secs(1));
-        c.count_at_most(ap.key("max"), "max", a.max);
-        c.non_negative(ap.key("tolerance"), "the tolerance", a.tolerance);
-        if a.max_step_up == Some(0) {
-            c.report(ErrorKind::InvalidValue, ap.key("max_step_up"), "max_step_up must be at least 1", None);
-        }
-        if a.max_step_down == Some(0) {
-            c.report(ErrorKind::InvalidValue, ap.key("max_step_down"), "max_step_down must be at least 1", None);
-        }
-        if !(a.percentile > 0.0 && a.percentile <= 1.0) {
-            c.report(
-                ErrorKind::InvalidValue,
-                ap.key("percentile"),
-                format!("percentile {} is not in (0, 1]", a.percentile),
-                Some("0.95 holds the P95 at the target".into()),
-            );
+        } else if let Some(m) = model {
+            let need_gb = m.weight_bytes() / 1e9;
+            let fits = resolved.iter().any(|(_, f)| {
+                f.per_node.is_some_and(|n| n >= s.gpus_per_replica)
+                    && f.memory_gb.is_some_and(|mem| usable_gb(mem, &s.calibration) * f64::from(s.gpus_per_replica) > need_gb)
+            });
+            if !fits {
+                let accel = resolved.iter().find_map(|(_, f)| f.accelerator.clone()).unwrap_or_default();
+                c.report(
+                    ErrorKind::Unsatisfiable,
+                    p.key("model"),
+                    format!(
+                        "`{}` needs {need_gb:.0} GB of weights, more than {} × {accel} can hold beside a KV cache",
+                        m.name, s.gpus_per_replica
+                    ),
+                    Some("raise `gpus_per_replica` (tensor parallelism) or use pools of larger accelerators".into()),
+                );
+            }
         }
     }
 }
@@ -136,7 +103,8 @@ pub fn usable_gb(memory_gb: f64, cal: &CalibrationSpec) -> f64 {
     memory_gb * cal.memory_fraction - cal.activation_reserve_gb
 }
 
-pub(super) fn check_calibration(c: &mut Checker<'_>, cal: &CalibrationSpec, p: &FieldPath) {
+/// Efficiencies are shares, and the norm's exponent 0 or at least 1.
+fn check_calibration(c: &mut Checker<'_>, cal: &CalibrationSpec, p: &FieldPath) {
     if let Some(m) = cal.mfu_prefill {
         c.fraction(p.key("mfu_prefill"), "prefill MFU", m, false);
     }

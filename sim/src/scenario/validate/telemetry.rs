@@ -34,9 +34,7 @@ pub(super) fn check_telemetry(c: &mut Checker<'_>, pool: &PoolSpec, t: &Telemetr
             Some("remove `failures`".into()),
         );
     }
-    if t.file.trim().is_empty() {
-        c.report(ErrorKind::InvalidValue, tp.key("file"), "no recording named", Some("such as `file = \"lab.parquet\"`".into()));
-    }
+    c.file(tp.key("file"), "recording", &t.file);
     c.positive(tp.key("speed"), "the replay speed", t.speed);
     if !(0.0..=100.0).contains(&t.idle_below_pct) {
         c.report(

@@ -5,6 +5,7 @@ use crate::scenario::error::ErrorKind;
 use crate::scenario::locate::FieldPath;
 use crate::scenario::spec::TokenSpec;
 
+/// Checks a token count distribution, at `p`.
 pub(super) fn check_tokens(c: &mut Checker<'_>, t: &TokenSpec, p: &FieldPath) {
     match t {
         TokenSpec::Fixed(n) => {
@@ -20,8 +21,8 @@ pub(super) fn check_tokens(c: &mut Checker<'_>, t: &TokenSpec, p: &FieldPath) {
         TokenSpec::Lognormal { median, sigma, max } => {
             c.positive(p.key("lognormal").key("median"), "the median", *median);
             c.non_negative(p.key("lognormal").key("sigma"), "sigma", *sigma);
-            if *max == Some(0) {
-                c.report(ErrorKind::InvalidValue, p.key("lognormal").key("max"), "max must be at least 1", None);
+            if let Some(max) = max {
+                c.at_least_one(p.key("lognormal").key("max"), "max", *max);
             }
         }
         TokenSpec::Geometric { mean } => {
