@@ -313,26 +313,22 @@ fn expected_names(m: &str) -> Vec<String> {
     }
 }
 
+/// The candidate closest to `found` (fewest single-character edits,
+/// Levenshtein), if it is [`likely_misspelling`]; ties go to the first.
 fn closest(found: &str, candidates: &[String]) -> Option<String> {
     candidates
         .iter()
-        .map(|c| (edit_distance(found, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
+        .map(|c| (strsim::levenshtein(found, c), c))
+        .filter(|&(d, c)| likely_misspelling(d, c))
+        .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c.clone())
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+/// Whether a name `distance` edits from `candidate` is likely a misspelling
+/// of it: at most 2 edits, or a third of the candidate's length (in bytes)
+/// for longer names.
+fn likely_misspelling(distance: usize, candidate: &str) -> bool {
+    distance <= 2.max(candidate.len() / 3)
 }
 
 #[cfg(test)]

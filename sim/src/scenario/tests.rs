@@ -161,3 +161,14 @@ fn every_problem_is_reported_in_one_pass() {
     let errs = Scenario::from_toml(&text, "s.toml").unwrap_err().0;
     assert_eq!(errs.len(), 2);
 }
+
+#[test]
+fn suggestions_are_close_names_only() {
+    let names: Vec<String> = ["max_nodes", "min_nodes", "nodes", "spot"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(closest("max_nodse", &names).as_deref(), Some("max_nodes"));
+    assert_eq!(closest("nodse", &names).as_deref(), Some("nodes"));
+    assert_eq!(closest("spto", &names).as_deref(), Some("spot"));
+    assert_eq!(closest("zzzzzzzzzzzz", &names), None);
+    // Two edits are always close; beyond that, a third of the candidate's length.
+    assert!(likely_misspelling(2, "ab") && !likely_misspelling(3, "abcdefgh") && likely_misspelling(3, "abcdefghi"));
+}
