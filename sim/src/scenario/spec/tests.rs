@@ -154,3 +154,20 @@ fn required_fields_stay_required() {
     assert!(missing::<ExternalSchedulerSpec>("").contains("missing field `command`"));
     assert!(missing::<AdvisorRefSpec>("").contains("missing field `file`"));
 }
+
+#[test]
+fn every_shipped_scenario_is_accepted() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut seen = 0;
+    for dir in ["scenarios", "examples"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                crate::scenario::Scenario::from_toml(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 10, "{seen} scenarios");
+}
