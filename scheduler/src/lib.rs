@@ -31,6 +31,7 @@
 //! }
 //! assert_eq!(cluster.free_gpus(cluster.node_by_name("h100-0").unwrap()), 4);
 //! ```
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod cluster;

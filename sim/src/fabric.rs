@@ -28,6 +28,7 @@ use crate::workload::{Job, Replica, Requests, Service};
 use std::collections::{BTreeMap, VecDeque};
 
 pub use build::{BuildError, SPOT_FIRST, placement_for};
+pub use invariants::InvariantViolation;
 pub use observe::RunOutput;
 
 /// What a run keeps beyond its summary.

@@ -42,6 +42,7 @@
 //! // Ten minutes of one g6.xlarge at 0.8048 an hour.
 //! assert!((out.summary.cost.total - 0.8048 / 6.0).abs() < 1e-9);
 //! ```
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // Checks are written `!(x >= 0.0)` on purpose: they reject NaN too.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]

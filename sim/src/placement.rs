@@ -173,11 +173,30 @@ pub enum FleetChange {
     PoolChanged(PoolId),
 }
 
-/// A placement that cannot go on (an external scheduler that crashed,
-/// hung or answered nonsense): the run ends with this error.
+/// Why a placement cannot go on: the run ends with this error, its message
+/// shown as it is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct PlacementError(pub String);
+pub enum PlacementError {
+    /// The decider behind the placement (an external scheduler process, a
+    /// service) failed: it crashed, closed its output, did not answer in
+    /// time, could not be read or written, or answered with something that
+    /// does not parse. The message says which decider and what happened.
+    #[error("{0}")]
+    External(String),
+    /// A decision that cannot be carried out: nodes or a pool the request
+    /// may not use, or an answer that is not a decision at all.
+    #[error("{0}")]
+    InvalidDecision(String),
+}
+
+impl PlacementError {
+    /// What went wrong, as shown to users.
+    pub fn message(&self) -> &str {
+        match self {
+            PlacementError::External(m) | PlacementError::InvalidDecision(m) => m,
+        }
+    }
+}
 
 /// A placement policy.
 pub trait Placement {
@@ -191,7 +210,7 @@ pub trait Placement {
     fn observe(&mut self, _change: FleetChange, _fleet: &FleetView<'_>) {}
 
     /// Checks the placement's own view against the fleet (for tests).
-    fn check(&self, _fleet: &FleetView<'_>) -> Result<(), String> {
+    fn check(&self, _fleet: &FleetView<'_>) -> Result<(), crate::fabric::InvariantViolation> {
         Ok(())
     }
 }
@@ -242,5 +261,32 @@ mod tests {
         assert_eq!(gang_shape(16, 8), Some((2, 8)));
         assert_eq!(gang_shape(12, 8), None);
         assert_eq!(gang_shape(1, 0), None);
+    }
+
+    /// A placement whose decider has gone away.
+    struct Gone;
+
+    impl Placement for Gone {
+        fn name(&self) -> String {
+            "gone".into()
+        }
+
+        fn place(&mut self, _: &PlacementRequest<'_>, _: &FleetView<'_>) -> Result<Verdict, PlacementError> {
+            Err(PlacementError::External("decider `gone` exited (status 1)".into()))
+        }
+    }
+
+    #[test]
+    fn a_failed_placement_ends_the_run_with_its_message() {
+        let text = "format_version = 1\nname = \"p\"\nhorizon = \"1m\"\n[[pools]]\nname = \"l4\"\nnode_type = \"g6.xlarge\"\ncapacity = \"on-demand\"\n[[training]]\nname = \"t\"\npools = [\"l4\"]\ngpus = 1\nwork_gpu_hours = 1.0\n";
+        let scenario = crate::scenario::Scenario::from_toml(text, "p.toml").unwrap();
+        let run = crate::Run::with_placement(&scenario, 1, crate::RunOptions::summary_only(), Box::new(Gone)).unwrap();
+        let Err(crate::RunError::Aborted(message)) = run.finish() else { panic!("the run should have stopped") };
+        assert!(message.starts_with("placement of t") && message.ends_with(": decider `gone` exited (status 1)"), "{message}");
+        let invalid = PlacementError::InvalidDecision("node 7 is not in the request's pools".into());
+        assert_eq!(
+            (invalid.to_string().as_str(), invalid.message()),
+            ("node 7 is not in the request's pools", "node 7 is not in the request's pools")
+        );
     }
 }

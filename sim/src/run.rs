@@ -1,7 +1,7 @@
 //! Running a scenario: the engine over a fabric, from time zero to the horizon.
 
 use crate::engine::Simulation;
-use crate::fabric::{BuildError, Fabric, RunOptions};
+use crate::fabric::{BuildError, Fabric, InvariantViolation, RunOptions};
 use crate::placement::Placement;
 use crate::scenario::Scenario;
 use crate::time::SimTime;
@@ -83,17 +83,18 @@ impl Run {
     }
 
     /// As [`Run::advance_to`], checking the fabric's invariants after every
-    /// event. Slow: for tests.
-    pub fn advance_checked(&mut self, t: SimTime) -> Result<(), String> {
+    /// event; the error says when (`at start`, `at <time>`) and what broke.
+    /// Slow: for tests.
+    pub fn advance_checked(&mut self, t: SimTime) -> Result<(), InvariantViolation> {
         let t = t.min(SimTime(self.horizon.as_nanos().saturating_sub(1)));
-        self.sim.model().check_invariants().map_err(|e| format!("at start: {e}"))?;
+        self.sim.model().check_invariants().map_err(|e| InvariantViolation(format!("at start: {e}")))?;
         loop {
             let next = self.peek_next();
             match next {
                 Some(n) if n <= t => {
                     self.sim.step();
                     let now = self.sim.now();
-                    self.sim.model().check_invariants().map_err(|e| format!("at {now}: {e}"))?;
+                    self.sim.model().check_invariants().map_err(|e| InvariantViolation(format!("at {now}: {e}")))?;
                 }
                 _ => break,
             }

@@ -24,6 +24,7 @@
 pub mod duration;
 mod error;
 mod locate;
+mod parse;
 pub mod spec;
 mod validate;
 
@@ -64,29 +65,19 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// The trace files the services replay, as written in the scenario, each once.
-    pub fn trace_files(&self) -> Vec<(String, String)> {
-        let mut files: Vec<(String, String)> = self
-            .spec
-            .services
-            .iter()
-            .filter_map(|s| match &s.arrivals {
-                spec::ArrivalSpec::Trace(t) => Some((t.file.clone(), t.format.clone())),
-                _ => None,
-            })
-            .collect();
-        files.sort();
-        files.dedup();
-        files
+    /// The trace files the services replay, as written in the scenario
+    /// (file, format), each once, in order of file and format name.
+    pub fn trace_files(&self) -> Vec<(String, spec::RequestTraceFormat)> {
+        files_once(self.spec.services.iter().filter_map(|s| match &s.arrivals {
+            spec::ArrivalSpec::Trace(t) => Some((t.file.clone(), t.format)),
+            _ => None,
+        }))
     }
 
-    /// The telemetry recordings the pools replay, as written (file, format), each once.
-    pub fn telemetry_files(&self) -> Vec<(String, String)> {
-        let mut files: Vec<(String, String)> =
-            self.spec.pools.iter().filter_map(|p| p.telemetry.as_ref().map(|t| (t.file.clone(), t.format.clone()))).collect();
-        files.sort();
-        files.dedup();
-        files
+    /// The telemetry recordings the pools replay, as written (file, format),
+    /// each once, in order of file and format name.
+    pub fn telemetry_files(&self) -> Vec<(String, spec::TelemetryFormat)> {
+        files_once(self.spec.pools.iter().filter_map(|p| p.telemetry.as_ref().map(|t| (t.file.clone(), t.format))))
     }
 
     /// The pools whose price is a history, with it.
@@ -107,8 +98,8 @@ impl Scenario {
     }
 
     /// The job traces the scenario replays: (name, file, format).
-    pub fn job_trace_files(&self) -> Vec<(String, String, String)> {
-        self.spec.job_traces.iter().map(|t| (t.name.clone(), t.file.clone(), t.format.clone())).collect()
+    pub fn job_trace_files(&self) -> Vec<(String, String, spec::JobTraceFormat)> {
+        self.spec.job_traces.iter().map(|t| (t.name.clone(), t.file.clone(), t.format)).collect()
     }
 
     /// The pools whose interruption band comes from Spot Advisor data: (pool, reference).
@@ -142,7 +133,7 @@ impl Scenario {
 
     /// Parses and checks scenario text. `origin` names the file in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioErrors> {
-        let spec = parse_spec(text, origin)?;
+        let spec = parse::parse_spec(text, origin)?;
         let catalogue = catalogue_of(&spec);
         let problems = validate::check(&spec, &catalogue);
         if !problems.is_empty() {
@@ -209,6 +200,14 @@ impl Scenario {
     }
 }
 
+/// Each (file, format) once, sorted by file and then by the format's name.
+fn files_once<F: Copy + PartialEq + std::fmt::Display>(files: impl Iterator<Item = (String, F)>) -> Vec<(String, F)> {
+    let mut files: Vec<(String, F)> = files.collect();
+    files.sort_by_cached_key(|(file, format)| (file.clone(), format.to_string()));
+    files.dedup();
+    files
+}
+
 fn catalogue_of(spec: &ScenarioSpec) -> Catalogue {
     Catalogue::builtin().merged(&Catalogue {
         accelerators: spec.accelerators.clone(),
@@ -219,122 +218,6 @@ fn catalogue_of(spec: &ScenarioSpec) -> Catalogue {
 
 fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Deserializes the text, turning a serde error into a located one.
-fn parse_spec(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioErrors> {
-    let at = |kind, span: Option<std::ops::Range<usize>>, field: String, message: String, hint: Option<String>| {
-        let (line, column) = span.map_or((1, 1), |s| locate::line_col(text, s.start));
-        ScenarioErrors(vec![ScenarioError { kind, origin: origin.to_string(), line, column, field, message, hint }])
-    };
-    let de = match toml::Deserializer::parse(text) {
-        Ok(d) => d,
-        Err(e) => {
-            return Err(at(
-                ErrorKind::Syntax,
-                e.span(),
-                String::new(),
-                first_line(e.message()),
-                Some("this is not valid TOML; see https://toml.io".into()),
-            ));
-        }
-    };
-    match serde_path_to_error::deserialize::<_, ScenarioSpec>(de) {
-        Ok(spec) => Ok(spec),
-        Err(e) => {
-            let path = convert_path(e.path());
-            let inner = e.inner();
-            let message = first_line(inner.message());
-            let (kind, hint) = classify(&message, &path);
-            let span = inner.span().or_else(|| locate::span_of(text, &path));
-            Err(at(kind, span, path.to_string(), message, hint))
-        }
-    }
-}
-
-fn first_line(m: &str) -> String {
-    m.lines().next().unwrap_or(m).trim().to_string()
-}
-
-fn convert_path(p: &serde_path_to_error::Path) -> FieldPath {
-    use serde_path_to_error::Segment as S;
-    FieldPath(
-        p.iter()
-            .filter_map(|s| match s {
-                S::Seq { index } => Some(Segment::Index(*index)),
-                S::Map { key } => Some(Segment::Key(key.clone())),
-                S::Enum { variant } => Some(Segment::Key(variant.clone())),
-                S::Unknown => None,
-            })
-            .collect(),
-    )
-}
-
-/// Sorts a serde message into a kind and writes a hint for it.
-fn classify(message: &str, path: &FieldPath) -> (ErrorKind, Option<String>) {
-    if message.starts_with("unknown field") {
-        let hint = match (backticked(message).first(), expected_names(message)) {
-            (Some(found), expected) if !expected.is_empty() => match closest(found, &expected) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "remove it, or use one of the fields listed".to_string(),
-            },
-            _ => "remove it or check its spelling".to_string(),
-        };
-        (ErrorKind::UnknownField, Some(hint))
-    } else if message.starts_with("unknown variant") {
-        let expected = expected_names(message);
-        let hint = match backticked(message).first().and_then(|f| closest(f, &expected)) {
-            Some(s) => format!("did you mean `{s}`? Allowed: {}", expected.join(", ")),
-            None => format!("allowed: {}", expected.join(", ")),
-        };
-        (ErrorKind::InvalidValue, Some(hint))
-    } else if message.starts_with("missing field") {
-        let field = backticked(message).first().cloned().unwrap_or_default();
-        let hint = if path.0.is_empty() {
-            format!("add `{field} = ...` at the top of the file")
-        } else {
-            format!("add `{field} = ...` to `{path}`")
-        };
-        (ErrorKind::MissingField, Some(hint))
-    } else if message.starts_with("invalid type") {
-        (ErrorKind::InvalidType, None)
-    } else {
-        // "invalid length", "invalid value" and custom messages (durations).
-        (ErrorKind::InvalidValue, None)
-    }
-}
-
-fn backticked(m: &str) -> Vec<String> {
-    m.split('`').skip(1).step_by(2).map(str::to_string).collect()
-}
-
-fn expected_names(m: &str) -> Vec<String> {
-    match m.find("expected") {
-        Some(i) => backticked(&m[i..]),
-        None => Vec::new(),
-    }
-}
-
-fn closest(found: &str, candidates: &[String]) -> Option<String> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(found, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.clone())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -26,15 +26,19 @@ pub enum BuildError {
     /// A scheduler profile that does not exist or does not build.
     #[error("scheduler profile: {0}")]
     Profile(#[from] twin_scheduler::ProfileError),
-    /// An external scheduler, which only the `twin` binary can start.
-    #[error("this scenario uses an external scheduler (`{0}`); run it with `twin run`, which starts the process")]
+    /// An external scheduler: a process the model does not start (it does no I/O).
+    #[error(
+        "this scenario places work with an external scheduler (`{0}`), a process the model does not start: start it and pass a `Placement` that speaks to it to `Run::with_placement`"
+    )]
     NeedsExternal(String),
     /// A pod-trace experiment, which is not a simulation of the fleet.
-    #[error("this scenario is a pod-trace experiment, not a simulation: run it with `twin run` (or `twin_scheduler::experiment::fill`)")]
+    #[error(
+        "this scenario is a pod-trace experiment, not a simulation: read its trace and fill its nodes with `twin_scheduler::experiment::fill`"
+    )]
     PodTrace,
     /// A service replays a request trace that was not attached to the scenario.
     #[error(
-        "service `{service}` replays `{file}`, which was not loaded: run it with `twin run`, or attach it with `Scenario::attach_trace`"
+        "service `{service}` replays the request trace `{file}`, which was not attached: read it and attach it with `Scenario::attach_trace`"
     )]
     TraceNotLoaded {
         /// The service.
@@ -43,7 +47,9 @@ pub enum BuildError {
         file: String,
     },
     /// A pool replays a telemetry recording that was not attached to the scenario.
-    #[error("pool `{pool}` replays `{file}`, which was not loaded: run it with `twin run`, or attach it with `Scenario::attach_recording`")]
+    #[error(
+        "pool `{pool}` replays the telemetry recording `{file}`, which was not attached: read it and attach it with `Scenario::attach_recording`"
+    )]
     RecordingNotLoaded {
         /// The pool.
         pool: String,
@@ -52,7 +58,7 @@ pub enum BuildError {
     },
     /// A pool's price history was not attached to the scenario.
     #[error(
-        "pool `{pool}` replays the price history `{file}`, which was not loaded: run it with `twin run`, or attach it with `Scenario::attach_price_history`"
+        "pool `{pool}` replays the price history `{file}`, which was not attached: read it and attach the table it replays as with `Scenario::attach_price_history`"
     )]
     PriceHistoryNotLoaded {
         /// The pool.
@@ -62,14 +68,14 @@ pub enum BuildError {
     },
     /// A pool's Spot Advisor band was not looked up.
     #[error(
-        "pool `{pool}` takes its interruption band from Spot Advisor data, which was not loaded: run it with `twin run`, or attach it with `Scenario::attach_advisor_band`"
+        "pool `{pool}` takes its interruption band from Spot Advisor data, which was not attached: look the band up and attach it with `Scenario::attach_advisor_band`"
     )]
     AdvisorNotLoaded {
         /// The pool.
         pool: String,
     },
     /// A job trace was not attached to the scenario.
-    #[error("job trace `{name}` (`{file}`) was not loaded: run it with `twin run`, or attach it with `Scenario::attach_job_trace`")]
+    #[error("job trace `{name}` replays `{file}`, which was not attached: read its jobs and attach them with `Scenario::attach_job_trace`")]
     JobTraceNotLoaded {
         /// The trace's name in the scenario.
         name: String,
@@ -643,4 +649,28 @@ pub(super) fn job_speed(overrides: &BTreeMap<String, f64>, accel: &crate::catalo
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(&accel.name) || accel.aliases.iter().any(|a| a.eq_ignore_ascii_case(k)))
         .map_or(accel.training_speed, |(_, v)| *v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_not_attached_is_named_in_library_terms() {
+        let f = || ("t.csv".to_string(), "x".to_string());
+        let errors = [
+            BuildError::NeedsExternal("python3 s.py".into()),
+            BuildError::PodTrace,
+            BuildError::TraceNotLoaded { service: f().1, file: f().0 },
+            BuildError::RecordingNotLoaded { pool: f().1, file: f().0 },
+            BuildError::PriceHistoryNotLoaded { pool: f().1, file: f().0 },
+            BuildError::AdvisorNotLoaded { pool: f().1 },
+            BuildError::JobTraceNotLoaded { name: f().1, file: f().0 },
+        ];
+        for e in errors {
+            let m = e.to_string();
+            assert!(!m.contains("`twin ") && !m.contains("twin run"), "{m}");
+            assert!(m.contains("Scenario::attach_") || m.contains("Run::with_placement") || m.contains("experiment::fill"), "{m}");
+        }
+    }
 }

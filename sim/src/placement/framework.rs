@@ -12,6 +12,7 @@
 //! expander does: by scoring an empty node of each pool with the same plugins.
 
 use super::{Decision, FleetChange, FleetView, Placement, PlacementError, PlacementRequest, Verdict, WaitReason, gang_shape, provision_in};
+use crate::fabric::InvariantViolation;
 use crate::fleet::{NodeState, Owner, Pool};
 use crate::ids::{NodeId, PoolId};
 use crate::scenario::spec::CapacityType;
@@ -354,20 +355,22 @@ impl Placement for FrameworkPlacement {
         }
     }
 
-    fn check(&self, fleet: &FleetView<'_>) -> Result<(), String> {
+    fn check(&self, fleet: &FleetView<'_>) -> Result<(), InvariantViolation> {
         if let Some(d) = &self.drift {
-            return Err(format!("scheduler mirror drifted: {d}"));
+            return Err(format!("scheduler mirror drifted: {d}").into());
         }
         for pool in fleet.pools {
             for &n in &pool.nodes {
                 let node = &fleet.nodes[n.index()];
-                let Some(idx) = self.idx(n) else { return Err(format!("node {n:?} missing from the scheduler's mirror")) };
-                let Some(m) = self.cluster.node(idx) else { return Err(format!("node {n:?} gone from the mirror")) };
+                let Some(idx) = self.idx(n) else {
+                    return Err(format!("node {n:?} missing from the scheduler's mirror").into());
+                };
+                let Some(m) = self.cluster.node(idx) else { return Err(format!("node {n:?} gone from the mirror").into()) };
                 if m.whole_free() != node.unpromised() {
-                    return Err(format!("node {n:?}: mirror has {} free, fleet {} unpromised", m.whole_free(), node.unpromised()));
+                    return Err(format!("node {n:?}: mirror has {} free, fleet {} unpromised", m.whole_free(), node.unpromised()).into());
                 }
                 if m.schedulable != (node.state == NodeState::Ready) {
-                    return Err(format!("node {n:?}: mirror schedulable {} but node is {:?}", m.schedulable, node.state));
+                    return Err(format!("node {n:?}: mirror schedulable {} but node is {:?}", m.schedulable, node.state).into());
                 }
             }
         }

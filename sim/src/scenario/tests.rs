@@ -161,3 +161,75 @@ fn every_problem_is_reported_in_one_pass() {
     let errs = Scenario::from_toml(&text, "s.toml").unwrap_err().0;
     assert_eq!(errs.len(), 2);
 }
+
+#[test]
+fn suggestions_are_close_names_only() {
+    use parse::{closest, likely_misspelling};
+    let names = ["max_nodes", "min_nodes", "nodes", "spot"];
+    assert_eq!(closest("max_nodse", &names), Some("max_nodes"));
+    assert_eq!(closest("nodse", &names), Some("nodes"));
+    assert_eq!(closest("spto", &names), Some("spot"));
+    assert_eq!(closest("zzzzzzzzzzzz", &names), None);
+    // Two edits are always close; beyond that, a third of the candidate's length.
+    assert!(likely_misspelling(2, "ab") && !likely_misspelling(3, "abcdefgh") && likely_misspelling(3, "abcdefghi"));
+}
+
+#[test]
+fn serde_mistakes_are_classified_from_their_facts() {
+    let check = |from: &str, to: &str, kind: ErrorKind, field: &str, hint: Option<&str>| {
+        let text = GOOD.replacen(from, to, 1);
+        let e = one_error(&text);
+        assert_eq!((e.kind, e.field.as_str()), (kind, field), "{e}");
+        match hint {
+            Some(h) => assert!(e.hint.as_deref().is_some_and(|x| x.contains(h)), "{e}"),
+            None => assert_eq!(e.hint, None, "{e}"),
+        }
+        assert!(e.line > 1, "{e}");
+    };
+    let g = ErrorKind::UnknownField;
+    check("max_nodes = 2", "zzzzzzzz = 2", g, "pools[0].zzzzzzzz", Some("remove it, or use one of the fields listed"));
+    check(
+        "prompt_tokens = 512",
+        "prompt_tokens = { fixd = 5 }",
+        ErrorKind::InvalidValue,
+        "services[0].prompt_tokens.fixd",
+        Some("did you mean `fixed`?"),
+    );
+    check(
+        "arrivals = { poisson = { rate = 2.0 } }",
+        "arrivals = { trace = { file = \"t.csv\", format = \"azur\" } }",
+        ErrorKind::InvalidValue,
+        "services[0].arrivals.trace.format",
+        Some("did you mean `azure`? Allowed: auto, azure, mooncake"),
+    );
+    check(
+        "arrivals = { poisson = { rate = 2.0 } }",
+        "arrivals = { trace = { file = \"t.csv\", format = 3 } }",
+        ErrorKind::InvalidType,
+        "services[0].arrivals.trace.format",
+        None,
+    );
+    check(
+        "slo = { ttft = \"1s\", e2e = \"30s\" }",
+        "slo = { ttft = \"1s\" }",
+        ErrorKind::MissingField,
+        "services[0].slo",
+        Some("add `e2e = ...` to `services[0].slo`"),
+    );
+    check("max_nodes = 2", "max_nodes = -2", ErrorKind::InvalidValue, "pools[0].max_nodes", None);
+    check(
+        "arrivals = { poisson = { rate = 2.0 } }",
+        "arrivals = { poisson = { rate = 2.0 }, hawkes = {} }",
+        ErrorKind::InvalidValue,
+        "services[0].arrivals",
+        None,
+    );
+    // toml checks a struct variant's keys itself; the error still names the key and its kind.
+    check(
+        "prompt_tokens = 512",
+        "prompt_tokens = 512\nservice_time = { fixed = { duration = \"1s\", extra = 1 } }",
+        g,
+        "services[0].service_time.fixed.extra",
+        Some("remove it"),
+    );
+}
