@@ -30,7 +30,7 @@ pub struct ExternalScheduler {
     last: String,
     name: String,
     /// The first error: once a session has failed, nothing more is asked.
-    broken: Option<String>,
+    broken: Option<PlacementError>,
 }
 
 /// Most bytes of the process's stderr kept (the end is what matters).
@@ -102,11 +102,11 @@ impl ExternalScheduler {
     /// Sends one message and waits for one answer; `label` names the message in errors.
     fn ask(&mut self, message: &str, label: &str) -> Result<Answer, PlacementError> {
         if let Some(first) = &self.broken {
-            return Err(PlacementError(first.clone()));
+            return Err(first.clone());
         }
         let answer = self.exchange(message, label);
         if let Err(e) = &answer {
-            self.broken = Some(e.0.clone());
+            self.broken = Some(e.clone());
         }
         answer
     }
@@ -121,18 +121,19 @@ impl ExternalScheduler {
         }
         match self.lines.recv_timeout(self.timeout) {
             Ok(Ok(line)) => Answer::from_line(&line).map_err(|e| {
-                PlacementError(format!(
+                PlacementError::External(format!(
                     "external scheduler `{}` answered message {n} ({short}) with malformed JSON: {} ({e}){}",
                     self.command,
                     abbreviate(&line),
                     self.stderr_tail()
                 ))
             }),
-            Ok(Err(e)) => {
-                Err(PlacementError(format!("reading from external scheduler `{}` after message {n} ({short}): {e}", self.command)))
-            }
+            Ok(Err(e)) => Err(PlacementError::External(format!(
+                "reading from external scheduler `{}` after message {n} ({short}): {e}",
+                self.command
+            ))),
             Err(RecvTimeoutError::Disconnected) => Err(self.died(n, &short)),
-            Err(RecvTimeoutError::Timeout) => Err(PlacementError(format!(
+            Err(RecvTimeoutError::Timeout) => Err(PlacementError::External(format!(
                 "external scheduler `{}` did not answer message {n} ({short}) within {:?}{}",
                 self.command,
                 self.timeout,
@@ -144,7 +145,7 @@ impl ExternalScheduler {
     fn died(&mut self, n: u64, short: &str) -> PlacementError {
         std::thread::sleep(Duration::from_millis(50));
         let status = self.child.try_wait().ok().flatten().map_or_else(|| "closed its output".to_string(), |s| format!("exited ({s})"));
-        PlacementError(format!("external scheduler `{}` {status} at message {n} ({short}){}", self.command, self.stderr_tail()))
+        PlacementError::External(format!("external scheduler `{}` {status} at message {n} ({short}){}", self.command, self.stderr_tail()))
     }
 
     /// The last lines the process wrote to stderr, if any, to end an error with.
@@ -186,7 +187,10 @@ impl Placement for ExternalScheduler {
         );
         let answer = self.ask(&message.to_line(), &label)?;
         answer.into_verdict(req, fleet).map_err(|e| {
-            PlacementError(format!("external scheduler `{}` answered message {} ({}) with {e}", self.command, self.sent, self.last))
+            PlacementError::InvalidDecision(format!(
+                "external scheduler `{}` answered message {} ({}) with {e}",
+                self.command, self.sent, self.last
+            ))
         })
     }
 }

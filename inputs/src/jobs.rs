@@ -1,28 +1,30 @@
 //! Job traces the scenario replays (`[[job_traces]]`).
 
+use crate::formats::Reader;
 use crate::{InputError, Notes, Source};
 use twin_replay::ReadOptions;
-use twin_replay::jobs::{self, JobFormat};
+use twin_replay::jobs;
 use twin_sim::scenario::Scenario;
+use twin_sim::scenario::spec::JobTraceFormat;
 use twin_sim::workload::TraceJob;
 
 /// Reads the job traces the scenario replays and attaches them.
 pub fn attach(scenario: &mut Scenario, source: &Source, notes: &mut Notes) -> Result<(), InputError> {
-    let named: Vec<(String, String, String)> =
-        scenario.spec.job_traces.iter().map(|t| (t.name.clone(), t.file.clone(), t.format.to_string())).collect();
+    let named: Vec<(String, String, JobTraceFormat)> =
+        scenario.spec.job_traces.iter().map(|t| (t.name.clone(), t.file.clone(), t.format)).collect();
     for (i, (name, file, format)) in named.into_iter().enumerate() {
         let field = format!("job_traces[{i}].file");
         let path = crate::named_file(scenario, source, "job trace", &file, &field)?;
         let read_err = |e| InputError::Read { field: field.clone(), file: file.clone(), origin: scenario.origin.clone(), source: e };
-        let trace = if crate::telemetry::is_parquet(&path, &format) {
-            jobs::read_parquet(&path).map_err(read_err)?
-        } else {
-            let f = if format == "auto" { None } else { JobFormat::from_name(&format) };
-            let (trace, report) = jobs::read_file(&path, f, &ReadOptions::default()).map_err(read_err)?;
-            if report.skipped > 0 {
-                notes.push(format!("{}: {report}", path.display()));
+        let trace = match crate::formats::jobs(format, &path) {
+            Reader::Parquet => jobs::read_parquet(&path).map_err(read_err)?,
+            Reader::Text(f) => {
+                let (trace, report) = jobs::read_file(&path, f, &ReadOptions::default()).map_err(read_err)?;
+                if report.skipped > 0 {
+                    notes.push(format!("{}: {report}", path.display()));
+                }
+                trace
             }
-            trace
         };
         let jobs = trace
             .jobs

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod formats;
 pub mod jobs;
 pub mod library;
 pub mod pod_trace;

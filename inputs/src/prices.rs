@@ -1,11 +1,12 @@
 //! Price histories (`price = { history = ... }`) and Spot Advisor
 //! interruption bands (`interruption = { advisor = ... }`) of pools.
 
+use crate::formats::Reader;
 use crate::{InputError, Notes, Source};
 use twin_replay::ReadOptions;
-use twin_replay::prices::{self, Capacity, PriceFormat, Prices};
+use twin_replay::prices::{self, Capacity, Prices};
 use twin_replay::timefmt::format_ns;
-use twin_sim::scenario::spec::{PricePoint, PriceSpec, PriceTableSpec};
+use twin_sim::scenario::spec::{PriceHistoryCapacity, PricePoint, PriceSpec, PriceTableSpec};
 use twin_sim::scenario::{Dur, Scenario};
 use twin_sim::time::SimDuration;
 
@@ -28,11 +29,7 @@ pub fn attach_histories(scenario: &mut Scenario, source: &Source, notes: &mut No
         let field = format!("pools[{i}].price.history.file");
         let path = crate::named_file(scenario, source, "price history", &h.file, &field)?;
         let read_err = |e| InputError::Read { field: field.clone(), file: h.file.clone(), origin: scenario.origin.clone(), source: e };
-        let format = h.format.to_string();
-        let history = if crate::telemetry::is_parquet(&path, &format) {
-            prices::read_parquet(&path).map_err(read_err)?
-        } else {
-            let format = if format == "auto" { None } else { PriceFormat::from_name(&format) };
+        let history = if let Reader::Text(format) = crate::formats::prices(h.format, &path) {
             let (read, report) = prices::read_file(&path, format, &ReadOptions::default()).map_err(read_err)?;
             if report.skipped > 0 {
                 notes.push(format!("{}: {report}", path.display()));
@@ -47,11 +44,16 @@ pub fn attach_histories(scenario: &mut Scenario, source: &Source, notes: &mut No
                     });
                 }
             }
+        } else {
+            prices::read_parquet(&path).map_err(read_err)?
         };
         let instance = h.instance_type.clone().unwrap_or_else(|| pool_spec.node_type.clone());
         let location =
             h.location.clone().unwrap_or_else(|| if pool_spec.zone.is_empty() { pool_spec.region.clone() } else { pool_spec.zone.clone() });
-        let capacity = if h.capacity.to_string() == "on-demand" { Capacity::OnDemand } else { Capacity::Spot };
+        let capacity = match h.capacity {
+            PriceHistoryCapacity::OnDemand => Capacity::OnDemand,
+            PriceHistoryCapacity::Spot => Capacity::Spot,
+        };
         let series = history
             .series(&instance, &location, capacity)
             .map_err(|e| InputError::Unusable { path: path.clone(), message: format!("pool `{pool}`: {e}") })?;

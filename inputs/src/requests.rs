@@ -1,32 +1,26 @@
 //! Request traces that services replay (`arrivals = { trace = ... }`).
 
 use crate::{InputError, Notes, Source};
-use twin_replay::requests::RequestFormat;
 use twin_replay::{ReadOptions, ReplayError};
 use twin_sim::scenario::Scenario;
-use twin_sim::scenario::spec::ArrivalSpec;
+use twin_sim::scenario::spec::{ArrivalSpec, RequestTraceFormat};
 use twin_sim::workload::RequestTrace;
 
 /// Reads the request traces the scenario's services replay and attaches
 /// them, each file once.
 pub fn attach(scenario: &mut Scenario, source: &Source, notes: &mut Notes) -> Result<(), InputError> {
-    let mut named: Vec<(String, String, String)> = Vec::new();
+    let mut named: Vec<(String, RequestTraceFormat, String)> = Vec::new();
     for (i, s) in scenario.spec.services.iter().enumerate() {
         if let ArrivalSpec::Trace(t) = &s.arrivals {
             if !named.iter().any(|(f, ..)| *f == t.file) {
-                named.push((t.file.clone(), t.format.to_string(), format!("services[{i}].arrivals.trace.file")));
+                named.push((t.file.clone(), t.format, format!("services[{i}].arrivals.trace.file")));
             }
         }
     }
     named.sort();
     for (file, format, field) in named {
         let path = source.resolve(&file);
-        let format = RequestFormat::from_name(&format).ok_or_else(|| InputError::UnknownName {
-            what: "request trace format",
-            name: format.clone(),
-            known: RequestFormat::NAMES.to_string(),
-        })?;
-        let (log, report) = match twin_replay::requests::read_file(&path, format, &ReadOptions::default()) {
+        let (log, report) = match twin_replay::requests::read_file(&path, crate::formats::requests(format), &ReadOptions::default()) {
             Ok(read) => read,
             Err(ReplayError::Io { source: e, .. }) => {
                 return Err(InputError::Missing {
