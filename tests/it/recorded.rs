@@ -161,7 +161,7 @@ name = "spot"
 node_type = "p5.48xlarge"
 capacity = "spot"
 price = 30.0
-telemetry = { file = "x.parquet", format = "excel" }
+telemetry = { file = "x.parquet" }
 [[services]]
 name = "chat"
 model = "llama-3.1-8b"
@@ -174,8 +174,12 @@ arrivals = { poisson = { rate = 1.0 } }
     let e = Scenario::from_toml(text, "bad.toml").unwrap_err();
     let s = e.to_string();
     assert!(s.contains("bad.toml:9") && s.contains("pools[0].telemetry") && s.contains("grows and shrinks"), "{s}");
-    assert!(s.contains("pools[0].telemetry.format") && s.contains("no telemetry format `excel`"), "{s}");
     assert!(s.contains("bad.toml:13") && s.contains("services[0].pools[0]") && s.contains("replays recorded telemetry"), "{s}");
+    // A format Twin does not read is a parse error naming the formats it does.
+    let bad_format = text.replace(r#"file = "x.parquet" }"#, r#"file = "x.parquet", format = "excel" }"#);
+    let s = Scenario::from_toml(&bad_format, "bad.toml").unwrap_err().to_string();
+    assert!(s.contains("bad.toml:9") && s.contains("pools[0].telemetry.format") && s.contains("unknown variant `excel`"), "{s}");
+    assert!(s.contains("`auto`, `nvidia-smi`, `dmon`, `dcgm`, `parquet`"), "{s}");
 }
 
 /// `twin trace synth` writes a recording that `twin run` replays, the same
