@@ -41,7 +41,7 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     };
     let scenario = &loaded.scenario;
     let step = twin_sim::scenario::duration::parse_duration(&a.step).map_err(|e| anyhow::anyhow!("--step `{}`: {e}", a.step))?;
-    let baseline = Baseline::from_scenario(&scenario, a.service.as_deref(), step)?;
+    let baseline = Baseline::from_scenario(scenario, a.service.as_deref(), step)?;
     if !baseline.left_out.is_empty() {
         eprintln!("note: the sweep models service `{}` on its own; its costs leave out {}", baseline.service, baseline.left_out.join("; "));
     }

@@ -23,7 +23,7 @@ fn open(a: &TraceReadArgs) -> anyhow::Result<TraceFile> {
 pub fn import(a: TraceImportArgs) -> anyhow::Result<ExitCode> {
     let (t, report) = match open(&a.read)? {
         TraceFile::Table(table, report) => return crate::tables::import(&a, &table, report.as_ref()),
-        TraceFile::Telemetry(t, report) => (t, report),
+        TraceFile::Telemetry(t, report) => (*t, report),
     };
     if let Some(r) = &report {
         eprintln!("{}: {r}", a.read.file.display());
@@ -117,7 +117,7 @@ fn num(v: &serde_json::Value, unit: &str) -> String {
 pub fn info(a: TraceInfoArgs) -> anyhow::Result<ExitCode> {
     let (t, report) = match open(&a.read)? {
         TraceFile::Table(table, report) => return crate::tables::info(&a, &table, report.as_ref()),
-        TraceFile::Telemetry(t, report) => (t, report),
+        TraceFile::Telemetry(t, report) => (*t, report),
     };
     let s = summary(&t);
     if a.json {

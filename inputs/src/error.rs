@@ -29,32 +29,20 @@ pub enum InputError {
     #[error("{0}")]
     Scenario(#[from] ScenarioErrors),
     /// A file the scenario names is not there or cannot be opened.
-    #[error("cannot read the {what} {} ({field} = \"{file}\" in {origin}): {reason}; {relative}", path.display())]
+    #[error("cannot read the {} {} ({} = \"{}\" in {}): {reason}; {relative}", named.what, named.path.display(), named.field, named.file, named.origin)]
     Missing {
-        /// What the file is for (`request trace`, `telemetry recording`, ...).
-        what: &'static str,
-        /// Where it was looked for.
-        path: PathBuf,
-        /// The scenario field that names it.
-        field: String,
-        /// The file as the scenario writes it.
-        file: String,
-        /// The scenario.
-        origin: String,
+        /// The file and the field that names it.
+        named: Box<NamedFile>,
         /// Why it cannot be read (`no such file`, the system's message).
         reason: String,
         /// How relative paths are taken.
         relative: &'static str,
     },
     /// A file the scenario names was read but is not what the field expects.
-    #[error("{field} = \"{file}\" in {origin}")]
+    #[error("{} = \"{}\" in {}", named.field, named.file, named.origin)]
     Read {
-        /// The scenario field that names it.
-        field: String,
-        /// The file as the scenario writes it.
-        file: String,
-        /// The scenario.
-        origin: String,
+        /// The file and the field that names it.
+        named: Box<NamedFile>,
         /// What the reader said: path, line, field and hint.
         source: ReplayError,
     },
@@ -86,6 +74,33 @@ pub enum InputError {
         /// The names known, comma-separated.
         known: String,
     },
+}
+
+/// A file a scenario names, and where it names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedFile {
+    /// What the file is for (`request trace`, `telemetry recording`, ...).
+    pub what: &'static str,
+    /// Where it was looked for.
+    pub path: PathBuf,
+    /// The scenario field that names it (`pools[0].telemetry.file`).
+    pub field: String,
+    /// The file as the scenario writes it.
+    pub file: String,
+    /// The scenario.
+    pub origin: String,
+}
+
+impl NamedFile {
+    /// The error of this file not being there or not opening.
+    pub(crate) fn missing(self, reason: impl ToString, relative: &'static str) -> InputError {
+        InputError::Missing { named: Box::new(self), reason: reason.to_string(), relative }
+    }
+
+    /// The error of this file not reading as the field expects.
+    pub(crate) fn unreadable(&self, source: ReplayError) -> InputError {
+        InputError::Read { named: Box::new(self.clone()), source }
+    }
 }
 
 impl InputError {

@@ -14,12 +14,12 @@ pub fn attach(scenario: &mut Scenario, source: &Source, notes: &mut Notes) -> Re
         scenario.spec.job_traces.iter().map(|t| (t.name.clone(), t.file.clone(), t.format)).collect();
     for (i, (name, file, format)) in named.into_iter().enumerate() {
         let field = format!("job_traces[{i}].file");
-        let path = crate::named_file(scenario, source, "job trace", &file, &field)?;
-        let read_err = |e| InputError::Read { field: field.clone(), file: file.clone(), origin: scenario.origin.clone(), source: e };
-        let trace = match crate::formats::jobs(format, &path) {
-            Reader::Parquet => jobs::read_parquet(&path).map_err(read_err)?,
+        let named = crate::named_file(scenario, source, "job trace", &file, &field)?;
+        let (path, read_err) = (&named.path, |e| named.unreadable(e));
+        let trace = match crate::formats::jobs(format, path) {
+            Reader::Parquet => jobs::read_parquet(path).map_err(read_err)?,
             Reader::Text(f) => {
-                let (trace, report) = jobs::read_file(&path, f, &ReadOptions::default()).map_err(read_err)?;
+                let (trace, report) = jobs::read_file(path, f, &ReadOptions::default()).map_err(read_err)?;
                 if report.skipped > 0 {
                     notes.push(format!("{}: {report}", path.display()));
                 }

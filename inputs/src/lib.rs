@@ -43,11 +43,10 @@ mod source;
 pub mod telemetry;
 pub mod trace_file;
 
-pub use error::InputError;
+pub use error::{InputError, NamedFile};
 pub use policies::PolicySources;
 pub use source::{ScenarioText, Source};
 
-use std::path::PathBuf;
 use twin_scheduler::openb::PodTrace;
 use twin_sim::scenario::Scenario;
 
@@ -110,20 +109,16 @@ pub fn attach_all(scenario: &mut Scenario, source: &Source, notes: &mut Notes) -
     jobs::attach(scenario, source, notes)
 }
 
-/// Where a file named by the scenario's `field` is, or an error naming the
-/// field and saying how paths are taken.
-pub(crate) fn named_file(scenario: &Scenario, source: &Source, what: &'static str, file: &str, field: &str) -> Result<PathBuf, InputError> {
-    let path = source.resolve(file);
-    if path.is_file() {
-        return Ok(path);
-    }
-    Err(InputError::Missing {
-        what,
-        path,
-        field: field.to_string(),
-        file: file.to_string(),
-        origin: scenario.origin.clone(),
-        reason: "no such file".into(),
-        relative: source.relative_to(),
-    })
+/// The file the scenario's `field` names, resolved; an error naming the
+/// field and saying how paths are taken when it is not there.
+pub(crate) fn named_file(
+    scenario: &Scenario,
+    source: &Source,
+    what: &'static str,
+    file: &str,
+    field: &str,
+) -> Result<NamedFile, InputError> {
+    let named =
+        NamedFile { what, path: source.resolve(file), field: field.to_string(), file: file.to_string(), origin: scenario.origin.clone() };
+    if named.path.is_file() { Ok(named) } else { Err(named.missing("no such file", source.relative_to())) }
 }

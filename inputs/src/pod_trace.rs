@@ -1,7 +1,7 @@
 //! A pod-trace scenario's node and pod files (`[pod_trace]`, the Alibaba
 //! openb 2023 format), for the scheduler's fill experiment.
 
-use crate::{InputError, Source};
+use crate::{InputError, NamedFile, Source};
 use twin_scheduler::openb::{self, PodTrace};
 use twin_sim::scenario::Scenario;
 use twin_sim::scenario::spec::PodTraceSpec;
@@ -9,14 +9,10 @@ use twin_sim::scenario::spec::PodTraceSpec;
 /// Reads one of the trace's files.
 fn read(source: &Source, scenario: &Scenario, name: &str, what: &'static str, field: &str) -> Result<(String, String), InputError> {
     let path = source.resolve(name);
-    let text = std::fs::read_to_string(&path).map_err(|e| InputError::Missing {
-        what,
-        path: path.clone(),
-        field: field.to_string(),
-        file: name.to_string(),
-        origin: scenario.origin.clone(),
-        reason: e.to_string(),
-        relative: source.relative_to(),
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let named =
+            NamedFile { what, path: path.clone(), field: field.to_string(), file: name.to_string(), origin: scenario.origin.clone() };
+        named.missing(e, source.relative_to())
     })?;
     Ok((path.display().to_string(), text))
 }

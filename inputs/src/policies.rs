@@ -54,14 +54,15 @@ fn read_sources(source: &Source, names: &[String]) -> Result<Vec<(String, String
                         out.push((f.display().to_string(), std::fs::read_to_string(&f).map_err(|e| io(&f, e))?));
                     }
                 } else {
-                    let text = std::fs::read_to_string(&path).map_err(|e| InputError::Missing {
-                        what: "policy file",
-                        path: path.clone(),
-                        field: "policies.files".into(),
-                        file: name.clone(),
-                        origin: "the scenario's [policies]".into(),
-                        reason: e.to_string(),
-                        relative: source.relative_to(),
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        let named = crate::NamedFile {
+                            what: "policy file",
+                            path: path.clone(),
+                            field: "policies.files".into(),
+                            file: name.clone(),
+                            origin: "the scenario's [policies]".into(),
+                        };
+                        named.missing(e, source.relative_to())
                     })?;
                     out.push((path.display().to_string(), text));
                 }

@@ -27,8 +27,9 @@ pub fn attach_histories(scenario: &mut Scenario, source: &Source, notes: &mut No
         let pool_spec = &scenario.spec.pools[i];
         let pool = pool_spec.name.clone();
         let field = format!("pools[{i}].price.history.file");
-        let path = crate::named_file(scenario, source, "price history", &h.file, &field)?;
-        let read_err = |e| InputError::Read { field: field.clone(), file: h.file.clone(), origin: scenario.origin.clone(), source: e };
+        let named = crate::named_file(scenario, source, "price history", &h.file, &field)?;
+        let path = named.path.clone();
+        let read_err = |e| named.unreadable(e);
         let history = if let Reader::Text(format) = crate::formats::prices(h.format, &path) {
             let (read, report) = prices::read_file(&path, format, &ReadOptions::default()).map_err(read_err)?;
             if report.skipped > 0 {
@@ -95,13 +96,9 @@ pub fn attach_advisor_bands(scenario: &mut Scenario, source: &Source) -> Result<
         let pool_spec = &scenario.spec.pools[i];
         let pool = pool_spec.name.clone();
         let field = format!("pools[{i}].interruption.advisor.file");
-        let path = crate::named_file(scenario, source, "Spot Advisor file", &a.file, &field)?;
-        let (read, _) = prices::read_file(&path, None, &ReadOptions::default()).map_err(|e| InputError::Read {
-            field: field.clone(),
-            file: a.file.clone(),
-            origin: scenario.origin.clone(),
-            source: e,
-        })?;
+        let named = crate::named_file(scenario, source, "Spot Advisor file", &a.file, &field)?;
+        let path = named.path.clone();
+        let (read, _) = prices::read_file(&path, None, &ReadOptions::default()).map_err(|e| named.unreadable(e))?;
         let Prices::Advisor(entries) = read else {
             return Err(InputError::Unusable {
                 path,

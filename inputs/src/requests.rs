@@ -11,29 +11,26 @@ use twin_sim::workload::RequestTrace;
 pub fn attach(scenario: &mut Scenario, source: &Source, notes: &mut Notes) -> Result<(), InputError> {
     let mut named: Vec<(String, RequestTraceFormat, String)> = Vec::new();
     for (i, s) in scenario.spec.services.iter().enumerate() {
-        if let ArrivalSpec::Trace(t) = &s.arrivals {
-            if !named.iter().any(|(f, ..)| *f == t.file) {
-                named.push((t.file.clone(), t.format, format!("services[{i}].arrivals.trace.file")));
-            }
+        if let ArrivalSpec::Trace(t) = &s.arrivals
+            && !named.iter().any(|(f, ..)| *f == t.file)
+        {
+            named.push((t.file.clone(), t.format, format!("services[{i}].arrivals.trace.file")));
         }
     }
     named.sort();
     for (file, format, field) in named {
-        let path = source.resolve(&file);
+        let named = crate::NamedFile {
+            what: "request trace",
+            path: source.resolve(&file),
+            field: field.clone(),
+            file: file.clone(),
+            origin: scenario.origin.clone(),
+        };
+        let path = named.path.clone();
         let (log, report) = match twin_replay::requests::read_file(&path, crate::formats::requests(format), &ReadOptions::default()) {
             Ok(read) => read,
-            Err(ReplayError::Io { source: e, .. }) => {
-                return Err(InputError::Missing {
-                    what: "request trace",
-                    path,
-                    field,
-                    file,
-                    origin: scenario.origin.clone(),
-                    reason: e.to_string(),
-                    relative: source.relative_to(),
-                });
-            }
-            Err(e) => return Err(InputError::Read { field, file, origin: scenario.origin.clone(), source: e }),
+            Err(ReplayError::Io { source: e, .. }) => return Err(named.missing(e, source.relative_to())),
+            Err(e) => return Err(named.unreadable(e)),
         };
         if report.skipped > 0 || report.non_monotonic > 0 {
             notes.push(format!("{}: {report}", path.display()));

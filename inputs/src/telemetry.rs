@@ -14,15 +14,16 @@ use twin_sim::scenario::spec::TelemetryFormat;
 pub fn attach(scenario: &mut Scenario, source: &Source, notes: &mut Notes) -> Result<(), InputError> {
     let mut named: Vec<(String, TelemetryFormat, String)> = Vec::new();
     for (i, p) in scenario.spec.pools.iter().enumerate() {
-        if let Some(t) = &p.telemetry {
-            if !named.iter().any(|(f, ..)| *f == t.file) {
-                named.push((t.file.clone(), t.format, format!("pools[{i}].telemetry.file")));
-            }
+        if let Some(t) = &p.telemetry
+            && !named.iter().any(|(f, ..)| *f == t.file)
+        {
+            named.push((t.file.clone(), t.format, format!("pools[{i}].telemetry.file")));
         }
     }
     named.sort();
     for (file, format, field) in named {
-        let path = crate::named_file(scenario, source, "telemetry recording", &file, &field)?;
+        let named = crate::named_file(scenario, source, "telemetry recording", &file, &field)?;
+        let path = &named.path;
         let usable = |rows: usize, util: &[f64]| -> Result<(), InputError> {
             let message = if rows == 0 {
                 "the recording has no samples"
@@ -31,19 +32,19 @@ pub fn attach(scenario: &mut Scenario, source: &Source, notes: &mut Notes) -> Re
             } else {
                 return Ok(());
             };
-            Err(InputError::Unusable { path: path.clone(), message: message.to_string() })
+            Err(InputError::Unusable { path: path.to_path_buf(), message: message.to_string() })
         };
-        let read_err = |e| InputError::Read { field: field.clone(), file: file.clone(), origin: scenario.origin.clone(), source: e };
-        let usage = if let Reader::Text(text_format) = crate::formats::telemetry(format, &path) {
+        let read_err = |e| named.unreadable(e);
+        let usage = if let Reader::Text(text_format) = crate::formats::telemetry(format, path) {
             let format = text_format.unwrap_or(Format::Auto);
-            let (t, r) = twin_replay::read_file(&path, format, &ReadOptions::default()).map_err(read_err)?;
+            let (t, r) = twin_replay::read_file(path, format, &ReadOptions::default()).map_err(read_err)?;
             if r.skipped > 0 || r.non_monotonic > 0 || r.truncated_last_line {
                 notes.push(format!("{}: {r}", path.display()));
             }
             usable(t.len(), t.column(Field::UtilGpu))?;
             RecordedUsage::from_columns(&t.gpu, &t.time_ns, t.column(Field::UtilGpu), t.column(Field::Power))
         } else {
-            let rows = twin_replay::parquet::read_usage(&path).map_err(read_err)?;
+            let rows = twin_replay::parquet::read_usage(path).map_err(read_err)?;
             usable(rows.time_ns.len(), &rows.util_pct)?;
             RecordedUsage::from_columns(&rows.gpu, &rows.time_ns, &rows.util_pct, &rows.power_w)
         };

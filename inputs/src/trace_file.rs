@@ -27,7 +27,7 @@ pub enum Table {
 #[derive(Clone, Debug)]
 pub enum TraceFile {
     /// GPU telemetry, with the read report of a text file.
-    Telemetry(Telemetry, Option<ReadReport>),
+    Telemetry(Box<Telemetry>, Option<ReadReport>),
     /// A table, with the read report of a text file.
     Table(Table, Option<ReadReport>),
 }
@@ -59,7 +59,7 @@ pub fn open(path: &Path, format: &str, opts: &ReadOptions) -> Result<TraceFile, 
     if format == "parquet" || path.extension().is_some_and(|e| e == "parquet") {
         return Ok(match parquet_table(path)? {
             Some(t) => TraceFile::Table(t, None),
-            None => TraceFile::Telemetry(twin_replay::parquet::read(path)?, None),
+            None => TraceFile::Telemetry(Box::new(twin_replay::parquet::read(path)?), None),
         });
     }
     let telemetry = if format == "auto" { None } else { Format::from_name(format) };
@@ -71,7 +71,7 @@ pub fn open(path: &Path, format: &str, opts: &ReadOptions) -> Result<TraceFile, 
     }
     if let Some(f) = telemetry {
         let (t, r) = twin_replay::read_file(path, f, opts)?;
-        return Ok(TraceFile::Telemetry(t, Some(r)));
+        return Ok(TraceFile::Telemetry(Box::new(t), Some(r)));
     }
     let bytes = twin_replay::read_bytes(path).map_err(|source| InputError::Io { path: path.to_path_buf(), source })?;
     let text = match String::from_utf8(bytes) {
@@ -106,7 +106,7 @@ pub fn open(path: &Path, format: &str, opts: &ReadOptions) -> Result<TraceFile, 
         return table(Table::Jobs(t), r);
     }
     let (t, r) = twin_replay::read(&text, &origin, Format::Auto, opts)?;
-    Ok(TraceFile::Telemetry(t, Some(r)))
+    Ok(TraceFile::Telemetry(Box::new(t), Some(r)))
 }
 
 #[cfg(test)]

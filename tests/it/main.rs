@@ -62,10 +62,8 @@ pub fn shared_data(rel: &str) -> Option<PathBuf> {
 pub fn load_or_skip(path: &std::path::Path) -> Option<twin_inputs::Loaded> {
     match twin_inputs::load(path.to_str().expect("a UTF-8 path")) {
         Ok(loaded) => Some(loaded),
-        Err(twin_inputs::InputError::Missing { path: missing, .. })
-            if missing.to_string_lossy().contains("shared/data") && may_skip_data() =>
-        {
-            eprintln!("skipped ({SKIP_DATA}=1): {} is not here", missing.display());
+        Err(twin_inputs::InputError::Missing { named, .. }) if named.path.to_string_lossy().contains("shared/data") && may_skip_data() => {
+            eprintln!("skipped ({SKIP_DATA}=1): {} is not here", named.path.display());
             None
         }
         Err(e) => panic!("{}: {e}", path.display()),
