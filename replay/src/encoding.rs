@@ -29,6 +29,13 @@
 //! with [`compute_leaves`] and encodes and compresses its pages), and the
 //! chunks are appended to the row group in schema order: the bytes do not
 //! depend on how many threads there are.
+//!
+//! Cost, against the hand-written pages this replaces (bd50f4b), on the
+//! criterion bench's 200,000 nvidia-smi rows (`cargo bench -p twin-benches
+//! --bench replay -- read`, 2 cores): read+parquet 7.5–7.9 M rows/s
+//! against 11.5–11.7 M; encoding 23 ms of CPU against 8 ms, mostly the
+//! crate's dictionary hashing every value; a file of 19,903 bytes against
+//! 17,906. Chunk statistics would add a fifth to the encoding's CPU.
 
 use crate::{Field, Telemetry};
 use arrow_array::types::UInt32Type;
