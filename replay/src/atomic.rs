@@ -4,10 +4,46 @@
 //! temporary behind; errors name the target.
 
 use crate::ReplayError;
-use polars::prelude::{PolarsError, PolarsResult};
+use parquet::errors::ParquetError;
+use polars::prelude::PolarsError;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+
+/// Why an encoder failed: the disk (kept as I/O), or the data.
+pub(crate) enum Failure {
+    /// Writing the bytes failed.
+    Io(std::io::Error),
+    /// The encoder could not encode the table.
+    Encode(String),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::Io(e)
+    }
+}
+
+impl From<PolarsError> for Failure {
+    fn from(e: PolarsError) -> Failure {
+        match e {
+            PolarsError::IO { error, .. } => Failure::Io(std::io::Error::new(error.kind(), error.to_string())),
+            other => Failure::Encode(other.to_string()),
+        }
+    }
+}
+
+impl From<ParquetError> for Failure {
+    fn from(e: ParquetError) -> Failure {
+        match e {
+            ParquetError::External(e) => match e.downcast::<std::io::Error>() {
+                Ok(io) => Failure::Io(*io),
+                Err(other) => Failure::Encode(other.to_string()),
+            },
+            other => Failure::Encode(other.to_string()),
+        }
+    }
+}
 
 /// Writes `path` through `fill` so that it appears whole or not at all.
 ///
@@ -15,17 +51,20 @@ use std::path::Path;
 /// stays on one file system), made readable like an ordinary file (0644 on
 /// Unix) and synced before it takes the target's name. An I/O failure,
 /// in `fill` or around it, is a [`ReplayError::Io`]; any other failure of
-/// `fill` (polars could not encode the table) a [`ReplayError::Table`].
-pub(crate) fn write_atomically(path: &Path, fill: impl FnOnce(&mut BufWriter<&mut File>) -> PolarsResult<()>) -> Result<(), ReplayError> {
+/// `fill` (the encoder could not encode the table) a [`ReplayError::Table`].
+pub(crate) fn write_atomically<E: Into<Failure>>(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<&mut File>) -> Result<(), E>,
+) -> Result<(), ReplayError> {
     let io = |source| ReplayError::Io { path: path.to_path_buf(), source };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir).map_err(io)?;
     {
         let mut w = BufWriter::new(tmp.as_file_mut());
-        fill(&mut w).map_err(|e| match e {
-            PolarsError::IO { error, .. } => io(std::io::Error::new(error.kind(), error.to_string())),
-            other => ReplayError::Table { path: path.to_path_buf(), message: other.to_string() },
+        fill(&mut w).map_err(|e| match e.into() {
+            Failure::Io(e) => io(e),
+            Failure::Encode(message) => ReplayError::Table { path: path.to_path_buf(), message },
         })?;
         w.flush().map_err(io)?;
     }
