@@ -3,6 +3,7 @@
 //! `std::collections::BinaryHeap` is measured beside it as the baseline.
 //!
 //! `cargo bench -p twin-benches --bench engine`
+#![forbid(unsafe_code)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use twin_sim::benchmarks::{BinaryHeapHold, hold_simulation};

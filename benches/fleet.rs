@@ -2,6 +2,7 @@
 //! `twin bench` runs the full ten million once), and the default scenario.
 //!
 //! `cargo bench -p twin-benches --bench fleet`
+#![forbid(unsafe_code)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use twin_sim::benchmarks::fleet_week;

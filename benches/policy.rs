@@ -4,6 +4,7 @@
 //! evaluated per decision (what calling a policy engine naïvely costs).
 //!
 //! `cargo bench -p twin-benches --bench policy`
+#![forbid(unsafe_code)]
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::json;

@@ -4,6 +4,7 @@
 //! `twin run` does with a pool's `telemetry = { file = ... }`).
 //!
 //! `cargo bench -p twin-benches --bench recorded`
+#![forbid(unsafe_code)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;

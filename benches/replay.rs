@@ -4,6 +4,7 @@
 //!
 //! `cargo bench -p twin-benches --bench replay` (`TWIN_PHASES=1` for where the
 //! time goes instead: see [`phases`]).
+#![forbid(unsafe_code)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;

@@ -4,6 +4,7 @@
 //! and every plugin runs on every node, as kube-scheduler does).
 //!
 //! `cargo bench -p twin-benches --bench scheduler`
+#![forbid(unsafe_code)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use twin_scheduler::{Capacity, Cluster, NodeShape, Outcome, Pod, Profile};

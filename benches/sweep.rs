@@ -8,6 +8,7 @@
 //! the SIMD lanes are measured against.
 //!
 //! `cargo bench -p twin-benches --bench sweep`
+#![forbid(unsafe_code)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;

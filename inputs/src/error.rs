@@ -48,10 +48,10 @@ pub enum InputError {
     },
     /// A file read well that still cannot serve: empty, the wrong kind of
     /// table, no data for the pool that names it.
-    #[error("{}: {message}", path.display())]
+    #[error("{} ({} = \"{}\" in {}): {message}", named.path.display(), named.field, named.file, named.origin)]
     Unusable {
-        /// The file.
-        path: PathBuf,
+        /// The file and the field that names it.
+        named: Box<NamedFile>,
         /// What is wrong and how to fix it.
         message: String,
     },
@@ -95,6 +95,11 @@ impl NamedFile {
     /// The error of this file not being there or not opening.
     pub(crate) fn missing(self, reason: impl ToString, relative: &'static str) -> InputError {
         InputError::Missing { named: Box::new(self), reason: reason.to_string(), relative }
+    }
+
+    /// The error of this file, read well, not serving: `message` says why and how to fix it.
+    pub(crate) fn unusable(&self, message: impl Into<String>) -> InputError {
+        InputError::Unusable { named: Box::new(self.clone()), message: message.into() }
     }
 
     /// The error of this file not reading as the field expects.

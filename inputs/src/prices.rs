@@ -38,11 +38,9 @@ pub fn attach_histories(scenario: &mut Scenario, source: &Source, notes: &mut No
             match read {
                 Prices::History(history) => history,
                 Prices::Advisor(_) => {
-                    return Err(InputError::Unusable {
-                        path,
-                        message: "this is Spot Advisor data (interruption bands), not a price history; name it in `interruption.advisor`"
-                            .into(),
-                    });
+                    return Err(named.unusable(
+                        "this is Spot Advisor data (interruption bands), not a price history; name it in `interruption.advisor`",
+                    ));
                 }
             }
         } else {
@@ -55,22 +53,15 @@ pub fn attach_histories(scenario: &mut Scenario, source: &Source, notes: &mut No
             PriceHistoryCapacity::OnDemand => Capacity::OnDemand,
             PriceHistoryCapacity::Spot => Capacity::Spot,
         };
-        let series = history
-            .series(&instance, &location, capacity)
-            .map_err(|e| InputError::Unusable { path: path.clone(), message: format!("pool `{pool}`: {e}") })?;
-        let start = twin_sim::time::parse_date_ns(&h.start).ok_or_else(|| InputError::Unusable {
-            path: path.clone(),
-            message: format!("pool `{pool}`: `start` = \"{}\" is not a date (YYYY-MM-DD)", h.start),
-        })?;
+        let series = history.series(&instance, &location, capacity).map_err(|e| named.unusable(format!("pool `{pool}`: {e}")))?;
+        let start = twin_sim::time::parse_date_ns(&h.start)
+            .ok_or_else(|| named.unusable(format!("pool `{pool}`: `start` = \"{}\" is not a date (YYYY-MM-DD)", h.start)))?;
         let table = history_table(&series, start, h.speed).ok_or_else(|| {
             let first = series.first().map_or(String::new(), |p| format_ns(p.0));
-            InputError::Unusable {
-                path: path.clone(),
-                message: format!(
-                    "pool `{pool}`: no {} price for {instance} in {location} on or before {} (the history starts {first}); set `start` to a later date",
-                    h.capacity, h.start
-                ),
-            }
+            named.unusable(format!(
+                "pool `{pool}`: no {} price for {instance} in {location} on or before {} (the history starts {first}); set `start` to a later date",
+                h.capacity, h.start
+            ))
         })?;
         scenario.attach_price_history(
             &pool,
@@ -100,24 +91,18 @@ pub fn attach_advisor_bands(scenario: &mut Scenario, source: &Source) -> Result<
         let path = named.path.clone();
         let (read, _) = prices::read_file(&path, None, &ReadOptions::default()).map_err(|e| named.unreadable(e))?;
         let Prices::Advisor(entries) = read else {
-            return Err(InputError::Unusable {
-                path,
-                message: "this is a price history, not Spot Advisor data; name it in `price = { history = ... }`".into(),
-            });
+            return Err(named.unusable("this is a price history, not Spot Advisor data; name it in `price = { history = ... }`"));
         };
         let instance = a.instance_type.clone().unwrap_or_else(|| pool_spec.node_type.clone());
         let region = a.region.clone().unwrap_or_else(|| pool_spec.region.clone());
         let entry = prices::advisor_band(&entries, &region, &instance).ok_or_else(|| {
             let types = prices::close_matches(&instance, entries.iter().map(|e| e.instance_type.as_str()));
             let regions = prices::close_matches(&region, entries.iter().map(|e| e.region.as_str()));
-            InputError::Unusable {
-                path: path.clone(),
-                message: format!(
-                    "pool `{pool}`: no Spot Advisor entry for {instance} in {region}{}{}",
-                    if types.is_empty() { String::new() } else { format!("; instance types like it: {}", types.join(", ")) },
-                    if regions.is_empty() { String::new() } else { format!("; regions like it: {}", regions.join(", ")) }
-                ),
-            }
+            named.unusable(format!(
+                "pool `{pool}`: no Spot Advisor entry for {instance} in {region}{}{}",
+                if types.is_empty() { String::new() } else { format!("; instance types like it: {}", types.join(", ")) },
+                if regions.is_empty() { String::new() } else { format!("; regions like it: {}", regions.join(", ")) }
+            ))
         })?;
         let label = prices::BAND_LABELS.get(entry.band as usize).copied().unwrap_or(">20%");
         scenario.attach_advisor_band(&pool, label);

@@ -36,7 +36,7 @@ pub fn attach(scenario: &mut Scenario, source: &Source, notes: &mut Notes) -> Re
             notes.push(format!("{}: {report}", path.display()));
         }
         if log.is_empty() {
-            return Err(InputError::Unusable { path, message: "the request trace has no requests".into() });
+            return Err(named.unusable("the request trace has no requests"));
         }
         scenario.attach_trace(&file, RequestTrace { offsets_ns: log.offsets_ns, prompt: log.prompt, output: log.output });
     }

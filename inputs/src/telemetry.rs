@@ -32,7 +32,7 @@ pub fn attach(scenario: &mut Scenario, source: &Source, notes: &mut Notes) -> Re
             } else {
                 return Ok(());
             };
-            Err(InputError::Unusable { path: path.to_path_buf(), message: message.to_string() })
+            Err(named.unusable(message))
         };
         let read_err = |e| named.unreadable(e);
         let usage = if let Reader::Text(text_format) = crate::formats::telemetry(format, path) {

@@ -113,7 +113,8 @@ mod tests {
         let path = dir.path().join("no-such-folder").join("x.parquet");
         let err = write_atomically(&path, |w| w.write_all(b"x").map_err(PolarsError::from)).unwrap_err();
         assert!(matches!(&err, ReplayError::Io { path: p, .. } if *p == path), "{err}");
-        let err = write_atomically(&dir.path().join("y"), |_| Err(std::io::Error::other("disk full").into())).unwrap_err();
+        let err =
+            write_atomically(&dir.path().join("y"), |_| Err::<(), PolarsError>(std::io::Error::other("disk full").into())).unwrap_err();
         assert!(matches!(&err, ReplayError::Io { source, .. } if source.to_string().contains("disk full")), "{err}");
     }
 }
