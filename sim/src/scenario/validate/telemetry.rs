@@ -14,7 +14,13 @@ pub(super) fn check_telemetry(c: &mut Checker<'_>, pool: &PoolSpec, t: &Telemetr
         c.report(
             ErrorKind::InvalidValue,
             tp.clone(),
-            format!("recorded telemetry replays onto a fixed set of accelerators, and a {} pool grows and shrinks", pool.capacity.as_str()),
+            format!(
+                "recorded telemetry replays onto a fixed set of accelerators, and {} pool grows and shrinks",
+                match pool.capacity.as_str() {
+                    c @ "on-demand" => format!("an {c}"),
+                    c => format!("a {c}"),
+                }
+            ),
             Some("use `capacity = \"on-prem\"` or `\"reserved\"` with `nodes = N` for the recorded machines".into()),
         );
     }
