@@ -34,6 +34,21 @@ pub enum Command {
     Record(RecordArgs),
     /// What-if sweep: many replicas of one service's coarse model over a grid of parameters, on the GPU or all CPU cores.
     Sweep(SweepArgs),
+    /// The terminal UI: watch a run, compare schedulers, try a what-if, read a trace.
+    Tui(TuiArgs),
+}
+
+/// `twin tui`.
+#[derive(Args, Debug)]
+pub struct TuiArgs {
+    /// Scenario files or built-in names, run folders (`twin run --out`) and telemetry files; the first opens at once.
+    pub open: Vec<String>,
+    /// Colours for a light terminal.
+    #[arg(long)]
+    pub light: bool,
+    /// No colours (also when the NO_COLOR environment variable is set).
+    #[arg(long)]
+    pub no_color: bool,
 }
 
 /// `twin sweep`.

@@ -42,6 +42,7 @@ mod scenarios;
 mod sweep;
 mod tables;
 mod trace;
+mod tui;
 mod validate;
 
 use clap::Parser;
@@ -79,6 +80,7 @@ fn main() -> ExitCode {
         args::Command::Trace(args::TraceCommand::Synth(a)) => trace::synth(a),
         args::Command::Record(a) => record::record(a),
         args::Command::Sweep(a) => sweep::sweep(a),
+        args::Command::Tui(a) => tui::tui(a),
     };
     match result {
         Ok(code) => code,

@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 pub use build::{BuildError, SPOT_FIRST, placement_for};
 pub use invariants::InvariantViolation;
-pub use observe::RunOutput;
+pub use observe::{Observations, RunOutput};
 
 /// What a run keeps beyond its summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,6 +217,11 @@ impl Fabric {
     /// The run's end.
     pub fn horizon(&self) -> SimTime {
         self.horizon
+    }
+
+    /// Time between time-series samples.
+    pub fn sample_interval(&self) -> SimDuration {
+        self.sample_interval
     }
 
     /// The placement policy's name.

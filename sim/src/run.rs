@@ -132,6 +132,12 @@ impl Run {
         self.sim.model()
     }
 
+    /// Moves out what the run recorded since the last call (samples and
+    /// decisions, as its options ask): see [`Fabric::take_observations`].
+    pub fn take_observations(&mut self) -> crate::fabric::Observations {
+        self.sim.model_mut().take_observations()
+    }
+
     /// The error that stopped the run early, if one did.
     pub fn error(&self) -> Option<&str> {
         self.sim.model().fatal()

@@ -15,6 +15,7 @@ mod replay;
 mod scheduling;
 mod sweep;
 mod theory;
+mod tui;
 
 use std::path::PathBuf;
 use twin_sim::scenario::Scenario;

@@ -5,7 +5,7 @@ use crate::engine::Context;
 use crate::fleet::NodeState;
 use crate::ids::{PoolId, WorkloadId};
 use crate::metrics::{
-    CostSummary, InterruptionSummary, JobRecord, JobsSummary, LatencyHistogram, LatencySummary, Outcome, PolicyDenial, PoolSample,
+    CostSummary, DecisionRecord, InterruptionSummary, JobRecord, JobsSummary, LatencyHistogram, LatencySummary, Outcome, PolicyDenial, PoolSample,
     PoolSummary, Records, SchedulingSummary, ServiceSample, ServiceSummary, Summary,
 };
 use crate::time::SimTime;
@@ -22,7 +22,30 @@ pub struct RunOutput {
     pub ledger: crate::ledger::Ledger,
 }
 
+/// What a run recorded since a front end last looked: time-series samples
+/// and decisions (each only when the run's options record it).
+#[derive(Clone, Debug, Default)]
+pub struct Observations {
+    /// Pool samples, in time order.
+    pub pool_series: Vec<PoolSample>,
+    /// Service samples, in time order.
+    pub service_series: Vec<ServiceSample>,
+    /// Decisions, in time order.
+    pub decisions: Vec<DecisionRecord>,
+}
+
 impl Fabric {
+    /// Moves out the samples and decisions recorded so far. A front end that
+    /// watches a long run calls it between steps, so the run's memory stays
+    /// bounded; [`Fabric::finish`] then returns only what came after.
+    pub fn take_observations(&mut self) -> Observations {
+        Observations {
+            pool_series: std::mem::take(&mut self.records.pool_series),
+            service_series: std::mem::take(&mut self.records.service_series),
+            decisions: std::mem::take(&mut self.records.decisions),
+        }
+    }
+
     pub(super) fn on_sample(&mut self, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         self.sample(now);

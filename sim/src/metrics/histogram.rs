@@ -42,6 +42,17 @@ impl LatencyHistogram {
         if self.count() == 0 { 0.0 } else { self.sum_ns as f64 / 1e9 / self.count() as f64 }
     }
 
+    /// The durations added since `earlier`, a copy of this histogram taken
+    /// before: what a window of a run saw (a front end draws a P99 line
+    /// from it). Empty when `earlier` is not an earlier copy.
+    pub fn since(&self, earlier: &LatencyHistogram) -> LatencyHistogram {
+        let mut h = self.h.clone();
+        if h.subtract(&earlier.h).is_err() {
+            return LatencyHistogram::default();
+        }
+        LatencyHistogram { h, sum_ns: self.sum_ns.saturating_sub(earlier.sum_ns) }
+    }
+
     /// The `q` quantile (0 to 1), in seconds (0 when empty).
     pub fn quantile_secs(&self, q: f64) -> f64 {
         if self.count() == 0 { 0.0 } else { self.h.value_at_quantile(q) as f64 / 1e6 }
@@ -62,5 +73,23 @@ mod tests {
         assert!((h.quantile_secs(0.5) / 0.5 - 1.0).abs() < 0.01);
         assert!((h.quantile_secs(0.99) / 0.99 - 1.0).abs() < 0.01);
         assert!((h.mean_secs() - 0.5005).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_window_holds_only_what_came_after_the_copy() {
+        let mut h = LatencyHistogram::default();
+        for _ in 0..100 {
+            h.record(SimDuration::from_millis(10));
+        }
+        let before = h.clone();
+        for _ in 0..50 {
+            h.record(SimDuration::from_millis(900));
+        }
+        let w = h.since(&before);
+        assert_eq!(w.count(), 50);
+        assert!((w.quantile_secs(0.01) / 0.9 - 1.0).abs() < 0.01);
+        assert!((w.mean_secs() - 0.9).abs() < 1e-9);
+        // Not an earlier copy: empty rather than nonsense.
+        assert_eq!(before.since(&h).count(), 0);
     }
 }

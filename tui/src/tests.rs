@@ -1,0 +1,316 @@
+//! The app driven by messages, as a user drives it, and every screen drawn
+//! on `TestBackend`: insta snapshots (the Debug form, which keeps styles)
+//! at 80×24 and 160×48, dark and light.
+
+use crate::app::{App, Tab};
+use crate::keys::{Action, KeyMap};
+use crate::library::{self, Target};
+use crate::live::Phase;
+use crate::theme::{Theme, ThemeKind};
+use crate::update::{act, update};
+use crate::{Message, view};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+fn app() -> (App, Receiver<Message>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = App::new(library::entries(&[], dir.path()), Theme::new(ThemeKind::Dark), KeyMap::default(), tx);
+    app.cwd = std::env::temp_dir();
+    (app, rx)
+}
+
+/// Hands the jobs' messages to `update` until `done` holds (or a minute passes).
+fn settle(app: &mut App, rx: &Receiver<Message>, done: impl Fn(&App) -> bool) {
+    let start = Instant::now();
+    while !done(app) {
+        assert!(start.elapsed() < Duration::from_secs(300), "the app did not settle");
+        if let Ok(m) = rx.recv_timeout(Duration::from_millis(50)) {
+            update(app, m);
+        }
+    }
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    update(app, Message::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn draw(app: &App, w: u16, h: u16) -> Buffer {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::view(app, f)).unwrap();
+    t.backend().buffer().clone()
+}
+
+fn text(b: &Buffer) -> String {
+    let mut s = String::new();
+    for y in 0..b.area.height {
+        for x in 0..b.area.width {
+            s.push_str(b[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Snapshots the screen at both sizes, dark and light.
+fn snapshots(app: &mut App, name: &str) {
+    for kind in [ThemeKind::Dark, ThemeKind::Light] {
+        app.theme = Theme::new(kind);
+        for (w, h) in [(80, 24), (160, 48)] {
+            let b = draw(app, w, h);
+            insta::assert_debug_snapshot!(format!("{name}_{w}x{h}_{kind:?}").to_lowercase(), b);
+        }
+    }
+    app.theme = Theme::new(ThemeKind::Dark);
+}
+
+fn open_and_finish(app: &mut App, rx: &Receiver<Message>, scenario: &str) {
+    app.open(Target::Scenario(scenario.into()));
+    settle(app, rx, |a| a.live.as_ref().is_some_and(|l| l.phase == Phase::Finished));
+}
+
+#[test]
+fn library_lists_every_built_in_and_opens_the_selected_one() {
+    let (mut app, rx) = app();
+    assert_eq!(app.tab, Tab::Library);
+    snapshots(&mut app, "library");
+    let i = app.entries.iter().position(|e| e.name == "spot-inference").unwrap();
+    for _ in 0..i {
+        key(&mut app, KeyCode::Down);
+    }
+    key(&mut app, KeyCode::Enter);
+    assert!(app.busy.is_some(), "loading shows as work in progress");
+    settle(&mut app, &rx, |a| a.live.as_ref().is_some_and(|l| l.phase == Phase::Finished));
+    assert_eq!(app.tab, Tab::Run);
+    assert_eq!(app.live.as_ref().unwrap().info.name, "spot-inference");
+}
+
+#[test]
+fn a_live_run_at_max_speed_matches_the_headless_run() {
+    let (mut app, rx) = app();
+    open_and_finish(&mut app, &rx, "spot-inference");
+    let live = app.live.as_ref().unwrap();
+    let loaded = twin_inputs::load("spot-inference").unwrap();
+    let headless = twin_sim::run(&loaded.scenario, loaded.scenario.spec.seed, crate::worker::live_options()).unwrap();
+    let s = live.summary.as_ref().unwrap();
+    assert_eq!(s.cost.total, headless.summary.cost.total, "watching a run does not change it");
+    assert_eq!(s.events, headless.summary.events);
+    assert!(!live.log.is_empty() && live.marks.iter().any(|m| m.2), "the spot reclaim is marked");
+    assert!(live.allocated.iter().all(|s| !s.is_empty()));
+    assert!(live.p99.iter().any(|s| !s.is_empty()));
+    snapshots(&mut app, "run");
+    // The story of the newest line.
+    act(&mut app, Action::Enter);
+    let (story, _) = app.run_view.story.clone().expect("Enter opens the story");
+    assert!(story.len() >= 2, "{story:?}");
+    let b = text(&draw(&app, 120, 40));
+    assert!(b.contains("Story"), "{b}");
+    act(&mut app, Action::Cancel);
+    assert!(app.run_view.story.is_none());
+}
+
+#[test]
+fn pause_step_speed_and_cancel_steer_the_run() {
+    let (mut app, rx) = app();
+    app.speed = crate::worker::Speed::Times(1.0);
+    app.open(Target::Scenario("spot-inference".into()));
+    settle(&mut app, &rx, |a| a.live.is_some());
+    act(&mut app, Action::Pause);
+    assert!(app.paused);
+    assert_eq!(app.live.as_ref().unwrap().phase, Phase::Paused);
+    // Let what was in flight arrive, then one step moves the clock by one sample interval.
+    std::thread::sleep(Duration::from_millis(200));
+    while let Ok(m) = rx.try_recv() {
+        update(&mut app, m);
+    }
+    let before = app.live.as_ref().unwrap().now_s;
+    act(&mut app, Action::Step);
+    settle(&mut app, &rx, |a| a.live.as_ref().unwrap().now_s > before);
+    let after = app.live.as_ref().unwrap().now_s;
+    assert!((after - before - 345.6).abs() < 1e-6 || (after - before - 300.0).abs() < 1e-6, "{before} → {after}");
+    act(&mut app, Action::Faster);
+    assert_eq!(app.speed, crate::worker::Speed::Times(10.0));
+    act(&mut app, Action::Cancel);
+    assert_eq!(app.live.as_ref().unwrap().phase, Phase::Cancelled);
+    assert!(app.jobs.live.is_none());
+}
+
+#[test]
+fn compare_runs_both_variants_and_shows_where_they_diverge() {
+    let (mut app, rx) = app();
+    open_and_finish(&mut app, &rx, "spot-inference");
+    act(&mut app, Action::NextTab);
+    act(&mut app, Action::NextTab);
+    assert_eq!(app.tab, Tab::Compare);
+    assert_eq!(app.compare.choices[app.compare.b].label(), "profile bin-pack");
+    act(&mut app, Action::Enter);
+    settle(&mut app, &rx, |a| a.compare.result.is_some());
+    let c = app.compare.result.as_ref().unwrap();
+    assert_eq!(c.a.cost.total, app.live.as_ref().unwrap().summary.as_ref().unwrap().cost.total);
+    snapshots(&mut app, "compare");
+}
+
+#[test]
+fn what_if_knobs_rerun_sweep_and_save() {
+    let (mut app, rx) = app();
+    open_and_finish(&mut app, &rx, "spot-inference");
+    app.tab = Tab::WhatIf;
+    act(&mut app, Action::Right); // max replicas 16 → 17
+    act(&mut app, Action::Down);
+    act(&mut app, Action::Down); // arrival multiplier
+    act(&mut app, Action::Right);
+    act(&mut app, Action::Right);
+    act(&mut app, Action::Enter);
+    settle(&mut app, &rx, |a| a.whatif.run.is_some());
+    let r = app.whatif.run.as_ref().unwrap();
+    assert_eq!(r.changes, vec!["max replicas: 16 → 17".to_string(), "arrival multiplier: 1 → 1.20".to_string()]);
+    assert!(r.base.is_some());
+    act(&mut app, Action::Sweep);
+    settle(&mut app, &rx, |a| a.whatif.sweep.is_some());
+    let s = app.whatif.sweep.as_mut().unwrap();
+    assert_eq!(s.histogram.iter().map(|b| b.1).sum::<u64>(), u64::from(crate::whatif::SWEEP_REPLICAS));
+    assert!(s.cost_p5_p50_p95.0 <= s.cost_p5_p50_p95.1 && s.cost_p5_p50_p95.1 <= s.cost_p5_p50_p95.2);
+    // What the machine decides (backend, wall time) is masked for the snapshot.
+    s.backend = "cpu".into();
+    s.seconds = 0.0;
+    let dir = tempfile::tempdir().unwrap();
+    app.cwd = dir.path().to_path_buf();
+    act(&mut app, Action::Save);
+    let saved = app.whatif.saved.clone().expect("saved");
+    assert!(twin_inputs::load(saved.to_str().unwrap()).is_ok());
+    app.whatif.saved = Some("spot-inference-whatif.toml".into());
+    app.status = "saved spot-inference-whatif.toml".into();
+    snapshots(&mut app, "whatif");
+}
+
+#[test]
+fn results_and_telemetry_screens_open_from_files() {
+    let (mut app, rx) = app();
+    let loaded = twin_inputs::load("spot-inference").unwrap();
+    let opts = twin_sim::RunOptions { record_requests: false, record_ledger: true, record_series: true, record_decisions: true };
+    let out = twin_sim::run(&loaded.scenario, 1, opts).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let dir = dir.as_path();
+    twin_export::write_run(dir, &out, &loaded.text, twin_export::Formats { parquet: true, csv: false }).unwrap();
+    app.open(library::classify(dir.to_str().unwrap()));
+    settle(&mut app, &rx, |a| a.results.is_some() || a.error.is_some());
+    assert_eq!(app.tab, Tab::Results, "{:?}", app.error);
+    snapshots(&mut app, "results");
+
+    let csv = dir.join("gpu.csv");
+    let mut rows = String::from("timestamp, index, name, utilization.gpu [%], power.draw [W]\n");
+    for i in 0..120 {
+        for g in 0..2 {
+            let util = if (i / 30 + g) % 2 == 0 { 95 } else { 0 };
+            let power = if util > 0 { 650.0 } else { 90.0 };
+            rows.push_str(&format!("2024/05/01 10:{:02}:{:02}.000, {g}, NVIDIA H100 80GB HBM3, {util} %, {power:.2} W\n", i / 60, i % 60));
+        }
+    }
+    std::fs::write(&csv, rows).unwrap();
+    app.open(Target::Trace(csv));
+    settle(&mut app, &rx, |a| a.telemetry.is_some() || a.error.is_some());
+    assert_eq!(app.tab, Tab::Telemetry, "{:?}", app.error);
+    snapshots(&mut app, "telemetry");
+}
+
+#[test]
+fn problems_show_in_the_ui_located() {
+    let (mut app, rx) = app();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "format_version = 1\nname = \"x\"\nhorizon = \"2d\"\n[[pools]]\nname = \"p\"\nnode_type = \"p5.48xlarge\"\ncapacity = \"spot\"\nmax_nodez = 3\n").unwrap();
+    app.open(Target::Scenario(bad.to_string_lossy().into_owned()));
+    settle(&mut app, &rx, |a| a.error.is_some());
+    let e = app.error.clone().unwrap().join("\n");
+    assert!(e.contains("bad.toml") && e.contains("max_nodez") && e.contains(":8"), "{e}");
+    let b = text(&draw(&app, 80, 24));
+    assert!(b.contains("Problem") && b.contains("max_nodez"), "{b}");
+    key(&mut app, KeyCode::Char('x'));
+    assert!(app.error.is_none(), "any key closes the error");
+    let missing = dir.path().join("nowhere.csv");
+    app.open(Target::Trace(missing));
+    settle(&mut app, &rx, |a| a.error.is_some());
+    assert!(app.error.as_ref().unwrap().join(" ").contains("nowhere.csv"));
+}
+
+#[test]
+fn help_tabs_theme_mouse_and_quit() {
+    let (mut app, _rx) = app();
+    key(&mut app, KeyCode::Char('?'));
+    assert!(app.help);
+    snapshots(&mut app, "help");
+    key(&mut app, KeyCode::Char('j'));
+    assert!(!app.help, "any key closes the help");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.tab, Tab::Run);
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.tab, Tab::Telemetry);
+    let x = view::tab_at(0).map(|_| {
+        // The column of "Compare" in the tab bar.
+        (0..80).find(|x| view::tab_at(*x) == Some(Tab::Compare)).unwrap()
+    });
+    update(&mut app, Message::Mouse(MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column: x.unwrap(), row: 0, modifiers: KeyModifiers::NONE }));
+    assert_eq!(app.tab, Tab::Compare);
+    let b = text(&draw(&app, 80, 24));
+    let col = b.lines().next().unwrap().find("Compare").unwrap();
+    assert_eq!(view::tab_at(col as u16), Some(Tab::Compare), "clicks land where the title is drawn");
+    key(&mut app, KeyCode::Char('t'));
+    assert_eq!(app.theme.kind, ThemeKind::Light);
+    update(&mut app, Message::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    assert!(app.quit);
+}
+
+#[test]
+fn tiny_terminals_say_so_and_nothing_panics_at_any_size() {
+    let (mut app, rx) = app();
+    let b = text(&draw(&app, 40, 10));
+    assert!(b.contains("too small"), "{b}");
+    open_and_finish(&mut app, &rx, "mixed-fleet");
+    app.whatif.model = app.scenario.as_ref().map(|l| crate::whatif::WhatIf::new(l));
+    for tab in Tab::ALL {
+        app.tab = tab;
+        for (w, h) in [(0, 0), (1, 1), (59, 15), (60, 16), (61, 17), (80, 24), (300, 100)] {
+            draw(&app, w, h);
+        }
+    }
+    app.help = true;
+    draw(&app, 60, 16);
+    app.error = Some(vec!["x".repeat(500)]);
+    draw(&app, 60, 16);
+}
+
+#[test]
+fn terminate_cancels_every_job_and_quits() {
+    let (mut app, rx) = app();
+    app.speed = crate::worker::Speed::Times(1.0);
+    app.open(Target::Scenario("spot-inference".into()));
+    settle(&mut app, &rx, |a| a.live.is_some());
+    update(&mut app, Message::Terminate);
+    assert!(app.quit && app.jobs.live.is_none());
+}
+
+#[test]
+fn the_loop_runs_on_a_test_backend_until_quit() {
+    struct Script(Vec<KeyCode>);
+    impl crate::terminal::Events for Script {
+        fn next(&mut self, _: Duration) -> std::io::Result<Option<ratatui::crossterm::event::Event>> {
+            Ok(if self.0.is_empty() {
+                None
+            } else {
+                Some(ratatui::crossterm::event::Event::Key(KeyEvent::new(self.0.remove(0), KeyModifiers::NONE)))
+            })
+        }
+    }
+    let (mut app, rx) = app();
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    crate::terminal::drive(&mut t, &mut app, &mut Script(vec![KeyCode::Tab, KeyCode::Char('?'), KeyCode::Esc, KeyCode::Char('q')]), &rx, &stop).unwrap();
+    assert!(app.quit);
+    assert_eq!(app.tab, Tab::Run);
+}
