@@ -10,8 +10,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
-use twin_tui::live::{Live, Phase};
-use twin_tui::worker::{RunRequest, Speed, spawn_live};
+use twin_tui::live::Phase;
+use twin_tui::worker::{RunRequest, Speed};
 use twin_tui::{App, Message, Options, update};
 
 fn finished(name: &str) -> (App, Receiver<Message>) {
@@ -34,21 +34,10 @@ fn frame(c: &mut Criterion) {
     });
 }
 
-/// The whole default run as the Run screen gets it: the worker at max
-/// speed, every delta folded into the screen's state.
+/// The whole run as the Run screen gets it: the worker at max speed,
+/// every delta through `update`, frames drawn as the terminal loop would.
 fn watched(req: &RunRequest) -> f64 {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let _h = spawn_live(1, req.clone(), Speed::Max, tx);
-    let mut live: Option<Live> = None;
-    loop {
-        match rx.recv().expect("the worker reports") {
-            Message::RunStarted { info, .. } => live = Some(Live::new(*info)),
-            Message::RunProgress { delta, .. } => live.as_mut().expect("started").apply(*delta),
-            Message::RunFinished { summary, .. } => return summary.cost.total,
-            Message::RunFailed { error, .. } => panic!("{error}"),
-            _ => {}
-        }
-    }
+    twin_tui::watch::watch(req.clone(), Speed::Max, 200, 60).expect("watched").cost
 }
 
 fn live_against_headless(c: &mut Criterion) {

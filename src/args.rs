@@ -310,7 +310,8 @@ pub struct BenchArgs {
     pub engine_only: bool,
     /// Only these parts: `fleet` (a 1,000-GPU week), `engine` (the event
     /// queue against a binary heap), `import` (nvidia-smi CSV to Parquet
-    /// against polars' own writer). Default: all.
+    /// against polars' own writer), `tui` (the default scenario watched in
+    /// the terminal UI at max speed against headless). Default: all.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<BenchPart>,
     /// Requests in the fleet-scale scenario, in millions.
@@ -330,4 +331,7 @@ pub enum BenchPart {
     Engine,
     /// nvidia-smi CSV to Parquet in memory against polars' own writer.
     Import,
+    /// The default scenario watched in the TUI at max speed against the
+    /// same run headless, and the memory of a week watched.
+    Tui,
 }

@@ -32,6 +32,9 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             peak_rss().unwrap_or_else(|| "unknown".into())
         );
     }
+    if wanted(BenchPart::Tui) {
+        tui(a.million_requests)?;
+    }
     if wanted(BenchPart::Engine) {
         engine();
     }
@@ -112,6 +115,48 @@ fn import(rows: usize) -> anyhow::Result<()> {
     outln!(
         "  {a_med:.2} M rows/s (best {a_best:.2}), {a_bytes} bytes · polars ParquetWriter {b_med:.2} M rows/s (best {b_best:.2}), {b_bytes} bytes · {:.2}x",
         a_med / b_med
+    );
+    Ok(())
+}
+
+/// The default scenario headless and watched in the TUI at max speed
+/// (frames drawn at 200×60 as the terminal loop draws them), three pairs in
+/// turn; then a week on 1,000 GPUs watched, for the UI's memory.
+fn tui(million_requests: f64) -> anyhow::Result<()> {
+    use twin_tui::worker::{RunRequest, Speed};
+    let loaded = std::sync::Arc::new(twin_inputs::load(twin_inputs::library::DEFAULT)?);
+    let seed = loaded.scenario.spec.seed;
+    outln!("tui: {} watched at max speed (frames at 200×60) against the same run headless, three pairs in turn", loaded.scenario.spec.name);
+    let req = RunRequest { loaded: loaded.clone(), seed, factory: None };
+    let mut ratios = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let headless = run(&loaded.scenario, seed, RunOptions::summary_only())?;
+        let h = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let watched = twin_tui::watch::watch(req.clone(), Speed::Max, 200, 60).map_err(|e| anyhow::anyhow!(e))?;
+        let w = t.elapsed().as_secs_f64();
+        anyhow::ensure!(watched.cost == headless.summary.cost.total, "the watched run's cost differs from the headless run's");
+        outln!("  headless {h:.2} s · watched {w:.2} s ({} frames) · {:.2}x", watched.frames, w / h);
+        ratios.push(w / h);
+    }
+    ratios.sort_by(f64::total_cmp);
+    outln!("  median {:.2}x (goal ≤ 1.25x)", ratios[1]);
+    let text = fleet_week(million_requests);
+    let week = twin_inputs::load_text(twin_inputs::ScenarioText {
+        origin: "fleet-week".into(),
+        text,
+        source: twin_inputs::Source::BuiltIn,
+    })?;
+    let req = RunRequest { loaded: std::sync::Arc::new(week), seed: 1, factory: None };
+    let t = Instant::now();
+    let w = twin_tui::watch::watch(req, Speed::Max, 200, 60).map_err(|e| anyhow::anyhow!(e))?;
+    outln!(
+        "  a week on 1,000 GPUs ({million_requests} M requests) watched: {:.2} s, {} events, {} frames · peak RSS of this process {} (goal < 200 MiB)",
+        t.elapsed().as_secs_f64(),
+        w.events,
+        w.frames,
+        peak_rss().unwrap_or_else(|| "unknown".into())
     );
     Ok(())
 }

@@ -37,6 +37,7 @@ pub mod terminal;
 pub mod theme;
 pub mod update;
 pub mod view;
+pub mod watch;
 pub mod whatif;
 pub mod worker;
 
