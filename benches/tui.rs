@@ -64,7 +64,8 @@ fn peak_rss_mib() -> Option<f64> {
 fn week(c: &mut Criterion) {
     let text = twin_sim::benchmarks::fleet_week(10.0);
     let origin = "fleet-week".to_string();
-    let loaded = twin_inputs::load_text(twin_inputs::ScenarioText { origin, text, source: twin_inputs::Source::BuiltIn }).expect("the week loads");
+    let loaded =
+        twin_inputs::load_text(twin_inputs::ScenarioText { origin, text, source: twin_inputs::Source::BuiltIn }).expect("the week loads");
     let loaded = std::sync::Arc::new(loaded);
     let req = RunRequest { loaded: loaded.clone(), seed: 1, factory: None };
     let before = peak_rss_mib();

@@ -143,11 +143,8 @@ fn tui(million_requests: f64) -> anyhow::Result<()> {
     ratios.sort_by(f64::total_cmp);
     outln!("  median {:.2}x (goal ≤ 1.25x)", ratios[1]);
     let text = fleet_week(million_requests);
-    let week = twin_inputs::load_text(twin_inputs::ScenarioText {
-        origin: "fleet-week".into(),
-        text,
-        source: twin_inputs::Source::BuiltIn,
-    })?;
+    let week =
+        twin_inputs::load_text(twin_inputs::ScenarioText { origin: "fleet-week".into(), text, source: twin_inputs::Source::BuiltIn })?;
     let req = RunRequest { loaded: std::sync::Arc::new(week), seed: 1, factory: None };
     let t = Instant::now();
     let w = twin_tui::watch::watch(req, Speed::Max, 200, 60).map_err(|e| anyhow::anyhow!(e))?;

@@ -76,7 +76,10 @@ fn open_run_compare_help_and_quit_in_a_real_terminal() {
     t.keys(&["Enter"]);
     let s = t.wait_for("[finished]");
     assert!(s.contains("GPUs allocated") && s.contains("P99 TTFT") && s.contains("Events"), "{s}");
-    assert!(first.contains(s.lines().nth(1).unwrap_or("").split_whitespace().next().unwrap_or("?")), "the run is of the selected scenario:\n{first}\n{s}");
+    assert!(
+        first.contains(s.lines().nth(1).unwrap_or("").split_whitespace().next().unwrap_or("?")),
+        "the run is of the selected scenario:\n{first}\n{s}"
+    );
 
     // Compare: both variants run on the same seed.
     t.keys(&["Tab", "Tab", "Enter"]);

@@ -17,6 +17,8 @@ pub enum Variant {
     Profile(&'static str),
     /// Without its Rego policies.
     WithoutPolicies,
+    /// With only this one of its policy files.
+    OnlyPolicy(String),
     /// With another seed.
     Seed(u64),
     /// Another scenario (a file or a built-in name).
@@ -30,6 +32,7 @@ impl Variant {
             Variant::AsWritten => "as written".into(),
             Variant::Profile(p) => format!("profile {p}"),
             Variant::WithoutPolicies => "without policies".into(),
+            Variant::OnlyPolicy(f) => format!("only {}", f.rsplit('/').next().unwrap_or(f)),
             Variant::Seed(s) => format!("seed {s}"),
             Variant::Scenario(s) => format!("scenario {s}"),
         }
@@ -42,8 +45,11 @@ impl Variant {
         if spec.scheduler.external.is_none() {
             v.extend(crate::whatif::profiles().into_iter().map(Variant::Profile));
         }
-        if loaded.policies.is_some() {
+        if let Some(p) = &spec.policies {
             v.push(Variant::WithoutPolicies);
+            if p.files.len() > 1 {
+                v.extend(p.files.iter().cloned().map(Variant::OnlyPolicy));
+            }
         }
         v.extend([Variant::Seed(spec.seed.wrapping_add(1)), Variant::Seed(spec.seed.wrapping_add(2))]);
         v.extend(others.iter().filter(|o| **o != loaded.scenario.origin && **o != spec.name).cloned().map(Variant::Scenario));
@@ -76,6 +82,14 @@ impl Variant {
             Variant::WithoutPolicies => (
                 edited(&|doc| {
                     doc.remove("policies");
+                })?,
+                seed,
+            ),
+            Variant::OnlyPolicy(file) => (
+                edited(&|doc| {
+                    let mut files = toml_edit::Array::new();
+                    files.push(file.as_str());
+                    doc["policies"]["files"] = toml_edit::value(files);
                 })?,
                 seed,
             ),
@@ -207,7 +221,7 @@ pub fn rows(a: &Summary, b: &Summary) -> Vec<Row> {
         row("jobs finished", &|s| s.jobs.finished as f64, Some(true), 0),
         row("energy kWh", &|s| s.energy_kwh, Some(false), 1),
     ];
-    for (i, sa) in a.services.iter().enumerate() {
+    for sa in &a.services {
         if let Some(sb) = b.services.iter().find(|x| x.name == sa.name) {
             out.push(Row {
                 measure: format!("{} P99 TTFT ms", sa.name),
@@ -216,7 +230,6 @@ pub fn rows(a: &Summary, b: &Summary) -> Vec<Row> {
                 more_is_better: Some(false),
                 decimals: 0,
             });
-            let _ = i;
         }
     }
     out
@@ -262,6 +275,11 @@ mod tests {
         let loaded = twin_inputs::load("policy-guardrails").unwrap();
         let c = Variant::choices(&loaded, &["spot-inference".into(), "policy-guardrails".into()]);
         assert!(c.contains(&Variant::WithoutPolicies));
+        assert!(c.contains(&Variant::OnlyPolicy("../policies/admission.rego".into())));
+        assert_eq!(Variant::OnlyPolicy("../policies/admission.rego".into()).label(), "only admission.rego");
+        let l = Arc::new(loaded);
+        let r = Variant::OnlyPolicy("../policies/scaling.rego".into()).request(&l, None).unwrap();
+        assert_eq!(r.loaded.scenario.spec.policies.as_ref().unwrap().files, vec!["../policies/scaling.rego".to_string()]);
         assert!(c.contains(&Variant::Profile("fgd")));
         assert!(c.contains(&Variant::Scenario("spot-inference".into())));
         assert!(!c.contains(&Variant::Scenario("policy-guardrails".into())));

@@ -357,13 +357,14 @@ impl KeyMap {
                 let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
                 return Err(format!("{origin}: [keys] {name}: no such action; the actions are {}", names.join(", ")));
             };
-            let parsed = keys.iter().map(|k| Key::parse(k)).collect::<Result<Vec<_>, _>>().map_err(|e| format!("{origin}: [keys] {name}: {e}"))?;
+            let parsed =
+                keys.iter().map(|k| Key::parse(k)).collect::<Result<Vec<_>, _>>().map_err(|e| format!("{origin}: [keys] {name}: {e}"))?;
             map.bindings.retain(|_, a| *a != action);
             for k in parsed {
-                if let Some(other) = map.bindings.insert(k, action).filter(|o| *o != action) {
-                    if file.keys.contains_key(other.name()) {
-                        return Err(format!("{origin}: [keys] `{k}` is bound to both {} and {name}", other.name()));
-                    }
+                if let Some(other) = map.bindings.insert(k, action).filter(|o| *o != action)
+                    && file.keys.contains_key(other.name())
+                {
+                    return Err(format!("{origin}: [keys] `{k}` is bound to both {} and {name}", other.name()));
                 }
             }
         }

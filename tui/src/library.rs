@@ -97,7 +97,12 @@ pub fn entries(args: &[String], cwd: &Path) -> Vec<Entry> {
         if !text.contains("format_version") {
             continue;
         }
-        out.push(Entry { name: format!("./{name}"), from: "./", question: question(&text), target: Target::Scenario(p.to_string_lossy().into_owned()) });
+        out.push(Entry {
+            name: format!("./{name}"),
+            from: "./",
+            question: question(&text),
+            target: Target::Scenario(p.to_string_lossy().into_owned()),
+        });
     }
     out
 }

@@ -275,12 +275,13 @@ impl Live {
             }
         }
         for dec in &d.decisions {
-            if dec.kind == "node" && (dec.outcome.contains("notice") || dec.outcome.contains("reclaim")) {
-                if let Some(i) = dec.pool.as_ref().and_then(|p| self.info.pools.iter().position(|x| &x.0 == p)) {
-                    self.marks.push_back((dec.time.as_secs_f64(), i, dec.outcome.contains("reclaim")));
-                    if self.marks.len() > MARK_CAPACITY {
-                        self.marks.pop_front();
-                    }
+            if dec.kind == "node"
+                && (dec.outcome.contains("notice") || dec.outcome.contains("reclaim"))
+                && let Some(i) = dec.pool.as_ref().and_then(|p| self.info.pools.iter().position(|x| &x.0 == p))
+            {
+                self.marks.push_back((dec.time.as_secs_f64(), i, dec.outcome.contains("reclaim")));
+                if self.marks.len() > MARK_CAPACITY {
+                    self.marks.pop_front();
                 }
             }
         }

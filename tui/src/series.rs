@@ -43,13 +43,14 @@ impl Series {
         if !v.is_finite() {
             return;
         }
-        if let Some(b) = self.bins.last_mut() {
-            if self.width > 0.0 && t < b.t + self.width {
-                b.min = b.min.min(v);
-                b.max = b.max.max(v);
-                b.last = v;
-                return;
-            }
+        if let Some(b) = self.bins.last_mut()
+            && self.width > 0.0
+            && t < b.t + self.width
+        {
+            b.min = b.min.min(v);
+            b.max = b.max.max(v);
+            b.last = v;
+            return;
         }
         self.bins.push(Bin { t, min: v, max: v, last: v });
         if self.bins.len() > Self::CAPACITY {

@@ -78,6 +78,25 @@ pub struct TelemetryScreen {
     to: f64,
     min_window: f64,
     price: f64,
+    /// Where the price comes from ("p5.48xlarge list price").
+    price_source: Option<String>,
+}
+
+/// The catalogue's list price of one accelerator-hour of the model a GPU
+/// name names ("NVIDIA H100 80GB HBM3" → H100): the cheapest node type of
+/// that accelerator, per accelerator. With the node type's name.
+pub fn catalogue_price(gpu_name: &str) -> Option<(f64, String)> {
+    let cat = twin_sim::catalogue::Catalogue::builtin();
+    let words: Vec<String> = gpu_name.split(|c: char| !c.is_ascii_alphanumeric() && c != '-').map(str::to_ascii_lowercase).collect();
+    let acc = cat
+        .accelerators
+        .iter()
+        .find(|a| std::iter::once(&a.name).chain(a.aliases.iter()).any(|n| words.iter().any(|w| *w == n.to_ascii_lowercase())))?;
+    cat.node_types
+        .iter()
+        .filter(|n| n.accelerator == acc.name && n.accelerators_per_node > 0 && n.list_price_per_hour > 0.0)
+        .map(|n| (n.list_price_per_hour / f64::from(n.accelerators_per_node), n.name.clone()))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
 /// The median of the steps between consecutive times, seconds (0 with fewer than two).
@@ -254,6 +273,23 @@ impl TelemetryScreen {
             to: span_s,
             min_window: (4.0 * finest).max(1e-3).min(span_s),
             price,
+            price_source: None,
+        }
+    }
+
+    /// Prices idle GPU-hours at the catalogue's list price of the trace's
+    /// GPU model when no price was given; false when the model is unknown.
+    pub fn price_from_catalogue(&mut self) -> bool {
+        if self.price > 0.0 {
+            return true;
+        }
+        match self.models.first().and_then(|m| catalogue_price(m)) {
+            Some((p, node)) => {
+                self.price = p;
+                self.price_source = Some(format!("{node} list"));
+                true
+            }
+            None => false,
         }
     }
 
@@ -428,7 +464,10 @@ impl TelemetryScreen {
         }
         let priced = self.price > 0.0;
         let title = if priced {
-            format!("energy · busy and idle spells · idle at ${:.2}/GPU-h", self.price)
+            match &self.price_source {
+                Some(src) => format!("energy · spells · idle at ${:.2}/GPU-h ({src})", self.price),
+                None => format!("energy · busy and idle spells · idle at ${:.2}/GPU-h", self.price),
+            }
         } else {
             "energy · busy and idle spells · no GPU-hour price: idle in GPU-hours".to_string()
         };
@@ -562,6 +601,13 @@ mod tests {
         assert!(wide.contains("spells of GPU 0 H200") && wide.contains("busy   0s") && wide.contains("idle   1m00s"), "{wide}");
         // The fleet line: total power of two GPUs, one busy and one idle mid-trace.
         assert!((s.tracks[0].power.max_in(0.0, 1e9) - 1200.0).abs() < 1e-9);
+        let mut unpriced = TelemetryScreen::from_telemetry("two.csv".into(), two_gpus(), 0.0);
+        assert!(draw(&unpriced, 100, 30).contains("no GPU-hour price"));
+        assert!(unpriced.price_from_catalogue(), "{:?}", unpriced.models);
+        assert!(draw(&unpriced, 160, 30).contains("p5en.48xlarge list"), "{}", draw(&unpriced, 160, 30));
+        assert_eq!(catalogue_price("NVIDIA H100 80GB HBM3").map(|p| p.1), Some("p5.48xlarge".into()));
+        assert!((catalogue_price("NVIDIA H100 80GB HBM3").unwrap().0 - 6.88).abs() < 1e-9);
+        assert_eq!(catalogue_price("Some GPU"), None);
         let unpriced = TelemetryScreen::from_telemetry("two.csv".into(), two_gpus(), 0.0);
         assert!(draw(&unpriced, 100, 30).contains("no GPU-hour price"));
     }

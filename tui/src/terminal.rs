@@ -73,11 +73,11 @@ pub fn drive<B: Backend>(
             dirty = false;
         }
         let wait = if dirty { FRAME.saturating_sub(last_draw.elapsed()) } else { Duration::from_millis(50) };
-        if let Some(e) = events.next(wait)? {
-            if let Some(m) = message(e) {
-                update(app, m);
-                dirty = true;
-            }
+        if let Some(e) = events.next(wait)?
+            && let Some(m) = message(e)
+        {
+            update(app, m);
+            dirty = true;
         }
     }
     Ok(())

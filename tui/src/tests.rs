@@ -111,6 +111,13 @@ fn a_live_run_at_max_speed_matches_the_headless_run() {
     assert!(b.contains("Story"), "{b}");
     act(&mut app, Action::Cancel);
     assert!(app.run_view.story.is_none());
+    // The finished run's tables, on Results.
+    app.tab = Tab::Results;
+    assert!(text(&draw(&app, 120, 40)).contains("Enter shows the finished run"));
+    act(&mut app, Action::Enter);
+    settle(&mut app, &rx, |a| a.results.is_some() || a.error.is_some());
+    let b = text(&draw(&app, 160, 48));
+    assert!(b.contains("chat-spot") && b.contains("4,573.74"), "{b}");
 }
 
 #[test]
@@ -255,7 +262,15 @@ fn help_tabs_theme_mouse_and_quit() {
         // The column of "Compare" in the tab bar.
         (0..80).find(|x| view::tab_at(*x) == Some(Tab::Compare)).unwrap()
     });
-    update(&mut app, Message::Mouse(MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column: x.unwrap(), row: 0, modifiers: KeyModifiers::NONE }));
+    update(
+        &mut app,
+        Message::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: x.unwrap(),
+            row: 0,
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
     assert_eq!(app.tab, Tab::Compare);
     let b = text(&draw(&app, 80, 24));
     let col = b.lines().next().unwrap().find("Compare").unwrap();
@@ -310,7 +325,14 @@ fn the_loop_runs_on_a_test_backend_until_quit() {
     let (mut app, rx) = app();
     let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
     let stop = std::sync::atomic::AtomicBool::new(false);
-    crate::terminal::drive(&mut t, &mut app, &mut Script(vec![KeyCode::Tab, KeyCode::Char('?'), KeyCode::Esc, KeyCode::Char('q')]), &rx, &stop).unwrap();
+    crate::terminal::drive(
+        &mut t,
+        &mut app,
+        &mut Script(vec![KeyCode::Tab, KeyCode::Char('?'), KeyCode::Esc, KeyCode::Char('q')]),
+        &rx,
+        &stop,
+    )
+    .unwrap();
     assert!(app.quit);
     assert_eq!(app.tab, Tab::Run);
 }

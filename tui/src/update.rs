@@ -52,8 +52,8 @@ pub fn update(app: &mut App, msg: Message) {
                 info.name = app.scenario.as_ref().map_or_else(String::new, |s| s.scenario.spec.name.clone());
                 app.live = Some(Live::new(info));
                 app.run_view = Default::default();
-                if app.paused {
-                    app.live.as_mut().map(|l| l.phase = Phase::Paused);
+                if let Some(l) = app.live.as_mut().filter(|_| app.paused) {
+                    l.phase = Phase::Paused;
                 }
             }
         }
@@ -85,67 +85,69 @@ pub fn update(app: &mut App, msg: Message) {
             }
         }
         Message::Compared { id, result } => {
-            if Jobs::is(&app.jobs.compare, id) {
-                app.jobs.compare = None;
-                app.busy = None;
-                match result {
-                    Ok(c) => app.compare.result = Some(c),
-                    Err(e) => app.error = Some(vec!["The comparison could not run:".into(), e]),
-                }
+            if let Some(c) = outcome(app, Slot::Compare, id, result, "The comparison could not run:") {
+                app.compare.result = Some(c);
             }
         }
         Message::WhatIfRan { id, result } => {
-            if Jobs::is(&app.jobs.whatif, id) {
-                app.jobs.whatif = None;
-                app.busy = None;
-                match result {
-                    Ok(r) => app.whatif.run = Some(r),
-                    Err(e) => app.error = Some(vec!["The what-if could not run:".into(), e]),
-                }
+            if let Some(r) = outcome(app, Slot::WhatIf, id, result, "The what-if could not run:") {
+                app.whatif.run = Some(r);
             }
         }
         Message::SweepProgress { id, done } => {
-            if Jobs::is(&app.jobs.whatif, id) {
-                if let Some(b) = app.busy.as_mut() {
-                    b.done = Some(done);
-                }
+            if Jobs::is(&app.jobs.whatif, id)
+                && let Some(b) = app.busy.as_mut()
+            {
+                b.done = Some(done);
             }
         }
         Message::Swept { id, result } => {
-            if Jobs::is(&app.jobs.whatif, id) {
-                app.jobs.whatif = None;
-                app.busy = None;
-                match result {
-                    Ok(s) => app.whatif.sweep = Some(s),
-                    Err(e) => app.error = Some(vec!["The sweep could not run:".into(), e]),
-                }
+            if let Some(s) = outcome(app, Slot::WhatIf, id, result, "The sweep could not run:") {
+                app.whatif.sweep = Some(s);
             }
         }
         Message::ResultsOpened { id, result } => {
-            if Jobs::is(&app.jobs.open, id) {
-                app.jobs.open = None;
-                app.busy = None;
-                match result {
-                    Ok(r) => {
-                        app.results = Some(r);
-                        app.tab = Tab::Results;
-                    }
-                    Err(e) => app.error = Some(vec![e]),
-                }
+            if let Some(r) = outcome(app, Slot::Open, id, result, "The run folder cannot be shown:") {
+                app.results = Some(r);
+                app.tab = Tab::Results;
             }
         }
         Message::TelemetryOpened { id, result } => {
-            if Jobs::is(&app.jobs.open, id) {
-                app.jobs.open = None;
-                app.busy = None;
-                match result {
-                    Ok(t) => {
-                        app.telemetry = Some(t);
-                        app.tab = Tab::Telemetry;
-                    }
-                    Err(e) => app.error = Some(vec![e]),
-                }
+            if let Some(t) = outcome(app, Slot::Open, id, result, "The trace cannot be shown:") {
+                app.telemetry = Some(t);
+                app.tab = Tab::Telemetry;
             }
+        }
+    }
+}
+
+/// Which background job a message answers.
+#[derive(Clone, Copy)]
+enum Slot {
+    Open,
+    Compare,
+    WhatIf,
+}
+
+/// What job `id` in `slot` came to: the job is over (its slot and the
+/// status line's work cleared) and its value returned, or its error shown
+/// under `what`. `None` also for a job that is no longer current.
+fn outcome<T>(app: &mut App, slot: Slot, id: u64, result: Result<T, String>, what: &str) -> Option<T> {
+    let s = match slot {
+        Slot::Open => &mut app.jobs.open,
+        Slot::Compare => &mut app.jobs.compare,
+        Slot::WhatIf => &mut app.jobs.whatif,
+    };
+    if !Jobs::is(s, id) {
+        return None;
+    }
+    *s = None;
+    app.busy = None;
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            app.error = Some(vec![what.to_string(), e]);
+            None
         }
     }
 }
@@ -212,11 +214,13 @@ pub fn act(app: &mut App, a: Action) {
     match app.tab {
         Tab::Library => library(app, a),
         Tab::Run => run(app, a),
-        Tab::Results => {
-            if let Some(r) = app.results.as_mut() {
+        Tab::Results => match app.results.as_mut() {
+            Some(r) => {
                 r.on_action(a);
             }
-        }
+            None if a == Action::Enter => results_of_live_run(app),
+            None => {}
+        },
         Tab::Compare => compare(app, a),
         Tab::WhatIf => whatif(app, a),
         Tab::Telemetry => {
@@ -280,7 +284,12 @@ pub fn open(app: &mut App, target: Target) {
         Target::Trace(path) => (
             format!("reading {}", path.display()),
             worker::spawn_job(id, tx, move |_| {
-                Some(Message::TelemetryOpened { id, result: crate::telemetry::TelemetryScreen::open(&path, 0.0).map(Box::new) })
+                let result = crate::telemetry::TelemetryScreen::open(&path, 0.0).map(|mut t| {
+                    // Idle time priced at the catalogue's list price of the GPU model, when it is known.
+                    t.price_from_catalogue();
+                    Box::new(t)
+                });
+                Some(Message::TelemetryOpened { id, result })
             }),
         ),
     };
@@ -408,6 +417,31 @@ fn run(app: &mut App, a: Action) {
     }
 }
 
+/// The finished live run's tables: the run handed its records over as it
+/// streamed, so it runs again with them kept (same scenario, same seed:
+/// the same run), in the background.
+fn results_of_live_run(app: &mut App) {
+    let finished = app.live.as_ref().is_some_and(|l| l.phase == Phase::Finished);
+    let Some(loaded) = app.scenario.clone().filter(|_| finished) else {
+        app.status = "no finished run: run a scenario to the end first".into();
+        return;
+    };
+    let id = app.jobs.id();
+    let req = RunRequest { seed: loaded.scenario.spec.seed, loaded, factory: app.factory.clone() };
+    let h = worker::spawn_job(id, app.tx.clone(), move |_| {
+        let options = twin_sim::RunOptions { record_requests: false, record_ledger: true, record_series: true, record_decisions: true };
+        let result = req
+            .build(options)
+            .and_then(|run| run.finish().map_err(|e| e.to_string()))
+            .map(|out| Box::new(crate::results::ResultsScreen::from_output(req.loaded.scenario.spec.name.clone(), &out)));
+        Some(Message::ResultsOpened { id, result })
+    });
+    if let Some(old) = app.jobs.open.replace(h) {
+        old.cancel();
+    }
+    app.busy = Some(Busy { label: "keeping the run's records (running it again, same seed)".into(), done: None });
+}
+
 fn compare(app: &mut App, a: Action) {
     let c = &mut app.compare;
     let n = c.choices.len();
@@ -460,7 +494,8 @@ fn whatif(app: &mut App, a: Action) {
         Action::Left | Action::Right | Action::Faster | Action::Slower => {
             let up = matches!(a, Action::Right | Action::Faster);
             if !model.turn(up) {
-                app.status = format!("{} does not apply here: {}", model.settings[model.selected].knob.label(), model.settings[model.selected].note);
+                app.status =
+                    format!("{} does not apply here: {}", model.settings[model.selected].knob.label(), model.settings[model.selected].note);
             }
         }
         Action::Save => {
@@ -484,7 +519,7 @@ fn whatif(app: &mut App, a: Action) {
                     let variant = Arc::new(model.load_variant()?);
                     let seed = variant.scenario.spec.seed;
                     let base = match (base, base_loaded) {
-                        (Some(b), _) => None.or(Some(*b)),
+                        (Some(b), _) => Some(*b),
                         (None, Some(l)) => {
                             let req = RunRequest { loaded: l, seed, factory: factory.clone() };
                             worker::run_to_end(&req, cancel)?.map(|x| x.0)

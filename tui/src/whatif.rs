@@ -146,14 +146,23 @@ impl WhatIf {
             _ => 0,
         };
         let svc_name = svc.map_or_else(String::new, |s| s.name.clone());
-        let spot_share = Baseline::from_scenario(&loaded.scenario, svc.map(|s| s.name.as_str()), twin_sim::time::SimDuration::from_secs(10))
-            .ok()
-            .map(|b| f64::from(b.params.spot_share));
+        let spot_share =
+            Baseline::from_scenario(&loaded.scenario, svc.map(|s| s.name.as_str()), twin_sim::time::SimDuration::from_secs(10))
+                .ok()
+                .map(|b| f64::from(b.params.spot_share));
         let setting = |knob, base: Option<f64>, note: String| Setting { knob, base, value: base.unwrap_or(0.0), note };
         let none = |why: &str| why.to_string();
         let settings = vec![
-            setting(Knob::SpotShare, spot_share, if spot_share.is_some() { "sweep only".into() } else { none("the sweep cannot model this scenario") }),
-            setting(Knob::MaxReplicas, auto.map(|a| f64::from(a.max)), if auto.is_some() { svc_name.clone() } else { none("no autoscaler") }),
+            setting(
+                Knob::SpotShare,
+                spot_share,
+                if spot_share.is_some() { "sweep only".into() } else { none("the sweep cannot model this scenario") },
+            ),
+            setting(
+                Knob::MaxReplicas,
+                auto.map(|a| f64::from(a.max)),
+                if auto.is_some() { svc_name.clone() } else { none("no autoscaler") },
+            ),
             setting(Knob::AutoscalerTarget, auto.map(|a| a.target), if auto.is_some() { svc_name.clone() } else { none("no autoscaler") }),
             setting(Knob::ArrivalMultiplier, svc.map(|_| 1.0), if svc.is_some() { svc_name.clone() } else { none("no service") }),
             setting(
@@ -161,7 +170,11 @@ impl WhatIf {
                 committed_pool.map(|i| f64::from(spec.pools[i].nodes.unwrap_or(0))),
                 committed_pool.map_or_else(|| none("no reserved or on-prem pool"), |i| spec.pools[i].name.clone()),
             ),
-            setting(Knob::Profile, Some(base_profile as f64), if spec.scheduler.external.is_some() { none("external scheduler") } else { String::new() }),
+            setting(
+                Knob::Profile,
+                Some(base_profile as f64),
+                if spec.scheduler.external.is_some() { none("external scheduler") } else { String::new() },
+            ),
         ];
         WhatIf {
             origin: loaded.scenario.origin.clone(),
@@ -319,9 +332,8 @@ pub fn sweep(baseline: &Baseline, p: PointParams, progress: &mut dyn FnMut(f64))
         Err(_) => Engine::Cpu(0),
     };
     let n = SWEEP_REPLICAS;
-    let swept = engine
-        .sweep(&[p], n, baseline.slo_target as f32, true, &mut |d| progress(d as f64 / f64::from(n)))
-        .map_err(|e| e.to_string())?;
+    let swept =
+        engine.sweep(&[p], n, baseline.slo_target as f32, true, &mut |d| progress(d as f64 / f64::from(n))).map_err(|e| e.to_string())?;
     let s = twin_sweep::summary::summarise(vec![], &swept.tallies[0], f64::from(baseline.params.od_price));
     let costs: Vec<f64> = swept.outcomes.unwrap_or_default().iter().map(|o| f64::from(o.cost)).collect();
     Ok(SweepOutcome {

@@ -359,10 +359,10 @@ pub fn spawn_job(id: u64, tx: Sender<Message>, f: impl FnOnce(&AtomicBool) -> Op
     let cancel = Arc::new(AtomicBool::new(false));
     let stop = cancel.clone();
     std::thread::spawn(move || {
-        if let Some(m) = f(&stop) {
-            if !stop.load(Ordering::Relaxed) {
-                let _ = tx.send(m);
-            }
+        if let Some(m) = f(&stop)
+            && !stop.load(Ordering::Relaxed)
+        {
+            let _ = tx.send(m);
         }
     });
     Handle { id, control: None, cancel }

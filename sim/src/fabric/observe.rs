@@ -5,8 +5,8 @@ use crate::engine::Context;
 use crate::fleet::NodeState;
 use crate::ids::{PoolId, WorkloadId};
 use crate::metrics::{
-    CostSummary, DecisionRecord, InterruptionSummary, JobRecord, JobsSummary, LatencyHistogram, LatencySummary, Outcome, PolicyDenial, PoolSample,
-    PoolSummary, Records, SchedulingSummary, ServiceSample, ServiceSummary, Summary,
+    CostSummary, DecisionRecord, InterruptionSummary, JobRecord, JobsSummary, LatencyHistogram, LatencySummary, Outcome, PolicyDenial,
+    PoolSample, PoolSummary, Records, SchedulingSummary, ServiceSample, ServiceSummary, Summary,
 };
 use crate::time::SimTime;
 use crate::workload::{DropReason, JobState, ReplicaState};

@@ -26,6 +26,8 @@ pub struct Extras {
     pub levels: Vec<(f64, String, Style)>,
     /// (seconds, style): notices and reclaims, drawn at the top.
     pub marks: Vec<(f64, Style)>,
+    /// The top of the y axis (none: the largest value shown).
+    pub y_max: Option<f64>,
 }
 
 /// "0s", "45m", "6h", "2d 4h".
@@ -63,8 +65,9 @@ pub fn human_value(v: f64) -> String {
 
 /// Draws `lines` over `[0, x_max]` seconds in `area`, in a bordered block
 /// titled `title`. The y axis runs from 0 to the largest value shown (or
-/// `y_max` when given).
-pub fn draw(frame: &mut Frame, area: Rect, title: &str, lines: &[Plot<'_>], x_max: f64, y_max: Option<f64>, extras: &Extras, theme: &Theme) {
+/// `extras.y_max` when given).
+pub fn draw(frame: &mut Frame, area: Rect, title: &str, lines: &[Plot<'_>], x_max: f64, extras: &Extras, theme: &Theme) {
+    let y_max = extras.y_max;
     let block = Block::bordered().border_style(theme.border).title(Span::styled(title.to_string(), theme.title));
     if area.width < 12 || area.height < 4 {
         frame.render_widget(Paragraph::new(title.to_string()).style(theme.dim), area);

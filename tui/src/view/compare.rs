@@ -11,10 +11,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let c = &app.compare;
     if app.scenario.is_none() {
         frame.render_widget(
-            Paragraph::new("Open a scenario in the Library first; then pick two variants here and press Enter to run both on the same seed.")
-                .style(t.dim)
-                .wrap(Wrap { trim: true })
-                .block(Block::bordered().border_style(t.border)),
+            Paragraph::new(
+                "Open a scenario in the Library first; then pick two variants here and press Enter to run both on the same seed.",
+            )
+            .style(t.dim)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().border_style(t.border)),
             area,
         );
         return;
@@ -31,7 +33,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(block), pick);
     let Some(r) = &c.result else {
         frame.render_widget(
-            Paragraph::new("Enter runs both variants to the end and compares them.").style(t.dim).block(Block::bordered().border_style(t.border)),
+            Paragraph::new("Enter runs both variants to the end and compares them.")
+                .style(t.dim)
+                .block(Block::bordered().border_style(t.border)),
             table,
         );
         return;
@@ -67,12 +71,20 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         None => vec![Line::styled(format!("The two runs made the same {} decisions.", r.decisions.0), t.good)],
         Some(d) => vec![
             Line::styled(format!("First divergence at decision {} (of {} and {}):", d.index + 1, r.decisions.0, r.decisions.1), t.warn),
-            Line::from(vec![Span::styled("A ", t.title), Span::styled(d.a.clone().unwrap_or_else(|| "(no more decisions)".into()), t.text)]),
-            Line::from(vec![Span::styled("B ", t.title), Span::styled(d.b.clone().unwrap_or_else(|| "(no more decisions)".into()), t.text)]),
+            Line::from(vec![
+                Span::styled("A ", t.title),
+                Span::styled(d.a.clone().unwrap_or_else(|| "(no more decisions)".into()), t.text),
+            ]),
+            Line::from(vec![
+                Span::styled("B ", t.title),
+                Span::styled(d.b.clone().unwrap_or_else(|| "(no more decisions)".into()), t.text),
+            ]),
         ],
     };
     frame.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: true }).block(Block::bordered().title(Span::styled(" Decisions ", t.title)).border_style(t.border)),
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(Span::styled(" Decisions ", t.title)).border_style(t.border)),
         div,
     );
 }

@@ -41,32 +41,44 @@ pub fn view(app: &App, frame: &mut Frame) {
     let theme = &app.theme;
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         let msg = format!("Terminal too small: {}×{}; Twin needs at least {}×{}.", area.width, area.height, MIN_SIZE.0, MIN_SIZE.1);
-        let p = Paragraph::new(vec![Line::styled(msg, theme.warn), Line::styled(format!("{} quits", app.keys.key_name(Action::Quit)), theme.dim)])
-            .wrap(Wrap { trim: true });
+        let p = Paragraph::new(vec![
+            Line::styled(msg, theme.warn),
+            Line::styled(format!("{} quits", app.keys.key_name(Action::Quit)), theme.dim),
+        ])
+        .wrap(Wrap { trim: true });
         frame.render_widget(p, area);
         return;
     }
     let [top, body, bottom] = Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
     let titles: Vec<Line<'_>> = Tab::ALL.iter().map(|t| Line::from(t.title())).collect();
-    let tabs = Tabs::new(titles)
-        .select(app.tab.index())
-        .style(theme.dim)
-        .highlight_style(theme.selected)
-        .divider(DIVIDER)
-        .padding(" ", " ");
+    let tabs =
+        Tabs::new(titles).select(app.tab.index()).style(theme.dim).highlight_style(theme.selected).divider(DIVIDER).padding(" ", " ");
     frame.render_widget(tabs, top);
     match app.tab {
         Tab::Library => library::draw(app, frame, body),
         Tab::Run => run::draw(app, frame, body),
         Tab::Results => match &app.results {
             Some(r) => r.render(frame, body, theme),
-            None => empty(app, frame, body, "No run folder open: pick one in the Library, or start `twin tui RUN_DIR` (a folder written by `twin run --out`)."),
+            None if app.live.as_ref().is_some_and(|l| l.phase == crate::live::Phase::Finished) => empty(
+                app,
+                frame,
+                body,
+                "Enter shows the finished run's charts and tables (it runs again with its records kept: same scenario, same seed, the same run). A folder written by `twin run --out` opens from the Library.",
+            ),
+            None => empty(
+                app,
+                frame,
+                body,
+                "No run folder open: pick one in the Library, start `twin tui RUN_DIR` (a folder written by `twin run --out`), or run a scenario to the end and come back.",
+            ),
         },
         Tab::Compare => compare::draw(app, frame, body),
         Tab::WhatIf => whatif::draw(app, frame, body),
         Tab::Telemetry => match &app.telemetry {
             Some(t) => t.render(frame, body, theme),
-            None => empty(app, frame, body, "No trace open: start `twin tui TRACE` with an nvidia-smi, dmon, DCGM or Parquet telemetry file."),
+            None => {
+                empty(app, frame, body, "No trace open: start `twin tui TRACE` with an nvidia-smi, dmon, DCGM or Parquet telemetry file.")
+            }
         },
     }
     status(app, frame, bottom);
@@ -79,7 +91,10 @@ pub fn view(app: &App, frame: &mut Frame) {
 }
 
 fn empty(app: &App, frame: &mut Frame, area: Rect, text: &str) {
-    let p = Paragraph::new(text.to_string()).style(app.theme.dim).wrap(Wrap { trim: true }).block(Block::bordered().border_style(app.theme.border));
+    let p = Paragraph::new(text.to_string())
+        .style(app.theme.dim)
+        .wrap(Wrap { trim: true })
+        .block(Block::bordered().border_style(app.theme.border));
     frame.render_widget(p, area);
 }
 
@@ -125,18 +140,29 @@ pub fn centred(area: Rect, w: u16, h: u16) -> Rect {
 
 fn help(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let mut lines: Vec<Line<'_>> = Vec::new();
-    for a in Action::ALL {
+    let entry = |a: Action| {
         let keys: Vec<String> = app.keys.keys_for(a).iter().map(ToString::to_string).collect();
-        lines.push(Line::from(vec![Span::styled(format!("{:<16}", keys.join(" ")), t.title), Span::styled(a.describe(), t.text)]));
-    }
-    lines.push(Line::styled("Keys are remapped in ~/.config/twin/tui.toml ([keys] quit = [\"q\"]).", t.dim));
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let cols = if area.width >= 100 && h < lines.len() as u16 + 2 { 2 } else { 1 };
-    let r = centred(area, if cols == 2 { 96 } else { 60 }, h);
+        Line::from(vec![Span::styled(format!("{:<11}", keys.join(" ")), t.title), Span::styled(a.describe(), t.text)])
+    };
+    let lines: Vec<Line<'_>> = Action::ALL.into_iter().map(entry).collect();
+    let foot = Line::styled("Remap keys in ~/.config/twin/tui.toml", t.dim);
+    // One column when it fits the height, else two side by side.
+    let cols: usize = if lines.len() as u16 + 3 <= area.height { 1 } else { 2 };
+    let per = lines.len().div_ceil(cols);
+    let w: u16 = if cols == 1 { 56 } else { 112 };
+    let r = centred(area, w, (per as u16 + 3).min(area.height));
     frame.render_widget(Clear, r);
     let block = Block::bordered().title(Span::styled(" Keys (any key closes) ", t.title)).border_style(t.border);
-    frame.render_widget(Paragraph::new(lines).block(block), r);
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    let [body, footer] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    let columns = Layout::horizontal(vec![Constraint::Ratio(1, cols as u32); cols]).split(body);
+    for (c, chunk) in lines.chunks(per).enumerate() {
+        if let Some(a) = columns.get(c) {
+            frame.render_widget(Paragraph::new(chunk.to_vec()), *a);
+        }
+    }
+    frame.render_widget(Paragraph::new(foot), footer);
 }
 
 fn error(app: &App, lines: &[String], frame: &mut Frame, area: Rect) {

@@ -47,7 +47,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let cost: Vec<Plot<'_>> =
         live.cost.iter().enumerate().map(|(i, (k, s))| Plot { name: k.clone(), style: t.series(i), series: s }).collect();
     let total = live.summary.as_ref().map_or_else(|| live.cost_total(), |s| s.cost.total);
-    chart::draw(frame, cells[0], &format!(" Cost {total:.0} "), &cost, x, None, &Extras::default(), t);
+    chart::draw(frame, cells[0], &format!(" Cost {total:.0} "), &cost, x, &Extras::default(), t);
     // Allocation per pool.
     let alloc: Vec<Plot<'_>> = live
         .allocated
@@ -58,7 +58,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Plot { name: format!("{}{busy}", live.info.pools[i].0), style: t.series(i), series: s }
         })
         .collect();
-    chart::draw(frame, cells[1], " GPUs allocated ", &alloc, x, None, &Extras::default(), t);
+    chart::draw(frame, cells[1], " GPUs allocated ", &alloc, x, &Extras::default(), t);
     // P99 TTFT against the SLO line.
     let p99 = per_service(&live.p99);
     let mut slo = Extras::default();
@@ -66,22 +66,27 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         slo.levels.push((min, format!("SLO {}", chart::human_value(min)), t.bad));
     }
     let ttft_cell = if wide { 3 } else { 2 };
-    chart::draw(frame, cells[ttft_cell], " P99 TTFT s ", &p99, x, None, &slo, t);
+    chart::draw(frame, cells[ttft_cell], " P99 TTFT s ", &p99, x, &slo, t);
     // Spot price with notices and reclaims.
     let price = per_pool(&|i| live.info.pools[i].1 == "spot");
-    let marks = Extras { levels: vec![], marks: live.marks.iter().map(|(s, _, reclaim)| (*s, if *reclaim { t.bad } else { t.warn })).collect() };
+    let marks = Extras {
+        levels: vec![],
+        y_max: None,
+        marks: live.marks.iter().map(|(s, _, reclaim)| (*s, if *reclaim { t.bad } else { t.warn })).collect(),
+    };
     let price_cell = if wide { 2 } else { 3 };
     let title = format!(" Spot price · {} notices/reclaims ", live.marks.len());
     if price.is_empty() {
-        chart::draw(frame, cells[price_cell], " Price per node-hour ", &per_pool(&|_| true), x, None, &marks, t);
+        chart::draw(frame, cells[price_cell], " Price per node-hour ", &per_pool(&|_| true), x, &marks, t);
     } else {
-        chart::draw(frame, cells[price_cell], &title, &price, x, None, &marks, t);
+        chart::draw(frame, cells[price_cell], &title, &price, x, &marks, t);
     }
     if wide {
-        chart::draw(frame, cells[4], " Queue depth ", &per_service(&live.queue), x, None, &Extras::default(), t);
-        chart::draw(frame, cells[5], " Replicas ready ", &per_service(&live.replicas), x, None, &Extras::default(), t);
+        chart::draw(frame, cells[4], " Queue depth ", &per_service(&live.queue), x, &Extras::default(), t);
+        chart::draw(frame, cells[5], " Replicas ready ", &per_service(&live.replicas), x, &Extras::default(), t);
     }
-    let [svc, log] = Layout::horizontal([Constraint::Length(if wide { 56 } else { 38 }.min(bottom.width / 2)), Constraint::Min(0)]).areas(bottom);
+    let [svc, log] =
+        Layout::horizontal([Constraint::Length(if wide { 56 } else { 38 }.min(bottom.width / 2)), Constraint::Min(0)]).areas(bottom);
     services(app, live, frame, svc);
     events(app, live, frame, log);
     if let Some((lines, scroll)) = &app.run_view.story {
@@ -171,8 +176,10 @@ fn events(app: &App, live: &Live, frame: &mut Frame, area: Rect) {
     if app.run_view.selected.is_some() && n > 0 {
         state.select(Some((n - 1 - sel) - start));
     }
-    let title = format!(" Events {}{} ", n, if live.log_dropped > 0 { format!(" (+{} older dropped)", live.log_dropped) } else { String::new() });
-    let list = List::new(items).block(Block::bordered().title(Span::styled(title, t.title)).border_style(t.border)).highlight_style(t.selected);
+    let title =
+        format!(" Events {}{} ", n, if live.log_dropped > 0 { format!(" (+{} older dropped)", live.log_dropped) } else { String::new() });
+    let list =
+        List::new(items).block(Block::bordered().title(Span::styled(title, t.title)).border_style(t.border)).highlight_style(t.selected);
     frame.render_stateful_widget(list, area, &mut state);
 }
 

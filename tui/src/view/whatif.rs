@@ -12,7 +12,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let Some(m) = &app.whatif.model else {
         frame.render_widget(
-            Paragraph::new("Open a scenario in the Library first; its knobs show here.").style(t.dim).block(Block::bordered().border_style(t.border)),
+            Paragraph::new("Open a scenario in the Library first; its knobs show here.")
+                .style(t.dim)
+                .block(Block::bordered().border_style(t.border)),
             area,
         );
         return;
@@ -31,7 +33,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 (_, Some(_)) => super::human_value(s.value),
             };
             let changed = s.base.is_some_and(|b| b != s.value);
-            let style = if i == m.selected { t.selected } else if changed { t.warn } else { t.text };
+            let style = if i == m.selected {
+                t.selected
+            } else if changed {
+                t.warn
+            } else {
+                t.text
+            };
             Line::from(vec![
                 Span::styled(format!(" {:<19}", s.knob.label()), style),
                 Span::styled(format!("◀ {value:>10} ▶ "), style),
@@ -78,10 +86,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), rerun);
     match &app.whatif.sweep {
         None => frame.render_widget(
-            Paragraph::new(format!("{} sweeps {} replicas of {} on the coarse model: the distribution of cost and the chance of missing the SLO.", app.keys.key_name(crate::keys::Action::Sweep), crate::whatif::SWEEP_REPLICAS, m.service))
-                .style(t.dim)
-                .wrap(Wrap { trim: true })
-                .block(Block::bordered().title(Span::styled(" Sweep ", t.title)).border_style(t.border)),
+            Paragraph::new(format!(
+                "{} sweeps {} replicas of {} on the coarse model: the distribution of cost and the chance of missing the SLO.",
+                app.keys.key_name(crate::keys::Action::Sweep),
+                crate::whatif::SWEEP_REPLICAS,
+                m.service
+            ))
+            .style(t.dim)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(Span::styled(" Sweep ", t.title)).border_style(t.border)),
             bottom,
         ),
         Some(s) => {
@@ -95,9 +108,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 ),
             ];
             let title = format!(" Sweep · {} replicas · {} · {:.1} s ", s.replicas, s.backend, s.seconds);
-            frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(Span::styled(title, t.title)).border_style(t.border)), info);
-            let bars: Vec<Bar<'_>> =
-                s.histogram.iter().map(|(lo, n)| Bar::default().value(*n).text_value(String::new()).label(Line::from(super::human_value(*lo)))).collect();
+            frame.render_widget(
+                Paragraph::new(lines).block(Block::bordered().title(Span::styled(title, t.title)).border_style(t.border)),
+                info,
+            );
+            let bars: Vec<Bar<'_>> = s
+                .histogram
+                .iter()
+                .map(|(lo, n)| Bar::default().value(*n).text_value(String::new()).label(Line::from(super::human_value(*lo))))
+                .collect();
             let w = (hist.width.saturating_sub(2) / s.histogram.len().max(1) as u16).saturating_sub(1).max(1);
             let chart = BarChart::default()
                 .data(BarGroup::default().bars(&bars))
