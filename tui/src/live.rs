@@ -155,6 +155,8 @@ pub enum Phase {
     Cancelled,
 }
 
+/// The window the cost burn is measured over, seconds.
+pub const BURN_WINDOW_S: f64 = 6.0 * 3_600.0;
 /// The most log lines and decisions kept (the oldest go first).
 pub const LOG_CAPACITY: usize = 20_000;
 /// The most decisions kept for stories.
@@ -328,5 +330,22 @@ impl Live {
     /// Cost booked so far, all capacity types.
     pub fn cost_total(&self) -> f64 {
         self.cost.iter().filter_map(|(_, s)| s.last()).sum()
+    }
+
+    /// The cost burn: cost booked per simulated hour over the last
+    /// [`BURN_WINDOW_S`] (or since the start), none before an hour is booked.
+    pub fn burn_per_hour(&self) -> Option<f64> {
+        let mut spent = 0.0;
+        let mut span: f64 = 0.0;
+        for (_, s) in &self.cost {
+            let (Some(last), Some(end)) = (s.bins().last(), s.last()) else { continue };
+            let from = last.t - BURN_WINDOW_S;
+            let start = s.bins().iter().rev().find(|b| b.t <= from).or(s.bins().first()).copied();
+            if let Some(b) = start {
+                spent += end - b.last;
+                span = span.max(last.t - b.t);
+            }
+        }
+        (span >= 3_600.0).then(|| spent / (span / 3_600.0))
     }
 }

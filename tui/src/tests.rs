@@ -102,6 +102,9 @@ fn a_live_run_at_max_speed_matches_the_headless_run() {
     assert!(!live.log.is_empty() && live.marks.iter().any(|m| m.2), "the spot reclaim is marked");
     assert!(live.allocated.iter().all(|s| !s.is_empty()));
     assert!(live.p99.iter().any(|s| !s.is_empty()));
+    // The burn over the last six hours: between the cheapest and the dearest hour the fleet can cost.
+    let burn = live.burn_per_hour().expect("hours were booked");
+    assert!(burn > 0.0 && burn < 16.0 * 55.04, "{burn}");
     snapshots(&mut app, "run");
     // The story of the newest line.
     act(&mut app, Action::Enter);

@@ -114,8 +114,17 @@ fn header(app: &App, live: &Live, frame: &mut Frame, area: Rect) {
         Span::styled(format!("{} events · {} · ", live.events, live.info.placement), t.dim),
         Span::styled(
             match &live.summary {
-                Some(s) => format!("cost {:.2} {}", s.cost.total, s.currency),
-                None => format!("cost booked {:.2}", live.cost_total()),
+                Some(s) => format!(
+                    "cost {:.2} {}{}",
+                    s.cost.total,
+                    s.currency,
+                    live.burn_per_hour().map(|b| format!(" · burn {b:.2}/h at the end")).unwrap_or_default()
+                ),
+                None => format!(
+                    "cost booked {:.2}{}",
+                    live.cost_total(),
+                    live.burn_per_hour().map(|b| format!(" · burn {b:.2}/h")).unwrap_or_default()
+                ),
             },
             t.text,
         ),
