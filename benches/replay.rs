@@ -35,6 +35,19 @@ fn import(c: &mut Criterion) {
     g.finish();
 }
 
+/// nvidia-smi timestamps: the reader's clock, which remembers the last date
+/// and hour, against the calendar it falls back to (the measurement that
+/// keeps the hand-written clock).
+fn timestamps(c: &mut Criterion) {
+    let stamps = twin_replay::benchmarks::logger_timestamps(100_000);
+    assert_eq!(twin_replay::benchmarks::read_with_clock(&stamps), twin_replay::benchmarks::read_with_calendar(&stamps));
+    let mut g = c.benchmark_group("replay/timestamps");
+    g.throughput(Throughput::Elements(stamps.len() as u64));
+    g.bench_function("clock", |b| b.iter(|| black_box(twin_replay::benchmarks::read_with_clock(black_box(&stamps)))));
+    g.bench_function("calendar", |b| b.iter(|| black_box(twin_replay::benchmarks::read_with_calendar(black_box(&stamps)))));
+    g.finish();
+}
+
 /// Process CPU time (user + system), ms, from /proc/self/stat.
 fn cpu_ms() -> f64 {
     let s = std::fs::read_to_string("/proc/self/stat").unwrap();
@@ -93,5 +106,5 @@ fn phases(text: &str, t: &twin_replay::Telemetry) {
     std::process::exit(0);
 }
 
-criterion_group!(benches, import);
+criterion_group!(benches, import, timestamps);
 criterion_main!(benches);

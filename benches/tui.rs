@@ -61,7 +61,7 @@ fn peak_rss_mib() -> Option<f64> {
 
 /// A week-long run (1,000 GPUs, 10 M requests) watched to the end: the
 /// process's peak memory, printed (criterion does not measure memory).
-fn week(c: &mut Criterion) {
+fn week(_: &mut Criterion) {
     let text = twin_sim::benchmarks::fleet_week(10.0);
     let origin = "fleet-week".to_string();
     let loaded =
@@ -77,7 +77,6 @@ fn week(c: &mut Criterion) {
         peak_rss_mib().unwrap_or(f64::NAN),
         before.unwrap_or(f64::NAN)
     );
-    let _ = c;
 }
 
 criterion_group!(benches, week, frame, live_against_headless);

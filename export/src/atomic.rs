@@ -1,46 +1,31 @@
-//! Atomic file writes: a temporary file in the same folder, renamed at the end.
+//! Atomic file writes through `twin_replay::atomic::write_with` (a
+//! temporary file in the same folder, synced, renamed at the end), with
+//! polars' errors sorted into I/O and encoding.
 
 use crate::ExportError;
 use polars::prelude::PolarsError;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::Path;
+use twin_replay::atomic::{AtomicError, write_with};
 
 /// Writes `path` through `fill` so that it appears whole or not at all.
 pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> Result<(), PolarsError>,
 ) -> Result<(), ExportError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let io = |source| ExportError::Io { path: path.to_path_buf(), source };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    {
-        let mut w = BufWriter::new(tmp.as_file_mut());
-        fill(&mut w).map_err(|source| match source {
-            PolarsError::IO { error, .. } => {
-                ExportError::Io { path: path.to_path_buf(), source: std::io::Error::new(error.kind(), error.to_string()) }
-            }
-            other => ExportError::Table { path: path.to_path_buf(), source: other },
-        })?;
-        w.flush().map_err(io)?;
-    }
-    // Temporary files are private (0600); results are ordinary files.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io)?;
-    }
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    write_with(path, fill).map_err(|e| match e {
+        AtomicError::Io(source) => ExportError::Io { path: path.to_path_buf(), source },
+        AtomicError::Fill(PolarsError::IO { error, .. }) => {
+            ExportError::Io { path: path.to_path_buf(), source: std::io::Error::new(error.kind(), error.to_string()) }
+        }
+        AtomicError::Fill(other) => ExportError::Table { path: path.to_path_buf(), source: other },
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn a_failed_fill_leaves_the_old_file_and_no_temporary() {

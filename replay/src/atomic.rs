@@ -45,38 +45,60 @@ impl From<ParquetError> for Failure {
     }
 }
 
-/// Writes `path` through `fill` so that it appears whole or not at all.
+/// Why an atomic write failed: around the filling (creating, flushing,
+/// syncing or renaming the temporary file), or in it.
+#[derive(Debug)]
+pub enum AtomicError<E> {
+    /// The file system failed.
+    Io(std::io::Error),
+    /// `fill` failed with its own error.
+    Fill(E),
+}
+
+/// Writes `path` through `fill` so that it appears whole or not at all:
+/// Twin's one way of writing a result file (this crate's tables, the
+/// exporter's, the TUI's saved scenarios).
 ///
 /// The temporary file is `.<name>.<random>.tmp` beside `path` (so the rename
 /// stays on one file system), made readable like an ordinary file (0644 on
-/// Unix) and synced before it takes the target's name. An I/O failure,
-/// in `fill` or around it, is a [`ReplayError::Io`]; any other failure of
-/// `fill` (the encoder could not encode the table) a [`ReplayError::Table`].
-pub(crate) fn write_atomically<E: Into<Failure>>(
-    path: &Path,
-    fill: impl FnOnce(&mut BufWriter<&mut File>) -> Result<(), E>,
-) -> Result<(), ReplayError> {
-    let io = |source| ReplayError::Io { path: path.to_path_buf(), source };
+/// Unix) and synced before it takes the target's name. A failed write
+/// leaves the old file (or none) and no temporary behind.
+pub fn write_with<E>(path: &Path, fill: impl FnOnce(&mut BufWriter<&mut File>) -> Result<(), E>) -> Result<(), AtomicError<E>> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir).map_err(io)?;
+    let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir).map_err(AtomicError::Io)?;
     {
         let mut w = BufWriter::new(tmp.as_file_mut());
-        fill(&mut w).map_err(|e| match e.into() {
-            Failure::Io(e) => io(e),
-            Failure::Encode(message) => ReplayError::Table { path: path.to_path_buf(), message },
-        })?;
-        w.flush().map_err(io)?;
+        fill(&mut w).map_err(AtomicError::Fill)?;
+        w.flush().map_err(AtomicError::Io)?;
     }
     // Temporary files are private (0600); results are ordinary files.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io)?;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(AtomicError::Io)?;
     }
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
+    tmp.as_file().sync_all().map_err(AtomicError::Io)?;
+    tmp.persist(path).map_err(|e| AtomicError::Io(e.error))?;
     Ok(())
+}
+
+/// [`write_with`] for this crate's encoders: an I/O failure, in `fill` or
+/// around it, is a [`ReplayError::Io`]; any other failure of `fill` (the
+/// encoder could not encode the table) a [`ReplayError::Table`]. Errors
+/// name the target.
+pub(crate) fn write_atomically<E: Into<Failure>>(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<&mut File>) -> Result<(), E>,
+) -> Result<(), ReplayError> {
+    let io = |source| ReplayError::Io { path: path.to_path_buf(), source };
+    write_with(path, fill).map_err(|e| match e {
+        AtomicError::Io(e) => io(e),
+        AtomicError::Fill(e) => match e.into() {
+            Failure::Io(e) => io(e),
+            Failure::Encode(message) => ReplayError::Table { path: path.to_path_buf(), message },
+        },
+    })
 }
 
 #[cfg(test)]

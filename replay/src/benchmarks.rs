@@ -59,3 +59,26 @@ mod tests {
         assert!(util[..400].iter().all(|u| *u == 0.0) && util[400..800].iter().all(|u| *u >= 97.0));
     }
 }
+
+/// `n` timestamps as a 100 ms logger writes them (`2026/11/27 HH:MM:SS.mmm`).
+pub fn logger_timestamps(n: u64) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let ms = i * 100;
+            format!("2026/11/27 {:02}:{:02}:{:02}.{:03}", ms / 3_600_000 % 24, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+        })
+        .collect()
+}
+
+/// Reads `stamps` with the nvidia-smi reader's clock, which remembers the
+/// last date and hour (what keeps that hand-written reader beside the
+/// calendar); the sum of the times, ns (0 for one that does not read).
+pub fn read_with_clock(stamps: &[String]) -> i64 {
+    let mut clock = crate::nvidia_smi::clock::Clock::new();
+    stamps.iter().map(|s| clock.read(s.as_bytes()).unwrap_or(0)).sum()
+}
+
+/// The same through `twin_calendar::parse_timestamp`, the baseline.
+pub fn read_with_calendar(stamps: &[String]) -> i64 {
+    stamps.iter().map(|s| twin_calendar::parse_timestamp(s).unwrap_or(0)).sum()
+}

@@ -60,7 +60,7 @@ macro_rules! format_names {
     };
 }
 
-mod atomic;
+pub mod atomic;
 pub mod benchmarks;
 mod cores;
 mod csv;

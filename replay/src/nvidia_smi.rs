@@ -20,7 +20,7 @@
 //! | `clock.rs` | timestamps on the fast path, the date and hour remembered |
 //! | `columns.rs` | the columns, filled in place by the chunks: the crate's one `unsafe` block |
 
-mod clock;
+pub(crate) mod clock;
 #[allow(unsafe_code)]
 mod columns;
 mod fast;

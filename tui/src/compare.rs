@@ -70,15 +70,7 @@ impl Variant {
         let (l, seed) = match self {
             Variant::AsWritten => (loaded.clone(), seed),
             Variant::Seed(s) => (loaded.clone(), *s),
-            Variant::Profile(p) => (
-                edited(&|doc| {
-                    if !doc.contains_table("scheduler") {
-                        doc["scheduler"] = toml_edit::table();
-                    }
-                    doc["scheduler"]["profile"] = toml_edit::value(*p);
-                })?,
-                seed,
-            ),
+            Variant::Profile(p) => (edited(&|doc| crate::whatif::set_profile(doc, p))?, seed),
             Variant::WithoutPolicies => (
                 edited(&|doc| {
                     doc.remove("policies");
@@ -235,11 +227,15 @@ pub fn rows(a: &Summary, b: &Summary) -> Vec<Row> {
     out
 }
 
-/// Runs both variants to the end (one after the other, on this thread) and
+/// Runs both variants to the end, side by side on two threads, and
 /// compares them; `Ok(None)` when cancelled.
 pub fn run(a: (&str, RunRequest), b: (&str, RunRequest), cancel: &AtomicBool) -> Result<Option<Comparison>, String> {
-    let Some((sa, da)) = run_to_end(&a.1, cancel).map_err(|e| format!("{}: {e}", a.0))? else { return Ok(None) };
-    let Some((sb, db)) = run_to_end(&b.1, cancel).map_err(|e| format!("{}: {e}", b.0))? else { return Ok(None) };
+    let (ra, rb) = std::thread::scope(|s| {
+        let other = s.spawn(|| run_to_end(&b.1, cancel));
+        (run_to_end(&a.1, cancel), other.join().unwrap_or_else(|_| Err("the run panicked".into())))
+    });
+    let Some((sa, da)) = ra.map_err(|e| format!("{}: {e}", a.0))? else { return Ok(None) };
+    let Some((sb, db)) = rb.map_err(|e| format!("{}: {e}", b.0))? else { return Ok(None) };
     Ok(Some(Comparison {
         a_label: a.0.to_string(),
         b_label: b.0.to_string(),

@@ -141,8 +141,6 @@ impl LogLine {
 /// Where a live run is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Phase {
-    /// Building the fabric.
-    Starting,
     /// Going.
     Running,
     /// Paused by the user.

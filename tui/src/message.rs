@@ -50,7 +50,7 @@ pub enum Message {
         /// Its summary.
         summary: Box<Summary>,
     },
-    /// A live run, a comparison or a what-if could not go on.
+    /// A live run could not go on.
     RunFailed {
         /// The job.
         id: u64,

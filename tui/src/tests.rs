@@ -261,18 +261,11 @@ fn help_tabs_theme_mouse_and_quit() {
     key(&mut app, KeyCode::BackTab);
     key(&mut app, KeyCode::BackTab);
     assert_eq!(app.tab, Tab::Telemetry);
-    let x = view::tab_at(0).map(|_| {
-        // The column of "Compare" in the tab bar.
-        (0..80).find(|x| view::tab_at(*x) == Some(Tab::Compare)).unwrap()
-    });
+    // The column of "Compare" in the tab bar.
+    let x = (0..80).find(|x| view::tab_at(*x) == Some(Tab::Compare)).unwrap();
     update(
         &mut app,
-        Message::Mouse(MouseEvent {
-            kind: MouseEventKind::Down(MouseButton::Left),
-            column: x.unwrap(),
-            row: 0,
-            modifiers: KeyModifiers::NONE,
-        }),
+        Message::Mouse(MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column: x, row: 0, modifiers: KeyModifiers::NONE }),
     );
     assert_eq!(app.tab, Tab::Compare);
     let b = text(&draw(&app, 80, 24));

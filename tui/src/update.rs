@@ -77,11 +77,6 @@ pub fn update(app: &mut App, msg: Message) {
                     l.phase = Phase::Failed(error.clone());
                 }
                 app.error = Some(vec!["The run stopped:".into(), error]);
-            } else if Jobs::is(&app.jobs.compare, id) || Jobs::is(&app.jobs.whatif, id) {
-                app.jobs.compare = None;
-                app.jobs.whatif = None;
-                app.busy = None;
-                app.error = Some(vec![error]);
             }
         }
         Message::Compared { id, result } => {

@@ -247,12 +247,7 @@ impl WhatIf {
                     let pool = array_entry(&mut doc, "pools", i)?;
                     pool["nodes"] = toml_edit::value(s.value as i64);
                 }
-                Knob::Profile => {
-                    if !doc.contains_table("scheduler") {
-                        doc["scheduler"] = toml_edit::table();
-                    }
-                    doc["scheduler"]["profile"] = toml_edit::value(profiles()[self.profile]);
-                }
+                Knob::Profile => set_profile(&mut doc, profiles()[self.profile]),
             }
         }
         let mut head = format!("# What-if variant of {}, written by `twin tui`.\n", self.origin);
@@ -265,7 +260,10 @@ impl WhatIf {
 
     /// The variant, checked and with its files read, as the loader gives it.
     pub fn load_variant(&self) -> Result<Loaded, String> {
-        let text = self.variant_text()?;
+        self.load_text(self.variant_text()?)
+    }
+
+    fn load_text(&self, text: String) -> Result<Loaded, String> {
         let origin = format!("{} (what-if)", self.origin);
         twin_inputs::load_text(ScenarioText { origin, text, source: self.source.clone() }).map_err(|e| e.to_string())
     }
@@ -293,12 +291,10 @@ impl WhatIf {
     /// and a rename (no half-written scenario is ever left).
     pub fn save(&self, path: &Path) -> Result<(), String> {
         let text = self.variant_text()?;
-        self.load_variant()?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-        tmp.persist(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(())
+        self.load_text(text.clone())?;
+        twin_replay::atomic::write_with(path, |w| std::io::Write::write_all(w, text.as_bytes())).map_err(|e| match e {
+            twin_replay::atomic::AtomicError::Io(e) | twin_replay::atomic::AtomicError::Fill(e) => format!("{}: {e}", path.display()),
+        })
     }
 
     /// The sweep's parameters with the knobs applied.
@@ -362,6 +358,15 @@ fn histogram(values: &[f64], bins: usize) -> Vec<(f64, u64)> {
         out[i].1 += 1;
     }
     out
+}
+
+/// Sets `[scheduler] profile` in a scenario's text, adding the table when
+/// the scenario has none.
+pub fn set_profile(doc: &mut DocumentMut, profile: &str) {
+    if !doc.contains_table("scheduler") {
+        doc["scheduler"] = toml_edit::table();
+    }
+    doc["scheduler"]["profile"] = toml_edit::value(profile);
 }
 
 fn fmt(v: f64) -> String {

@@ -6,8 +6,8 @@
 //! check that what it takes it reads the same.
 //!
 //! Kept because it is measured to matter: 7 ns a timestamp against the
-//! calendar's 77 ns (`a_remembered_hour_is_quicker_than_the_calendar`,
-//! below, optimised), and reading the benchmark's 200,000 rows through the
+//! calendar's 77 ns (criterion `replay/timestamps`, `cargo bench -p
+//! twin-benches --bench replay`), and reading the benchmark's 200,000 rows through the
 //! calendar instead takes 7.9% more instructions (callgrind, 261 M against
 //! 242 M a read): a new timestamp comes every 8 rows there.
 
@@ -18,7 +18,7 @@ const NS_PER_HOUR: i64 = 3_600_000_000_000;
 
 /// nvidia-smi timestamps on the fast path, remembering the last date and
 /// hour, which change rarely.
-pub(super) struct Clock {
+pub(crate) struct Clock {
     /// `YYYY/MM/DD HH` and its ns, when `valid`.
     hour: [u8; 13],
     valid: bool,
@@ -26,14 +26,14 @@ pub(super) struct Clock {
 }
 
 impl Clock {
-    pub(super) fn new() -> Clock {
+    pub(crate) fn new() -> Clock {
         Clock { hour: [0; 13], valid: false, hour_ns: 0 }
     }
 
     /// `YYYY/MM/DD HH:MM:SS[.f]` exactly as [`twin_calendar::parse_timestamp`] reads it, or
     /// `None` for the slow path to read or reject.
     #[inline]
-    pub(super) fn read(&mut self, f: &[u8]) -> Option<i64> {
+    pub(crate) fn read(&mut self, f: &[u8]) -> Option<i64> {
         if f.len() < 19 || f[10] != b' ' {
             return None;
         }
@@ -130,32 +130,5 @@ mod tests {
         {
             assert_eq!(clock.read(bad.as_bytes()), None, "{bad}");
         }
-    }
-
-    /// The measurement that keeps this reader: 100,000 timestamps as a
-    /// 100 ms logger writes them, read by the clock and by the calendar.
-    /// `cargo test --release -p twin-replay --lib a_remembered_hour -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn a_remembered_hour_is_quicker_than_the_calendar() {
-        let stamps: Vec<String> = (0..100_000u64)
-            .map(|i| {
-                let ms = i * 100;
-                format!("2026/11/27 {:02}:{:02}:{:02}.{:03}", ms / 3_600_000 % 24, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
-            })
-            .collect();
-        let time = |f: &mut dyn FnMut() -> i64| {
-            let mut least = f64::MAX;
-            for _ in 0..20 {
-                let t0 = std::time::Instant::now();
-                std::hint::black_box(f());
-                least = least.min(t0.elapsed().as_secs_f64() * 1e9 / stamps.len() as f64);
-            }
-            least
-        };
-        let mut clock = Clock::new();
-        let ours = time(&mut || stamps.iter().map(|s| clock.read(std::hint::black_box(s.as_bytes())).unwrap()).sum());
-        let calendar = time(&mut || stamps.iter().map(|s| twin_calendar::parse_timestamp(std::hint::black_box(s)).unwrap()).sum());
-        eprintln!("per timestamp: clock {ours:.1} ns, calendar {calendar:.1} ns");
     }
 }

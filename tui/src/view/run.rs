@@ -101,7 +101,6 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 fn header(app: &App, live: &Live, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let (state, style) = match &live.phase {
-        Phase::Starting => ("starting".to_string(), t.dim),
         Phase::Running => (format!("running {}", app.speed.label()), t.good),
         Phase::Paused => (format!("paused ({})", app.speed.label()), t.warn),
         Phase::Finished => ("finished".to_string(), t.good),
