@@ -47,19 +47,6 @@ pub fn nvidia_smi_csv(rows: usize) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_workload_reads_whole_with_its_busy_and_idle_stretches() {
-        let text = super::nvidia_smi_csv(2_000);
-        let (t, report) = crate::read(&text, "bench.csv", crate::Format::NvidiaSmi, &crate::ReadOptions::default()).unwrap();
-        assert_eq!((t.len(), report.skipped, report.unit_mismatches), (2_000, 0, 0));
-        assert_eq!(t.gpus(), (0..8).collect::<Vec<u32>>());
-        let util = t.column(crate::Field::UtilGpu);
-        assert!(util[..400].iter().all(|u| *u == 0.0) && util[400..800].iter().all(|u| *u >= 97.0));
-    }
-}
-
 /// `n` timestamps as a 100 ms logger writes them (`2026/11/27 HH:MM:SS.mmm`).
 pub fn logger_timestamps(n: u64) -> Vec<String> {
     (0..n)
@@ -81,4 +68,17 @@ pub fn read_with_clock(stamps: &[String]) -> i64 {
 /// The same through `twin_calendar::parse_timestamp`, the baseline.
 pub fn read_with_calendar(stamps: &[String]) -> i64 {
     stamps.iter().map(|s| twin_calendar::parse_timestamp(s).unwrap_or(0)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_workload_reads_whole_with_its_busy_and_idle_stretches() {
+        let text = super::nvidia_smi_csv(2_000);
+        let (t, report) = crate::read(&text, "bench.csv", crate::Format::NvidiaSmi, &crate::ReadOptions::default()).unwrap();
+        assert_eq!((t.len(), report.skipped, report.unit_mismatches), (2_000, 0, 0));
+        assert_eq!(t.gpus(), (0..8).collect::<Vec<u32>>());
+        let util = t.column(crate::Field::UtilGpu);
+        assert!(util[..400].iter().all(|u| *u == 0.0) && util[400..800].iter().all(|u| *u >= 97.0));
+    }
 }

@@ -308,11 +308,7 @@ fn start_scenario(app: &mut App, loaded: Arc<Loaded>) {
     app.compare = Default::default();
     app.compare.choices = Variant::choices(&loaded, &app.scenario_names());
     // B starts as the first variant that differs from the scenario as written.
-    let own = match &loaded.scenario.spec.scheduler.profile {
-        Some(twin_sim::scenario::spec::ProfileChoice::Builtin(p)) => p.clone(),
-        Some(_) => String::new(),
-        None => "default".into(),
-    };
+    let own = crate::whatif::builtin_profile(&loaded.scenario.spec).unwrap_or("").to_string();
     app.compare.b = app
         .compare
         .choices

@@ -141,10 +141,7 @@ impl WhatIf {
         let auto = svc.and_then(|s| s.autoscaler.as_ref());
         let committed_pool = spec.pools.iter().position(|p| p.capacity.is_committed());
         let names = profiles();
-        let base_profile = match &spec.scheduler.profile {
-            Some(twin_sim::scenario::spec::ProfileChoice::Builtin(n)) => names.iter().position(|x| x == n).unwrap_or(0),
-            _ => 0,
-        };
+        let base_profile = builtin_profile(spec).and_then(|n| names.iter().position(|x| *x == n)).unwrap_or(0);
         let svc_name = svc.map_or_else(String::new, |s| s.name.clone());
         let spot_share =
             Baseline::from_scenario(&loaded.scenario, svc.map(|s| s.name.as_str()), twin_sim::time::SimDuration::from_secs(10))
@@ -358,6 +355,16 @@ fn histogram(values: &[f64], bins: usize) -> Vec<(f64, u64)> {
         out[i].1 += 1;
     }
     out
+}
+
+/// The built-in profile a scenario's scheduler uses (`default` when it
+/// names none); none for a profile spelled out in the scenario.
+pub fn builtin_profile(spec: &twin_sim::scenario::spec::ScenarioSpec) -> Option<&str> {
+    match &spec.scheduler.profile {
+        None => Some("default"),
+        Some(twin_sim::scenario::spec::ProfileChoice::Builtin(n)) => Some(n),
+        Some(twin_sim::scenario::spec::ProfileChoice::Custom(_)) => None,
+    }
 }
 
 /// Sets `[scheduler] profile` in a scenario's text, adding the table when
