@@ -5,9 +5,9 @@
 //! the reference reading, [`twin_calendar::parse_timestamp`]; the tests
 //! check that what it takes it reads the same.
 //!
-//! Kept because it is measured to matter: 7 ns a timestamp against the
-//! calendar's 77 ns (criterion `replay/timestamps`, `cargo bench -p
-//! twin-benches --bench replay`), and reading the benchmark's 200,000 rows through the
+//! Kept because it is measured to matter: 11 ns a timestamp against the
+//! calendar's 61 ns in the same run on the 2-core development VM (criterion
+//! `replay/timestamps`, `cargo bench -p twin-benches --bench replay`), and reading the benchmark's 200,000 rows through the
 //! calendar instead takes 7.9% more instructions (callgrind, 261 M against
 //! 242 M a read): a new timestamp comes every 8 rows there.
 
