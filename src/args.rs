@@ -36,6 +36,39 @@ pub enum Command {
     Sweep(SweepArgs),
     /// The terminal UI: watch a run, compare schedulers, try a what-if, read a trace.
     Tui(TuiArgs),
+    /// The regression gate: run a suite on the working tree and on a baseline, judge each KPI seed by seed.
+    /// Exit 0: pass; 1: a regression or a KPI past its limit; 2: an error.
+    Regress(RegressArgs),
+}
+
+/// `twin regress`.
+#[derive(Args, Debug)]
+pub struct RegressArgs {
+    /// The suite file: scenarios, seeds and KPIs (docs/regress.md).
+    #[arg(long, default_value = "regress.toml", value_name = "FILE")]
+    pub suite: PathBuf,
+    /// The baseline is the suite as its files stood at this git revision
+    /// (a branch, a tag, HEAD~1), read from the repository without a checkout.
+    #[arg(long, value_name = "REF", conflicts_with = "baseline")]
+    pub baseline_ref: Option<String>,
+    /// The baseline is a results file written earlier with --write-results.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<std::path::PathBuf>,
+    /// Write the candidate's results (versioned JSON), to serve as a later baseline.
+    #[arg(long, value_name = "FILE")]
+    pub write_results: Option<PathBuf>,
+    /// Write the baseline's results too (with --baseline-ref), to store it for later runs.
+    #[arg(long, value_name = "FILE", requires = "baseline_ref")]
+    pub write_baseline: Option<PathBuf>,
+    /// Write the verdicts as JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown comment for the pull request.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Threads to run on. Default: all cores. The results are the same at any count.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 /// `twin tui`.
@@ -257,6 +290,10 @@ pub struct RunArgs {
     /// Seed of the run. Default: the scenario's `seed`.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Kubernetes manifests whose workloads join the scenario's: files,
+    /// folders, or `-` for a stream on stdin (`kustomize build | twin run S --manifests -`).
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub manifests: Vec<PathBuf>,
     /// Write summary.json and Parquet/CSV records into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

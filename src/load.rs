@@ -9,7 +9,12 @@ use twin_inputs::{InputError, Loaded};
 /// when `None`) with everything it names. `Ok(Err(code))`: the scenario
 /// does not check; its problems have been printed.
 pub fn scenario(name: Option<&str>) -> anyhow::Result<Result<Loaded, ExitCode>> {
-    match twin_inputs::load(name.unwrap_or(twin_inputs::library::DEFAULT)) {
+    scenario_with(name, &[])
+}
+
+/// [`scenario`], with Kubernetes manifests joining the scenario's workloads.
+pub fn scenario_with(name: Option<&str>, manifests: &[std::path::PathBuf]) -> anyhow::Result<Result<Loaded, ExitCode>> {
+    match twin_inputs::load_with(name.unwrap_or(twin_inputs::library::DEFAULT), manifests) {
         Ok(loaded) => {
             for note in &loaded.notes {
                 eprintln!("{note}");
@@ -18,6 +23,10 @@ pub fn scenario(name: Option<&str>) -> anyhow::Result<Result<Loaded, ExitCode>> 
         }
         Err(InputError::Scenario(errors)) => {
             eprintln!("{errors}");
+            Ok(Err(ExitCode::from(crate::EXIT_BAD_INPUT)))
+        }
+        Err(e @ InputError::Manifest(_)) => {
+            eprintln!("error: {e}");
             Ok(Err(ExitCode::from(crate::EXIT_BAD_INPUT)))
         }
         Err(e) => Err(e.into()),

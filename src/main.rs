@@ -32,13 +32,16 @@ macro_rules! outln {
 mod args;
 mod bench;
 mod external;
+mod git_tree;
 mod load;
 mod pod_trace;
 mod policies;
 mod progress;
 mod record;
+mod regress;
 mod run;
 mod scenarios;
+mod suite_run;
 mod sweep;
 mod tables;
 mod trace;
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         args::Command::Record(a) => record::record(a),
         args::Command::Sweep(a) => sweep::sweep(a),
         args::Command::Tui(a) => tui::tui(a),
+        args::Command::Regress(a) => regress::regress(a),
     };
     match result {
         Ok(code) => code,

@@ -14,7 +14,7 @@ use twin_sim::{Run, RunOptions};
 const STEPS: u64 = 500;
 
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
-    let loaded = match crate::load::scenario(a.scenario.as_deref())? {
+    let loaded = match crate::load::scenario_with(a.scenario.as_deref(), &a.manifests)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };

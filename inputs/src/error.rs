@@ -58,6 +58,10 @@ pub enum InputError {
     /// A telemetry or table file given directly does not read.
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    /// A Kubernetes manifest does not read, or asks for what no pool has:
+    /// file, document, line, column and field.
+    #[error(transparent)]
+    Manifest(#[from] twin_manifests::ManifestError),
     /// A Rego policy does not compile.
     #[error(transparent)]
     Policy(#[from] twin_policy::PolicyError),

@@ -35,6 +35,7 @@ mod error;
 pub mod formats;
 pub mod jobs;
 pub mod library;
+pub mod manifests;
 pub mod pod_trace;
 pub mod policies;
 pub mod prices;
@@ -47,6 +48,7 @@ pub use error::{InputError, NamedFile};
 pub use policies::PolicySources;
 pub use source::{ScenarioText, Source};
 
+use std::path::PathBuf;
 use twin_scheduler::openb::PodTrace;
 use twin_sim::scenario::Scenario;
 
@@ -81,9 +83,24 @@ pub fn load(name: &str) -> Result<Loaded, InputError> {
 
 /// Loads scenario text whose files lie where `text.source` says.
 pub fn load_text(text: ScenarioText) -> Result<Loaded, InputError> {
+    load_text_with(text, &[])
+}
+
+/// Loads a scenario file, or else the built-in scenario of that name, with
+/// everything it names and the Kubernetes manifests `manifests` (files,
+/// folders, or `-` for standard input) joining its own.
+pub fn load_with(name: &str, manifests: &[PathBuf]) -> Result<Loaded, InputError> {
+    load_text_with(ScenarioText::find(name)?, manifests)
+}
+
+/// [`load_text`], with Kubernetes manifests joining the scenario's own.
+pub fn load_text_with(text: ScenarioText, manifests: &[PathBuf]) -> Result<Loaded, InputError> {
     let ScenarioText { origin, text, source } = text;
     let mut scenario = Scenario::from_toml(&text, &origin)?;
     let mut notes = Notes::new();
+    if scenario.spec.pod_trace.is_none() {
+        manifests::attach(&mut scenario, &source, manifests, &mut notes)?;
+    }
     let pod_trace = match &scenario.spec.pod_trace {
         Some(spec) => Some(pod_trace::load(&source, spec, &scenario)?),
         None => {

@@ -41,8 +41,8 @@ fn read_sources(source: &Source, names: &[String]) -> Result<Vec<(String, String
     let mut out = Vec::new();
     for name in names {
         match source {
-            Source::Dir(dir) => {
-                let path = dir.join(name);
+            Source::Dir(_) | Source::Tree { .. } => {
+                let path = source.resolve(name);
                 if path.is_dir() {
                     let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
                         .map_err(|e| io(&path, e))?

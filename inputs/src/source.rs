@@ -13,6 +13,19 @@ pub enum Source {
     /// the data files it names are looked for as if it sat in `scenarios/`
     /// of the current folder (a checkout of Twin).
     BuiltIn,
+    /// A scenario in a copy of a repository's tree at some revision (the
+    /// regression gate's baseline): paths are taken from `dir` inside
+    /// `root`, and a path that leads out of `root` (a shared data folder
+    /// beside the checkout, which git does not hold) is taken from
+    /// `outside`, the working tree the copy was made from.
+    Tree {
+        /// The scenario's folder, inside `root`.
+        dir: PathBuf,
+        /// Where the copy of the tree is.
+        root: PathBuf,
+        /// The repository's working tree.
+        outside: PathBuf,
+    },
 }
 
 impl Source {
@@ -27,13 +40,17 @@ impl Source {
         match self {
             Source::Dir(dir) => dir.join(name),
             Source::BuiltIn => Path::new("scenarios").join(name),
+            Source::Tree { dir, root, outside } => {
+                let within = normalize(&dir.strip_prefix(root).unwrap_or(Path::new("")).join(name));
+                if within.starts_with("..") { normalize(&outside.join(within)) } else { root.join(within) }
+            }
         }
     }
 
     /// The folder a process the scenario starts runs in (`None`: the current one).
     pub fn dir(&self) -> Option<&Path> {
         match self {
-            Source::Dir(dir) => Some(dir),
+            Source::Dir(dir) | Source::Tree { dir, .. } => Some(dir),
             Source::BuiltIn => None,
         }
     }
@@ -41,10 +58,28 @@ impl Source {
     /// How relative paths are taken, for error messages.
     pub(crate) fn relative_to(&self) -> &'static str {
         match self {
-            Source::Dir(_) => "paths are relative to the scenario file",
+            Source::Dir(_) | Source::Tree { .. } => "paths are relative to the scenario file",
             Source::BuiltIn => "paths are relative to the scenario file (for a built-in scenario, to scenarios/ of the current folder)",
         }
     }
+}
+
+/// `path` with `.` and `a/..` taken out, without asking the file system;
+/// leading `..` stay.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            Component::ParentDir if matches!(out.last(), Some(Component::RootDir | Component::Prefix(_))) => {}
+            other => out.push(other),
+        }
+    }
+    out.iter().collect()
 }
 
 /// A scenario's text with where it came from, before it is parsed.
@@ -89,6 +124,11 @@ mod tests {
         assert_eq!(Source::of_file(Path::new("x.toml")).resolve("t.csv"), Path::new("./t.csv"));
         assert_eq!(Source::BuiltIn.resolve("../d/t.csv"), Path::new("scenarios/../d/t.csv"));
         assert_eq!(Source::BuiltIn.dir(), None);
+        let t = Source::Tree { dir: "/tmp/x/scenarios".into(), root: "/tmp/x".into(), outside: "/work/main".into() };
+        assert_eq!(t.resolve("t.csv"), Path::new("/tmp/x/scenarios/t.csv"));
+        assert_eq!(t.resolve("../policies/a.rego"), Path::new("/tmp/x/policies/a.rego"));
+        assert_eq!(t.resolve("../../shared/data/f.csv"), Path::new("/work/shared/data/f.csv"));
+        assert_eq!(t.resolve("./../../../d"), Path::new("/d"));
     }
 
     #[test]

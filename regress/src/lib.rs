@@ -27,10 +27,20 @@
 //! assert_eq!(same.verdict, Verdict::Same);
 //! ```
 //!
-//! Pure and deterministic: no I/O, no randomness, no threads.
+//! A suite ([`suite`]) names scenarios, seeds and KPIs; each run's KPIs
+//! ([`measure`]) are kept as [`results::Results`], which [`compare`] judges
+//! side against side.
+//!
+//! Pure and deterministic: no I/O, no randomness, no threads; the `twin`
+//! binary runs the scenarios and reads and writes the files.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod holm;
+pub mod measure;
+pub mod report;
+pub mod results;
+pub mod suite;
 pub mod verdict;
 pub mod wilcoxon;

@@ -38,6 +38,10 @@ pub struct WorkloadTraits {
     pub node_selector: BTreeMap<String, String>,
     /// Taints it tolerates.
     pub tolerations: Vec<Toleration>,
+    /// CPU its pods ask for per accelerator, in millicores (0: none).
+    pub cpu_milli_per_gpu: u32,
+    /// Memory its pods ask for per accelerator, in MiB (0: none).
+    pub memory_mib_per_gpu: u32,
 }
 
 /// What a pending unit of work asks for.

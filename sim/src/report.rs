@@ -56,6 +56,24 @@ pub fn render(s: &Summary) -> String {
             "peak repl",
         ]);
         for v in &s.services {
+            if !v.load {
+                let none = || "—".to_string();
+                t.row(vec![
+                    v.name.clone(),
+                    none(),
+                    none(),
+                    none(),
+                    none(),
+                    none(),
+                    none(),
+                    none(),
+                    none(),
+                    money(v.cost),
+                    none(),
+                    v.peak_replicas.to_string(),
+                ]);
+                continue;
+            }
             let dropped: u64 = v.dropped.values().sum();
             t.row(vec![
                 v.name.clone(),
@@ -73,6 +91,13 @@ pub fn render(s: &Summary) -> String {
             ]);
         }
         out.push_str(&t.render());
+        for v in s.services.iter().filter(|v| !v.load) {
+            let _ = writeln!(
+                out,
+                "  {}: capacity held, no load modelled (no requests): cost, placement and fragmentation only",
+                v.name
+            );
+        }
         for v in &s.services {
             let reasons: Vec<String> = v.dropped.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
             if !reasons.is_empty() || v.retries > 0 || v.scale_ups + v.scale_downs > 0 {

@@ -46,7 +46,8 @@ pub struct Scenario {
     pub catalogue: Catalogue,
     /// Where the text came from (a path, or `<embedded>/name`).
     pub origin: String,
-    /// SHA-256 of the scenario text, hex: identifies exactly what ran.
+    /// SHA-256 of the scenario text, hex: identifies exactly what ran. With
+    /// [`Scenario::extend`], of the text and of what was added.
     pub sha256: String,
     /// Request traces the scenario's `arrivals = { trace = ... }` name, by
     /// file as written: read at the edge (the model does no I/O) and
@@ -180,6 +181,64 @@ impl Scenario {
         }
         let text = toml::to_string(&spec).unwrap_or_default();
         Ok(Scenario::checked(spec, catalogue, origin, &text))
+    }
+}
+
+/// Workloads and pools that join a checked scenario from outside its text
+/// (Kubernetes manifests), with a name for where each came from.
+#[derive(Clone, Debug, Default)]
+pub struct Additions {
+    /// Pools (Karpenter NodePools).
+    pub pools: Vec<spec::PoolSpec>,
+    /// Served or capacity-holding workloads (Deployments, StatefulSets).
+    pub services: Vec<spec::ServiceSpec>,
+    /// Training jobs (Jobs).
+    pub training: Vec<spec::TrainingSpec>,
+    /// The exact bytes they came from, in order: they join the scenario's SHA-256.
+    pub sources: Vec<Vec<u8>>,
+}
+
+impl Scenario {
+    /// Adds workloads and pools from outside the scenario text and checks
+    /// the whole again. An error's field is the path of the added entry
+    /// (`services[3].pools`), with line and column 0; `origin_of` names
+    /// where that entry came from (a manifest file, document and line) and
+    /// becomes the error's origin.
+    pub fn extend(&mut self, add: Additions, origin_of: impl Fn(&str) -> Option<(String, usize, usize)>) -> Result<(), ScenarioErrors> {
+        let (pools0, services0, training0) = (self.spec.pools.len(), self.spec.services.len(), self.spec.training.len());
+        let mut spec = self.spec.clone();
+        spec.pools.extend(add.pools);
+        spec.services.extend(add.services);
+        spec.training.extend(add.training);
+        let problems = validate::check(&spec, &self.catalogue);
+        if !problems.is_empty() {
+            let errors = problems
+                .into_iter()
+                .map(|p| {
+                    // The added entry the problem is in, by name.
+                    let added = match p.path.0.first().zip(p.path.0.get(1)) {
+                        Some((Segment::Key(list), Segment::Index(i))) => match list.as_str() {
+                            "pools" if *i >= pools0 => spec.pools.get(*i).map(|x| x.name.clone()),
+                            "services" if *i >= services0 => spec.services.get(*i).map(|x| x.name.clone()),
+                            "training" if *i >= training0 => spec.training.get(*i).map(|x| x.name.clone()),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    let (origin, line, column) = added.and_then(|n| origin_of(&n)).unwrap_or_else(|| (self.origin.clone(), 0, 0));
+                    ScenarioError { kind: p.kind, origin, line, column, field: p.path.to_string(), message: p.message, hint: p.hint }
+                })
+                .collect();
+            return Err(ScenarioErrors(errors));
+        }
+        let mut digest = Sha256::new();
+        digest.update(self.sha256.as_bytes());
+        for s in &add.sources {
+            digest.update(Sha256::digest(s));
+        }
+        self.sha256 = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        self.spec = spec;
+        Ok(())
     }
 }
 

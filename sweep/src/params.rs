@@ -108,10 +108,16 @@ impl Baseline {
             .accelerator(&nt.accelerator)
             .map(|i| cat.accelerators[i].clone())
             .ok_or_else(|| SweepError::Unsupported(format!("accelerator `{}`", nt.accelerator)))?;
+        let (Some(model_name), Some(slo)) = (&svc.model, &svc.slo) else {
+            return Err(SweepError::Unsupported(format!(
+                "service `{}` serves no requests (`arrivals = \"none\"`); the sweep models a served service",
+                svc.name
+            )));
+        };
         let model = cat
-            .model(&svc.model)
+            .model(model_name)
             .map(|i| cat.models[i].clone())
-            .ok_or_else(|| SweepError::Unsupported(format!("model `{}`", svc.model)))?;
+            .ok_or_else(|| SweepError::Unsupported(format!("model `{model_name}`")))?;
         if !matches!(svc.service_time, ServiceTimeSpec::Roofline) {
             return Err(SweepError::Unsupported(format!(
                 "service `{}` uses sampled service times; the sweep models the roofline step model only",
@@ -151,10 +157,10 @@ impl Baseline {
         let typical =
             svc.autoscaler.as_ref().filter(|a| a.metric == ScaleMetric::Concurrency).map_or(slots / 2.0, |a| a.target.clamp(1.0, slots));
         let e2e = prefill + output * decode_at(typical);
-        let ttft_budget = svc.slo.ttft.get().as_secs_f64() - prefill - decode_at(typical);
+        let ttft_budget = slo.ttft.get().as_secs_f64() - prefill - decode_at(typical);
 
         // A replica loads its model before it serves, as in the event model.
-        let cold_start = svc.cold_start_for(&model);
+        let cold_start = svc.cold_start_for(Some(&model));
 
         // Replicas.
         let (min, max, target) = match &svc.autoscaler {
@@ -301,7 +307,7 @@ impl Baseline {
             left_out,
             scenario: spec.name.clone(),
             service: svc.name.clone(),
-            slo_target: svc.slo.target,
+            slo_target: slo.target,
             spot_pool: spot.map(|s| s.name.clone()),
             fallback_pool: fallback.name.clone(),
             currency: spec.billing.currency.clone(),

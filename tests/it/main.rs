@@ -11,6 +11,7 @@ mod invariants;
 mod library;
 mod own_recording;
 mod recorded;
+mod regress;
 mod replay;
 mod scheduling;
 mod sweep;

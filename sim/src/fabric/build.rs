@@ -214,12 +214,15 @@ impl Fabric {
         let mut services = Vec::with_capacity(spec.services.len());
         for (i, s) in spec.services.iter().enumerate() {
             let ids: Vec<PoolId> = s.pools.iter().map(|n| pool_id(n)).collect::<Result<_, _>>()?;
-            let model = cat.model(&s.model).map(|m| cat.models[m].clone()).ok_or_else(|| unresolved("model", &s.model))?;
+            let model = match &s.model {
+                Some(name) => Some(cat.model(name).map(|m| cat.models[m].clone()).ok_or_else(|| unresolved("model", name))?),
+                None => None,
+            };
             let mut step_models = vec![None; pools.len()];
-            if matches!(s.service_time, ServiceTimeSpec::Roofline) {
+            if let (Some(model), ServiceTimeSpec::Roofline) = (&model, &s.service_time) {
                 for &p in &ids {
                     step_models[p.index()] =
-                        Some(StepModel::new(&model, &pools[p.index()].accelerator, s.gpus_per_replica, &s.calibration));
+                        Some(StepModel::new(model, &pools[p.index()].accelerator, s.gpus_per_replica, &s.calibration));
                 }
             }
             let workload = WorkloadId(workloads.len() as u32);
@@ -232,6 +235,8 @@ impl Fabric {
                 checkpointed: true,
                 node_selector: s.scheduling.node_selector.clone(),
                 tolerations: s.scheduling.tolerations.clone(),
+                cpu_milli_per_gpu: s.scheduling.cpu_milli_per_gpu,
+                memory_mib_per_gpu: s.scheduling.memory_mib_per_gpu,
             };
             workloads.push(Workload {
                 name: s.name.clone(),
@@ -242,12 +247,14 @@ impl Fabric {
                 image: s.image.clone(),
                 labels: s.labels.clone(),
             });
-            let cold = s.cold_start_for(&model);
+            let cold = s.cold_start_for(model.as_ref());
+            let slo = s.slo_or_none();
             services.push(Service {
                 id: ServiceId(i as u32),
                 workload,
                 name: s.name.clone(),
-                model: model.name.clone(),
+                model: model.as_ref().map_or_else(String::new, |m| m.name.clone()),
+                has_load: s.has_load(),
                 admitted: true,
                 pools: ids,
                 step_models,
@@ -258,13 +265,15 @@ impl Fabric {
                 queue_timeout: s.queue_timeout.map(|d| d.get()),
                 cold_start: cold,
                 time_model: match &s.service_time {
+                    // Without a model there is no roofline; nor any request to time.
+                    ServiceTimeSpec::Roofline if model.is_none() => TimeModel::Fixed(SimDuration::ZERO),
                     ServiceTimeSpec::Roofline => TimeModel::Roofline,
                     ServiceTimeSpec::Exponential { mean } => TimeModel::Exponential(mean.get().as_secs_f64()),
                     ServiceTimeSpec::Fixed { duration } => TimeModel::Fixed(duration.get()),
                 },
-                slo_ttft: s.slo.ttft.get(),
-                slo_e2e: s.slo.e2e.get(),
-                slo_target: s.slo.target,
+                slo_ttft: slo.ttft.get(),
+                slo_e2e: slo.e2e.get(),
+                slo_target: slo.target,
                 arrivals: match &s.arrivals {
                     ArrivalSpec::Trace(t) => {
                         let trace = scenario
@@ -410,6 +419,8 @@ impl Fabric {
                     checkpointed: true,
                     node_selector: BTreeMap::new(),
                     tolerations: Vec::new(),
+                    cpu_milli_per_gpu: 0,
+                    memory_mib_per_gpu: 0,
                 },
                 kind: WorkloadKind::Recorded(PoolId(i as u32)),
                 image: String::new(),
@@ -466,6 +477,8 @@ impl Fabric {
             checkpointed: t.checkpoints,
             node_selector: t.scheduling.node_selector.clone(),
             tolerations: t.scheduling.tolerations.clone(),
+            cpu_milli_per_gpu: t.scheduling.cpu_milli_per_gpu,
+            memory_mib_per_gpu: t.scheduling.memory_mib_per_gpu,
         };
         self.workloads.push(Workload {
             name: t.name.clone(),

@@ -265,6 +265,7 @@ impl Fabric {
                     cost_per_1m_tokens: if tokens > 0.0 { c / tokens * 1e6 } else { 0.0 },
                     cost_per_1m_output_tokens: if st.output_tokens > 0 { c / st.output_tokens as f64 * 1e6 } else { 0.0 },
                     peak_replicas: st.peak_replicas,
+                    load: svc.has_load,
                     replicas_started: st.replicas_started,
                     replicas_lost: st.replicas_lost,
                     scale_ups: st.scale_events.0,

@@ -25,7 +25,8 @@ impl Fabric {
         let (kind, model, gpus, replicas, pools) = match wl.kind {
             super::WorkloadKind::Service(s) => {
                 let svc = &self.services[s.index()];
-                ("InferenceService", Some(svc.model.clone()), svc.gpus_per_replica, svc.desired, svc.pools.clone())
+                let model = if svc.model.is_empty() { None } else { Some(svc.model.clone()) };
+                ("InferenceService", model, svc.gpus_per_replica, svc.desired, svc.pools.clone())
             }
             super::WorkloadKind::Job(j) => {
                 let job = &self.jobs[j.index()];

@@ -207,6 +207,10 @@ pub struct ServiceSummary {
     pub cost_per_1m_output_tokens: f64,
     /// Most replicas serving at once.
     pub peak_replicas: u32,
+    /// Whether requests were modelled; without (`arrivals = "none"`, or a
+    /// manifest without Twin's load annotations) the replicas only held
+    /// capacity, and the request columns mean nothing.
+    pub load: bool,
     /// Replicas started.
     pub replicas_started: u64,
     /// Replicas lost to interruptions and failures.

@@ -62,17 +62,15 @@ impl FrameworkPlacement {
     }
 
     fn shape_of(pool: &Pool) -> NodeShape {
-        let mut labels = BTreeMap::new();
-        labels.insert(POOL_LABEL.to_string(), pool.name.clone());
-        labels.insert("gpu.type".to_string(), pool.accelerator.name.clone());
-        labels.insert("twin.dev/capacity-type".to_string(), pool.capacity.as_str().to_string());
-        if !pool.region.is_empty() {
-            labels.insert("topology.kubernetes.io/region".to_string(), pool.region.clone());
-        }
-        if !pool.zone.is_empty() {
-            labels.insert("topology.kubernetes.io/zone".to_string(), pool.zone.clone());
-        }
-        labels.extend(pool.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let labels = crate::scenario::spec::node_labels(
+            &pool.name,
+            &pool.accelerator.name,
+            pool.capacity,
+            &pool.node_type.name,
+            &pool.region,
+            &pool.zone,
+            &pool.labels,
+        );
         NodeShape {
             pool: pool.name.clone(),
             gpu_model: pool.accelerator.name.clone(),
@@ -151,6 +149,8 @@ impl FrameworkPlacement {
                 pod.priority = req.traits.priority;
                 pod.checkpointed = req.traits.checkpointed;
                 pod.tolerations = req.traits.tolerations.clone();
+                pod.cpu_milli = req.traits.cpu_milli_per_gpu.saturating_mul(per);
+                pod.memory_mib = req.traits.memory_mib_per_gpu.saturating_mul(per);
                 pod.selector = selector.clone();
                 pod.speedup = speedup.clone();
                 if members > 1 {

@@ -28,7 +28,7 @@ mod training;
 pub use arrivals::{ArrivalSpec, RatePoint, RequestTraceFormat, TraceArrivals};
 pub use autoscaling::{AutoscalerSpec, PredictiveSpec, ScaleMetric};
 pub use billing::BillingSpec;
-pub use fleet::{CapacityType, CapexSpec, DEFAULT_MAX_NODES, FailureSpec, PoolSpec};
+pub use fleet::{CapacityType, CapexSpec, DEFAULT_MAX_NODES, FailureSpec, PoolSpec, node_labels};
 pub use market::{
     AdvisorRefSpec, InterruptionSpec, MeanRevertingSpec, PriceHistoryCapacity, PriceHistoryFormat, PriceHistorySpec, PricePoint, PriceSpec,
     PriceTableSpec, StockoutSpec,
@@ -104,6 +104,11 @@ pub struct ScenarioSpec {
     /// Policy-as-code (Rego) at admission, placement and scaling. Default: none.
     #[serde(default)]
     pub policies: Option<PoliciesSpec>,
+    /// Kubernetes manifests (files or folders, relative to the scenario)
+    /// whose workloads join the scenario's: Deployments, StatefulSets, Jobs,
+    /// HPAs, PriorityClasses and Karpenter NodePools (docs/manifests.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<String>,
     /// A scheduler experiment instead of a simulation: fill a trace's nodes
     /// with its pods under each profile (the FGD paper's experiment).
     #[serde(default)]

@@ -233,3 +233,19 @@ fn serde_mistakes_are_classified_from_their_facts() {
         Some("remove it"),
     );
 }
+
+#[test]
+fn a_workload_without_load_needs_no_model_slo_or_tokens_but_a_served_one_does() {
+    let held = GOOD.replace(
+        "model = \"llama-3.1-8b\"\npools = [\"spot\"]\nslo = { ttft = \"1s\", e2e = \"30s\" }\narrivals = { poisson = { rate = 2.0 } }\nprompt_tokens = 512\noutput_tokens = { lognormal = { median = 200, sigma = 0.5 } }",
+        "pools = [\"spot\"]\narrivals = \"none\"",
+    );
+    assert_ne!(held, GOOD);
+    let s = Scenario::from_toml(&held, "s.toml").unwrap();
+    assert!(!s.spec.services[0].has_load());
+    let e = one_error(&GOOD.replace("model = \"llama-3.1-8b\"\n", ""));
+    assert_eq!(e.field, "services[0].model");
+    assert!(e.hint.as_deref().unwrap_or("").contains("arrivals = \"none\""), "{e}");
+    let e = one_error(&GOOD.replace("slo = { ttft = \"1s\", e2e = \"30s\" }\n", ""));
+    assert_eq!(e.field, "services[0].slo");
+}

@@ -116,6 +116,7 @@ impl ArrivalProcess {
                 cycle: 0,
                 pending: None,
             },
+            ArrivalSpec::None => Kind::Poisson { rate: 0.0 },
             ArrivalSpec::Poisson { rate } => Kind::Poisson { rate: *rate },
             ArrivalSpec::Mmpp { rates, mean_durations } => Kind::Mmpp {
                 rates: *rates,

@@ -107,8 +107,10 @@ pub struct Service {
     pub workload: WorkloadId,
     /// Its name.
     pub name: String,
-    /// The model it serves.
+    /// The model it serves (empty for a workload with no load).
     pub model: String,
+    /// Whether requests arrive at all; without, its replicas only hold capacity.
+    pub has_load: bool,
     /// Whether admission let it run.
     pub admitted: bool,
     /// Pools replicas may use.

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum ArrivalSpec {
+    /// No requests at all (`arrivals = "none"`): the replicas hold their
+    /// capacity all run (cost, placement, fragmentation) and serve nothing.
+    /// What a Kubernetes workload without Twin's load annotations becomes.
+    None,
     /// A homogeneous Poisson process.
     Poisson {
         /// Requests per second.

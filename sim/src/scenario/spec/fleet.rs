@@ -184,3 +184,48 @@ impl PoolSpec {
         self.scale_down_delay.map_or(crate::time::SimDuration::from_secs(600), Dur::get)
     }
 }
+
+impl PoolSpec {
+    /// The labels of this pool's nodes, given its accelerator's name: see [`node_labels`].
+    pub fn node_labels(&self, accelerator: &str) -> BTreeMap<String, String> {
+        node_labels(&self.name, accelerator, self.capacity, &self.node_type, &self.region, &self.zone, &self.labels)
+    }
+}
+
+/// The labels Twin gives a pool's nodes, as a Kubernetes node would carry
+/// them: `twin.dev/pool`, `gpu.type` (the accelerator), `twin.dev/capacity-type`,
+/// `node.kubernetes.io/instance-type` (the node type), `karpenter.sh/capacity-type`
+/// (`spot` or `on-demand`, cloud pools only), the topology region and zone
+/// when set; then the pool's own `labels`, which win.
+pub fn node_labels(
+    pool: &str,
+    accelerator: &str,
+    capacity: CapacityType,
+    node_type: &str,
+    region: &str,
+    zone: &str,
+    own: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    labels.insert("twin.dev/pool".to_string(), pool.to_string());
+    labels.insert("gpu.type".to_string(), accelerator.to_string());
+    labels.insert("twin.dev/capacity-type".to_string(), capacity.as_str().to_string());
+    labels.insert("node.kubernetes.io/instance-type".to_string(), node_type.to_string());
+    match capacity {
+        CapacityType::Spot => {
+            labels.insert("karpenter.sh/capacity-type".to_string(), "spot".to_string());
+        }
+        CapacityType::OnDemand | CapacityType::Reserved => {
+            labels.insert("karpenter.sh/capacity-type".to_string(), "on-demand".to_string());
+        }
+        CapacityType::OnPrem => {}
+    }
+    if !region.is_empty() {
+        labels.insert("topology.kubernetes.io/region".to_string(), region.to_string());
+    }
+    if !zone.is_empty() {
+        labels.insert("topology.kubernetes.io/zone".to_string(), zone.to_string());
+    }
+    labels.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+    labels
+}

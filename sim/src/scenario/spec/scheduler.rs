@@ -70,4 +70,16 @@ pub struct SchedulingSpec {
     pub node_selector: BTreeMap<String, String>,
     /// Taints tolerated, as in Kubernetes: `[{ key = "dedicated", value = "training" }]`.
     pub tolerations: Vec<twin_scheduler::Toleration>,
+    /// CPU each pod asks for per accelerator it requests, in millicores
+    /// (Kubernetes' `requests.cpu` over its `nvidia.com/gpu`). Twin's
+    /// scheduler fits it against node types' vCPUs; 0: not considered. Default 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpu_milli_per_gpu: u32,
+    /// Memory each pod asks for per accelerator it requests, in MiB. Default 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub memory_mib_per_gpu: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }

@@ -30,7 +30,9 @@ pub struct ServiceSpec {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// The model architecture served (catalogue or scenario `[[models]]`).
-    pub model: String,
+    /// Required, unless `arrivals = "none"`.
+    #[serde(default)]
+    pub model: Option<String>,
     /// Pools replicas may run in, by name.
     pub pools: Vec<String>,
     /// Accelerators per replica (tensor parallelism). Default 1.
@@ -61,9 +63,10 @@ pub struct ServiceSpec {
     /// Efficiencies and overheads of the roofline step model.
     #[serde(default)]
     pub calibration: CalibrationSpec,
-    /// Latency objectives.
-    pub slo: SloSpec,
-    /// How requests arrive.
+    /// Latency objectives. Required, unless `arrivals = "none"`.
+    #[serde(default)]
+    pub slo: Option<SloSpec>,
+    /// How requests arrive; `"none"` for a workload that only holds capacity.
     pub arrivals: ArrivalSpec,
     /// Prompt length, in tokens. Required, unless `arrivals` replays a
     /// request trace, whose tokens are used where this is left out.
@@ -80,8 +83,20 @@ pub struct ServiceSpec {
 impl ServiceSpec {
     /// Time from a replica's start to its serving: `cold_start`, or 30 s
     /// for the container plus `model`'s weights loaded at 2 GB/s.
-    pub fn cold_start_for(&self, model: &ModelArch) -> crate::time::SimDuration {
-        self.cold_start.map_or_else(|| crate::time::SimDuration::from_secs_f64(30.0 + model.weight_bytes() / 2e9), Dur::get)
+    /// Without a model (a workload that only holds capacity): 30 s.
+    pub fn cold_start_for(&self, model: Option<&ModelArch>) -> crate::time::SimDuration {
+        self.cold_start
+            .map_or_else(|| crate::time::SimDuration::from_secs_f64(30.0 + model.map_or(0.0, |m| m.weight_bytes() / 2e9)), Dur::get)
+    }
+
+    /// Whether requests arrive at all (`arrivals` is not `"none"`).
+    pub fn has_load(&self) -> bool {
+        !matches!(self.arrivals, ArrivalSpec::None)
+    }
+
+    /// The latency objectives; a workload with no load has none (any latency meets them).
+    pub fn slo_or_none(&self) -> SloSpec {
+        self.slo.clone().unwrap_or(SloSpec { ttft: Dur(SimDuration(u64::MAX)), e2e: Dur(SimDuration(u64::MAX)), target: 0.0 })
     }
 }
 

@@ -113,7 +113,7 @@ fn fields_left_out_hold_the_documented_values() {
         (s.team.as_str(), s.gpus_per_replica, s.replicas, s.max_batch, s.max_batch_tokens, s.max_queue),
         ("default", 1, 1, 256, 2_048, 100_000)
     );
-    assert_eq!(s.slo.target, 0.99);
+    assert_eq!(s.slo.as_ref().unwrap().target, 0.99);
     let ArrivalSpec::Trace(tr) = &s.arrivals else { panic!() };
     assert_eq!((tr.format, tr.speed, tr.repeat), (RequestTraceFormat::Auto, 1.0, false));
     let a = s.autoscaler.as_ref().unwrap();
@@ -149,7 +149,7 @@ fn required_fields_stay_required() {
     assert!(missing::<ScenarioSpec>("format_version = 1").contains("missing field `name`"));
     assert!(missing::<PodTraceSpec>("pods = \"p.csv\"").contains("missing field `nodes`"));
     assert!(missing::<PriceHistorySpec>("file = \"h.csv\"").contains("missing field `start`"));
-    assert!(missing::<ServiceSpec>("name = \"s\"").contains("missing field `model`"));
+    assert!(missing::<ServiceSpec>("name = \"s\"").contains("missing field `pools`"));
     assert!(missing::<FailureSpec>("").contains("missing field `mtbf`"));
     assert!(missing::<ExternalSchedulerSpec>("").contains("missing field `command`"));
     assert!(missing::<AdvisorRefSpec>("").contains("missing field `file`"));

@@ -13,6 +13,7 @@ pub(super) fn check_arrivals(c: &mut Checker<'_>, a: &ArrivalSpec, p: &FieldPath
         c.rate(path, "a request rate", v, MAX_REQUEST_RATE, "a rate is requests per second and must be ≥ 0")
     };
     match a {
+        ArrivalSpec::None => {}
         ArrivalSpec::Poisson { rate: r } => rate(c, p.key("poisson").key("rate"), *r),
         ArrivalSpec::Mmpp { rates, mean_durations } => {
             let mp = p.key("mmpp");

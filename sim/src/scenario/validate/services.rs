@@ -15,11 +15,29 @@ use std::collections::BTreeMap;
 /// Checks a service at `p` (its name and pool references are checked with every workload's).
 pub(super) fn check_service(c: &mut Checker<'_>, s: &ServiceSpec, p: &FieldPath, pools: &BTreeMap<String, PoolFacts>) {
     let catalogue = c.catalogue;
-    let model = catalogue.model(&s.model).map(|m| &catalogue.models[m]);
-    if model.is_none() {
-        let names = catalogue.models.iter().map(|m| m.name.as_str());
-        c.unknown(p.key("model"), "model", &s.model, names, ", or define it under [[models]]");
-    }
+    let model = match &s.model {
+        Some(name) => {
+            let model = catalogue.model(name).map(|m| &catalogue.models[m]);
+            if model.is_none() {
+                let names = catalogue.models.iter().map(|m| m.name.as_str());
+                c.unknown(p.key("model"), "model", name, names, ", or define it under [[models]]");
+            }
+            model
+        }
+        None if s.has_load() && matches!(s.service_time, ServiceTimeSpec::Roofline) => {
+            c.report(
+                ErrorKind::MissingField,
+                p.key("model"),
+                "`model` is required for a service timed by the roofline model",
+                Some(
+                    "such as `model = \"Llama-3.1-8B\"`; or a `service_time` (`{ fixed = { duration = \"60ms\" } }`), or `arrivals = \"none\"` for a workload that only holds capacity"
+                        .into(),
+                ),
+            );
+            None
+        }
+        None => None,
+    };
     if s.gpus_per_replica == 0 {
         c.report(ErrorKind::InvalidValue, p.key("gpus_per_replica"), "a replica needs at least one accelerator", None);
     }
@@ -41,9 +59,20 @@ pub(super) fn check_service(c: &mut Checker<'_>, s: &ServiceSpec, p: &FieldPath,
             c.at_least(p.key("service_time").key("fixed").key("duration"), "the service time", *duration, SimDuration(1_000))
         }
     }
-    c.fraction(p.key("slo").key("target"), "the SLO target", s.slo.target, false);
+    match &s.slo {
+        Some(slo) => c.fraction(p.key("slo").key("target"), "the SLO target", slo.target, false),
+        None if s.has_load() => c.report(
+            ErrorKind::MissingField,
+            p.key("slo"),
+            "`slo` is required for a service that serves requests",
+            Some("such as `slo = { ttft = \"500ms\", e2e = \"20s\" }`".into()),
+        ),
+        None => {}
+    }
     check_arrivals(c, &s.arrivals, &p.key("arrivals"));
-    let traced = matches!(s.arrivals, ArrivalSpec::Trace(_));
+    // A workload with no load needs no token lengths, nor one whose service
+    // time is sampled (tokens then only count).
+    let traced = matches!(s.arrivals, ArrivalSpec::Trace(_) | ArrivalSpec::None) || !matches!(s.service_time, ServiceTimeSpec::Roofline);
     for (key, tokens) in [("prompt_tokens", &s.prompt_tokens), ("output_tokens", &s.output_tokens)] {
         match tokens {
             Some(t) => check_tokens(c, t, &p.key(key)),

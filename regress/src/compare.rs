@@ -1,0 +1,250 @@
+//! Baseline against candidate: every (scenario, KPI) judged as one family.
+
+use crate::results::Results;
+use crate::verdict::{GateError, Judgement, Kpi, Verdict, judge_all};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// A suite's verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    /// The suite's name.
+    pub suite: String,
+    /// The family-wise error rate the verdicts hold at.
+    pub alpha: f64,
+    /// Pairs per KPI (the seeds).
+    pub seeds: usize,
+    /// One per (scenario, KPI) judged, in suite order then KPI order.
+    pub rows: Vec<Row>,
+    /// Cost per month by team, per scenario: medians over the seeds.
+    pub teams: Vec<TeamRow>,
+    /// The billing currency of each scenario, by scenario name, in suite order.
+    pub currencies: Vec<(String, String)>,
+    /// What could not be compared and why (a scenario new in the candidate,
+    /// a KPI one side does not measure), one line each.
+    pub notes: Vec<String>,
+}
+
+/// One KPI of one scenario, judged.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// The scenario.
+    pub scenario: String,
+    /// The KPI as the suite states it.
+    pub kpi: Kpi,
+    /// The verdict with its statistics.
+    pub judgement: Judgement,
+}
+
+/// A team's cost per month in one scenario, before and after.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TeamRow {
+    /// The scenario.
+    pub scenario: String,
+    /// The team.
+    pub team: String,
+    /// The baseline's median cost per 30 days.
+    pub before: f64,
+    /// The candidate's median cost per 30 days.
+    pub after: f64,
+}
+
+impl Comparison {
+    /// Whether the gate passes: no regression and no KPI past its limit.
+    pub fn passed(&self) -> bool {
+        !self.rows.iter().any(|r| r.judgement.verdict.fails())
+    }
+
+    /// Rows with this verdict.
+    pub fn with(&self, v: Verdict) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(move |r| r.judgement.verdict == v)
+    }
+
+    /// The scenarios compared, in suite order.
+    pub fn scenarios(&self) -> Vec<&str> {
+        let mut seen = BTreeSet::new();
+        self.rows.iter().map(|r| r.scenario.as_str()).filter(|s| seen.insert(*s)).collect()
+    }
+
+    /// A scenario's rows.
+    pub fn rows_of<'a>(&'a self, scenario: &'a str) -> impl Iterator<Item = &'a Row> {
+        self.rows.iter().filter(move |r| r.scenario == scenario)
+    }
+
+    /// A scenario's billing currency (`USD` when unknown).
+    pub fn currency_of(&self, scenario: &str) -> &str {
+        self.currencies.iter().find(|(s, _)| s == scenario).map_or("USD", |(_, c)| c.as_str())
+    }
+}
+
+/// Why two sets of results cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// The two sides ran different seeds.
+    #[error(
+        "the baseline ran seed set {base_set} ({base_n} seeds) and the candidate seed set {cand_set} ({cand_n} seeds); runs pair seed by seed, so both sides must run the suite's seeds (write the baseline again with this suite)"
+    )]
+    Seeds {
+        /// The baseline's seed set.
+        base_set: u32,
+        /// Its seed count.
+        base_n: usize,
+        /// The candidate's.
+        cand_set: u32,
+        /// Its seed count.
+        cand_n: usize,
+    },
+    /// A KPI cannot be judged.
+    #[error("{scenario}: {source}")]
+    Gate {
+        /// The scenario.
+        scenario: String,
+        /// Why.
+        source: GateError,
+    },
+    /// Nothing in common.
+    #[error("the baseline and the candidate share no scenario: nothing to compare (baseline: {base}; candidate: {cand})")]
+    Disjoint {
+        /// The baseline's scenarios.
+        base: String,
+        /// The candidate's.
+        cand: String,
+    },
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+/// Judges `candidate` against `baseline` on `kpis`, pairing runs seed by
+/// seed, every (scenario, KPI) in one Holm-Bonferroni family at `alpha`.
+pub fn compare(suite: &str, kpis: &[Kpi], baseline: &Results, candidate: &Results, alpha: f64) -> Result<Comparison, CompareError> {
+    if baseline.seeds != candidate.seeds {
+        return Err(CompareError::Seeds {
+            base_set: baseline.seed_set,
+            base_n: baseline.seeds.len(),
+            cand_set: candidate.seed_set,
+            cand_n: candidate.seeds.len(),
+        });
+    }
+    let mut notes = Vec::new();
+    let mut items: Vec<(String, &Kpi, Vec<f64>, Vec<f64>)> = Vec::new();
+    let mut teams = Vec::new();
+    let mut currencies = Vec::new();
+    for cand in &candidate.scenarios {
+        let Some(base) = baseline.scenario(&cand.name) else {
+            notes.push(format!("{}: new in the candidate, no baseline to compare with", cand.name));
+            continue;
+        };
+        currencies.push((cand.name.clone(), cand.currency.clone()));
+        for kpi in kpis {
+            let take = |r: &crate::results::ScenarioResults| -> Option<Vec<f64>> {
+                r.runs.iter().map(|run| run.kpis.get(&kpi.name).copied()).collect()
+            };
+            match (take(base), take(cand)) {
+                (Some(b), Some(c)) => items.push((cand.name.clone(), kpi, b, c)),
+                (None, None) => {}
+                (Some(_), None) => notes.push(format!("{}: {} is measured in the baseline but not in the candidate", cand.name, kpi.name)),
+                (None, Some(_)) => notes.push(format!("{}: {} is measured in the candidate but not in the baseline", cand.name, kpi.name)),
+            }
+        }
+        let names: BTreeSet<&String> = base.runs.iter().chain(&cand.runs).flat_map(|r| r.team_cost_per_month.keys()).collect();
+        for team in names {
+            let cost = |r: &crate::results::ScenarioResults| {
+                median(r.runs.iter().map(|run| run.team_cost_per_month.get(team).copied().unwrap_or(0.0)).collect())
+            };
+            teams.push(TeamRow { scenario: cand.name.clone(), team: team.clone(), before: cost(base), after: cost(cand) });
+        }
+    }
+    for base in &baseline.scenarios {
+        if candidate.scenario(&base.name).is_none() {
+            notes.push(format!("{}: in the baseline only, no longer run", base.name));
+        }
+    }
+    if items.is_empty() && currencies.is_empty() {
+        let names = |r: &Results| r.scenarios.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+        return Err(CompareError::Disjoint { base: names(baseline), cand: names(candidate) });
+    }
+    let family: Vec<(&Kpi, &[f64], &[f64])> = items.iter().map(|(_, k, b, c)| (*k, b.as_slice(), c.as_slice())).collect();
+    let judged = judge_all(&family, alpha).map_err(|source| {
+        // Name the scenario of the KPI that failed.
+        let scenario = match &source {
+            GateError::Unpaired { kpi, .. } | GateError::Empty { kpi } | GateError::NotFinite { kpi, .. } => {
+                items.iter().find(|(_, k, _, _)| &k.name == kpi).map_or_else(String::new, |(s, _, _, _)| s.clone())
+            }
+        };
+        CompareError::Gate { scenario, source }
+    })?;
+    let rows =
+        items.iter().zip(judged).map(|((s, k, _, _), judgement)| Row { scenario: s.clone(), kpi: (*k).clone(), judgement }).collect();
+    Ok(Comparison { suite: suite.to_string(), alpha, seeds: candidate.seeds.len(), rows, teams, currencies, notes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{RESULTS_FORMAT, RunResult, ScenarioResults};
+    use crate::verdict::Direction;
+
+    fn results(cost: impl Fn(usize) -> f64) -> Results {
+        let seeds: Vec<u64> = (1..=20).collect();
+        Results {
+            format_version: RESULTS_FORMAT,
+            twin_version: "t".into(),
+            suite: "s".into(),
+            seed_set: 1,
+            seeds: seeds.clone(),
+            scenarios: vec![ScenarioResults {
+                name: "a".into(),
+                inputs_sha256: String::new(),
+                horizon_s: 1.0,
+                currency: "EUR".into(),
+                runs: seeds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &seed)| RunResult {
+                        seed,
+                        kpis: [("cost_per_month".to_string(), cost(i))].into(),
+                        team_cost_per_month: [("ml".to_string(), cost(i))].into(),
+                    })
+                    .collect(),
+            }],
+        }
+    }
+
+    fn kpis() -> Vec<Kpi> {
+        vec![
+            Kpi { name: "cost_per_month".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None },
+            Kpi { name: "drops".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None },
+        ]
+    }
+
+    #[test]
+    fn a_costlier_candidate_fails_and_an_identical_one_passes() {
+        let base = results(|i| 1000.0 + 10.0 * (i as f64).sin());
+        let worse = results(|i| 1100.0 + 10.0 * (i as f64).sin() + (i % 3) as f64);
+        let c = compare("s", &kpis(), &base, &worse, 0.05).unwrap();
+        assert!(!c.passed());
+        assert_eq!(c.rows.len(), 1, "drops is measured by neither side");
+        assert_eq!(c.rows[0].judgement.verdict, Verdict::Regression);
+        assert_eq!(c.teams[0].team, "ml");
+        assert!(c.teams[0].after > c.teams[0].before);
+        assert_eq!(c.currency_of("a"), "EUR");
+        let same = compare("s", &kpis(), &base, &base, 0.05).unwrap();
+        assert!(same.passed());
+        assert_eq!(same.rows[0].judgement.verdict, Verdict::Same);
+    }
+
+    #[test]
+    fn other_seeds_are_refused() {
+        let base = results(|_| 1.0);
+        let mut cand = results(|_| 1.0);
+        cand.seeds.pop();
+        assert!(matches!(compare("s", &kpis(), &base, &cand, 0.05), Err(CompareError::Seeds { .. })));
+    }
+}

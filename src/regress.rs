@@ -1,0 +1,128 @@
+//! `twin regress`: run a suite on the working tree, run or read its
+//! baseline, judge every KPI seed by seed, and say pass (0), regression (1)
+//! or error (2).
+
+use crate::args::RegressArgs;
+use crate::suite_run::{Place, run_suite};
+use anyhow::{Context, bail};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+use twin_regress::compare::compare;
+use twin_regress::results::Results;
+use twin_regress::suite::SuiteSpec;
+
+/// Exit code of a suite with a regression (or a KPI past its limit).
+const EXIT_REGRESSION: u8 = 1;
+
+pub fn regress(a: RegressArgs) -> anyhow::Result<ExitCode> {
+    match gate(&a) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            // Any error is exit 2, never 1: CI must tell "worse" from "could not tell".
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::from(crate::EXIT_BAD_INPUT))
+        }
+    }
+}
+
+fn read_suite(path: &Path) -> anyhow::Result<SuiteSpec> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the suite {}", path.display()))?;
+    Ok(SuiteSpec::from_toml(&text, &path.display().to_string())?)
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    twin_replay::atomic::write_with(path, |w| std::io::Write::write_all(w, text.as_bytes())).map_err(|e| {
+        let e = match e {
+            twin_replay::atomic::AtomicError::Io(e) | twin_replay::atomic::AtomicError::Fill(e) => e,
+        };
+        anyhow::anyhow!("cannot write {}: {e}", path.display())
+    })
+}
+
+fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
+    let suite = read_suite(&a.suite)?;
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(j) = a.jobs {
+        pool = pool.num_threads(j);
+    }
+    let pool = pool.build()?;
+    let threads = pool.current_num_threads();
+    let runs = suite.scenarios.len() * suite.seeds.count as usize;
+
+    let started = Instant::now();
+    let candidate = pool.install(|| run_suite(&a.suite, &suite, &Place::Disk))?;
+    eprintln!("candidate: {runs} runs ({} scenarios × {} seeds) in {:.1} s on {threads} threads", suite.scenarios.len(), suite.seeds.count, started.elapsed().as_secs_f64());
+    if let Some(path) = &a.write_results {
+        write(path, &candidate.to_json())?;
+        eprintln!("wrote {}", path.display());
+    }
+
+    let baseline = match (&a.baseline, &a.baseline_ref) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read the baseline {}", file.display()))?;
+            Some(Results::from_json(&text, &file.display().to_string())?)
+        }
+        (None, Some(reference)) => {
+            let started = Instant::now();
+            let suite_dir = a.suite.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let copy = crate::git_tree::copy(suite_dir, reference)?;
+            let workdir = copy.workdir.canonicalize()?;
+            let suite_abs = a.suite.canonicalize()?;
+            let Ok(rel) = suite_abs.strip_prefix(&workdir) else {
+                bail!("the suite {} is outside the repository at {}", a.suite.display(), workdir.display());
+            };
+            let base_file = copy.dir.path().join(rel);
+            if !base_file.is_file() {
+                bail!("{reference} has no {}: the suite is new; give a stored baseline with --baseline FILE", rel.display());
+            }
+            let base_suite = read_suite(&base_file).with_context(|| format!("the suite as it stood at {reference}"))?;
+            let place = Place::Tree { root: copy.dir.path().to_path_buf(), outside: workdir.clone() };
+            let results = pool.install(|| run_suite(&base_file, &base_suite, &place)).with_context(|| format!("the baseline at {reference} ({})", &copy.commit[..12]))?;
+            eprintln!(
+                "baseline {reference} ({}): {} runs in {:.1} s on {threads} threads",
+                &copy.commit[..12],
+                base_suite.scenarios.len() * base_suite.seeds.count as usize,
+                started.elapsed().as_secs_f64()
+            );
+            if let Some(path) = &a.write_baseline {
+                write(path, &results.to_json())?;
+                eprintln!("wrote {}", path.display());
+            }
+            Some(results)
+        }
+        (None, None) => None,
+    };
+    let Some(baseline) = baseline else {
+        out!("{}", medians(&candidate));
+        eprintln!("no baseline (--baseline-ref REF or --baseline FILE): nothing judged");
+        return Ok(ExitCode::SUCCESS);
+    };
+
+    let comparison = compare(&suite.name, &suite.kpis(), &baseline, &candidate, suite.alpha)?;
+    out!("{}", twin_regress::report::table::render(&comparison));
+    if let Some(path) = &a.junit {
+        write(path, &twin_regress::report::junit::render(&comparison))?;
+    }
+    if let Some(path) = &a.markdown {
+        write(path, &twin_regress::report::markdown::render(&comparison))?;
+    }
+    Ok(if comparison.passed() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_REGRESSION) })
+}
+
+/// Each scenario's KPI medians over its seeds, when there is nothing to compare with.
+fn medians(r: &Results) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for s in &r.scenarios {
+        let _ = writeln!(out, "{} ({} seeds)", s.name, s.runs.len());
+        let names: std::collections::BTreeSet<&String> = s.runs.iter().flat_map(|run| run.kpis.keys()).collect();
+        for k in names {
+            let mut v: Vec<f64> = s.runs.iter().filter_map(|run| run.kpis.get(k).copied()).collect();
+            v.sort_by(f64::total_cmp);
+            let m = if v.is_empty() { f64::NAN } else if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 };
+            let _ = writeln!(out, "  {k:<16} {m:>14.4}");
+        }
+    }
+    out
+}

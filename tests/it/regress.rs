@@ -1,0 +1,206 @@
+//! The regression gate end to end: a real temporary git repository, the
+//! `twin` binary, and the statistics on real runs.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use twin_regress::suite::seeds;
+use twin_regress::verdict::{Kpi, judge_all};
+
+/// A small fleet: an on-demand and a spot pool, one served workload from a
+/// manifest, one training job. Runs in milliseconds.
+const SCENARIO: &str = r#"
+format_version = 1
+name = "gate"
+horizon = "6h"
+manifests = ["deploy.yaml"]
+
+[[pools]]
+name = "od"
+node_type = "g6.xlarge"
+capacity = "on-demand"
+max_nodes = 12
+provisioning_delay = "2m"
+labels = { "gpu.type" = "nvidia-l4" }
+
+[[training]]
+name = "tune"
+pools = ["od"]
+gpus = 1
+work_gpu_hours = 2
+"#;
+
+const DEPLOY: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: chat
+  namespace: assistant
+  annotations:
+    twin.dev/model: llama-3.2-1b
+    twin.dev/arrivals: "{ poisson = { rate = 2.0 } }"
+    twin.dev/prompt-tokens: "{ lognormal = { median = 300, sigma = 0.6 } }"
+    twin.dev/output-tokens: "{ lognormal = { median = 120, sigma = 0.5 } }"
+    twin.dev/slo-ttft: "1s"
+    twin.dev/slo-e2e: "20s"
+spec:
+  replicas: REPLICAS
+  selector: { matchLabels: { app: chat } }
+  template:
+    metadata: { labels: { app: chat } }
+    spec:
+      nodeSelector: { gpu.type: nvidia-l4 }
+      containers:
+        - name: engine
+          image: vllm/vllm-openai:v0.6.3
+          resources:
+            requests: { nvidia.com/gpu: 1, cpu: "2", memory: 8Gi }
+            limits: { nvidia.com/gpu: 1 }
+"#;
+
+const SUITE: &str = r#"
+format_version = 1
+name = "gate-test"
+seeds = { count = 12 }
+[[scenarios]]
+file = "fleet/gate.toml"
+"#;
+
+fn git(dir: &Path, args: &[&str]) {
+    let o = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A repository with the suite at its first commit (3 replicas), checked out.
+fn repo(replicas: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir(p.join("fleet")).unwrap();
+    std::fs::write(p.join("fleet/gate.toml"), SCENARIO).unwrap();
+    std::fs::write(p.join("fleet/deploy.yaml"), DEPLOY.replace("REPLICAS", &replicas.to_string())).unwrap();
+    std::fs::write(p.join("regress.toml"), SUITE).unwrap();
+    git(p, &["init", "-q", "-b", "main"]);
+    git(p, &["add", "."]);
+    git(p, &["commit", "-q", "-m", "baseline"]);
+    dir
+}
+
+fn regress(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_twin")).arg("regress").args(args).current_dir(dir).output().expect("twin runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn an_unchanged_tree_passes_with_tilde_everywhere_and_the_ref_baseline_equals_a_checkout() {
+    let dir = repo(3);
+    let p = dir.path();
+    let o = regress(p, &["--baseline-ref", "main", "--write-baseline", "base.json", "--write-results", "cand.json", "--junit", "j.xml", "--markdown", "m.md"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("~ (p=1.000 n=12)") && out.contains("PASS") && !out.contains("regression ✗"), "{out}");
+    // The baseline read from the ref equals the results of a checkout of it.
+    let checkout = tempfile::tempdir().unwrap();
+    git(checkout.path(), &["clone", "-q", p.to_str().unwrap(), "c"]);
+    let c = checkout.path().join("c");
+    let o = regress(&c, &["--write-results", "r.json", "--jobs", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let from_ref = std::fs::read(p.join("base.json")).unwrap();
+    assert_eq!(from_ref, std::fs::read(c.join("r.json")).unwrap(), "baseline from the ref differs from a checkout's");
+    // Same bytes at any thread count, and the candidate equals the baseline here.
+    assert_eq!(from_ref, std::fs::read(p.join("cand.json")).unwrap());
+    let junit = std::fs::read_to_string(p.join("j.xml")).unwrap();
+    assert!(junit.contains("<testsuites") && !junit.contains("<failure"), "{junit}");
+    let md = std::fs::read_to_string(p.join("m.md")).unwrap();
+    assert!(md.contains("passed"), "{md}");
+}
+
+#[test]
+fn a_costlier_workload_change_is_a_regression_with_exit_one() {
+    let dir = repo(3);
+    let p = dir.path();
+    std::fs::write(p.join("fleet/deploy.yaml"), DEPLOY.replace("REPLICAS", "6")).unwrap();
+    let o = regress(p, &["--baseline-ref", "HEAD", "--junit", "j.xml", "--markdown", "m.md"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("cost_per_month") && out.contains("regression") && out.contains("FAIL"), "{out}");
+    let junit = std::fs::read_to_string(p.join("j.xml")).unwrap();
+    assert!(junit.contains("<failure") && junit.contains("cost_per_month"), "{junit}");
+    let md = std::fs::read_to_string(p.join("m.md")).unwrap();
+    assert!(md.contains("failed") && md.contains("assistant"), "the per-team table names the team:\n{md}");
+}
+
+#[test]
+fn errors_exit_two_never_one() {
+    let dir = repo(3);
+    let p = dir.path();
+    let o = regress(p, &["--baseline-ref", "no-such-branch"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("names no commit"), "{}", text(&o));
+    std::fs::write(p.join("fleet/deploy.yaml"), DEPLOY.replace("cpu: \"2\"", "cpu: \"2x\"").replace("REPLICAS", "3")).unwrap();
+    let o = regress(p, &["--baseline-ref", "HEAD"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("deploy.yaml") && text(&o).contains("cpu"), "{}", text(&o));
+    std::fs::write(p.join("regress.toml"), SUITE.replace("count = 12", "count = 3")).unwrap();
+    let o = regress(p, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+/// A/A: the same scenario on two disjoint seed sets, many times over. The
+/// gate must flag at most alpha of the comparisons (family-wise).
+#[test]
+fn a_over_a_on_disjoint_seeds_flags_at_most_alpha() {
+    let scenario = crate::scenario(
+        r#"
+format_version = 1
+name = "aa"
+horizon = "2h"
+[[pools]]
+name = "od"
+node_type = "g6.xlarge"
+capacity = "on-demand"
+max_nodes = 6
+[[services]]
+name = "chat"
+model = "llama-3.2-1b"
+pools = ["od"]
+replicas = 2
+slo = { ttft = "300ms", e2e = "10s" }
+arrivals = { mmpp = { rates = [1.0, 4.0], mean_durations = ["20m", "5m"] } }
+prompt_tokens = { lognormal = { median = 400, sigma = 0.8 } }
+output_tokens = { lognormal = { median = 150, sigma = 0.6 } }
+autoscaler = { metric = "concurrency", target = 8, min = 1, max = 6 }
+"#,
+    );
+    let suite = twin_regress::suite::SuiteSpec::from_toml(
+        "format_version = 1\nname = \"aa\"\n[[scenarios]]\nfile = \"x.toml\"\n",
+        "aa.toml",
+    )
+    .unwrap();
+    let kpis: Vec<Kpi> = suite.kpis();
+    let (reps, n) = (60, 20);
+    let all = seeds(1, (2 * reps * n) as u32);
+    use rayon::prelude::*;
+    let measured: Vec<std::collections::BTreeMap<String, f64>> = all
+        .par_iter()
+        .map(|&seed| twin_regress::measure::of_summary(&twin_sim::run(&scenario, seed, twin_sim::RunOptions::summary_only()).unwrap().summary).0)
+        .collect();
+    let mut flagged = 0;
+    for r in 0..reps {
+        let side = |k: &str, off: usize| -> Option<Vec<f64>> { (0..n).map(|i| measured[2 * r * n + off + i].get(k).copied()).collect() };
+        let sides: Vec<(&Kpi, Vec<f64>, Vec<f64>)> =
+            kpis.iter().filter_map(|k| Some((k, side(&k.name, 0)?, side(&k.name, n)?))).collect();
+        let family: Vec<(&Kpi, &[f64], &[f64])> = sides.iter().map(|(k, a, b)| (*k, a.as_slice(), b.as_slice())).collect();
+        if judge_all(&family, 0.05).unwrap().iter().any(|j| j.verdict.fails()) {
+            flagged += 1;
+        }
+    }
+    // At most alpha of 60: 3.
+    assert!(flagged <= 3, "{flagged} of {reps} A/A comparisons flagged");
+}
