@@ -348,7 +348,8 @@ pub struct BenchArgs {
     /// Only these parts: `fleet` (a 1,000-GPU week), `engine` (the event
     /// queue against a binary heap), `import` (nvidia-smi CSV to Parquet
     /// against polars' own writer), `tui` (the default scenario watched in
-    /// the terminal UI at max speed against headless). Default: all.
+    /// the terminal UI at max speed against headless), `regress` (the
+    /// shipped suite, serial against all cores). Default: all but `regress`.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<BenchPart>,
     /// Requests in the fleet-scale scenario, in millions.
@@ -371,4 +372,8 @@ pub enum BenchPart {
     /// The default scenario watched in the TUI at max speed against the
     /// same run headless, and the memory of a week watched.
     Tui,
+    /// The shipped regression suite (`regress.toml`), one side, run one
+    /// run after another and then on all cores. Not in the default set: it
+    /// takes minutes.
+    Regress,
 }

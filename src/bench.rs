@@ -13,7 +13,10 @@ use twin_sim::{RunOptions, run};
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let only = if a.engine_only { vec![BenchPart::Engine] } else { a.only.clone() };
-    let wanted = |p: BenchPart| only.is_empty() || only.contains(&p);
+    let wanted = |p: BenchPart| (only.is_empty() && p != BenchPart::Regress) || only.contains(&p);
+    if wanted(BenchPart::Regress) {
+        regress_suite()?;
+    }
     // The fleet first, so that its peak memory is not the engine's.
     if wanted(BenchPart::Fleet) {
         let text = fleet_week(a.million_requests);
@@ -164,4 +167,27 @@ fn peak_rss() -> Option<String> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(format!("{:.0} MiB", kb / 1024.0))
+}
+
+/// One side of the shipped regression suite, its runs one after another on
+/// one thread and then on all cores, in one process; the two results must
+/// be the same bytes.
+fn regress_suite() -> anyhow::Result<()> {
+    use crate::suite_run::{Place, run_suite};
+    let path = std::path::Path::new("regress.toml");
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("run `twin bench --only regress` in a checkout of Twin: regress.toml: {e}"))?;
+    let suite = twin_regress::suite::SuiteSpec::from_toml(&text, "regress.toml")?;
+    let runs = suite.scenarios.len() * suite.seeds.count as usize;
+    let all = rayon::current_num_threads();
+    outln!("regress: the shipped suite, one side: {runs} runs ({} scenarios × {} seeds)", suite.scenarios.len(), suite.seeds.count);
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let t = Instant::now();
+    let serial = one.install(|| run_suite(path, &suite, &Place::Disk))?;
+    let s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let parallel = run_suite(path, &suite, &Place::Disk)?;
+    let p = t.elapsed().as_secs_f64();
+    anyhow::ensure!(serial.to_json() == parallel.to_json(), "the results on 1 and {all} threads differ");
+    outln!("  one after another {s:.1} s · on {all} threads {p:.1} s · {:.2}x · the same bytes · both sides about {:.0} s (goal < 300 s)", s / p, 2.0 * p);
+    Ok(())
 }

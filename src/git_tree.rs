@@ -88,8 +88,8 @@ mod tests {
         let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
         repo.commit(Some("HEAD"), &sig, &sig, "one", &tree, &[]).unwrap();
         std::fs::write(dir.path().join("s/a.toml"), "two (not committed)").unwrap();
-        let copy = copy(&dir.path().join("s"), "HEAD").unwrap();
-        assert_eq!(std::fs::read_to_string(copy.dir.path().join("s/a.toml")).unwrap(), "one");
+        let copied = copy(&dir.path().join("s"), "HEAD").unwrap();
+        assert_eq!(std::fs::read_to_string(copied.dir.path().join("s/a.toml")).unwrap(), "one");
         assert_eq!(std::fs::read_to_string(dir.path().join("s/a.toml")).unwrap(), "two (not committed)");
         assert!(copy(dir.path(), "no-such-branch").err().unwrap().to_string().contains("names no commit"));
     }

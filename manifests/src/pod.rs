@@ -122,9 +122,9 @@ pub(crate) fn read(template: &PodTemplateSpec, path: &FieldPath, taint_keys: &[S
         if c.restart_policy.as_deref() == Some("Always") {
             add(&mut sidecars, &ask);
         } else {
-            init_max.gpus = init_max.gpus.max(ask.gpus + sidecars.gpus);
-            init_max.cpu_milli = init_max.cpu_milli.max(ask.cpu_milli + sidecars.cpu_milli);
-            init_max.memory_mib = init_max.memory_mib.max(ask.memory_mib + sidecars.memory_mib);
+            init_max.gpus = init_max.gpus.max(ask.gpus.saturating_add(sidecars.gpus));
+            init_max.cpu_milli = init_max.cpu_milli.max(ask.cpu_milli.saturating_add(sidecars.cpu_milli));
+            init_max.memory_mib = init_max.memory_mib.max(ask.memory_mib.saturating_add(sidecars.memory_mib));
         }
     }
     add(&mut app, &sidecars);
@@ -137,8 +137,8 @@ pub(crate) fn read(template: &PodTemplateSpec, path: &FieldPath, taint_keys: &[S
     }
     if let Some(overhead) = &spec.overhead {
         let op = sp.key("overhead");
-        cpu_milli += overhead.get("cpu").map(|q| milli(q, &op.key("cpu"))).transpose()?.unwrap_or(0);
-        memory_mib += overhead.get("memory").map(|q| mib(q, &op.key("memory"))).transpose()?.unwrap_or(0);
+        cpu_milli = cpu_milli.saturating_add(overhead.get("cpu").map(|q| milli(q, &op.key("cpu"))).transpose()?.unwrap_or(0));
+        memory_mib = memory_mib.saturating_add(overhead.get("memory").map(|q| mib(q, &op.key("memory"))).transpose()?.unwrap_or(0));
     }
     let gpus = app.gpus.max(init_max.gpus);
     let gpus = u32::try_from(gpus)
@@ -158,9 +158,9 @@ pub(crate) fn read(template: &PodTemplateSpec, path: &FieldPath, taint_keys: &[S
 }
 
 fn add(to: &mut Ask, ask: &Ask) {
-    to.gpus += ask.gpus;
-    to.cpu_milli += ask.cpu_milli;
-    to.memory_mib += ask.memory_mib;
+    to.gpus = to.gpus.saturating_add(ask.gpus);
+    to.cpu_milli = to.cpu_milli.saturating_add(ask.cpu_milli);
+    to.memory_mib = to.memory_mib.saturating_add(ask.memory_mib);
 }
 
 /// Keeps one accelerator resource per pod.
@@ -344,5 +344,14 @@ mod tests {
     fn a_pod_without_accelerators_asks_for_none() {
         let p = read_yaml("spec:\n  containers:\n  - name: a\n    image: web\n    resources: {requests: {cpu: 100m}}\n").unwrap();
         assert_eq!((p.gpus, p.image.as_str()), (0, "web"));
+    }
+
+    #[test]
+    fn huge_asks_are_refused_without_overflow() {
+        let f = read_yaml(
+            "spec:\n  containers:\n  - name: a\n    resources: {limits: {nvidia.com/gpu: 1e19}}\n  - name: b\n    resources: {limits: {nvidia.com/gpu: 1e19}}\n",
+        )
+        .unwrap_err();
+        assert!(f.message.contains("accelerators in one pod"), "{}", f.message);
     }
 }

@@ -98,7 +98,7 @@ impl Quantity {
             return true;
         }
         let Some(p) = u32::try_from(-self.exp10).ok().and_then(pow10) else { return false };
-        self.mantissa.checked_shl(self.exp2).is_some_and(|m| m % p == 0)
+        self.mantissa.checked_mul(1u128 << self.exp2.min(64)).is_some_and(|m| m % p == 0)
     }
 
     /// Thousandths, rounded up (CPU in millicores).
@@ -195,5 +195,14 @@ mod tests {
         assert_eq!(q("999999Ei").mib(), Some(999_999u64 << 40));
         assert_eq!(q("99999999999999999999999999999999Ei").mib(), None);
         assert_eq!(q("1e-100").count(), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(text in "[-+0-9.eEkmMGTPi ]{0,14}") {
+            if let Ok(q) = Quantity::parse(&text) {
+                let _ = (q.milli(), q.mib(), q.count(), q.to_f64(), q.is_negative());
+            }
+        }
     }
 }

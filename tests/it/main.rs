@@ -9,6 +9,7 @@ mod determinism;
 mod histories;
 mod invariants;
 mod library;
+mod manifests;
 mod own_recording;
 mod recorded;
 mod regress;

@@ -35,6 +35,9 @@ pub struct FrameworkPlacement {
     /// Placeholder pods standing for promises to pending owners.
     promised: BTreeMap<(Owner, NodeId), (PodId, u32)>,
     owners: BTreeMap<PodId, Owner>,
+    /// CPU millicores and memory MiB per accelerator that each owner's pods
+    /// ask for (only owners that ask for some), from their placement requests.
+    demands: BTreeMap<Owner, (u32, u32)>,
     next_pod: u64,
     drift: Option<String>,
 }
@@ -51,6 +54,7 @@ impl FrameworkPlacement {
             held: BTreeMap::new(),
             promised: BTreeMap::new(),
             owners: BTreeMap::new(),
+            demands: BTreeMap::new(),
             next_pod: 0,
             drift: None,
         }
@@ -110,9 +114,20 @@ impl FrameworkPlacement {
         self.node_idx.get(n.index()).copied().flatten()
     }
 
+    /// A pod of `gpus` accelerators standing for `owner`, asking the CPU and
+    /// memory its workload asks per accelerator.
+    fn owner_pod(&self, id: u64, name: &str, gpus: u32, owner: Owner) -> Pod {
+        let mut pod = Pod::gpus(id, name, gpus);
+        if let Some(&(cpu, mem)) = self.demands.get(&owner) {
+            pod.cpu_milli = cpu.saturating_mul(gpus);
+            pod.memory_mib = mem.saturating_mul(gpus);
+        }
+        pod
+    }
+
     fn new_pod(&mut self, name: String, gpus: u32, priority: i32, owner: Owner) -> Pod {
         self.next_pod += 1;
-        let mut pod = Pod::gpus(self.next_pod, &name, gpus);
+        let mut pod = self.owner_pod(self.next_pod, &name, gpus, owner);
         pod.priority = priority;
         if let Owner::Job(j) = owner {
             pod.gang = Some(Gang { name: Owner::Job(j).to_string(), size: 0 });
@@ -234,7 +249,7 @@ impl FrameworkPlacement {
         let mut ranked: Vec<(f64, PoolId)> = growable.iter().zip(scores).filter_map(|((p, _, _), s)| s.map(|s| (s, *p))).collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let order: Vec<PoolId> = ranked.iter().map(|r| r.1).collect();
-        match provision_in(req, fleet, &order) {
+        match provision_in(req, fleet, &order).map(|d| self.fit_reused(d, &pod, fleet)) {
             Some(decision) => {
                 let why = match &decision {
                     Decision::Provision { pool, .. } => {
@@ -246,6 +261,31 @@ impl FrameworkPlacement {
             }
             None => Verdict { decision: Decision::Wait(WaitReason::NoCapacity), why: format!("{last_why} · no allowed pool can grow") },
         }
+    }
+
+    /// A provisioning decision whose reused nodes (on their way, with
+    /// accelerators unpromised) also have the CPU and memory `pod` asks for
+    /// left, by the mirror's count; more nodes launched for those that do
+    /// not, or a wait when the pool cannot grow that far.
+    fn fit_reused(&self, d: Decision, pod: &Pod, fleet: &FleetView<'_>) -> Decision {
+        let Decision::Provision { pool, reuse, launch, per_node } = d else { return d };
+        if pod.cpu_milli == 0 && pod.memory_mib == 0 {
+            return Decision::Provision { pool, reuse, launch, per_node };
+        }
+        let (cpu, mem) = (pod.cpu_milli / pod.gpus.max(1) * per_node, pod.memory_mib / pod.gpus.max(1) * per_node);
+        let before = reuse.len() as u32;
+        let reuse: Vec<NodeId> = reuse
+            .into_iter()
+            .filter(|&n| self.idx(n).and_then(|i| self.cluster.node(i)).is_some_and(|m| m.free_cpu >= cpu && m.free_mem >= mem))
+            .collect();
+        let launch = launch + before - reuse.len() as u32;
+        if reuse.is_empty() && launch == 0 {
+            return Decision::Wait(WaitReason::Provisioning);
+        }
+        if launch > fleet.pools[pool.index()].headroom() {
+            return Decision::Wait(WaitReason::NoCapacity);
+        }
+        Decision::Provision { pool, reuse, launch, per_node }
     }
 
     fn node_id(&self, idx: NodeIdx) -> Option<NodeId> {
@@ -266,6 +306,9 @@ impl Placement for FrameworkPlacement {
     }
 
     fn place(&mut self, req: &PlacementRequest<'_>, fleet: &FleetView<'_>) -> Result<Verdict, PlacementError> {
+        if req.traits.cpu_milli_per_gpu > 0 || req.traits.memory_mib_per_gpu > 0 {
+            self.demands.insert(req.owner, (req.traits.cpu_milli_per_gpu, req.traits.memory_mib_per_gpu));
+        }
         // The asker's own promises must not block it: lift them while deciding.
         let own: Vec<((Owner, NodeId), (PodId, u32))> =
             self.promised.iter().filter(|((o, _), _)| *o == req.owner).map(|(k, v)| (*k, *v)).collect();
@@ -275,7 +318,7 @@ impl Placement for FrameworkPlacement {
         let verdict = self.decide(req, fleet);
         for ((owner, node), (pod, gpus)) in own {
             if let Some(idx) = self.idx(node) {
-                let placeholder = Pod { id: pod, priority: i32::MAX, ..Pod::gpus(pod.0, "promise", gpus) };
+                let placeholder = Pod { priority: i32::MAX, ..self.owner_pod(pod.0, "promise", gpus, owner) };
                 if !self.try_bind(&placeholder, idx) {
                     self.note_drift(format!("promise of {gpus} to {owner} on {node:?} no longer fits"));
                 }
@@ -335,7 +378,7 @@ impl Placement for FrameworkPlacement {
             FleetChange::Reserved { node, owner, gpus } => {
                 let Some(idx) = self.idx(node) else { return };
                 self.next_pod += 1;
-                let pod = Pod { priority: i32::MAX, ..Pod::gpus(self.next_pod, "promise", gpus) };
+                let pod = Pod { priority: i32::MAX, ..self.owner_pod(self.next_pod, "promise", gpus, owner) };
                 if self.try_bind(&pod, idx) {
                     self.promised.insert((owner, node), (pod.id, gpus));
                 } else {
