@@ -25,7 +25,7 @@ pub(crate) struct Chunk {
 
 /// Whether `line` (with or without its line break) is the marker `marker`
 /// alone or followed by a space or tab.
-fn is_marker(line: &str, marker: &str) -> bool {
+pub(crate) fn is_marker(line: &str, marker: &str) -> bool {
     let l = line.trim_end_matches(['\n', '\r']);
     l.strip_prefix(marker).is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
 }

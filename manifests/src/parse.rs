@@ -210,6 +210,9 @@ impl Doc<'_> {
                         e.into_inner()
                     })
                 });
+                if let Err(syntax) = serde_saphyr::from_str::<serde::de::IgnoredAny>(self.text) {
+                    return Err(self.yaml_error(Kind::Syntax, &syntax, None, "the document is not valid YAML"));
+                }
                 let e = again.err().unwrap_or(first);
                 Err(self.yaml_error(Kind::Shape, &e, path, hint))
             }
@@ -236,7 +239,16 @@ pub fn parse(files: &[ManifestFile]) -> Result<Manifests, ManifestError> {
         for Chunk { range, first_line } in document::split(text) {
             let doc_text = &text[range.clone()];
             let mut doc = Doc { origin: &file.origin, number: number + 1, text: doc_text, first_line };
-            let Some(header) = read_header(&doc)? else { continue };
+            let header = match quick_header(doc_text) {
+                // A kind Twin reads is read in one pass: its type checks apiVersion and kind again.
+                Some((api_version, kind)) if READ.contains(&(api_version, kind)) => {
+                    Header { api_version: Some(api_version.to_string()), kind: Some(kind.to_string()), metadata: None }
+                }
+                _ => match read_header(&doc)? {
+                    Some(h) => h,
+                    None => continue,
+                },
+            };
             number += 1;
             doc.number = number;
             let line = document::first_content_line(doc_text, first_line);
@@ -254,6 +266,48 @@ pub fn parse(files: &[ManifestFile]) -> Result<Manifests, ManifestError> {
         m.files.push(ManifestFile { origin: file.origin.clone(), text: text.to_string() });
     }
     Ok(m)
+}
+
+/// The (apiVersion, kind) pairs read into types.
+const READ: &[(&str, &str)] = &[
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("batch/v1", "Job"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),
+    ("karpenter.sh/v1", "NodePool"),
+];
+
+/// `apiVersion` and `kind` found without parsing: from the document's
+/// top-level lines (at column 0, where only the root mapping's keys can
+/// be), when both are plain words. `None` when the document is written any
+/// other way; the parser then reads the header.
+fn quick_header(text: &str) -> Option<(&str, &str)> {
+    let (mut api_version, mut kind) = (None, None);
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty()
+            || line.starts_with([' ', '\t', '#', '%'])
+            || document::is_marker(line, "---")
+            || document::is_marker(line, "...")
+        {
+            continue;
+        }
+        let (key, rest) = line.split_once(':')?;
+        let slot = match key {
+            "apiVersion" => &mut api_version,
+            "kind" => &mut kind,
+            _ => continue,
+        };
+        let value = rest.split(" #").next().unwrap_or("").trim();
+        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+        let plain = !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'-' | b'_'));
+        if !plain || slot.is_some() {
+            return None;
+        }
+        *slot = Some(value);
+    }
+    Some((api_version?, kind?))
 }
 
 /// The header of a document; `None` for an empty one.
@@ -347,6 +401,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_quick_header_reads_plain_top_level_lines_only() {
+        assert_eq!(quick_header("--- # x\napiVersion: apps/v1\nmetadata:\n  kind: no\nkind: \"Job\" # yes\n"), Some(("apps/v1", "Job")));
+        assert_eq!(quick_header("{apiVersion: v1, kind: Service}\n"), None);
+        assert_eq!(quick_header("apiVersion: v1\nkind: !!str Service\n"), None);
+        assert_eq!(quick_header("apiVersion: v1\nkind: A\nkind: B\n"), None);
+        assert_eq!(quick_header("- a\n"), None);
+        assert_eq!(quick_header("kind: Job\n"), None);
+    }
+
+    #[test]
+    fn a_syntax_error_in_a_modelled_kind_is_a_syntax_error() {
+        let e = parse_str("a.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: [x\n  labels: {}\n").unwrap_err();
+        assert!(matches!(e, ManifestError::Syntax(_)), "{e}");
+    }
+
+    #[test]
     fn kinds_twin_does_not_model_are_noted_and_skipped() {
         let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n---\napiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: high\nvalue: 1000\n";
         let m = parse_str("app.yaml", text).unwrap();
@@ -382,6 +452,7 @@ mod tests {
         let p = e.problem().unwrap();
         assert!(matches!(e, ManifestError::Shape(_)));
         assert_eq!(p.field, "spec.replicas");
+        assert_eq!(p.message, "expected a whole number");
         assert_eq!((p.at.document, p.at.line, p.at.column), (2, 9, 13));
     }
 

@@ -147,8 +147,9 @@ pub(crate) fn service(ctx: &Ctx<'_>, object: &Object, notes: &mut Vec<String>) -
             shape(replicas, pod.gpus)
         )),
         Some(l) => {
-            notes.push(format!("{}: serves {} as {} in pools {}", id.display, l.model, shape(replicas, pod.gpus), s.pools.join(", ")));
-            s.model = Some(l.model);
+            let what = l.model.clone().unwrap_or_else(|| "requests with a sampled service time".to_string());
+            notes.push(format!("{}: serves {what} as {} in pools {}", id.display, shape(replicas, pod.gpus), s.pools.join(", ")));
+            s.model = l.model;
             s.arrivals = l.arrivals;
             s.slo = Some(l.slo);
             s.prompt_tokens = l.prompt_tokens;
@@ -166,7 +167,7 @@ pub(crate) fn service(ctx: &Ctx<'_>, object: &Object, notes: &mut Vec<String>) -
 
 /// The load Twin's annotations describe.
 struct Load {
-    model: String,
+    model: Option<String>,
     arrivals: ArrivalSpec,
     slo: SloSpec,
     prompt_tokens: Option<TokenSpec>,
@@ -181,10 +182,18 @@ fn load(ctx: &Ctx<'_>, ann: &Annotations<'_>) -> Result<Option<Load>, Fault> {
         return Ok(None);
     }
     let arrivals: Option<ArrivalSpec> = ann.toml("arrivals")?;
+    let service_time: Option<ServiceTimeSpec> = ann.toml("service-time")?;
     let traced = matches!(arrivals, Some(ArrivalSpec::Trace(_)));
-    let mut required = vec!["model", "arrivals", "slo-ttft", "slo-e2e"];
-    if !traced {
-        required.extend(["prompt-tokens", "output-tokens"]);
+    // A sampled service time (fixed, exponential) needs no model or token
+    // lengths; the roofline model, the default, needs both (a replayed
+    // trace brings its own tokens).
+    let roofline = matches!(service_time, None | Some(ServiceTimeSpec::Roofline));
+    let mut required = vec!["arrivals", "slo-ttft", "slo-e2e"];
+    if roofline {
+        required.insert(0, "model");
+        if !traced {
+            required.extend(["prompt-tokens", "output-tokens"]);
+        }
     }
     let missing: Vec<String> = required.iter().filter(|k| !ann.has(k)).map(|k| format!("{}{k}", annotations::PREFIX)).collect();
     if !missing.is_empty() {
@@ -197,16 +206,18 @@ fn load(ctx: &Ctx<'_>, ann: &Annotations<'_>) -> Result<Option<Load>, Fault> {
         return Err(Fault::value(
             ann.path(some),
             format!("a served workload also needs {}", missing.join(", ")),
-            "the model, arrivals, token lengths and SLO together describe its load; without any of them it holds capacity only",
+            "arrivals and an SLO, with a model and token lengths (or a sampled twin.dev/service-time), describe its load; without any of them it holds capacity only",
         ));
     }
-    let model_text = ann.get("model").unwrap_or_default();
-    let model = match ctx.catalogue.model(model_text) {
-        Some(i) => ctx.catalogue.models[i].name.clone(),
-        None => {
-            let names: Vec<&str> = ctx.catalogue.models.iter().map(|m| m.name.as_str()).collect();
-            return Err(Fault::value(ann.path("model"), format!("unknown model {model_text:?}"), close_names(model_text, &names)));
-        }
+    let model = match ann.get("model") {
+        None => None,
+        Some(model_text) => match ctx.catalogue.model(model_text) {
+            Some(i) => Some(ctx.catalogue.models[i].name.clone()),
+            None => {
+                let names: Vec<&str> = ctx.catalogue.models.iter().map(|m| m.name.as_str()).collect();
+                return Err(Fault::value(ann.path("model"), format!("unknown model {model_text:?}"), close_names(model_text, &names)));
+            }
+        },
     };
     let ttft = ann.duration("slo-ttft")?.unwrap_or_default();
     let e2e = ann.duration("slo-e2e")?.unwrap_or_default();
@@ -221,7 +232,7 @@ fn load(ctx: &Ctx<'_>, ann: &Annotations<'_>) -> Result<Option<Load>, Fault> {
         slo: SloSpec { ttft, e2e, target },
         prompt_tokens: ann.toml("prompt-tokens")?,
         output_tokens: ann.toml("output-tokens")?,
-        service_time: ann.toml("service-time")?,
+        service_time,
         max_batch: ann.count("max-batch")?,
     }))
 }

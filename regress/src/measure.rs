@@ -45,14 +45,15 @@ pub fn of_summary(s: &Summary) -> (BTreeMap<String, f64>, BTreeMap<String, f64>)
 }
 
 /// The KPIs of a pod-trace experiment (one profile's fill): GPU allocation
-/// at the end of the fill, fragmentation when arrived demand reached capacity.
+/// at the end of the fill; fragmentation (the expected fragmented GPU
+/// capacity, as a share of all of it) when arrived demand reached capacity.
 pub fn of_fill(r: &FillReport) -> BTreeMap<String, f64> {
     let mut k = BTreeMap::new();
     if let Some(end) = r.points.last() {
         k.insert("gpu_allocation".to_string(), end.allocated);
     }
     if let Some(p) = r.at(1.0) {
-        k.insert("fragmentation".to_string(), p.fragmented_of_free);
+        k.insert("fragmentation".to_string(), p.fragmented);
     }
     k
 }

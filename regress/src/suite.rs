@@ -206,7 +206,7 @@ pub const KPI_CATALOGUE: &[KpiInfo] = &[
         name: "fragmentation",
         direction: Direction::LowerIsBetter,
         threshold: 0.02,
-        meaning: "pod-trace experiments: share of free GPUs no pending pod can use, when demand reached capacity",
+        meaning: "pod-trace experiments: expected fragmented GPU capacity as a share of all of it, when arrived demand reached capacity",
     },
     KpiInfo { name: "idle_share", direction: Direction::LowerIsBetter, threshold: 0.01, meaning: "idle cost as a share of total cost" },
 ];

@@ -204,3 +204,34 @@ autoscaler = { metric = "concurrency", target = 8, min = 1, max = 6 }
     // At most alpha of 60: 3.
     assert!(flagged <= 3, "{flagged} of {reps} A/A comparisons flagged");
 }
+
+/// The FGD paper's experiment as a gate: the `spread` profile replacing
+/// `fgd` on the openb pods strands more GPU. The baseline is a stored
+/// results file here (`--baseline`), the other way the gate takes one.
+#[test]
+fn spread_replacing_fgd_on_openb_is_caught() {
+    let Some(pods) = crate::shared_data("job_traces/alibaba_openb2023_pod_list_default.csv") else { return };
+    let nodes = crate::shared_data("job_traces/alibaba_openb2023_node_list_gpu_node.csv").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("openb.toml"),
+        format!(
+            "format_version = 1\nname = \"openb\"\n[pod_trace]\nformat = \"openb\"\npods = \"{}\"\nnodes = \"{}\"\nfill_to = 1.1\n",
+            pods.display(),
+            nodes.display()
+        ),
+    )
+    .unwrap();
+    let suite = |profile: &str| {
+        format!("format_version = 1\nname = \"openb\"\nseeds = {{ count = 8 }}\n[[scenarios]]\nfile = \"openb.toml\"\nname = \"openb\"\nprofile = \"{profile}\"\n")
+    };
+    std::fs::write(p.join("fgd.toml"), suite("fgd")).unwrap();
+    std::fs::write(p.join("spread.toml"), suite("spread")).unwrap();
+    let o = regress(p, &["--suite", "fgd.toml", "--write-results", "fgd.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = regress(p, &["--suite", "spread.toml", "--baseline", "fgd.json"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("gpu_allocation") && l.contains("regression")), "{out}");
+}
