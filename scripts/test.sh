@@ -15,8 +15,9 @@ fi
 # Debian packages the tests need: the CPU Vulkan driver (lavapipe) and the
 # Vulkan loader, so the GPU sweep kernels run and are checked against the
 # CPU path on machines without a GPU; tmux, in which the end-to-end test
-# runs `twin tui` in a real terminal.
-packages=(mesa-vulkan-drivers libvulkan1 tmux)
+# runs `twin tui` in a real terminal; git, with which the regression gate's
+# tests make their repositories.
+packages=(mesa-vulkan-drivers libvulkan1 tmux git)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

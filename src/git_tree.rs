@@ -41,7 +41,9 @@ pub fn copy(inside: &Path, reference: &str) -> anyhow::Result<TreeCopy> {
                     let target = String::from_utf8_lossy(blob.content()).into_owned();
                     link(&target, &path)
                 } else {
-                    std::fs::write(&path, blob.content()).map_err(anyhow::Error::from)
+                    std::fs::write(&path, blob.content())
+                        .and_then(|()| executable(&path, entry.filemode() == 0o100_755))
+                        .map_err(anyhow::Error::from)
                 }
             }),
             // Submodules are other repositories: not part of this revision's files.
@@ -60,6 +62,18 @@ pub fn copy(inside: &Path, reference: &str) -> anyhow::Result<TreeCopy> {
         return Err(e);
     }
     Ok(TreeCopy { dir, workdir, commit: commit.id().to_string() })
+}
+
+/// Keeps git's executable bit (a scheduler or script the suite runs).
+#[cfg(unix)]
+fn executable(path: &Path, yes: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if yes { std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)) } else { Ok(()) }
+}
+
+#[cfg(not(unix))]
+fn executable(_: &Path, _: bool) -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(unix)]

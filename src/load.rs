@@ -25,7 +25,7 @@ pub fn scenario_with(name: Option<&str>, manifests: &[std::path::PathBuf]) -> an
             eprintln!("{errors}");
             Ok(Err(ExitCode::from(crate::EXIT_BAD_INPUT)))
         }
-        Err(e @ InputError::Manifest(_)) => {
+        Err(e @ (InputError::Manifest(_) | InputError::PodTraceManifests { .. })) => {
             eprintln!("error: {e}");
             Ok(Err(ExitCode::from(crate::EXIT_BAD_INPUT)))
         }

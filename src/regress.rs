@@ -15,6 +15,7 @@ use twin_regress::suite::SuiteSpec;
 /// Exit code of a suite with a regression (or a KPI past its limit).
 const EXIT_REGRESSION: u8 = 1;
 
+/// Runs the gate; every error becomes exit 2 after it is printed.
 pub fn regress(a: RegressArgs) -> anyhow::Result<ExitCode> {
     match gate(&a) {
         Ok(code) => Ok(code),
@@ -67,8 +68,8 @@ fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
             let started = Instant::now();
             let suite_dir = a.suite.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
             let copy = crate::git_tree::copy(suite_dir, reference)?;
-            let workdir = copy.workdir.canonicalize()?;
-            let suite_abs = a.suite.canonicalize()?;
+            let workdir = copy.workdir.canonicalize().with_context(|| format!("the repository's working tree {}", copy.workdir.display()))?;
+            let suite_abs = a.suite.canonicalize().with_context(|| format!("the suite {}", a.suite.display()))?;
             let Ok(rel) = suite_abs.strip_prefix(&workdir) else {
                 bail!("the suite {} is outside the repository at {}", a.suite.display(), workdir.display());
             };
@@ -76,7 +77,9 @@ fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
             if !base_file.is_file() {
                 bail!("{reference} has no {}: the suite is new; give a stored baseline with --baseline FILE", rel.display());
             }
-            let base_suite = read_suite(&base_file).with_context(|| format!("the suite as it stood at {reference}"))?;
+            let mut base_suite = read_suite(&base_file).with_context(|| format!("the suite as it stood at {reference}"))?;
+            // Both sides run the candidate's seeds, so a pull request may change them.
+            base_suite.seeds = suite.seeds.clone();
             let place = Place::Tree { root: copy.dir.path().to_path_buf(), outside: workdir.clone() };
             let results = pool.install(|| run_suite(&base_file, &base_suite, &place)).with_context(|| format!("the baseline at {reference} ({})", &copy.commit[..12]))?;
             eprintln!(

@@ -83,6 +83,22 @@ fn prepare(suite_file: &Path, place: &Place, e: &ScenarioEntry) -> anyhow::Resul
             None => loaded.scenario.spec.scheduler.profile = Some(choice),
         }
     }
+    if let Some(files) = &e.policies {
+        if loaded.pod_trace.is_some() {
+            bail!("{}: {}: `policies` is for timed runs; a pod-trace experiment asks no policy", suite_file.display(), e.display_name());
+        }
+        let spec = twin_sim::scenario::spec::PoliciesSpec { files: files.clone(), data: e.policy_data.clone() };
+        let sources = twin_inputs::policies::PolicySources::read(&suite_source, &spec)
+            .map_err(|err| anyhow::anyhow!("{err}"))
+            .with_context(|| format!("{}: {}: policies", suite_file.display(), e.display_name()))?;
+        sources.compile().map_err(|err| anyhow::anyhow!("{err}")).with_context(|| format!("{}: {}: policies", suite_file.display(), e.display_name()))?;
+        // The texts, not where they lay: a copy of a revision hashes as its checkout does.
+        for text in sources.files.iter().map(|(_, t)| t).chain(sources.data.iter()) {
+            digest.update(Sha256::digest(text.as_bytes()));
+        }
+        loaded.scenario.spec.policies = Some(spec);
+        loaded.policies = Some(sources);
+    }
     if let Some(h) = &e.horizon {
         let d = twin_sim::scenario::duration::parse_duration(h)
             .map_err(|m| anyhow::anyhow!("{}: horizon = \"{h}\": {m}", suite_file.display()))?;

@@ -58,6 +58,12 @@ pub enum InputError {
     /// A telemetry or table file given directly does not read.
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    /// Manifests given to a pod-trace experiment, whose pods come from its trace.
+    #[error("{origin} is a pod-trace experiment: its pods come from the trace, so Kubernetes manifests have no place in it; drop `manifests` (or --manifests), or give them to a timed scenario")]
+    PodTraceManifests {
+        /// The scenario.
+        origin: String,
+    },
     /// A Kubernetes manifest does not read, or asks for what no pool has:
     /// file, document, line, column and field.
     #[error(transparent)]

@@ -100,6 +100,8 @@ pub fn load_text_with(text: ScenarioText, manifests: &[PathBuf]) -> Result<Loade
     let mut notes = Notes::new();
     if scenario.spec.pod_trace.is_none() {
         manifests::attach(&mut scenario, &source, manifests, &mut notes)?;
+    } else if !manifests.is_empty() || !scenario.spec.manifests.is_empty() {
+        return Err(InputError::PodTraceManifests { origin: origin.clone() });
     }
     let pod_trace = match &scenario.spec.pod_trace {
         Some(spec) => Some(pod_trace::load(&source, spec, &scenario)?),

@@ -40,10 +40,14 @@ impl Source {
         match self {
             Source::Dir(dir) => dir.join(name),
             Source::BuiltIn => Path::new("scenarios").join(name),
-            Source::Tree { dir, root, outside } => {
-                let within = normalize(&dir.strip_prefix(root).unwrap_or(Path::new("")).join(name));
-                if within.starts_with("..") { normalize(&outside.join(within)) } else { root.join(within) }
-            }
+            Source::Tree { dir, root, outside } => match dir.strip_prefix(root) {
+                Ok(rel) => {
+                    let within = normalize(&rel.join(name));
+                    if within.starts_with("..") { normalize(&outside.join(within)) } else { root.join(within) }
+                }
+                // A scenario outside the copy (outside the repository): its own folder.
+                Err(_) => dir.join(name),
+            },
         }
     }
 
@@ -129,6 +133,8 @@ mod tests {
         assert_eq!(t.resolve("../policies/a.rego"), Path::new("/tmp/x/policies/a.rego"));
         assert_eq!(t.resolve("../../shared/data/f.csv"), Path::new("/work/shared/data/f.csv"));
         assert_eq!(t.resolve("./../../../d"), Path::new("/d"));
+        let outside = Source::Tree { dir: "/work/shared/s".into(), root: "/tmp/x".into(), outside: "/work/main".into() };
+        assert_eq!(outside.resolve("t.csv"), Path::new("/work/shared/s/t.csv"));
     }
 
     #[test]

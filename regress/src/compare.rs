@@ -142,15 +142,24 @@ pub fn compare(suite: &str, kpis: &[Kpi], baseline: &Results, candidate: &Result
             continue;
         };
         currencies.push((cand.name.clone(), cand.currency.clone()));
+        if base.horizon_s != cand.horizon_s {
+            notes.push(format!(
+                "{}: the baseline simulated {} s and the candidate {} s; costs are per month, but counts (drops, preemptions) are not comparable",
+                cand.name, base.horizon_s, cand.horizon_s
+            ));
+        }
         for kpi in kpis {
-            let take = |r: &crate::results::ScenarioResults| -> Option<Vec<f64>> {
-                r.runs.iter().map(|run| run.kpis.get(&kpi.name).copied()).collect()
-            };
-            match (take(base), take(cand)) {
-                (Some(b), Some(c)) => items.push((cand.name.clone(), kpi, b, c)),
-                (None, None) => {}
-                (Some(_), None) => notes.push(format!("{}: {} is measured in the baseline but not in the candidate", cand.name, kpi.name)),
-                (None, Some(_)) => notes.push(format!("{}: {} is measured in the candidate but not in the baseline", cand.name, kpi.name)),
+            let take = |r: &crate::results::ScenarioResults| -> Vec<Option<f64>> { r.runs.iter().map(|run| run.kpis.get(&kpi.name).copied()).collect() };
+            let (b, c) = (take(base), take(cand));
+            let measured = |v: &[Option<f64>]| v.iter().filter(|x| x.is_some()).count();
+            let (nb, nc, n) = (measured(&b), measured(&c), b.len());
+            if nb == n && nc == n {
+                items.push((cand.name.clone(), kpi, b.into_iter().flatten().collect(), c.into_iter().flatten().collect()));
+            } else if nb + nc > 0 {
+                notes.push(format!(
+                    "{}: {} not judged: measured in {nb} of {n} baseline runs and {nc} of {n} candidate runs (a latency with no request finished, say)",
+                    cand.name, kpi.name
+                ));
             }
         }
         let names: BTreeSet<&String> = base.runs.iter().chain(&cand.runs).flat_map(|r| r.team_cost_per_month.keys()).collect();

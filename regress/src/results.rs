@@ -68,6 +68,16 @@ pub enum ResultsError {
         /// What is wrong.
         message: String,
     },
+    /// A scenario's runs are not the file's seeds in order.
+    #[error("{origin}: scenario {scenario}: run {index} is not the seed the file lists at {index}; each scenario's runs must be the file's `seeds`, in order (write the file again with --write-results)")]
+    Seeds {
+        /// The file.
+        origin: String,
+        /// The scenario.
+        scenario: String,
+        /// The first run that differs.
+        index: usize,
+    },
     /// Results of another format.
     #[error("{origin}: results format {found}, but this Twin reads format {RESULTS_FORMAT}; run the baseline again with this Twin")]
     Format {
@@ -95,7 +105,16 @@ impl Results {
         if v.format_version != RESULTS_FORMAT {
             return Err(ResultsError::Format { origin: origin.to_string(), found: v.format_version });
         }
-        serde_json::from_str(text).map_err(parse_error)
+        let results: Results = serde_json::from_str(text).map_err(parse_error)?;
+        // Runs pair seed by seed: each scenario's runs must be the seeds, in order.
+        for s in &results.scenarios {
+            let seeds: Vec<u64> = s.runs.iter().map(|r| r.seed).collect();
+            if seeds != results.seeds {
+                let at = seeds.iter().zip(&results.seeds).position(|(a, b)| a != b).unwrap_or(seeds.len().min(results.seeds.len()));
+                return Err(ResultsError::Seeds { origin: origin.to_string(), scenario: s.name.clone(), index: at });
+            }
+        }
+        Ok(results)
     }
 
     /// The results as pretty JSON, ending in a newline: the same bytes for the same runs.
@@ -121,7 +140,7 @@ mod tests {
             twin_version: "0.1.0".into(),
             suite: "t".into(),
             seed_set: 1,
-            seeds: vec![7, 8],
+            seeds: vec![7],
             scenarios: vec![ScenarioResults {
                 name: "a".into(),
                 inputs_sha256: "00".into(),
@@ -142,6 +161,10 @@ mod tests {
         assert_eq!(Results::from_json(&r.to_json(), "r.json").unwrap(), r);
         let other = r.to_json().replace("\"format_version\": 1", "\"format_version\": 9");
         assert!(Results::from_json(&other, "r.json").unwrap_err().to_string().contains("format 9"));
+        let mut shuffled = r.clone();
+        shuffled.scenarios[0].runs[0].seed = 8;
+        let e = Results::from_json(&shuffled.to_json(), "r.json").unwrap_err().to_string();
+        assert!(e.contains("scenario a: run 0"), "{e}");
         let e = Results::from_json("{\"format_version\": 1, \"x\": 1}", "r.json").unwrap_err().to_string();
         assert!(e.starts_with("r.json: line 1"), "{e}");
     }

@@ -20,6 +20,7 @@
 //! horizon = "1d"               # shorter than the scenario's own, to keep CI fast
 //! manifests = ["deploy/"]      # joined to the scenario's own
 //! profile = "fgd"              # the scheduler profile to run it with
+//! policies = ["policies/"]     # Rego policies instead of the scenario's
 //! ```
 
 use crate::verdict::{Direction, Kpi};
@@ -28,6 +29,9 @@ use std::collections::BTreeSet;
 
 /// The suite format this build reads.
 pub const SUITE_FORMAT: u32 = 1;
+
+/// Most seeds a suite may ask for.
+pub const MAX_SEEDS: u32 = 10_000;
 
 /// Seeds in a set when the suite does not say.
 pub const DEFAULT_SEEDS: u32 = 20;
@@ -134,6 +138,13 @@ pub struct ScenarioEntry {
     /// A horizon instead of the scenario's, such as `"1d"`.
     #[serde(default)]
     pub horizon: Option<String>,
+    /// Rego policy files or folders (relative to the suite file) to run
+    /// with instead of the scenario's `[policies]`.
+    #[serde(default)]
+    pub policies: Option<Vec<String>>,
+    /// A JSON data document for those policies (relative to the suite file).
+    #[serde(default)]
+    pub policy_data: Option<String>,
 }
 
 impl ScenarioEntry {
@@ -263,6 +274,9 @@ impl SuiteSpec {
         if self.seeds.set != 1 {
             return bad("seeds.set".into(), format!("seed set {} does not exist; only set 1 does", self.seeds.set));
         }
+        if self.seeds.count > MAX_SEEDS {
+            return bad("seeds.count".into(), format!("{} seeds is more than the gate runs ({MAX_SEEDS}); 20 is enough to see a 1% change", self.seeds.count));
+        }
         if self.seeds.count < 6 {
             return bad(
                 "seeds.count".into(),
@@ -286,6 +300,11 @@ impl SuiteSpec {
             }
             if !seen.insert(k.name.as_str()) {
                 return bad(format!("kpis[{i}].name"), format!("`{}` is listed twice", k.name));
+            }
+            if let Some(l) = k.limit
+                && !l.is_finite()
+            {
+                return bad(format!("kpis[{i}].limit"), format!("{l} is not a limit; give a number in the KPI's unit, such as 0.99"));
             }
             if let Some(t) = k.threshold
                 && !(t.is_finite() && t >= 0.0)

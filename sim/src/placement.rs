@@ -238,6 +238,18 @@ pub fn gang_shape(gpus: u32, per_node: u32) -> Option<(u32, u32)> {
 /// their way and launch the rest. `Wait(Provisioning)` when the asker holds
 /// promises already; `None` when no pool can grow.
 pub fn provision_in(req: &PlacementRequest<'_>, fleet: &FleetView<'_>, order: &[PoolId]) -> Option<Decision> {
+    provision_where(req, fleet, order, |_, _| true)
+}
+
+/// [`provision_in`], reusing only nodes on their way that `fits` accepts
+/// for a member of `per` accelerators (a scheduler that also counts CPU and
+/// memory says which still have room).
+pub fn provision_where(
+    req: &PlacementRequest<'_>,
+    fleet: &FleetView<'_>,
+    order: &[PoolId],
+    fits: impl Fn(NodeId, u32) -> bool,
+) -> Option<Decision> {
     for &p in order {
         let pool = &fleet.pools[p.index()];
         let Some((members, per)) = gang_shape(req.gpus, pool.gpus_per_node) else { continue };
@@ -246,7 +258,8 @@ pub fn provision_in(req: &PlacementRequest<'_>, fleet: &FleetView<'_>, order: &[
         if on_the_way.iter().any(|n| n.reserved_for(req.owner) > 0) {
             return Some(Decision::Wait(WaitReason::Provisioning));
         }
-        let reuse: Vec<NodeId> = on_the_way.iter().filter(|n| n.unpromised() >= per).map(|n| n.id).take(members as usize).collect();
+        let reuse: Vec<NodeId> =
+            on_the_way.iter().filter(|n| n.unpromised() >= per && fits(n.id, per)).map(|n| n.id).take(members as usize).collect();
         let launch = members - reuse.len() as u32;
         if launch == 0 || pool.headroom() >= launch {
             return Some(Decision::Provision { pool: p, reuse, launch, per_node: per });

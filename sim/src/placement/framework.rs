@@ -11,7 +11,7 @@
 //! failing that, it picks the pool to grow the way a cluster autoscaler's
 //! expander does: by scoring an empty node of each pool with the same plugins.
 
-use super::{Decision, FleetChange, FleetView, Placement, PlacementError, PlacementRequest, Verdict, WaitReason, gang_shape, provision_in};
+use super::{Decision, FleetChange, FleetView, Placement, PlacementError, PlacementRequest, Verdict, WaitReason, gang_shape, provision_where};
 use crate::fabric::InvariantViolation;
 use crate::fleet::{NodeState, Owner, Pool};
 use crate::ids::{NodeId, PoolId};
@@ -241,7 +241,9 @@ impl FrameworkPlacement {
             .filter_map(|&p| {
                 let pool = &fleet.pools[p.index()];
                 let (_, per) = gang_shape(req.gpus, pool.gpus_per_node)?;
-                Some((p, Pod { gpus: per, gang: None, ..pod.clone() }, Self::shape_of(pool)))
+                let (cpu_milli, memory_mib) =
+                    (req.traits.cpu_milli_per_gpu.saturating_mul(per), req.traits.memory_mib_per_gpu.saturating_mul(per));
+                Some((p, Pod { gpus: per, gang: None, cpu_milli, memory_mib, ..pod.clone() }, Self::shape_of(pool)))
             })
             .collect();
         let candidates: Vec<(Pod, NodeShape)> = growable.iter().map(|(_, pod, shape)| (pod.clone(), shape.clone())).collect();
@@ -249,7 +251,15 @@ impl FrameworkPlacement {
         let mut ranked: Vec<(f64, PoolId)> = growable.iter().zip(scores).filter_map(|((p, _, _), s)| s.map(|s| (s, *p))).collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let order: Vec<PoolId> = ranked.iter().map(|r| r.1).collect();
-        match provision_in(req, fleet, &order).map(|d| self.fit_reused(d, &pod, fleet)) {
+        let (cpu, mem) = (req.traits.cpu_milli_per_gpu, req.traits.memory_mib_per_gpu);
+        // A node on its way is reused only where the mirror still has the CPU and memory too.
+        let room = |n: NodeId, per: u32| {
+            (cpu == 0 && mem == 0)
+                || self.idx(n).and_then(|i| self.cluster.node(i)).is_some_and(|m| {
+                    m.free_cpu >= cpu.saturating_mul(per) && m.free_mem >= mem.saturating_mul(per)
+                })
+        };
+        match provision_where(req, fleet, &order, room) {
             Some(decision) => {
                 let why = match &decision {
                     Decision::Provision { pool, .. } => {
@@ -261,31 +271,6 @@ impl FrameworkPlacement {
             }
             None => Verdict { decision: Decision::Wait(WaitReason::NoCapacity), why: format!("{last_why} · no allowed pool can grow") },
         }
-    }
-
-    /// A provisioning decision whose reused nodes (on their way, with
-    /// accelerators unpromised) also have the CPU and memory `pod` asks for
-    /// left, by the mirror's count; more nodes launched for those that do
-    /// not, or a wait when the pool cannot grow that far.
-    fn fit_reused(&self, d: Decision, pod: &Pod, fleet: &FleetView<'_>) -> Decision {
-        let Decision::Provision { pool, reuse, launch, per_node } = d else { return d };
-        if pod.cpu_milli == 0 && pod.memory_mib == 0 {
-            return Decision::Provision { pool, reuse, launch, per_node };
-        }
-        let (cpu, mem) = (pod.cpu_milli / pod.gpus.max(1) * per_node, pod.memory_mib / pod.gpus.max(1) * per_node);
-        let before = reuse.len() as u32;
-        let reuse: Vec<NodeId> = reuse
-            .into_iter()
-            .filter(|&n| self.idx(n).and_then(|i| self.cluster.node(i)).is_some_and(|m| m.free_cpu >= cpu && m.free_mem >= mem))
-            .collect();
-        let launch = launch + before - reuse.len() as u32;
-        if reuse.is_empty() && launch == 0 {
-            return Decision::Wait(WaitReason::Provisioning);
-        }
-        if launch > fleet.pools[pool.index()].headroom() {
-            return Decision::Wait(WaitReason::NoCapacity);
-        }
-        Decision::Provision { pool, reuse, launch, per_node }
     }
 
     fn node_id(&self, idx: NodeIdx) -> Option<NodeId> {

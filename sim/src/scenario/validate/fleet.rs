@@ -21,6 +21,8 @@ pub(super) struct PoolFacts {
     pub(super) accelerator: Option<String>,
     /// Whether a recording drives it (no workload may run there).
     pub(super) recorded: bool,
+    /// A node's vCPUs and memory in MiB, if the node type resolved.
+    pub(super) node_cpu_mem: Option<(u32, u32)>,
 }
 
 /// Checks `[[pools]]`; returns what the workload checks need of each pool, by name.
@@ -63,6 +65,7 @@ pub(super) fn check_pools(c: &mut Checker<'_>, spec: &ScenarioSpec) -> BTreeMap<
                 memory_gb: accel.map(|a| a.memory_gb),
                 accelerator: accel.map(|a| a.name.clone()),
                 recorded: pool.telemetry.is_some(),
+                node_cpu_mem: node_type.map(|n| (n.vcpus, (n.memory_gb * 1_024.0) as u32)),
             },
         );
     }

@@ -96,6 +96,26 @@ pub(super) fn check_service(c: &mut Checker<'_>, s: &ServiceSpec, p: &FieldPath,
 /// and room for a KV cache.
 fn check_fit(c: &mut Checker<'_>, s: &ServiceSpec, model: Option<&ModelArch>, p: &FieldPath, pools: &BTreeMap<String, PoolFacts>) {
     let resolved: Vec<(&String, &PoolFacts)> = s.pools.iter().filter_map(|r| pools.get_key_value(r)).collect();
+    let (cpu, mem) = (
+        u64::from(s.scheduling.cpu_milli_per_gpu) * u64::from(s.gpus_per_replica),
+        u64::from(s.scheduling.memory_mib_per_gpu) * u64::from(s.gpus_per_replica),
+    );
+    let sized: Vec<(u32, u32)> = resolved.iter().filter_map(|(_, f)| f.node_cpu_mem).collect();
+    if (cpu > 0 || mem > 0)
+        && !sized.is_empty()
+        && !sized.iter().any(|&(v, m)| (v == 0 || cpu <= u64::from(v) * 1_000) && (m == 0 || mem <= u64::from(m)))
+    {
+        c.report(
+            ErrorKind::Unsatisfiable,
+            p.key("scheduling"),
+            format!(
+                "a replica asks for {} millicores and {mem} MiB, more than a node of any of its pools has ({})",
+                cpu,
+                sized.iter().map(|(v, m)| format!("{v} vCPUs, {m} MiB")).collect::<Vec<_>>().join("; ")
+            ),
+            Some("lower `cpu_milli_per_gpu` or `memory_mib_per_gpu`, or add a pool of larger nodes".into()),
+        );
+    }
     if s.gpus_per_replica > 0 && !resolved.is_empty() {
         let largest = resolved.iter().filter_map(|(_, f)| f.per_node).max().unwrap_or(0);
         if largest < s.gpus_per_replica {
