@@ -130,7 +130,7 @@ fn run_one(p: &Prepared, seed: u64) -> anyhow::Result<RunResult> {
             ProfileChoice::Custom(s) => Profile::from_spec(s)?,
         };
         let report = fill(&trace.nodes, &trace.pods, &mut profile, &FillOptions { fill_to: spec.fill_to, report_every: spec.report_every, seed });
-        return Ok(RunResult { seed, kpis: measure::of_fill(&report), team_cost_per_month: Default::default() });
+        return Ok(measure::of_fill(&report, seed));
     }
     let policy: Option<Box<dyn PolicyHook + Send>> = match &p.loaded.policies {
         Some(pol) => Some(Box::new(pol.compile()?)),
@@ -144,8 +144,7 @@ fn run_one(p: &Prepared, seed: u64) -> anyhow::Result<RunResult> {
     let mut run = Run::with_extensions(scenario, seed, options, placement, policy).with_context(|| format!("building {}", p.name))?;
     run.advance_to(run.horizon());
     let out = run.finish().with_context(|| format!("{} with seed {seed}", p.name))?;
-    let (kpis, team_cost_per_month) = measure::of_summary(&out.summary);
-    Ok(RunResult { seed, kpis, team_cost_per_month })
+    Ok(measure::of_summary(&out.summary, seed))
 }
 
 /// Runs every scenario of `suite` (read from `suite_file`, its files where

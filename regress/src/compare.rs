@@ -1,6 +1,6 @@
 //! Baseline against candidate: every (scenario, KPI) judged as one family.
 
-use crate::results::Results;
+use crate::results::{Results, ScenarioResults};
 use crate::verdict::{GateError, Judgement, Kpi, Verdict, judge_all};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -36,7 +36,7 @@ pub struct Row {
     pub judgement: Judgement,
 }
 
-/// A team's cost per month in one scenario, before and after.
+/// A team in one scenario, before and after: medians over the seeds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TeamRow {
     /// The scenario.
@@ -47,6 +47,14 @@ pub struct TeamRow {
     pub before: f64,
     /// The candidate's median cost per 30 days.
     pub after: f64,
+    /// SLO attainment of the team's served workloads (baseline, candidate), when both measure it.
+    pub slo: Option<(f64, f64)>,
+    /// The worst P99 TTFT of the team's served workloads, ms (baseline, candidate).
+    pub ttft_p99_ms: Option<(f64, f64)>,
+    /// The team's verdict: the worst of its cost, SLO and P99 judged as the
+    /// suite's KPIs are (seed by seed, one Holm family over every team of
+    /// the suite), for reading only: the gate is the suite's rows.
+    pub verdict: Verdict,
 }
 
 impl Comparison {
@@ -134,7 +142,8 @@ pub fn compare(suite: &str, kpis: &[Kpi], baseline: &Results, candidate: &Result
     }
     let mut notes = Vec::new();
     let mut items: Vec<(String, &Kpi, Vec<f64>, Vec<f64>)> = Vec::new();
-    let mut teams = Vec::new();
+    let mut teams: Vec<TeamRow> = Vec::new();
+    let mut team_items: Vec<(usize, Kpi, Vec<f64>, Vec<f64>)> = Vec::new();
     let mut currencies = Vec::new();
     for cand in &candidate.scenarios {
         let Some(base) = baseline.scenario(&cand.name) else {
@@ -149,7 +158,7 @@ pub fn compare(suite: &str, kpis: &[Kpi], baseline: &Results, candidate: &Result
             ));
         }
         for kpi in kpis {
-            let take = |r: &crate::results::ScenarioResults| -> Vec<Option<f64>> { r.runs.iter().map(|run| run.kpis.get(&kpi.name).copied()).collect() };
+            let take = |r: &ScenarioResults| -> Vec<Option<f64>> { r.runs.iter().map(|run| run.kpis.get(&kpi.name).copied()).collect() };
             let (b, c) = (take(base), take(cand));
             let measured = |v: &[Option<f64>]| v.iter().filter(|x| x.is_some()).count();
             let (nb, nc, n) = (measured(&b), measured(&c), b.len());
@@ -164,10 +173,30 @@ pub fn compare(suite: &str, kpis: &[Kpi], baseline: &Results, candidate: &Result
         }
         let names: BTreeSet<&String> = base.runs.iter().chain(&cand.runs).flat_map(|r| r.team_cost_per_month.keys()).collect();
         for team in names {
-            let cost = |r: &crate::results::ScenarioResults| {
-                median(r.runs.iter().map(|run| run.team_cost_per_month.get(team).copied().unwrap_or(0.0)).collect())
+            let cost = |r: &ScenarioResults| -> Vec<f64> { r.runs.iter().map(|run| run.team_cost_per_month.get(team).copied().unwrap_or(0.0)).collect() };
+            let slo = |r: &ScenarioResults| -> Option<Vec<f64>> { r.runs.iter().map(|run| run.team_slo_attainment.get(team).copied()).collect() };
+            let p99 = |r: &ScenarioResults| -> Option<Vec<f64>> { r.runs.iter().map(|run| run.team_ttft_p99_ms.get(team).copied()).collect() };
+            let row = teams.len();
+            let mut both = |name: &str, b: Option<Vec<f64>>, c: Option<Vec<f64>>| -> Option<(f64, f64)> {
+                let (b, c) = (b?, c?);
+                let medians = (median(b.clone()), median(c.clone()));
+                if let Some(k) = kpis.iter().find(|k| k.name == name) {
+                    team_items.push((row, Kpi { floor: None, ..k.clone() }, b, c));
+                }
+                Some(medians)
             };
-            teams.push(TeamRow { scenario: cand.name.clone(), team: team.clone(), before: cost(base), after: cost(cand) });
+            let (cost_b, cost_a) = both("cost_per_month", Some(cost(base)), Some(cost(cand))).unwrap_or_default();
+            let slo = both("slo_attainment", slo(base), slo(cand));
+            let ttft_p99_ms = both("ttft_p99_ms", p99(base), p99(cand));
+            teams.push(TeamRow {
+                scenario: cand.name.clone(),
+                team: team.clone(),
+                before: cost_b,
+                after: cost_a,
+                slo,
+                ttft_p99_ms,
+                verdict: Verdict::Same,
+            });
         }
     }
     for base in &baseline.scenarios {
@@ -191,6 +220,18 @@ pub fn compare(suite: &str, kpis: &[Kpi], baseline: &Results, candidate: &Result
     })?;
     let rows =
         items.iter().zip(judged).map(|((s, k, _, _), judgement)| Row { scenario: s.clone(), kpi: (*k).clone(), judgement }).collect();
+    // Teams: their own family, so that reading them never loosens the gate's.
+    let family: Vec<(&Kpi, &[f64], &[f64])> = team_items.iter().map(|(_, k, b, c)| (k, b.as_slice(), c.as_slice())).collect();
+    if let Ok(judged) = judge_all(&family, alpha) {
+        for ((row, _, _, _), j) in team_items.iter().zip(judged) {
+            let t = &mut teams[*row];
+            t.verdict = match (t.verdict, j.verdict) {
+                (Verdict::Regression, _) | (_, Verdict::Regression) => Verdict::Regression,
+                (Verdict::Improvement, _) | (_, Verdict::Improvement) => Verdict::Improvement,
+                _ => Verdict::Same,
+            };
+        }
+    }
     Ok(Comparison { suite: suite.to_string(), alpha, seeds: candidate.seeds.len(), rows, teams, currencies, notes })
 }
 
@@ -220,6 +261,7 @@ mod tests {
                         seed,
                         kpis: [("cost_per_month".to_string(), cost(i))].into(),
                         team_cost_per_month: [("ml".to_string(), cost(i))].into(),
+                        ..Default::default()
                     })
                     .collect(),
             }],
@@ -243,6 +285,7 @@ mod tests {
         assert_eq!(c.rows[0].judgement.verdict, Verdict::Regression);
         assert_eq!(c.teams[0].team, "ml");
         assert!(c.teams[0].after > c.teams[0].before);
+        assert_eq!(c.teams[0].verdict, Verdict::Regression, "the team's cost is judged too");
         assert_eq!(c.currency_of("a"), "EUR");
         let same = compare("s", &kpis(), &base, &base, 0.05).unwrap();
         assert!(same.passed());

@@ -41,7 +41,7 @@ pub struct ScenarioResults {
 }
 
 /// One run's KPIs.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunResult {
     /// Its seed.
@@ -51,6 +51,12 @@ pub struct RunResult {
     pub kpis: BTreeMap<String, f64>,
     /// Cost per 30 days by team.
     pub team_cost_per_month: BTreeMap<String, f64>,
+    /// SLO attainment by team, over the team's served workloads (teams with none are absent).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub team_slo_attainment: BTreeMap<String, f64>,
+    /// The worst P99 time to first token of the team's served workloads, ms.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub team_ttft_p99_ms: BTreeMap<String, f64>,
 }
 
 /// Why results cannot be read.
@@ -149,7 +155,8 @@ mod tests {
                 runs: vec![RunResult {
                     seed: 7,
                     kpis: [("cost_per_month".to_string(), 12.5)].into(),
-                    team_cost_per_month: BTreeMap::new(),
+                    team_slo_attainment: [("ml".to_string(), 0.99)].into(),
+                    ..Default::default()
                 }],
             }],
         }

@@ -133,7 +133,9 @@ fn a_costlier_workload_change_is_a_regression_with_exit_one() {
     let junit = std::fs::read_to_string(p.join("j.xml")).unwrap();
     assert!(junit.contains("<failure") && junit.contains("cost_per_month"), "{junit}");
     let md = std::fs::read_to_string(p.join("m.md")).unwrap();
-    assert!(md.contains("failed") && md.contains("assistant"), "the per-team table names the team:\n{md}");
+    assert!(md.contains("failed"), "{md}");
+    let team = md.lines().find(|l| l.starts_with("| assistant |")).unwrap_or_else(|| panic!("a row for the team:\n{md}"));
+    assert!(team.ends_with("| ❌ worse |") && team.contains("% → "), "cost, SLO and P99 of the team, and its verdict: {team}");
 }
 
 #[test]
@@ -189,7 +191,7 @@ autoscaler = { metric = "concurrency", target = 8, min = 1, max = 6 }
     use rayon::prelude::*;
     let measured: Vec<std::collections::BTreeMap<String, f64>> = all
         .par_iter()
-        .map(|&seed| twin_regress::measure::of_summary(&twin_sim::run(&scenario, seed, twin_sim::RunOptions::summary_only()).unwrap().summary).0)
+        .map(|&seed| twin_regress::measure::of_summary(&twin_sim::run(&scenario, seed, twin_sim::RunOptions::summary_only()).unwrap().summary, seed).kpis)
         .collect();
     let mut flagged = 0;
     for r in 0..reps {

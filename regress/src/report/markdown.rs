@@ -123,10 +123,25 @@ fn details(c: &Comparison, scenario: &str) -> String {
     let mut out = String::new();
     let teams: Vec<&TeamRow> = c.teams.iter().filter(|t| t.scenario == scenario).collect();
     if !teams.is_empty() {
-        out.push_str("| Team | Before /mo | After /mo | Δ |\n| --- | ---: | ---: | ---: |\n");
+        out.push_str("| Team | Before /mo | After /mo | Δ | SLO | P99 TTFT | Verdict |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
         for t in teams {
             let (b, a) = (value("cost_per_month", t.before, currency), value("cost_per_month", t.after, currency));
-            let _ = writeln!(out, "| {} | {b} | {a} | {} |", md(&t.team), change(t.after - t.before, t.before, currency));
+            let pair = |name: &str, v: Option<(f64, f64)>| {
+                v.map_or_else(|| "—".to_string(), |(b, a)| format!("{} → {}", value(name, b, currency), value(name, a, currency)))
+            };
+            let verdict = match t.verdict {
+                Verdict::Regression => "❌ worse",
+                Verdict::Improvement => "✅ better",
+                _ => "➖ ~",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {b} | {a} | {} | {} | {} | {verdict} |",
+                md(&t.team),
+                change(t.after - t.before, t.before, currency),
+                pair("slo_attainment", t.slo),
+                pair("ttft_p99_ms", t.ttft_p99_ms),
+            );
         }
         out.push('\n');
     }
@@ -205,7 +220,8 @@ mod tests {
         let batch = m.lines().find(|l| l.starts_with("| batch | ")).unwrap();
         assert!(batch.contains(" EUR → ") && batch.ends_with(" | ➖ no change |"), "{batch}");
         // The changed scenario is open, the unchanged one folded.
-        assert!(m.contains("\n#### ❌ spot\\|fgd\n\n| Team | Before /mo | After /mo | Δ |\n| --- | ---: | ---: | ---: |\n| ml | "), "{m}");
+        assert!(m.contains("\n#### ❌ spot\\|fgd\n\n| Team | Before /mo | After /mo | Δ | SLO | P99 TTFT | Verdict |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n| ml | "), "{m}");
+        assert!(m.contains("| +2,999.49 USD, +5.00% | — | — | ❌ worse |"), "the team's cost rose 5%: {m}");
         assert!(m.contains("\n| search\\|ads | "), "{m}");
         assert!(m.contains("\n<details><summary>➖ batch: no change in 4 KPIs</summary>\n\n| Team |"), "{m}");
         assert_eq!(m.matches("<details>").count(), 1);
@@ -220,7 +236,7 @@ mod tests {
         // Every table row has as many cells as its header.
         for l in m.lines().filter(|l| l.starts_with('|')) {
             let cells = l.replace("\\|", "").matches('|').count() - 1;
-            assert!(cells == 3 || cells == 4 || cells == 5, "{l}");
+            assert!(cells == 3 || cells == 5 || cells == 7, "{l}");
         }
         assert!(m.contains("\n**Notes**\n\n- new: new in the candidate, no baseline to compare with\n"));
         assert!(m.ends_with(

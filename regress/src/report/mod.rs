@@ -35,7 +35,7 @@
 //!             .map(|seed| RunResult {
 //!                 seed,
 //!                 kpis: [("cost_per_month".to_string(), cost + (seed % 7) as f64)].into(),
-//!                 team_cost_per_month: BTreeMap::new(),
+//!                 ..Default::default()
 //!             })
 //!             .collect(),
 //!     }],
@@ -277,6 +277,7 @@ pub(crate) mod fixture {
                         seed: i as u64 + 1,
                         kpis: kpis.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>(),
                         team_cost_per_month: teams.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                        ..Default::default()
                     }
                 })
                 .collect(),
