@@ -10,10 +10,12 @@
 //!   groups), `scheduling.k8s.io/group-name` (Volcano). `twin.dev/gang: "false"`
 //!   overrides a marker. A gang is one training job of `parallelism` × the
 //!   pod's accelerators, with `parallelism` × the per-pod work;
-//! - otherwise `completions` (default `parallelism`) independent jobs named
-//!   `name-0`, `name-1`, ..., each one pod's accelerators and work, all
-//!   submitted together: `parallelism` is not enforced beyond what the
-//!   fleet's capacity allows.
+//! - otherwise `completions` (default `parallelism`) pods run at most
+//!   `parallelism` at a time, as the Job controller runs them: Twin makes
+//!   `min(parallelism, completions)` jobs named `name-0`, `name-1`, ...,
+//!   each one pod's accelerators working through its share of the
+//!   completions back to back (`completions / parallelism`, the first ones
+//!   one more when it does not divide).
 //!
 //! `twin.dev/submit-at` (a duration) delays the submission. A Job without
 //! `twin.dev/work-gpu-hours` holds `parallelism` pods' accelerators all run,
@@ -147,10 +149,21 @@ pub(crate) fn job(ctx: &Ctx<'_>, object: &Object, notes: &mut Vec<String>) -> Re
         ));
     }
     let pools = fleet::choose(&ctx.fleet, &pod, Fit::Gang(pod.gpus), &id.display, &base.key("spec"))?;
+    // At most `parallelism` pods at once: that many workers, each running
+    // its share of the completions one after another.
+    let workers = parallelism.min(completions);
     notes.push(format!(
-        "{}: {completions} jobs of {} × {work} H100-hours (parallelism {parallelism} is not enforced beyond the fleet's capacity)",
+        "{}: {completions} completions of {} × {work} H100-hours, at most {parallelism} at a time: {workers} jobs running {} back to back",
         id.display,
-        shape(1, pod.gpus).trim_start_matches("1 replica × ")
+        shape(1, pod.gpus).trim_start_matches("1 replica × "),
+        if completions % workers == 0 { format!("{} each", completions / workers) } else { format!("{} or {} each", completions / workers + 1, completions / workers) }
     ));
-    Ok(JobWork::Training((0..completions).map(|i| make(format!("{}-{i}", id.name), pod.gpus, work, pools.clone())).collect()))
+    Ok(JobWork::Training(
+        (0..workers)
+            .map(|i| {
+                let share = completions / workers + u32::from(i < completions % workers);
+                make(format!("{}-{i}", id.name), pod.gpus, work * f64::from(share), pools.clone())
+            })
+            .collect(),
+    ))
 }

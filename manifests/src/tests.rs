@@ -389,12 +389,16 @@ fn a_job_gang_is_one_training_job() {
 }
 
 #[test]
-fn a_job_without_a_gang_is_one_job_per_completion() {
+fn a_job_without_a_gang_runs_its_completions_at_most_parallelism_at_a_time() {
     let a =
         run(&JOB.replace("  labels: {kueue.x-k8s.io/pod-group-name: pretrain}\n", "").replace("completions: 2", "completions: 3")).unwrap();
     let names: Vec<&str> = a.training.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["research/pretrain-0", "research/pretrain-1", "research/pretrain-2"]);
-    assert!(a.training.iter().all(|t| t.gpus == 8 && t.work_gpu_hours == 100.0));
+    // Parallelism 2, three completions: two workers, the first runs two.
+    assert_eq!(names, ["research/pretrain-0", "research/pretrain-1"]);
+    let work: Vec<f64> = a.training.iter().map(|t| t.work_gpu_hours).collect();
+    assert_eq!(work, [200.0, 100.0]);
+    assert!(a.training.iter().all(|t| t.gpus == 8));
+    assert!(a.notes.iter().any(|n| n.contains("at most 2 at a time: 2 jobs running 2 or 1 each")), "{:?}", a.notes);
 }
 
 #[test]
