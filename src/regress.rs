@@ -121,9 +121,8 @@ fn medians(r: &Results) -> String {
         let _ = writeln!(out, "{} ({} seeds)", s.name, s.runs.len());
         let names: std::collections::BTreeSet<&String> = s.runs.iter().flat_map(|run| run.kpis.keys()).collect();
         for k in names {
-            let mut v: Vec<f64> = s.runs.iter().filter_map(|run| run.kpis.get(k).copied()).collect();
-            v.sort_by(f64::total_cmp);
-            let m = if v.is_empty() { f64::NAN } else if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 };
+            let v: Vec<f64> = s.runs.iter().filter_map(|run| run.kpis.get(k).copied()).collect();
+            let m = twin_regress::verdict::median(&v);
             let _ = writeln!(out, "  {k:<16} {m:>14.4}");
         }
     }

@@ -120,13 +120,8 @@ pub enum CompareError {
     },
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+fn median(v: Vec<f64>) -> f64 {
+    if v.is_empty() { 0.0 } else { crate::verdict::median(&v) }
 }
 
 /// Judges `candidate` against `baseline` on `kpis`, pairing runs seed by

@@ -128,7 +128,11 @@ impl fmt::Display for Judgement {
     }
 }
 
-fn median(x: &[f64]) -> f64 {
+/// The median of `x` (the mean of the middle two for an even count; NaN when empty).
+pub fn median(x: &[f64]) -> f64 {
+    if x.is_empty() {
+        return f64::NAN;
+    }
     let mut v = x.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();

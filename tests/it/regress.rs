@@ -237,3 +237,33 @@ fn spread_replacing_fgd_on_openb_is_caught() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.lines().any(|l| l.starts_with("gpu_allocation") && l.contains("regression")), "{out}");
 }
+
+/// The library's office-hours surge with its predictive autoscaler at the
+/// baseline revision; the pull request makes it reactive. The gate catches
+/// the SLO lost at the morning ramp (the forecaster needs a day to learn,
+/// so three days are run).
+#[test]
+fn a_reactive_autoscaler_replacing_a_predictive_one_is_caught() {
+    let library = std::fs::read_to_string(crate::root().join("scenarios/predictive-vs-reactive.toml")).unwrap();
+    // The scenario's predictive service alone, on its own pool.
+    let head = &library[..library.find("[[services]]").unwrap()];
+    let predictive = &library[library.rfind("[[services]]").unwrap()..];
+    let scenario = format!("{}{predictive}", head.replace("horizon = \"4d\"", "horizon = \"3d\""));
+    let reactive = scenario.replace(", predictive = { lead = \"15m\", season = \"24h\" }", "");
+    assert_ne!(scenario, reactive);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("surge.toml"), &scenario).unwrap();
+    std::fs::write(p.join("regress.toml"), "format_version = 1\nname = \"surge\"\nseeds = { count = 12 }\n[[scenarios]]\nfile = \"surge.toml\"\n")
+        .unwrap();
+    git(p, &["init", "-q", "-b", "main"]);
+    git(p, &["add", "."]);
+    git(p, &["commit", "-q", "-m", "predictive"]);
+    std::fs::write(p.join("surge.toml"), &reactive).unwrap();
+    let o = regress(p, &["--baseline-ref", "main"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    for kpi in ["slo_attainment", "ttft_p99_ms"] {
+        assert!(out.lines().any(|l| l.starts_with(kpi) && l.contains("✗ regression")), "{kpi}: {out}");
+    }
+}
