@@ -175,7 +175,8 @@ fn peak_rss() -> Option<String> {
 fn regress_suite() -> anyhow::Result<()> {
     use crate::suite_run::{Place, run_suite};
     let path = std::path::Path::new("regress.toml");
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("run `twin bench --only regress` in a checkout of Twin: regress.toml: {e}"))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("run `twin bench --only regress` in a checkout of Twin: regress.toml: {e}"))?;
     let suite = twin_regress::suite::SuiteSpec::from_toml(&text, "regress.toml")?;
     let runs = suite.scenarios.len() * suite.seeds.count as usize;
     let all = rayon::current_num_threads();
@@ -188,6 +189,10 @@ fn regress_suite() -> anyhow::Result<()> {
     let parallel = run_suite(path, &suite, &Place::Disk)?;
     let p = t.elapsed().as_secs_f64();
     anyhow::ensure!(serial.to_json() == parallel.to_json(), "the results on 1 and {all} threads differ");
-    outln!("  one after another {s:.1} s · on {all} threads {p:.1} s · {:.2}x · the same bytes · both sides about {:.0} s (goal < 300 s)", s / p, 2.0 * p);
+    outln!(
+        "  one after another {s:.1} s · on {all} threads {p:.1} s · {:.2}x · the same bytes · both sides about {:.0} s (goal < 300 s)",
+        s / p,
+        2.0 * p
+    );
     Ok(())
 }

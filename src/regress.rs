@@ -53,7 +53,12 @@ fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
 
     let started = Instant::now();
     let candidate = pool.install(|| run_suite(&a.suite, &suite, &Place::Disk))?;
-    eprintln!("candidate: {runs} runs ({} scenarios × {} seeds) in {:.1} s on {threads} threads", suite.scenarios.len(), suite.seeds.count, started.elapsed().as_secs_f64());
+    eprintln!(
+        "candidate: {runs} runs ({} scenarios × {} seeds) in {:.1} s on {threads} threads",
+        suite.scenarios.len(),
+        suite.seeds.count,
+        started.elapsed().as_secs_f64()
+    );
     if let Some(path) = &a.write_results {
         write(path, &candidate.to_json())?;
         eprintln!("wrote {}", path.display());
@@ -68,7 +73,8 @@ fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
             let started = Instant::now();
             let suite_dir = a.suite.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
             let copy = crate::git_tree::copy(suite_dir, reference)?;
-            let workdir = copy.workdir.canonicalize().with_context(|| format!("the repository's working tree {}", copy.workdir.display()))?;
+            let workdir =
+                copy.workdir.canonicalize().with_context(|| format!("the repository's working tree {}", copy.workdir.display()))?;
             let suite_abs = a.suite.canonicalize().with_context(|| format!("the suite {}", a.suite.display()))?;
             let Ok(rel) = suite_abs.strip_prefix(&workdir) else {
                 bail!("the suite {} is outside the repository at {}", a.suite.display(), workdir.display());
@@ -81,7 +87,9 @@ fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
             // Both sides run the candidate's seeds, so a pull request may change them.
             base_suite.seeds = suite.seeds.clone();
             let place = Place::Tree { root: copy.dir.path().to_path_buf(), outside: workdir.clone() };
-            let results = pool.install(|| run_suite(&base_file, &base_suite, &place)).with_context(|| format!("the baseline at {reference} ({})", &copy.commit[..12]))?;
+            let results = pool
+                .install(|| run_suite(&base_file, &base_suite, &place))
+                .with_context(|| format!("the baseline at {reference} ({})", &copy.commit[..12]))?;
             eprintln!(
                 "baseline {reference} ({}): {} runs in {:.1} s on {threads} threads",
                 &copy.commit[..12],

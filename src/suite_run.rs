@@ -91,7 +91,10 @@ fn prepare(suite_file: &Path, place: &Place, e: &ScenarioEntry) -> anyhow::Resul
         let sources = twin_inputs::policies::PolicySources::read(&suite_source, &spec)
             .map_err(|err| anyhow::anyhow!("{err}"))
             .with_context(|| format!("{}: {}: policies", suite_file.display(), e.display_name()))?;
-        sources.compile().map_err(|err| anyhow::anyhow!("{err}")).with_context(|| format!("{}: {}: policies", suite_file.display(), e.display_name()))?;
+        sources
+            .compile()
+            .map_err(|err| anyhow::anyhow!("{err}"))
+            .with_context(|| format!("{}: {}: policies", suite_file.display(), e.display_name()))?;
         // The texts, not where they lay: a copy of a revision hashes as its checkout does.
         for text in sources.files.iter().map(|(_, t)| t).chain(sources.data.iter()) {
             digest.update(Sha256::digest(text.as_bytes()));
@@ -129,7 +132,8 @@ fn run_one(p: &Prepared, seed: u64) -> anyhow::Result<RunResult> {
             ProfileChoice::Builtin(n) => Profile::builtin(n)?,
             ProfileChoice::Custom(s) => Profile::from_spec(s)?,
         };
-        let report = fill(&trace.nodes, &trace.pods, &mut profile, &FillOptions { fill_to: spec.fill_to, report_every: spec.report_every, seed });
+        let report =
+            fill(&trace.nodes, &trace.pods, &mut profile, &FillOptions { fill_to: spec.fill_to, report_every: spec.report_every, seed });
         return Ok(measure::of_fill(&report, seed));
     }
     let policy: Option<Box<dyn PolicyHook + Send>> = match &p.loaded.policies {

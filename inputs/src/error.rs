@@ -59,7 +59,9 @@ pub enum InputError {
     #[error(transparent)]
     Replay(#[from] ReplayError),
     /// Manifests given to a pod-trace experiment, whose pods come from its trace.
-    #[error("{origin} is a pod-trace experiment: its pods come from the trace, so Kubernetes manifests have no place in it; drop `manifests` (or --manifests), or give them to a timed scenario")]
+    #[error(
+        "{origin} is a pod-trace experiment: its pods come from the trace, so Kubernetes manifests have no place in it; drop `manifests` (or --manifests), or give them to a timed scenario"
+    )]
     PodTraceManifests {
         /// The scenario.
         origin: String,

@@ -38,8 +38,7 @@ pub fn attach(scenario: &mut Scenario, source: &Source, extra: &[PathBuf], notes
         training: applied.training,
         sources: files.iter().map(|f| f.text.clone().into_bytes()).collect(),
     };
-    scenario.extend(add, |name| {
-        origins.get(name).map(|at| (format!("{} (document {}, {name})", at.file, at.document), at.line, at.column))
-    })?;
+    scenario
+        .extend(add, |name| origins.get(name).map(|at| (format!("{} (document {}, {name})", at.file, at.document), at.line, at.column)))?;
     Ok(())
 }

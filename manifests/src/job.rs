@@ -156,7 +156,11 @@ pub(crate) fn job(ctx: &Ctx<'_>, object: &Object, notes: &mut Vec<String>) -> Re
         "{}: {completions} completions of {} × {work} H100-hours, at most {parallelism} at a time: {workers} jobs running {} back to back",
         id.display,
         shape(1, pod.gpus).trim_start_matches("1 replica × "),
-        if completions % workers == 0 { format!("{} each", completions / workers) } else { format!("{} or {} each", completions / workers + 1, completions / workers) }
+        if completions % workers == 0 {
+            format!("{} each", completions / workers)
+        } else {
+            format!("{} or {} each", completions / workers + 1, completions / workers)
+        }
     ));
     Ok(JobWork::Training(
         (0..workers)

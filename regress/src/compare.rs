@@ -168,9 +168,13 @@ pub fn compare(suite: &str, kpis: &[Kpi], baseline: &Results, candidate: &Result
         }
         let names: BTreeSet<&String> = base.runs.iter().chain(&cand.runs).flat_map(|r| r.team_cost_per_month.keys()).collect();
         for team in names {
-            let cost = |r: &ScenarioResults| -> Vec<f64> { r.runs.iter().map(|run| run.team_cost_per_month.get(team).copied().unwrap_or(0.0)).collect() };
-            let slo = |r: &ScenarioResults| -> Option<Vec<f64>> { r.runs.iter().map(|run| run.team_slo_attainment.get(team).copied()).collect() };
-            let p99 = |r: &ScenarioResults| -> Option<Vec<f64>> { r.runs.iter().map(|run| run.team_ttft_p99_ms.get(team).copied()).collect() };
+            let cost = |r: &ScenarioResults| -> Vec<f64> {
+                r.runs.iter().map(|run| run.team_cost_per_month.get(team).copied().unwrap_or(0.0)).collect()
+            };
+            let slo =
+                |r: &ScenarioResults| -> Option<Vec<f64>> { r.runs.iter().map(|run| run.team_slo_attainment.get(team).copied()).collect() };
+            let p99 =
+                |r: &ScenarioResults| -> Option<Vec<f64>> { r.runs.iter().map(|run| run.team_ttft_p99_ms.get(team).copied()).collect() };
             let row = teams.len();
             let mut both = |name: &str, b: Option<Vec<f64>>, c: Option<Vec<f64>>| -> Option<(f64, f64)> {
                 let (b, c) = (b?, c?);

@@ -75,7 +75,9 @@ pub enum ResultsError {
         message: String,
     },
     /// A scenario's runs are not the file's seeds in order.
-    #[error("{origin}: scenario {scenario}: run {index} is not the seed the file lists at {index}; each scenario's runs must be the file's `seeds`, in order (write the file again with --write-results)")]
+    #[error(
+        "{origin}: scenario {scenario}: run {index} is not the seed the file lists at {index}; each scenario's runs must be the file's `seeds`, in order (write the file again with --write-results)"
+    )]
     Seeds {
         /// The file.
         origin: String,

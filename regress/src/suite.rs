@@ -275,7 +275,10 @@ impl SuiteSpec {
             return bad("seeds.set".into(), format!("seed set {} does not exist; only set 1 does", self.seeds.set));
         }
         if self.seeds.count > MAX_SEEDS {
-            return bad("seeds.count".into(), format!("{} seeds is more than the gate runs ({MAX_SEEDS}); 20 is enough to see a 1% change", self.seeds.count));
+            return bad(
+                "seeds.count".into(),
+                format!("{} seeds is more than the gate runs ({MAX_SEEDS}); 20 is enough to see a 1% change", self.seeds.count),
+            );
         }
         if self.seeds.count < 6 {
             return bad(

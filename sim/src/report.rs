@@ -92,11 +92,7 @@ pub fn render(s: &Summary) -> String {
         }
         out.push_str(&t.render());
         for v in s.services.iter().filter(|v| !v.load) {
-            let _ = writeln!(
-                out,
-                "  {}: capacity held, no load modelled (no requests): cost, placement and fragmentation only",
-                v.name
-            );
+            let _ = writeln!(out, "  {}: capacity held, no load modelled (no requests): cost, placement and fragmentation only", v.name);
         }
         for v in &s.services {
             let reasons: Vec<String> = v.dropped.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();

@@ -114,10 +114,8 @@ impl Baseline {
                 svc.name
             )));
         };
-        let model = cat
-            .model(model_name)
-            .map(|i| cat.models[i].clone())
-            .ok_or_else(|| SweepError::Unsupported(format!("model `{model_name}`")))?;
+        let model =
+            cat.model(model_name).map(|i| cat.models[i].clone()).ok_or_else(|| SweepError::Unsupported(format!("model `{model_name}`")))?;
         if !matches!(svc.service_time, ServiceTimeSpec::Roofline) {
             return Err(SweepError::Unsupported(format!(
                 "service `{}` uses sampled service times; the sweep models the roofline step model only",

@@ -44,7 +44,8 @@ fn the_seed_deployment_runs_as_it_stands_as_held_capacity() {
 
 #[test]
 fn with_load_annotations_the_deployment_serves_and_its_hpa_scales_it() {
-    let o = twin(&["run", "examples/a100-fleet.toml", "--manifests", "examples/k8s/image-recognition-served.yaml", "--format", "json"], None);
+    let o =
+        twin(&["run", "examples/a100-fleet.toml", "--manifests", "examples/k8s/image-recognition-served.yaml", "--format", "json"], None);
     let s = summary(&o);
     let svc = &s["services"][0];
     assert_eq!(svc["load"].as_bool(), Some(true));
@@ -57,7 +58,10 @@ fn with_load_annotations_the_deployment_serves_and_its_hpa_scales_it() {
 fn a_stream_on_stdin_reads_like_a_file() {
     let yaml = std::fs::read_to_string(crate::root().join("examples/k8s/image-recognition.yaml")).unwrap();
     let from_stdin = summary(&twin(&["run", "examples/a100-fleet.toml", "--manifests", "-", "--format", "json"], Some(&yaml)));
-    let from_file = summary(&twin(&["run", "examples/a100-fleet.toml", "--manifests", "examples/k8s/image-recognition.yaml", "--format", "json"], None));
+    let from_file = summary(&twin(
+        &["run", "examples/a100-fleet.toml", "--manifests", "examples/k8s/image-recognition.yaml", "--format", "json"],
+        None,
+    ));
     assert_eq!(from_stdin["cost"], from_file["cost"]);
     assert_eq!(from_stdin["services"], from_file["services"]);
 }

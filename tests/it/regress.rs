@@ -101,7 +101,21 @@ fn text(o: &Output) -> String {
 fn an_unchanged_tree_passes_with_tilde_everywhere_and_the_ref_baseline_equals_a_checkout() {
     let dir = repo(3);
     let p = dir.path();
-    let o = regress(p, &["--baseline-ref", "main", "--write-baseline", "base.json", "--write-results", "cand.json", "--junit", "j.xml", "--markdown", "m.md"]);
+    let o = regress(
+        p,
+        &[
+            "--baseline-ref",
+            "main",
+            "--write-baseline",
+            "base.json",
+            "--write-results",
+            "cand.json",
+            "--junit",
+            "j.xml",
+            "--markdown",
+            "m.md",
+        ],
+    );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("~ (p=1.000 n=12)") && out.contains("PASS") && !out.contains("regression ✗"), "{out}");
@@ -180,24 +194,24 @@ output_tokens = { lognormal = { median = 150, sigma = 0.6 } }
 autoscaler = { metric = "concurrency", target = 8, min = 1, max = 6 }
 "#,
     );
-    let suite = twin_regress::suite::SuiteSpec::from_toml(
-        "format_version = 1\nname = \"aa\"\n[[scenarios]]\nfile = \"x.toml\"\n",
-        "aa.toml",
-    )
-    .unwrap();
+    let suite =
+        twin_regress::suite::SuiteSpec::from_toml("format_version = 1\nname = \"aa\"\n[[scenarios]]\nfile = \"x.toml\"\n", "aa.toml")
+            .unwrap();
     let kpis: Vec<Kpi> = suite.kpis();
     let (reps, n) = (60, 20);
     let all = seeds(1, (2 * reps * n) as u32);
     use rayon::prelude::*;
     let measured: Vec<std::collections::BTreeMap<String, f64>> = all
         .par_iter()
-        .map(|&seed| twin_regress::measure::of_summary(&twin_sim::run(&scenario, seed, twin_sim::RunOptions::summary_only()).unwrap().summary, seed).kpis)
+        .map(|&seed| {
+            twin_regress::measure::of_summary(&twin_sim::run(&scenario, seed, twin_sim::RunOptions::summary_only()).unwrap().summary, seed)
+                .kpis
+        })
         .collect();
     let mut flagged = 0;
     for r in 0..reps {
         let side = |k: &str, off: usize| -> Option<Vec<f64>> { (0..n).map(|i| measured[2 * r * n + off + i].get(k).copied()).collect() };
-        let sides: Vec<(&Kpi, Vec<f64>, Vec<f64>)> =
-            kpis.iter().filter_map(|k| Some((k, side(&k.name, 0)?, side(&k.name, n)?))).collect();
+        let sides: Vec<(&Kpi, Vec<f64>, Vec<f64>)> = kpis.iter().filter_map(|k| Some((k, side(&k.name, 0)?, side(&k.name, n)?))).collect();
         let family: Vec<(&Kpi, &[f64], &[f64])> = sides.iter().map(|(k, a, b)| (*k, a.as_slice(), b.as_slice())).collect();
         if judge_all(&family, 0.05).unwrap().iter().any(|j| j.verdict.fails()) {
             flagged += 1;
@@ -226,7 +240,9 @@ fn spread_replacing_fgd_on_openb_is_caught() {
     )
     .unwrap();
     let suite = |profile: &str| {
-        format!("format_version = 1\nname = \"openb\"\nseeds = {{ count = 8 }}\n[[scenarios]]\nfile = \"openb.toml\"\nname = \"openb\"\nprofile = \"{profile}\"\n")
+        format!(
+            "format_version = 1\nname = \"openb\"\nseeds = {{ count = 8 }}\n[[scenarios]]\nfile = \"openb.toml\"\nname = \"openb\"\nprofile = \"{profile}\"\n"
+        )
     };
     std::fs::write(p.join("fgd.toml"), suite("fgd")).unwrap();
     std::fs::write(p.join("spread.toml"), suite("spread")).unwrap();
@@ -254,8 +270,11 @@ fn a_reactive_autoscaler_replacing_a_predictive_one_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::write(p.join("surge.toml"), &scenario).unwrap();
-    std::fs::write(p.join("regress.toml"), "format_version = 1\nname = \"surge\"\nseeds = { count = 12 }\n[[scenarios]]\nfile = \"surge.toml\"\n")
-        .unwrap();
+    std::fs::write(
+        p.join("regress.toml"),
+        "format_version = 1\nname = \"surge\"\nseeds = { count = 12 }\n[[scenarios]]\nfile = \"surge.toml\"\n",
+    )
+    .unwrap();
     git(p, &["init", "-q", "-b", "main"]);
     git(p, &["add", "."]);
     git(p, &["commit", "-q", "-m", "predictive"]);

@@ -123,7 +123,9 @@ fn details(c: &Comparison, scenario: &str) -> String {
     let mut out = String::new();
     let teams: Vec<&TeamRow> = c.teams.iter().filter(|t| t.scenario == scenario).collect();
     if !teams.is_empty() {
-        out.push_str("| Team | Before /mo | After /mo | Δ | SLO | P99 TTFT | Verdict |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
+        out.push_str(
+            "| Team | Before /mo | After /mo | Δ | SLO | P99 TTFT | Verdict |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n",
+        );
         for t in teams {
             let (b, a) = (value("cost_per_month", t.before, currency), value("cost_per_month", t.after, currency));
             let pair = |name: &str, v: Option<(f64, f64)>| {

@@ -221,8 +221,7 @@ impl Fabric {
             let mut step_models = vec![None; pools.len()];
             if let (Some(model), ServiceTimeSpec::Roofline) = (&model, &s.service_time) {
                 for &p in &ids {
-                    step_models[p.index()] =
-                        Some(StepModel::new(model, &pools[p.index()].accelerator, s.gpus_per_replica, &s.calibration));
+                    step_models[p.index()] = Some(StepModel::new(model, &pools[p.index()].accelerator, s.gpus_per_replica, &s.calibration));
                 }
             }
             let workload = WorkloadId(workloads.len() as u32);

@@ -11,7 +11,9 @@
 //! failing that, it picks the pool to grow the way a cluster autoscaler's
 //! expander does: by scoring an empty node of each pool with the same plugins.
 
-use super::{Decision, FleetChange, FleetView, Placement, PlacementError, PlacementRequest, Verdict, WaitReason, gang_shape, provision_where};
+use super::{
+    Decision, FleetChange, FleetView, Placement, PlacementError, PlacementRequest, Verdict, WaitReason, gang_shape, provision_where,
+};
 use crate::fabric::InvariantViolation;
 use crate::fleet::{NodeState, Owner, Pool};
 use crate::ids::{NodeId, PoolId};
@@ -255,9 +257,10 @@ impl FrameworkPlacement {
         // A node on its way is reused only where the mirror still has the CPU and memory too.
         let room = |n: NodeId, per: u32| {
             (cpu == 0 && mem == 0)
-                || self.idx(n).and_then(|i| self.cluster.node(i)).is_some_and(|m| {
-                    m.free_cpu >= cpu.saturating_mul(per) && m.free_mem >= mem.saturating_mul(per)
-                })
+                || self
+                    .idx(n)
+                    .and_then(|i| self.cluster.node(i))
+                    .is_some_and(|m| m.free_cpu >= cpu.saturating_mul(per) && m.free_mem >= mem.saturating_mul(per))
         };
         match provision_where(req, fleet, &order, room) {
             Some(decision) => {
