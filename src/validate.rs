@@ -1,4 +1,5 @@
-//! `twin validate`: check scenario files without running them.
+//! `twin validate`: check scenario files, with the policies and Kubernetes
+//! manifests they name, without running them.
 
 use crate::args::ValidateArgs;
 use std::process::ExitCode;
@@ -16,7 +17,17 @@ pub fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let parsed = Scenario::from_toml(&text, &origin);
+        let mut parsed = Scenario::from_toml(&text, &origin);
+        // The manifests it names join it, as `twin run` reads them.
+        if let Ok(s) = &mut parsed
+            && s.spec.pod_trace.is_none()
+            && let Err(e) = twin_inputs::manifests::attach(s, &twin_inputs::Source::of_file(path), &[], &mut Vec::new())
+        {
+            bad += 1;
+            outln!("FAIL  {origin}: its manifests");
+            eprintln!("{e}");
+            continue;
+        }
         if let Some(problem) = parsed.as_ref().ok().and_then(|s| policy_problem(path, s)) {
             bad += 1;
             outln!("FAIL  {origin}: 1 problem");

@@ -41,10 +41,20 @@ fn read_file(path: &Path) -> Result<ManifestFile, ManifestError> {
 
 /// The YAML files under `dir`, at any depth.
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
+    let mut seen = std::collections::BTreeSet::new();
+    walk_once(dir, found, &mut seen)
+}
+
+/// [`walk`], entering each real folder once: a symbolic link back up the
+/// tree is not followed round and round.
+fn walk_once(dir: &Path, found: &mut Vec<PathBuf>, seen: &mut std::collections::BTreeSet<PathBuf>) -> Result<(), ManifestError> {
+    if !seen.insert(dir.canonicalize().map_err(|e| read_error(dir, &e))?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir).map_err(|e| read_error(dir, &e))? {
         let path = entry.map_err(|e| read_error(dir, &e))?.path();
         if path.is_dir() {
-            walk(&path, found)?;
+            walk_once(&path, found, seen)?;
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             found.push(path);
         }
@@ -67,6 +77,13 @@ mod tests {
         let files = read_paths(&[dir.path().to_path_buf()]).unwrap();
         let texts: Vec<&str> = files.iter().map(|f| f.text.as_str()).collect();
         assert_eq!(texts, ["top", "a", "z"]);
+        #[cfg(unix)]
+        {
+            // A link back up the tree is entered once, not forever.
+            std::os::unix::fs::symlink(dir.path(), dir.path().join("b/up")).unwrap();
+            let again = read_paths(&[dir.path().to_path_buf()]).unwrap();
+            assert_eq!(again.len(), 3);
+        }
         let e = read_paths(&[dir.path().join("missing.yaml")]).unwrap_err();
         assert!(e.to_string().contains("missing.yaml"), "{e}");
     }

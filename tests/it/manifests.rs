@@ -115,3 +115,18 @@ scheduling = {{ cpu_milli_per_gpu = {cpu}, memory_mib_per_gpu = 8192 }}
     assert_eq!(nodes(2_000), (1, 8));
     assert_eq!(nodes(24_000), (2, 8));
 }
+
+#[test]
+fn validate_reads_the_manifests_a_scenario_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = std::fs::read_to_string(crate::root().join("examples/k8s-fleet.toml")).unwrap();
+    let yaml = std::fs::read_to_string(crate::root().join("examples/k8s/image-recognition.yaml")).unwrap();
+    std::fs::create_dir(dir.path().join("k8s")).unwrap();
+    std::fs::write(dir.path().join("fleet.toml"), fleet).unwrap();
+    std::fs::write(dir.path().join("k8s/image-recognition.yaml"), yaml.replace("memory: \"6Gi\"", "memory: \"6Gb\"")).unwrap();
+    let path = dir.path().join("fleet.toml");
+    let o = twin(&["validate", path.to_str().unwrap()], None);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("image-recognition.yaml") && err.contains("requests.memory"), "{err}");
+}
