@@ -269,8 +269,8 @@ mod tests {
 
     fn kpis() -> Vec<Kpi> {
         vec![
-            Kpi { name: "cost_per_month".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None },
-            Kpi { name: "drops".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None },
+            Kpi { name: "cost_per_month".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None, min_change: 0.0 },
+            Kpi { name: "drops".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None, min_change: 0.0 },
         ]
     }
 

@@ -18,7 +18,7 @@
 //!
 //! ```
 //! use twin_regress::verdict::{judge, Direction, Kpi, Verdict};
-//! let kpi = Kpi { name: "cost".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None };
+//! let kpi = Kpi { name: "cost".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None, min_change: 0.0 };
 //! let base: Vec<f64> = (0..20).map(|i| 100.0 + f64::from(i)).collect();
 //! let worse: Vec<f64> = base.iter().enumerate().map(|(i, b)| b * 1.05 + (i % 3) as f64 * 0.1).collect();
 //! let j = judge(&kpi, &base, &worse, 0.05).unwrap();

@@ -117,6 +117,11 @@ pub struct KpiSpec {
     /// where lower is better, a floor where higher is better.
     #[serde(default)]
     pub limit: Option<f64>,
+    /// The smallest change that matters, in the KPI's own unit (such as 10
+    /// drops): the band is the larger of this and `threshold` × the
+    /// baseline's median, so a KPI whose baseline is 0 still has one. Default 0.
+    #[serde(default)]
+    pub min_change: Option<f64>,
 }
 
 /// A scenario of the suite.
@@ -304,6 +309,11 @@ impl SuiteSpec {
             if !seen.insert(k.name.as_str()) {
                 return bad(format!("kpis[{i}].name"), format!("`{}` is listed twice", k.name));
             }
+            if let Some(m) = k.min_change
+                && !(m.is_finite() && m >= 0.0)
+            {
+                return bad(format!("kpis[{i}].min_change"), format!("{m} is not a change; give a number of the KPI's unit, 0 or more"));
+            }
             if let Some(l) = k.limit
                 && !l.is_finite()
             {
@@ -328,7 +338,7 @@ impl SuiteSpec {
         if self.kpis.is_empty() {
             return KPI_CATALOGUE
                 .iter()
-                .map(|i| Kpi { name: i.name.to_string(), direction: i.direction, threshold: i.threshold, floor: None })
+                .map(|i| Kpi { name: i.name.to_string(), direction: i.direction, threshold: i.threshold, floor: None, min_change: 0.0 })
                 .collect();
         }
         self.kpis
@@ -340,6 +350,7 @@ impl SuiteSpec {
                     direction: info.direction,
                     threshold: k.threshold.unwrap_or(info.threshold),
                     floor: k.limit,
+                    min_change: k.min_change.unwrap_or(0.0),
                 })
             })
             .collect()

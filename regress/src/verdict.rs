@@ -28,6 +28,10 @@ pub struct Kpi {
     /// An absolute limit on the candidate's median: a ceiling when lower is
     /// better, a floor when higher is better.
     pub floor: Option<f64>,
+    /// The smallest change that matters in the KPI's own unit: the band is
+    /// the larger of this and `threshold` × the baseline's median.
+    #[serde(default)]
+    pub min_change: f64,
 }
 
 /// What the gate says of one KPI.
@@ -172,7 +176,7 @@ pub fn judge_all(items: &[(&Kpi, &[f64], &[f64])], alpha: f64) -> Result<Vec<Jud
         .map(|(((kpi, base, cand), d), (&p, &p_adjusted))| {
             let shift = hodges_lehmann(d, confidence).unwrap_or(Shift { estimate: 0.0, low: 0.0, high: 0.0 });
             let (base_median, candidate_median) = (median(base), median(cand));
-            let band = kpi.threshold.abs() * base_median.abs();
+            let band = (kpi.threshold.abs() * base_median.abs()).max(kpi.min_change.abs());
             // "Worse" as a signed shift: positive is worse.
             let worse = |x: f64| match kpi.direction {
                 Direction::LowerIsBetter => x,
@@ -223,7 +227,7 @@ mod tests {
     use rand_xoshiro::Xoshiro256PlusPlus;
 
     fn cost() -> Kpi {
-        Kpi { name: "cost".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None }
+        Kpi { name: "cost".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None, min_change: 0.0 }
     }
 
     fn runs(rng: &mut Xoshiro256PlusPlus, n: usize, mean: f64, sd: f64) -> Vec<f64> {
@@ -259,7 +263,7 @@ mod tests {
         assert!(j.p < 0.05);
         assert_eq!(j.verdict, Verdict::Same, "{j:?}");
         // Higher is better: a drop in attainment is the regression.
-        let slo = Kpi { name: "slo".into(), direction: Direction::HigherIsBetter, threshold: 0.001, floor: Some(0.99) };
+        let slo = Kpi { name: "slo".into(), direction: Direction::HigherIsBetter, threshold: 0.001, floor: Some(0.99), min_change: 0.0 };
         let base = vec![0.995; 20];
         let cand: Vec<f64> = (0..20).map(|i| 0.985 - f64::from(i) * 1e-4).collect();
         assert_eq!(judge(&slo, &base, &cand, 0.05).unwrap().verdict, Verdict::PastLimit);
@@ -324,5 +328,15 @@ mod tests {
         let e = judge(&cost(), &[1.0, f64::NAN], &[1.0, 2.0], 0.05).unwrap_err();
         assert!(e.to_string().contains("run 1"), "{e}");
         assert!(judge(&cost(), &[], &[], 0.05).is_err());
+    }
+
+    #[test]
+    fn a_zero_baseline_has_a_band_only_with_min_change() {
+        let drops = Kpi { name: "drops".into(), direction: Direction::LowerIsBetter, threshold: 0.05, floor: None, min_change: 0.0 };
+        let base = vec![0.0; 20];
+        let cand: Vec<f64> = (0..20).map(|i| f64::from(1 + i % 3)).collect();
+        assert_eq!(judge(&drops, &base, &cand, 0.05).unwrap().verdict, Verdict::Regression);
+        let tolerant = Kpi { min_change: 10.0, ..drops };
+        assert_eq!(judge(&tolerant, &base, &cand, 0.05).unwrap().verdict, Verdict::Same);
     }
 }

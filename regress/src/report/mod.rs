@@ -40,7 +40,7 @@
 //!             .collect(),
 //!     }],
 //! };
-//! let kpis = [Kpi { name: "cost_per_month".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None }];
+//! let kpis = [Kpi { name: "cost_per_month".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None, min_change: 0.0 }];
 //! let c = compare("library", &kpis, &results(1000.0), &results(1000.0), 0.05).unwrap();
 //! let table = twin_regress::report::table::render(&c);
 //! assert!(table.contains("~ (p=1.000 n=20)") && table.ends_with("PASS\n"));
@@ -298,10 +298,16 @@ pub(crate) mod fixture {
     /// The suite's KPIs: cost, SLO attainment with a floor, P99 TTFT, drops.
     pub(crate) fn kpis() -> Vec<Kpi> {
         vec![
-            Kpi { name: "cost_per_month".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None },
-            Kpi { name: "slo_attainment".into(), direction: Direction::HigherIsBetter, threshold: 0.002, floor: Some(0.95) },
-            Kpi { name: "ttft_p99_ms".into(), direction: Direction::LowerIsBetter, threshold: 0.05, floor: None },
-            Kpi { name: "drops".into(), direction: Direction::LowerIsBetter, threshold: 0.05, floor: None },
+            Kpi { name: "cost_per_month".into(), direction: Direction::LowerIsBetter, threshold: 0.01, floor: None, min_change: 0.0 },
+            Kpi {
+                name: "slo_attainment".into(),
+                direction: Direction::HigherIsBetter,
+                threshold: 0.002,
+                floor: Some(0.95),
+                min_change: 0.0,
+            },
+            Kpi { name: "ttft_p99_ms".into(), direction: Direction::LowerIsBetter, threshold: 0.05, floor: None, min_change: 0.0 },
+            Kpi { name: "drops".into(), direction: Direction::LowerIsBetter, threshold: 0.05, floor: None, min_change: 0.0 },
         ]
     }
 
