@@ -133,11 +133,14 @@ impl Kind {
 
 /// A problem found in one object, before it is located in its document.
 #[derive(Clone, Debug)]
-pub(crate) struct Fault {
+pub struct Fault {
     pub(crate) kind: Kind,
-    pub(crate) path: crate::field::FieldPath,
-    pub(crate) message: String,
-    pub(crate) hint: String,
+    /// The field, from the object's root.
+    pub path: crate::field::FieldPath,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it; may be empty.
+    pub hint: String,
 }
 
 impl Fault {

@@ -16,7 +16,7 @@ pub(crate) enum Segment {
 /// keys made of letters, digits, `_` and `-` follow a dot, other keys (label
 /// and annotation keys, resource names) and indices go in brackets.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct FieldPath(pub(crate) Vec<Segment>);
+pub struct FieldPath(pub(crate) Vec<Segment>);
 
 impl FieldPath {
     /// The whole document.
@@ -25,12 +25,12 @@ impl FieldPath {
     }
 
     /// A path of dotted keys, such as `"spec.template.spec"`.
-    pub(crate) fn of(dotted: &str) -> FieldPath {
+    pub fn of(dotted: &str) -> FieldPath {
         FieldPath(dotted.split('.').filter(|k| !k.is_empty()).map(|k| Segment::Key(k.to_string())).collect())
     }
 
     /// This path, then the key `k`.
-    pub(crate) fn key(&self, k: &str) -> FieldPath {
+    pub fn key(&self, k: &str) -> FieldPath {
         let mut p = self.clone();
         p.0.push(Segment::Key(k.to_string()));
         p
@@ -44,7 +44,7 @@ impl FieldPath {
     }
 
     /// This path, then element `i`.
-    pub(crate) fn index(&self, i: usize) -> FieldPath {
+    pub fn index(&self, i: usize) -> FieldPath {
         let mut p = self.clone();
         p.0.push(Segment::Index(i));
         p

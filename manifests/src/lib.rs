@@ -90,12 +90,16 @@ mod selector;
 mod workload;
 
 pub use apply::{Applied, apply};
-pub use error::{Location, ManifestError, Problem};
+pub use error::{Fault, Location, ManifestError, Problem};
+pub use field::FieldPath;
 pub use hpa::METRICS;
 pub use karpenter::{Disruption, NodeClaimTemplate, NodeClaimTemplateSpec, NodePool, NodePoolSpec, Requirement, TemplateMetadata};
 pub use labels::pool_labels;
 pub use parse::{ManifestFile, Manifests, Object, Resource, parse, parse_str};
+pub use pod::{ACCELERATORS, PodDemand, read as read_pod};
+pub use quantity::Quantity;
 pub use read::read_paths;
+pub use selector::{NodeDemand, effect as taint_effect};
 
 #[cfg(test)]
 mod tests;

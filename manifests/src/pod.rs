@@ -32,7 +32,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use std::collections::BTreeMap;
 
 /// Accelerator resource names and the catalogue vendors that make them.
-pub(crate) const ACCELERATORS: &[(&str, &[&str])] = &[
+pub const ACCELERATORS: &[(&str, &[&str])] = &[
     ("nvidia.com/gpu", &["NVIDIA"]),
     ("amd.com/gpu", &["AMD"]),
     ("gpu.intel.com/i915", &["Intel"]),
@@ -50,23 +50,23 @@ fn is_share(name: &str) -> bool {
 
 /// What one pod asks for.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct PodDemand {
+pub struct PodDemand {
     /// Accelerators (whole devices).
-    pub(crate) gpus: u32,
+    pub gpus: u32,
     /// The resource they are asked as, such as `nvidia.com/gpu`.
-    pub(crate) resource: &'static str,
+    pub resource: &'static str,
     /// Vendors whose accelerators provide it.
-    pub(crate) vendors: &'static [&'static str],
+    pub vendors: &'static [&'static str],
     /// CPU, millicores.
-    pub(crate) cpu_milli: u64,
+    pub cpu_milli: u64,
     /// Memory, MiB.
-    pub(crate) memory_mib: u64,
+    pub memory_mib: u64,
     /// The image of the first container asking for accelerators.
-    pub(crate) image: String,
+    pub image: String,
     /// Labels and taints.
-    pub(crate) nodes: NodeDemand,
+    pub nodes: NodeDemand,
     /// `priorityClassName`.
-    pub(crate) priority_class: Option<String>,
+    pub priority_class: Option<String>,
 }
 
 impl PodDemand {
@@ -100,7 +100,7 @@ struct Ask {
 }
 
 /// Reads the pod template at `path` (`spec.template`).
-pub(crate) fn read(template: &PodTemplateSpec, path: &FieldPath, taint_keys: &[String]) -> Result<PodDemand, Fault> {
+pub fn read(template: &PodTemplateSpec, path: &FieldPath, taint_keys: &[String]) -> Result<PodDemand, Fault> {
     let sp = path.key("spec");
     let Some(spec) = &template.spec else {
         return Err(Fault::value(sp, "the pod template has no spec", "give the pod's containers under spec.template.spec"));

@@ -9,7 +9,7 @@
 
 /// A parsed quantity: `mantissa × 10^exp10 × 2^exp2`, with a sign.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Quantity {
+pub struct Quantity {
     negative: bool,
     mantissa: u128,
     exp10: i64,
@@ -24,7 +24,7 @@ const MAX_DIGITS: usize = 36;
 
 impl Quantity {
     /// Parses Kubernetes quantity text; the error says what is wrong.
-    pub(crate) fn parse(text: &str) -> Result<Quantity, String> {
+    pub fn parse(text: &str) -> Result<Quantity, String> {
         let bad = || format!("{text:?} is not a Kubernetes quantity");
         let s = text.trim();
         let (negative, s) = match s.as_bytes().first() {
@@ -72,7 +72,7 @@ impl Quantity {
     }
 
     /// Whether the quantity is below zero.
-    pub(crate) fn is_negative(&self) -> bool {
+    pub fn is_negative(&self) -> bool {
         self.negative
     }
 
@@ -102,18 +102,18 @@ impl Quantity {
     }
 
     /// Thousandths, rounded up (CPU in millicores).
-    pub(crate) fn milli(&self) -> Option<u64> {
+    pub fn milli(&self) -> Option<u64> {
         self.ceil_scaled(1_000, 1).and_then(|v| u64::try_from(v).ok())
     }
 
     /// Mebibytes, rounded up (memory).
-    pub(crate) fn mib(&self) -> Option<u64> {
+    pub fn mib(&self) -> Option<u64> {
         self.ceil_scaled(1, 1 << 20).and_then(|v| u64::try_from(v).ok())
     }
 
     /// The value as a whole count (GPUs, pods); `None` when it has a
     /// fraction or is too large.
-    pub(crate) fn count(&self) -> Option<u64> {
+    pub fn count(&self) -> Option<u64> {
         if self.negative || !self.is_whole() {
             return None;
         }

@@ -107,13 +107,13 @@ impl std::fmt::Display for Expr {
 
 /// What a pod asks of a node's labels and taints.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct NodeDemand {
+pub struct NodeDemand {
     /// `nodeSelector`.
     selector: BTreeMap<String, String>,
     /// Required node affinity: terms ORed, expressions ANDed; `None` when absent.
     terms: Option<Vec<Vec<Expr>>>,
     /// Tolerations, as Twin's scheduler takes them.
-    pub(crate) tolerations: Vec<Toleration>,
+    pub tolerations: Vec<Toleration>,
 }
 
 impl NodeDemand {
@@ -154,7 +154,7 @@ impl NodeDemand {
 
     /// The node selector Twin's scheduler gets: `nodeSelector`, plus the
     /// one-value `In` expressions of a required affinity of one term.
-    pub(crate) fn scheduler_selector(&self) -> BTreeMap<String, String> {
+    pub fn scheduler_selector(&self) -> BTreeMap<String, String> {
         let mut s = self.selector.clone();
         if let Some([term]) = self.terms.as_deref() {
             for e in term {
@@ -169,7 +169,7 @@ impl NodeDemand {
     }
 
     /// Why a node with `labels` and `taints` refuses the pod, or `None` when it takes it.
-    pub(crate) fn refuses(&self, labels: &BTreeMap<String, String>, taints: &[Taint]) -> Option<String> {
+    pub fn refuses(&self, labels: &BTreeMap<String, String>, taints: &[Taint]) -> Option<String> {
         for (k, v) in &self.selector {
             match labels.get(k) {
                 None => return Some(format!("no label {k} (nodeSelector {k}={v})")),
@@ -229,7 +229,7 @@ impl NodeDemand {
 
 /// A taint effect as written in Kubernetes; `NoExecute` keeps new pods
 /// away as `NoSchedule` does, which is all Twin models of it.
-pub(crate) fn effect(text: &str, path: &FieldPath) -> Result<TaintEffect, Fault> {
+pub fn effect(text: &str, path: &FieldPath) -> Result<TaintEffect, Fault> {
     match text {
         "NoSchedule" | "NoExecute" => Ok(TaintEffect::NoSchedule),
         "PreferNoSchedule" => Ok(TaintEffect::PreferNoSchedule),
