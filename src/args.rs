@@ -39,6 +39,23 @@ pub enum Command {
     /// The regression gate: run a suite on the working tree and on a baseline, judge each KPI seed by seed.
     /// Exit 0: pass; 1: a regression or a KPI past its limit; 2: an error.
     Regress(RegressArgs),
+    /// Serve a scheduler profile to kube-scheduler as a scheduler extender: filter and prioritize over HTTP (docs/extender.md).
+    Extender(ExtenderArgs),
+}
+
+/// `twin extender`.
+#[derive(Args, Debug)]
+pub struct ExtenderArgs {
+    /// The address to serve on; port 0 picks a free port. The bound address is printed to stderr: `listening on ADDR`.
+    #[arg(long, default_value = "127.0.0.1:8888", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// The scheduler profile that decides: a built-in name, or a profile file (TOML, a `.toml` path or any existing file).
+    #[arg(long, default_value = "default", value_name = "NAME|FILE")]
+    pub profile: String,
+    /// Prices per node-hour by instance type (`node.kubernetes.io/instance-type`), for nodes without a
+    /// `twin.dev/price-per-hour` label: a TOML or JSON (`.json`) table of names to numbers.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
 }
 
 /// `twin regress`.

@@ -31,6 +31,7 @@ macro_rules! outln {
 
 mod args;
 mod bench;
+mod extender;
 mod external;
 mod git_tree;
 mod load;
@@ -85,6 +86,7 @@ fn main() -> ExitCode {
         args::Command::Sweep(a) => sweep::sweep(a),
         args::Command::Tui(a) => tui::tui(a),
         args::Command::Regress(a) => regress::regress(a),
+        args::Command::Extender(a) => extender::extender(a),
     };
     match result {
         Ok(code) => code,

@@ -58,10 +58,16 @@ impl Extender {
     /// [`Rejection::is_unresolvable`]). A pod that cannot be read fails
     /// the request with its reason in `Error`.
     pub fn filter(&mut self, args: &ExtenderArgs) -> ExtenderFilterResult {
-        let decision = match self.decide(args, true) {
-            Ok(d) => d,
-            Err(e) => return ExtenderFilterResult { error: e.to_string(), ..ExtenderFilterResult::default() },
-        };
+        match self.decide(args, true) {
+            Ok(d) => Extender::filter_result(args, &d),
+            Err(e) => ExtenderFilterResult { error: e.to_string(), ..ExtenderFilterResult::default() },
+        }
+    }
+
+    /// The filter verb's answer to `args` from a [`decide`](Extender::decide)
+    /// (with `observe`) over them, for a caller that keeps the decision too
+    /// (to count verdicts, say).
+    pub fn filter_result(args: &ExtenderArgs, decision: &Decision) -> ExtenderFilterResult {
         let mut result = ExtenderFilterResult::default();
         let mut fits: FxHashSet<&str> = FxHashSet::default();
         for (name, verdict) in &decision.verdicts {

@@ -6,6 +6,7 @@
 mod calibration;
 mod cli;
 mod determinism;
+mod extender;
 mod histories;
 mod invariants;
 mod library;
