@@ -33,12 +33,7 @@ fn read_suite(path: &Path) -> anyhow::Result<SuiteSpec> {
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    twin_replay::atomic::write_with(path, |w| std::io::Write::write_all(w, text.as_bytes())).map_err(|e| {
-        let e = match e {
-            twin_replay::atomic::AtomicError::Io(e) | twin_replay::atomic::AtomicError::Fill(e) => e,
-        };
-        anyhow::anyhow!("cannot write {}: {e}", path.display())
-    })
+    twin_replay::atomic::write_text(path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
 fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {

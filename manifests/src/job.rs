@@ -27,7 +27,7 @@ use crate::error::Fault;
 use crate::field::FieldPath;
 use crate::fleet::{self, Fit};
 use crate::parse::{Object, Resource};
-use crate::workload::{Identity, pod_of, scheduling, service_base, shape};
+use crate::workload::{Identity, accelerated_pod, scheduling, service_base, shape};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use twin_sim::scenario::spec::{ServiceSpec, TrainingSpec};
 
@@ -73,18 +73,10 @@ pub(crate) fn job(ctx: &Ctx<'_>, object: &Object, notes: &mut Vec<String>) -> Re
     let id = Identity::of(object, template)?;
     let ann = annotations::read(&j.metadata, &FieldPath::of("metadata"), Target::Job)?;
     let base = FieldPath::of("spec.template");
-    let pod = pod_of(ctx, template, &base)?;
-    if pod.gpus == 0 {
-        if !ann.is_empty() {
-            return Err(Fault::value(
-                base.key("spec"),
-                format!("{} asks for no accelerator but has Twin annotations", id.display),
-                "give the containers limits such as nvidia.com/gpu: 1",
-            ));
-        }
-        notes.push(format!("{}: asks for no accelerator: skipped (Twin models accelerator work)", id.display));
+    let hint = "give the containers limits such as nvidia.com/gpu: 1";
+    let Some(pod) = accelerated_pod(ctx, template, &base, &id, &ann, ("Twin annotations", hint), notes)? else {
         return Ok(JobWork::Skipped);
-    }
+    };
     let parallelism = non_negative(spec.parallelism, 1, "spec.parallelism")?;
     if parallelism == 0 {
         notes.push(format!("{}: parallelism 0 runs no pod: skipped", id.display));

@@ -83,6 +83,30 @@ pub(crate) fn pod_of(ctx: &Ctx<'_>, template: &PodTemplateSpec, base: &FieldPath
     pod::read(template, base, &ctx.taint_keys)
 }
 
+/// The accelerated pod of a workload's template (at `base`), or `None` with a note when
+/// it asks for no accelerator (Twin models accelerator work); such a pod
+/// carrying Twin's annotations is an error: `annotated` names them in the
+/// message and `hint` says what to do.
+pub(crate) fn accelerated_pod(
+    ctx: &Ctx<'_>,
+    template: &PodTemplateSpec,
+    base: &FieldPath,
+    id: &Identity,
+    ann: &Annotations<'_>,
+    (annotated, hint): (&str, &str),
+    notes: &mut Vec<String>,
+) -> Result<Option<PodDemand>, Fault> {
+    let pod = pod_of(ctx, template, base)?;
+    if pod.gpus > 0 {
+        return Ok(Some(pod));
+    }
+    if !ann.is_empty() {
+        return Err(Fault::value(base.key("spec"), format!("{} asks for no accelerator but has {annotated}", id.display), hint));
+    }
+    notes.push(format!("{}: asks for no accelerator: skipped (Twin models accelerator work)", id.display));
+    Ok(None)
+}
+
 /// A service whose replicas hold `pod`'s accelerators: the common part of
 /// every workload read as a service.
 pub(crate) fn service_base(
@@ -123,18 +147,8 @@ pub(crate) fn service(ctx: &Ctx<'_>, object: &Object, notes: &mut Vec<String>) -
     let id = Identity::of(object, template)?;
     let ann = annotations::read(meta, &FieldPath::of("metadata"), Target::Service)?;
     let base = FieldPath::of("spec.template");
-    let pod = pod_of(ctx, template, &base)?;
-    if pod.gpus == 0 {
-        if !ann.is_empty() {
-            return Err(Fault::value(
-                base.key("spec"),
-                format!("{} asks for no accelerator but has Twin load annotations", id.display),
-                "Twin serves requests on accelerators: give the containers limits such as nvidia.com/gpu: 1",
-            ));
-        }
-        notes.push(format!("{}: asks for no accelerator: skipped (Twin models accelerator work)", id.display));
-        return Ok(None);
-    }
+    let hint = "Twin serves requests on accelerators: give the containers limits such as nvidia.com/gpu: 1";
+    let Some(pod) = accelerated_pod(ctx, template, &base, &id, &ann, ("Twin load annotations", hint), notes)? else { return Ok(None) };
     let replicas = match replicas {
         None => 1,
         Some(r) => u32::try_from(r).map_err(|_| Fault::value(FieldPath::of("spec.replicas"), format!("{r} replicas"), "0 or more"))?,

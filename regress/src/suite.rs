@@ -258,7 +258,7 @@ impl SuiteSpec {
     /// Parses and checks suite text; `origin` names the file in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<SuiteSpec, SuiteError> {
         let spec: SuiteSpec = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+            let (line, column) = e.span().map_or((1, 1), |s| twin_sim::scenario::line_col(text, s.start));
             SuiteError::Parse { origin: origin.to_string(), line, column, message: e.message().to_string() }
         })?;
         spec.check(origin)?;
@@ -360,13 +360,6 @@ impl SuiteSpec {
 /// The catalogue entry of a KPI.
 pub fn kpi_info(name: &str) -> Option<&'static KpiInfo> {
     KPI_CATALOGUE.iter().find(|k| k.name == name)
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 #[cfg(test)]

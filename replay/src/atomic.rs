@@ -83,6 +83,13 @@ pub fn write_with<E>(path: &Path, fill: impl FnOnce(&mut BufWriter<&mut File>) -
     Ok(())
 }
 
+/// Writes `text` to `path` whole or not at all, through [`write_with`].
+pub fn write_text(path: &Path, text: &str) -> std::io::Result<()> {
+    write_with(path, |w| w.write_all(text.as_bytes())).map_err(|e| match e {
+        AtomicError::Io(e) | AtomicError::Fill(e) => e,
+    })
+}
+
 /// [`write_with`] for this crate's encoders: an I/O failure, in `fill` or
 /// around it, is a [`ReplayError::Io`]; any other failure of `fill` (the
 /// encoder could not encode the table) a [`ReplayError::Table`]. Errors

@@ -30,7 +30,7 @@ mod validate;
 
 pub use duration::Dur;
 pub use error::{ErrorKind, ScenarioError, ScenarioErrors};
-pub use locate::{FieldPath, Segment};
+pub use locate::{FieldPath, Segment, line_col};
 pub use spec::ScenarioSpec;
 pub use validate::{gang_fits, usable_gb};
 
@@ -236,7 +236,7 @@ impl Scenario {
         for s in &add.sources {
             digest.update(Sha256::digest(s));
         }
-        self.sha256 = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        self.sha256 = hex(&digest.finalize());
         self.spec = spec;
         Ok(())
     }
@@ -276,7 +276,12 @@ fn catalogue_of(spec: &ScenarioSpec) -> Catalogue {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lowercase hex of a digest.
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

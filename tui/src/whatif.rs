@@ -289,9 +289,7 @@ impl WhatIf {
     pub fn save(&self, path: &Path) -> Result<(), String> {
         let text = self.variant_text()?;
         self.load_text(text.clone())?;
-        twin_replay::atomic::write_with(path, |w| std::io::Write::write_all(w, text.as_bytes())).map_err(|e| match e {
-            twin_replay::atomic::AtomicError::Io(e) | twin_replay::atomic::AtomicError::Fill(e) => format!("{}: {e}", path.display()),
-        })
+        twin_replay::atomic::write_text(path, &text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// The sweep's parameters with the knobs applied.
