@@ -34,10 +34,20 @@ fn workload() -> serde_json::Value {
 }
 
 /// One input per decision point, each denied by one rule of the library
-/// (checked before timing): team-gpu-quota, critical-not-on-spot, team-budget.
-fn inputs() -> [(Point, serde_json::Value); 3] {
+/// (checked before timing): allowed-registry, critical-not-on-spot, team-budget.
+/// Admission's input is Gatekeeper's: the Deployment under review and the
+/// Constraint's parameters (data.json's `config`).
+fn inputs(data: &str) -> [(Point, serde_json::Value); 3] {
+    let config = serde_json::from_str::<serde_json::Value>(data).unwrap()["config"].clone();
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "chat", "namespace": "assistant", "labels": {"team": "assistant", "residency": "eu"}},
+        "spec": {"replicas": 4, "template": {"spec": {"containers": [
+            {"name": "chat", "image": "docker.io/vllm/vllm-openai:latest", "resources": {"requests": {"nvidia.com/gpu": "1"}}}
+        ]}}}
+    });
     [
-        (Point::Admission, json!({"review": {"object": workload()}, "team": {"name": "research", "gpus_in_use": 46, "gpus_requested": 4}})),
+        (Point::Admission, json!({"review": {"kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "operation": "CREATE", "object": deployment}, "parameters": config})),
         (
             Point::Placement,
             json!({"workload": workload(), "pool": {"name": "h100-spot", "capacity": "spot", "region": "eu-west-1", "zone": "eu-west-1a",
@@ -55,7 +65,7 @@ fn inputs() -> [(Point, serde_json::Value); 3] {
 fn bench(c: &mut Criterion) {
     let (sources, data) = library();
     let mut g = c.benchmark_group("policy");
-    for (point, input) in inputs() {
+    for (point, input) in inputs(&data) {
         let name = format!("{point:?}").to_lowercase();
         let json = input.to_string();
         let mut policies = RegoPolicies::new(&sources, Some(&data)).unwrap();

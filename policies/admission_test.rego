@@ -2,31 +2,82 @@ package twin.admission_test
 
 import data.twin.admission
 
-workload(image, labels, regions) := {"review": {"object": {"name": "chat", "image": image, "labels": labels, "regions": regions}}, "team": {"name": "assistant", "gpus_in_use": 0, "gpus_requested": 8}}
+params := {
+	"allowed_registries": ["registry.internal/", "nvcr.io/nvidia/"],
+	"residency": {"eu": ["eu-west-1", "eu-central-1", "dc-frankfurt"]},
+	"gpu_quota": {"research": 48},
+}
+
+deployment(name, team, image, labels, regions, replicas, gpus) := {
+	"apiVersion": "apps/v1",
+	"kind": "Deployment",
+	"metadata": {"name": name, "namespace": team, "labels": object.union(labels, {"team": team})},
+	"spec": {
+		"replicas": replicas,
+		"template": {"spec": {
+			"containers": [{"name": name, "image": image, "resources": {"requests": {"nvidia.com/gpu": sprintf("%d", [gpus])}}}],
+			"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "topology.kubernetes.io/region", "operator": "In", "values": regions}]}]}}},
+		}},
+	},
+}
+
+job(name, team, gpus) := {
+	"apiVersion": "batch/v1",
+	"kind": "Job",
+	"metadata": {"name": name, "namespace": team, "labels": {"team": team}},
+	"spec": {"parallelism": 1, "template": {"spec": {"containers": [{"name": name, "resources": {"requests": {"nvidia.com/gpu": sprintf("%d", [gpus])}}}]}}},
+}
+
+review(obj) := {"review": {"kind": {"group": "apps", "version": "v1", "kind": obj.kind}, "operation": "CREATE", "object": obj}, "parameters": params}
 
 test_images_from_allowed_registries_pass if {
-	count(admission.violation) == 0 with input as workload("registry.internal/vllm:0.6", {}, ["us-east-1"])
+	count(admission.violation) == 0 with input as review(deployment("chat", "assistant", "registry.internal/vllm:0.6", {}, ["us-east-1"], 2, 1))
 }
 
 test_images_from_elsewhere_are_denied if {
-	some v in admission.violation with input as workload("docker.io/vllm/vllm-openai:latest", {}, ["us-east-1"])
+	some v in admission.violation with input as review(deployment("chat", "assistant", "docker.io/vllm/vllm-openai:latest", {}, ["us-east-1"], 2, 1))
 	v.details.rule == "allowed-registry"
 }
 
 test_residency_outside_allowed_regions_is_denied if {
-	some v in admission.violation with input as workload("registry.internal/m", {"residency": "eu"}, ["eu-west-1", "us-east-1"])
+	some v in admission.violation with input as review(deployment("m", "assistant", "registry.internal/m", {"residency": "eu"}, ["eu-west-1", "us-east-1"], 1, 1))
 	v.details.rule == "data-residency"
+	contains(v.msg, "us-east-1")
 }
 
 test_residency_inside_allowed_regions_passes if {
-	count(admission.violation) == 0 with input as workload("registry.internal/m", {"residency": "eu"}, ["eu-west-1"])
+	count(admission.violation) == 0 with input as review(deployment("m", "assistant", "registry.internal/m", {"residency": "eu"}, ["eu-west-1"], 1, 1))
 }
 
-test_team_quota if {
-	some v in admission.violation with input as {"review": {"object": {"name": "big", "image": "", "labels": {}, "regions": []}}, "team": {"name": "research", "gpus_in_use": 40, "gpus_requested": 16}}
+# Gatekeeper's data.inventory: namespace → apiVersion → kind → name → object.
+inventory(objects) := {"namespace": {ns: {gv: {k: {o.metadata.name: o |
+	some o in objects
+	[o.metadata.namespace, o.apiVersion, o.kind] == [ns, gv, k]
+} |
+	some k in {o.kind | some o in objects}
+} |
+	some gv in {o.apiVersion | some o in objects}
+} |
+	some ns in {o.metadata.namespace | some o in objects}
+}}
+
+test_team_quota_counts_what_runs if {
+	running := [job("pretrain-a", "research", 32), deployment("eval", "research", "", {}, [], 2, 4)]
+	some v in admission.violation with input as review(job("pretrain-b", "research", 16)) with data.inventory as inventory(running)
 	v.details.rule == "team-gpu-quota"
+	v.msg == "team research would hold 56 GPUs, over its quota of 48"
 }
 
 test_team_under_quota_passes if {
-	count(admission.violation) == 0 with input as {"review": {"object": {"name": "small", "image": "", "labels": {}, "regions": []}}, "team": {"name": "research", "gpus_in_use": 8, "gpus_requested": 16}}
+	running := [job("pretrain-a", "research", 8)]
+	count(admission.violation) == 0 with input as review(job("pretrain-b", "research", 16)) with data.inventory as inventory(running)
+}
+
+test_other_teams_do_not_count if {
+	running := [job("big", "assistant", 64)]
+	count(admission.violation) == 0 with input as review(job("pretrain-b", "research", 16)) with data.inventory as inventory(running)
+}
+
+test_an_empty_inventory_is_no_use if {
+	count(admission.violation) == 0 with input as review(job("pretrain-b", "research", 16)) with data.inventory as {}
 }

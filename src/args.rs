@@ -41,6 +41,12 @@ pub enum Command {
     Regress(RegressArgs),
     /// Serve a scheduler profile to kube-scheduler as a scheduler extender: filter and prioritize over HTTP (docs/extender.md).
     Extender(ExtenderArgs),
+    /// Promote what passed the regression gate to a GitOps repository: the extender, the scheduler
+    /// configuration, Gatekeeper templates, NodePools and the results, in one commit (docs/promote.md).
+    /// Exit 0: promoted, or nothing to promote; 1: the gate failed or paused; 2: an error.
+    Promote(crate::promote::PromoteArgs),
+    /// Revert the last promotion to an environment that is not yet reverted, as a new commit.
+    Rollback(crate::promote::RollbackArgs),
 }
 
 /// `twin extender`.
@@ -56,6 +62,18 @@ pub struct ExtenderArgs {
     /// `twin.dev/price-per-hour` label: a TOML or JSON (`.json`) table of names to numbers.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
+    /// Placement policies (Rego v1, package `twin.placement`): a folder of `.rego` files (with an optional
+    /// `data.json`) or a file; repeatable. A node a policy denies is failed with the policy's message.
+    #[arg(long, value_name = "DIR|FILE")]
+    pub policies: Vec<PathBuf>,
+    /// The cluster's nodes, for `nodeCacheCapable: true`: a NodeList as `kubectl get nodes -o json` (or
+    /// `-o yaml`, for a `.yaml` file) writes it; read at start and again whenever it changes (checked each second).
+    #[arg(long, value_name = "FILE")]
+    pub nodes: Option<PathBuf>,
+    /// Seconds a connection may take to send a request's head, and then its body; a connection idle that long
+    /// between requests is closed too.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = crate::extender::parse_timeout)]
+    pub read_timeout: std::time::Duration,
 }
 
 /// `twin regress`.
@@ -366,7 +384,8 @@ pub struct BenchArgs {
     /// queue against a binary heap), `import` (nvidia-smi CSV to Parquet
     /// against polars' own writer), `tui` (the default scenario watched in
     /// the terminal UI at max speed against headless), `regress` (the
-    /// shipped suite, serial against all cores). Default: all but `regress`.
+    /// shipped suite, serial against all cores), `extender` (`twin extender`
+    /// under an open-loop load on loopback). Default: all but `regress` and `extender`.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<BenchPart>,
     /// Requests in the fleet-scale scenario, in millions.
@@ -393,4 +412,9 @@ pub enum BenchPart {
     /// run after another and then on all cores. Not in the default set: it
     /// takes minutes.
     Regress,
+    /// `twin extender` in this process under an open-loop HTTP load of
+    /// 1,000-node requests: p99 at 1,000 req/s, the rate where p99 passes
+    /// 5 ms, and full Node lists as the baseline. Not in the default set:
+    /// it takes about a minute.
+    Extender,
 }

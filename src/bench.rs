@@ -1,5 +1,6 @@
-//! `twin bench`: a fleet-scale week, the engine's hold model and the
-//! telemetry import, timed here, each against a baseline in the same run.
+//! `twin bench`: a fleet-scale week, the engine's hold model, the
+//! telemetry import and the scheduler extender under load, timed here, each
+//! against a baseline in the same run.
 //!
 //! Figures depend on the machine; quote them with it. Criterion benchmarks
 //! under `benches/` measure the same workloads with statistics.
@@ -13,7 +14,7 @@ use twin_sim::{RunOptions, run};
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let only = if a.engine_only { vec![BenchPart::Engine] } else { a.only.clone() };
-    let wanted = |p: BenchPart| (only.is_empty() && p != BenchPart::Regress) || only.contains(&p);
+    let wanted = |p: BenchPart| (only.is_empty() && !matches!(p, BenchPart::Regress | BenchPart::Extender)) || only.contains(&p);
     if wanted(BenchPart::Regress) {
         regress_suite()?;
     }
@@ -43,6 +44,9 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if wanted(BenchPart::Import) {
         import(a.import_rows)?;
+    }
+    if wanted(BenchPart::Extender) {
+        crate::bench_extender::bench()?;
     }
     Ok(ExitCode::SUCCESS)
 }

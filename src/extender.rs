@@ -4,30 +4,45 @@
 //!
 //! The decisions are `twin-extender`'s; this module only serves them. The
 //! [`Extender`] takes `&mut self` (its node cache, the profile's observed
-//! workload), so it sits behind a [`Mutex`]. Each request is decoded,
-//! decided and encoded on tokio's blocking pool, so a long decision never
-//! holds up the workers that read other connections; hyper reads each
-//! connection's body on its own task, so a slow client stalls only itself.
+//! workload, the policies' cache), so it sits behind a [`Mutex`]. Each
+//! request is decoded, decided and encoded on tokio's blocking pool, so a
+//! long decision never holds up the workers that read other connections.
+//!
+//! Connections are accepted here and served by hyper one task each, with a
+//! read timeout: a connection that has not sent a whole request head within
+//! it is closed (hyper's header timeout, which also closes idle keep-alive
+//! connections), and a body not whole within it is answered `408` and its
+//! connection closed. So a slow client holds up only its own connection,
+//! and not for long.
+//!
+//! With `--nodes FILE` a thread checks the file once a second and reloads
+//! the node cache when it changes ([`twin_extender::feed`]).
 
 use crate::args::ExtenderArgs;
 use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
+use twin_extender::feed::{self, NodeFeed};
+use twin_extender::placement::PlacementPolicy;
 use twin_extender::wire::{self, ExtenderFilterResult, HostPriority, decode};
 use twin_extender::{Decision, Extender, NodeCache, NodeReader, Verdict};
 use twin_scheduler::{Profile, ProfileSpec};
@@ -35,6 +50,9 @@ use twin_scheduler::{Profile, ProfileSpec};
 /// The largest request body read: a `Nodes` list of some thousands of nodes
 /// is a few MiB.
 const BODY_LIMIT: usize = 64 << 20;
+
+/// How often the node feed file is checked for changes.
+const FEED_CHECK: Duration = Duration::from_secs(1);
 
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
@@ -71,11 +89,17 @@ struct VerbLabels {
 struct DecisionLabels {
     verb: &'static str,
     /// `fits`, `refused`, `passthrough` (a pod asking for no accelerator),
-    /// or `error` (a pod that cannot be read; counted once, not per node).
+    /// or `error` (a request that cannot be decided; counted once, not per node).
     verdict: &'static str,
     /// What refused the node ([`twin_extender::Rejection::source`]), `pod`
-    /// for `error`, else empty.
+    /// or `policy` for `error`, else empty.
     source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FeedLabels {
+    /// `ok` or `error`.
+    result: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -89,6 +113,8 @@ struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<VerbLabels, Histogram, fn() -> Histogram>,
     decisions: Family<DecisionLabels, Counter>,
+    feed_loads: Family<FeedLabels, Counter>,
+    cached_nodes: Gauge,
 }
 
 impl Metrics {
@@ -97,6 +123,8 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<VerbLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let decisions = Family::<DecisionLabels, Counter>::default();
+        let feed_loads = Family::<FeedLabels, Counter>::default();
+        let cached_nodes = Gauge::default();
         registry.register("twin_extender_requests", "HTTP requests by verb and status", requests.clone());
         registry.register(
             "twin_extender_request_duration_seconds",
@@ -105,10 +133,12 @@ impl Metrics {
         );
         registry.register(
             "twin_extender_decisions",
-            "Nodes judged, by verb, verdict and what refused them (a pod that cannot be read counts once as error)",
+            "Nodes judged, by verb, verdict and what refused them (a request that cannot be decided counts once as error)",
             decisions.clone(),
         );
-        Metrics { registry, requests, latency, decisions }
+        registry.register("twin_extender_node_feed_loads", "Loads of the --nodes file, by result", feed_loads.clone());
+        registry.register("twin_extender_cached_nodes", "Nodes in the extender's node cache", cached_nodes.clone());
+        Metrics { registry, requests, latency, decisions, feed_loads, cached_nodes }
     }
 
     fn request(&self, verb: &'static str, status: StatusCode, started: Instant) {
@@ -119,28 +149,52 @@ impl Metrics {
     /// Counts a decision's verdicts, a label set at a time.
     fn decision(&self, verb: Verb, decision: &Decision) {
         let mut counts: BTreeMap<DecisionLabels, u64> = BTreeMap::new();
+        let mut last: Option<(DecisionLabels, u64)> = None;
         for (_, verdict) in &decision.verdicts {
             let (verdict, source) = match verdict {
                 Verdict::Fits { .. } if decision.passthrough => ("passthrough", ""),
                 Verdict::Fits { .. } => ("fits", ""),
                 Verdict::Refused(r) => ("refused", r.source()),
             };
-            *counts.entry(DecisionLabels { verb: verb.name(), verdict, source }).or_default() += 1;
+            let labels = DecisionLabels { verb: verb.name(), verdict, source };
+            // Runs of the same verdict are common: count them before the map.
+            match &mut last {
+                Some((l, n)) if *l == labels => *n += 1,
+                _ => {
+                    if let Some((l, n)) = last.replace((labels, 1)) {
+                        *counts.entry(l).or_default() += n;
+                    }
+                }
+            }
+        }
+        if let Some((l, n)) = last {
+            *counts.entry(l).or_default() += n;
         }
         for (labels, n) in counts {
             self.decisions.get_or_create(&labels).inc_by(n);
         }
     }
 
-    fn pod_error(&self, verb: Verb) {
-        self.decisions.get_or_create(&DecisionLabels { verb: verb.name(), verdict: "error", source: "pod" }).inc();
+    fn decide_error(&self, verb: Verb, source: &'static str) {
+        self.decisions.get_or_create(&DecisionLabels { verb: verb.name(), verdict: "error", source }).inc();
     }
 }
 
 /// What every handler shares.
-struct Shared {
+pub(crate) struct Shared {
     extender: Mutex<Extender>,
     metrics: Metrics,
+    /// How long a request's body may take to arrive.
+    read_timeout: Duration,
+}
+
+impl Shared {
+    /// The state of a server deciding with `extender`.
+    pub(crate) fn new(extender: Extender, read_timeout: Duration) -> Shared {
+        let metrics = Metrics::new();
+        metrics.cached_nodes.set(extender.cache.len() as i64);
+        Shared { extender: Mutex::new(extender), metrics, read_timeout }
+    }
 }
 
 /// A status, a content type and a body.
@@ -157,38 +211,30 @@ fn answer(shared: &Shared, verb: Verb, body: &[u8]) -> Answer {
         Err(e) => return (StatusCode::BAD_REQUEST, TEXT, format!("bad {} request: {e}\n", verb.name()).into_bytes()),
     };
     let mut extender = shared.extender.lock().unwrap_or_else(PoisonError::into_inner);
-    let encoded = match verb {
-        Verb::Filter => {
-            let decided = extender.decide(&args, true);
-            drop(extender);
-            let result = match decided {
-                Ok(d) => {
-                    shared.metrics.decision(verb, &d);
-                    Extender::filter_result(&args, &d)
-                }
-                Err(e) => {
-                    shared.metrics.pod_error(verb);
-                    ExtenderFilterResult { error: e.to_string(), ..ExtenderFilterResult::default() }
-                }
-            };
-            serde_json::to_vec(&result)
+    let decided = extender.decide(&args, verb == Verb::Filter);
+    if args.nodes.is_some() {
+        shared.metrics.cached_nodes.set(extender.cache.len() as i64);
+    }
+    drop(extender);
+    let encoded = match (verb, decided) {
+        (Verb::Filter, Ok(d)) => {
+            shared.metrics.decision(verb, &d);
+            serde_json::to_vec(&Extender::filter_result(&args, &d))
         }
-        Verb::Prioritize => {
-            let scores: Vec<HostPriority> = match extender.decide(&args, false) {
-                Ok(d) => {
-                    drop(extender);
-                    shared.metrics.decision(verb, &d);
-                    d.verdicts.into_iter().filter(|(n, _)| !n.is_empty()).map(|(host, v)| HostPriority { host, score: v.score() }).collect()
-                }
-                Err(_) => {
-                    // Every candidate scores 0; filter has said why.
-                    let scores = extender.prioritize(&args);
-                    drop(extender);
-                    shared.metrics.pod_error(verb);
-                    scores
-                }
-            };
+        (Verb::Filter, Err(e)) => {
+            shared.metrics.decide_error(verb, e.source());
+            serde_json::to_vec(&ExtenderFilterResult { error: e.to_string(), ..ExtenderFilterResult::default() })
+        }
+        (Verb::Prioritize, Ok(d)) => {
+            shared.metrics.decision(verb, &d);
+            let scores: Vec<HostPriority> =
+                d.verdicts.into_iter().filter(|(n, _)| !n.is_empty()).map(|(host, v)| HostPriority { host, score: v.score() }).collect();
             serde_json::to_vec(&scores)
+        }
+        (Verb::Prioritize, Err(e)) => {
+            // Every candidate scores 0; filter has said why.
+            shared.metrics.decide_error(verb, e.source());
+            serde_json::to_vec(&Extender::zero_scores(&args))
         }
     };
     match encoded {
@@ -197,11 +243,20 @@ fn answer(shared: &Shared, verb: Verb, body: &[u8]) -> Answer {
     }
 }
 
-async fn decide(shared: Arc<Shared>, verb: Verb, body: Result<Bytes, BytesRejection>) -> Response {
+async fn decide(shared: Arc<Shared>, verb: Verb, request: Request) -> Response {
+    let read = tokio::time::timeout(shared.read_timeout, Bytes::from_request(request, &())).await;
     let started = Instant::now();
-    let answered = match body {
-        Err(rejection) => (rejection.status(), TEXT, format!("bad {} request: {}\n", verb.name(), rejection.body_text()).into_bytes()),
-        Ok(body) => {
+    let answered = match read {
+        Err(_) => {
+            let why = format!("bad {} request: the body did not arrive within {:?}\n", verb.name(), shared.read_timeout);
+            shared.metrics.request(verb.name(), StatusCode::REQUEST_TIMEOUT, started);
+            let mut response = reply((StatusCode::REQUEST_TIMEOUT, TEXT, why.into_bytes()));
+            // The rest of the body is not read: the connection cannot serve another request.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+        Ok(Err(rejection)) => (rejection.status(), TEXT, format!("bad {} request: {}\n", verb.name(), rejection.body_text()).into_bytes()),
+        Ok(Ok(body)) => {
             let shared = Arc::clone(&shared);
             match tokio::task::spawn_blocking(move || answer(&shared, verb, &body)).await {
                 Ok(a) => a,
@@ -213,12 +268,12 @@ async fn decide(shared: Arc<Shared>, verb: Verb, body: Result<Bytes, BytesReject
     reply(answered)
 }
 
-async fn filter(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
-    decide(shared, Verb::Filter, body).await
+async fn filter(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    decide(shared, Verb::Filter, request).await
 }
 
-async fn prioritize(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
-    decide(shared, Verb::Prioritize, body).await
+async fn prioritize(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    decide(shared, Verb::Prioritize, request).await
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
@@ -246,6 +301,43 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// Serves on `listener` until `shutdown` completes, then stops accepting
+/// and waits for the connections' requests in flight (an idle or stalled
+/// connection is closed; none waits longer than the read timeout).
+pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, shutdown: impl Future<Output = ()>) {
+    let read_timeout = shared.read_timeout;
+    let service = TowerToHyperService::new(router(shared));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(read_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    // Answers go out whole at once: no reason to wait for more to send.
+                    let _ = stream.set_nodelay(true);
+                    let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service.clone()));
+                    tokio::spawn(async move {
+                        // A client that goes away or times out ends only its own connection.
+                        let _ = connection.await;
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    eprintln!("twin extender: accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(read_timeout + Duration::from_secs(5), graceful.shutdown()).await.is_err() {
+        eprintln!("twin extender: some connections did not finish; closing them");
+    }
+}
+
 /// A built-in profile by name, or a profile file: a path ending in `.toml`
 /// or naming an existing file.
 fn load_profile(choice: &str) -> anyhow::Result<Profile> {
@@ -268,6 +360,127 @@ fn load_prices(path: &Path) -> anyhow::Result<BTreeMap<String, f64>> {
         toml::from_str(&text).with_context(|| format!("price file {} (TOML: instance type = price)", path.display()))?
     };
     Ok(prices)
+}
+
+/// Placement policies from files and folders, read as a scenario's
+/// `[policies]` are (`.rego` files, tests left out), with the `data.json`
+/// of the first folder that has one.
+fn load_policies(paths: &[PathBuf]) -> anyhow::Result<PlacementPolicy> {
+    let mut files = Vec::new();
+    let mut data = None;
+    for path in paths {
+        anyhow::ensure!(path.exists(), "--policies {}: no such file or folder", path.display());
+        if path.is_dir() && data.is_none() && path.join("data.json").is_file() {
+            data = Some(path.join("data.json").display().to_string());
+        }
+        files.push(path.display().to_string());
+    }
+    let spec = twin_sim::scenario::spec::PoliciesSpec { files, data };
+    let sources =
+        twin_inputs::policies::PolicySources::read(&twin_inputs::Source::Dir(PathBuf::from(".")), &spec).with_context(|| "--policies")?;
+    anyhow::ensure!(
+        !sources.files.is_empty(),
+        "--policies {}: no .rego files (test files, *_test.rego, are left out)",
+        paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
+    PlacementPolicy::compile(&sources.files, sources.data.as_deref()).context("--policies")
+}
+
+/// When a file was last seen as it was: modified time and length, or why
+/// it could not be looked at.
+type Stamp = Result<(SystemTime, u64), std::io::ErrorKind>;
+
+fn stamp(path: &Path) -> Stamp {
+    let m = std::fs::metadata(path).map_err(|e| e.kind())?;
+    Ok((m.modified().map_err(|e| e.kind())?, m.len()))
+}
+
+/// The `--nodes` file and what was last read from it.
+struct NodeFile {
+    path: PathBuf,
+    reader: NodeReader,
+    feed: NodeFeed,
+    seen: Option<Stamp>,
+}
+
+impl NodeFile {
+    /// Reads the file and its nodes (without the cache).
+    fn read(&self) -> anyhow::Result<feed::ReadNodes> {
+        let bytes = std::fs::read(&self.path).with_context(|| format!("--nodes {}", self.path.display()))?;
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let nodes = feed::parse(&bytes, feed::Format::of_name(&name)).with_context(|| format!("node file {}", self.path.display()))?;
+        Ok(NodeFeed::read(&self.reader, &nodes))
+    }
+
+    /// Reads the file again if it changed since last seen; `None` if it
+    /// did not.
+    fn reload(&mut self) -> anyhow::Result<Option<feed::ReadNodes>> {
+        let now = stamp(&self.path);
+        if self.seen.as_ref() == Some(&now) {
+            return Ok(None);
+        }
+        self.seen = Some(now);
+        self.read().map(Some)
+    }
+
+    /// Checks the file once a second for as long as the process runs; a
+    /// file that cannot be read keeps the nodes read before.
+    fn watch(mut self, shared: Arc<Shared>) {
+        loop {
+            std::thread::sleep(FEED_CHECK);
+            match self.reload() {
+                Ok(None) => {}
+                Ok(Some(read)) => {
+                    let mut x = shared.extender.lock().unwrap_or_else(PoisonError::into_inner);
+                    let s = self.feed.apply(&mut x.cache, read);
+                    shared.metrics.cached_nodes.set(x.cache.len() as i64);
+                    drop(x);
+                    shared.metrics.feed_loads.get_or_create(&FeedLabels { result: "ok" }).inc();
+                    eprintln!(
+                        "twin extender: reloaded {}: {} nodes ({} unreadable, {} dropped)",
+                        self.path.display(),
+                        s.nodes,
+                        s.unreadable,
+                        s.removed
+                    );
+                }
+                Err(e) => {
+                    shared.metrics.feed_loads.get_or_create(&FeedLabels { result: "error" }).inc();
+                    eprintln!("twin extender: error: reloading {e:#}; keeping the nodes read before");
+                }
+            }
+        }
+    }
+}
+
+/// Parses `--read-timeout`: seconds, more than 0.
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!("{text} s: the read timeout is more than 0 and at most a day"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The server's state from the flags, and the node file to watch.
+fn setup(a: &ExtenderArgs) -> anyhow::Result<(Arc<Shared>, Option<NodeFile>)> {
+    let profile = load_profile(&a.profile)?;
+    let prices = a.prices.as_deref().map(load_prices).transpose()?.unwrap_or_default();
+    let reader = NodeReader::new(prices)?;
+    let mut extender = Extender::new(profile, NodeCache::new(reader.clone()));
+    if !a.policies.is_empty() {
+        extender = extender.with_policy(load_policies(&a.policies)?);
+    }
+    let mut node_file = None;
+    if let Some(path) = &a.nodes {
+        let mut file = NodeFile { path: path.clone(), reader, feed: NodeFeed::default(), seen: None };
+        let read = file.reload()?.unwrap_or_default();
+        let s = file.feed.apply(&mut extender.cache, read);
+        eprintln!("twin extender: read {}: {} nodes ({} unreadable)", path.display(), s.nodes, s.unreadable);
+        node_file = Some(file);
+    }
+    eprintln!("twin extender: {:?}{}", extender.profile, if extender.policy.is_some() { ", with placement policies" } else { "" });
+    Ok((Arc::new(Shared::new(extender, a.read_timeout)), node_file))
 }
 
 /// Ctrl-C or SIGTERM.
@@ -296,17 +509,24 @@ async fn shutdown_signal() {
 }
 
 pub fn extender(a: ExtenderArgs) -> anyhow::Result<ExitCode> {
-    let profile = load_profile(&a.profile)?;
-    let prices = a.prices.as_deref().map(load_prices).transpose()?.unwrap_or_default();
-    let reader = NodeReader::new(prices)?;
-    eprintln!("twin extender: {profile:?}");
-    let shared = Arc::new(Shared { extender: Mutex::new(Extender::new(profile, NodeCache::new(reader))), metrics: Metrics::new() });
+    let (shared, node_file) = match setup(&a) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(crate::EXIT_BAD_INPUT));
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("--listen {}", a.listen))?;
         let bound = listener.local_addr().context("the bound address")?;
+        if let Some(file) = node_file {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new().name("node-feed".into()).spawn(move || file.watch(shared)).context("starting the node feed")?;
+        }
         eprintln!("listening on {bound}");
-        axum::serve(listener, router(shared)).with_graceful_shutdown(shutdown_signal()).await.context("serving")
+        serve(listener, shared, shutdown_signal()).await;
+        anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }

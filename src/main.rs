@@ -31,6 +31,7 @@ macro_rules! outln {
 
 mod args;
 mod bench;
+mod bench_extender;
 mod extender;
 mod external;
 mod git_tree;
@@ -38,6 +39,7 @@ mod load;
 mod pod_trace;
 mod policies;
 mod progress;
+mod promote;
 mod record;
 mod regress;
 mod run;
@@ -46,6 +48,7 @@ mod suite_run;
 mod sweep;
 mod tables;
 mod trace;
+mod tune;
 mod tui;
 mod validate;
 
@@ -87,6 +90,8 @@ fn main() -> ExitCode {
         args::Command::Tui(a) => tui::tui(a),
         args::Command::Regress(a) => regress::regress(a),
         args::Command::Extender(a) => extender::extender(a),
+        args::Command::Promote(a) => promote::promote(a),
+        args::Command::Rollback(a) => promote::rollback(a),
     };
     match result {
         Ok(code) => code,

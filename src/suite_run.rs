@@ -178,3 +178,12 @@ pub fn run_suite(suite_file: &Path, suite: &SuiteSpec, place: &Place) -> anyhow:
         scenarios,
     })
 }
+
+/// [`run_suite`] on the working tree's files, on `jobs` threads (default: all cores).
+pub fn run_in_pool(suite_file: &Path, suite: &SuiteSpec, jobs: Option<usize>) -> anyhow::Result<Results> {
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(j) = jobs {
+        pool = pool.num_threads(j);
+    }
+    pool.build()?.install(|| run_suite(suite_file, suite, &Place::Disk))
+}

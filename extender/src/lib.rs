@@ -64,23 +64,29 @@
 //! | [`wire`] | the extender v1 JSON types, PascalCase out and any case in, and [`wire::decode`] |
 //! | [`nodes`] | Node objects read into [`NodeRecord`]s: accelerators, CPU, memory, labels, taints, price, capacity |
 //! | [`cache`] | the [`NodeCache`] that answers `NodeNames` requests |
+//! | [`feed`] | the node feed: a `kubectl get nodes` file read into the cache |
 //! | [`pod`] | the pod read into Twin's scheduler's pod |
+//! | [`placement`] | placement policies (Rego `twin.placement`) asked about each node |
 //! | [`decide`] | the [`Extender`]: filter, prioritize |
 //! | [`verdict`] | a [`Decision`]: each node's [`Verdict`], a [`Rejection`]'s reason |
+//! | [`benchmarks`] | the fleet and requests `benches/extender.rs` and `twin bench --only extender` time |
 //!
 //! Serving HTTP is the binary's part: this crate does no I/O.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod benchmarks;
 pub mod cache;
 pub mod decide;
+pub mod feed;
 pub mod nodes;
+pub mod placement;
 pub mod pod;
 pub mod verdict;
 pub mod wire;
 
 pub use cache::NodeCache;
-pub use decide::Extender;
+pub use decide::{DecideError, Extender};
 pub use nodes::{BadPrice, NodeError, NodeReader, NodeRecord};
 pub use pod::{PodError, PodRequest};
 pub use verdict::{Decision, Rejection, Verdict};

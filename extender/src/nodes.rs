@@ -10,6 +10,7 @@
 //! | pool | the first label of [`POOL_LABELS`], else the instance type, else `default` |
 //! | price per node-hour | the label [`PRICE_LABEL`], else the price table by instance type (label [`INSTANCE_TYPE_LABELS`]) |
 //! | capacity | [`CAPACITY_LABELS`]: Twin's own, Karpenter's, EKS's, GKE's and AKS's spot labels; else on-demand |
+//! | region, zone | [`REGION_LABELS`], [`ZONE_LABELS`] (for placement policies) |
 //!
 //! Only allocatable is read, never what the pods already on a node hold:
 //! kube-scheduler does not send them, so the extender judges every node as
@@ -51,6 +52,12 @@ pub const POOL_LABELS: &[&str] = &[
 
 /// Labels naming the instance type, the key of the price table.
 pub const INSTANCE_TYPE_LABELS: &[&str] = &["node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"];
+
+/// Labels naming the node's region, first found wins.
+pub const REGION_LABELS: &[&str] = &["topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region"];
+
+/// Labels naming the node's zone, first found wins.
+pub const ZONE_LABELS: &[&str] = &["topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"];
 
 /// Labels saying how the capacity is bought, in the order they are looked at.
 ///
@@ -161,6 +168,10 @@ pub struct NodeRecord {
     pub price_per_hour: Option<f64>,
     /// How the capacity is bought.
     pub capacity: Capacity,
+    /// The region, `""` when not labelled.
+    pub region: String,
+    /// The zone, `""` when not labelled.
+    pub zone: String,
     /// `spec.unschedulable`: no new pods.
     pub cordoned: bool,
 }
@@ -264,6 +275,7 @@ impl NodeReader {
             ),
             None => instance_type.as_ref().and_then(|t| self.prices.get(t)).copied(),
         };
+        let (region, zone) = (first(REGION_LABELS).unwrap_or_default(), first(ZONE_LABELS).unwrap_or_default());
         Ok(NodeRecord {
             name,
             resource_version: node.metadata.resource_version.clone(),
@@ -277,6 +289,8 @@ impl NodeReader {
             pool,
             instance_type,
             price_per_hour,
+            region,
+            zone,
             cordoned: spec.and_then(|s| s.unschedulable).unwrap_or(false),
         })
     }

@@ -3,12 +3,13 @@
 use crate::nodes::NodeError;
 use std::fmt;
 use twin_scheduler::Trace;
+use twin_sim::policy::Violation;
 
 /// Why a node cannot take the pod.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rejection {
-    /// Only the node's name came (`nodeCacheCapable`) and no `Nodes` list
-    /// has carried the node yet.
+    /// Only the node's name came (`nodeCacheCapable`) and neither the node
+    /// feed nor a `Nodes` list has carried the node yet.
     NotCached,
     /// The node could not be read.
     Unreadable(NodeError),
@@ -17,6 +18,9 @@ pub enum Rejection {
     /// The pod's node selector, required node affinity or tolerations
     /// refuse the node, in Kubernetes' words.
     Affinity(String),
+    /// A placement policy (`twin.placement`) denied the node, with each
+    /// violated rule and its message.
+    Policy(Vec<Violation>),
     /// A filter of the profile refused the node.
     Plugin {
         /// The plugin, such as `resource-fit` (`framework` for a pod that
@@ -29,13 +33,14 @@ pub enum Rejection {
 
 impl Rejection {
     /// What refused the node, for metrics: a plugin's name, or `cache`,
-    /// `node`, `cordon`, `node-affinity`.
+    /// `node`, `cordon`, `node-affinity`, `policy`.
     pub fn source(&self) -> &'static str {
         match self {
             Rejection::NotCached => "cache",
             Rejection::Unreadable(_) => "node",
             Rejection::Cordoned => "cordon",
             Rejection::Affinity(_) => "node-affinity",
+            Rejection::Policy(_) => "policy",
             Rejection::Plugin { plugin, .. } => plugin,
         }
     }
@@ -52,10 +57,22 @@ impl Rejection {
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Rejection::NotCached => f.write_str("node not in the extender's cache: no Nodes list has carried it yet"),
+            Rejection::NotCached => {
+                f.write_str("node not in the extender's cache: neither the node feed nor a Nodes list has carried it yet")
+            }
             Rejection::Unreadable(e) => write!(f, "node cannot be read: {e}"),
             Rejection::Cordoned => f.write_str("node is cordoned (spec.unschedulable)"),
             Rejection::Affinity(why) => write!(f, "node-affinity: {why}"),
+            Rejection::Policy(violations) => {
+                f.write_str("policy ")?;
+                for (i, v) in violations.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                Ok(())
+            }
             Rejection::Plugin { plugin, reason } => write!(f, "{plugin}: {reason}"),
         }
     }

@@ -265,6 +265,11 @@ pub enum DecodeError {
 /// assert!(matches!(&err, DecodeError::Shape { path, .. } if path == "NodeNames"), "{err}");
 /// ```
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
+    // The usual good body without tracking the path (half the time);
+    // a bad one again, to name the field.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

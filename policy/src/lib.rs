@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod gatekeeper;
 mod tests_runner;
 
 pub use tests_runner::{TestOutcome, run_tests};
@@ -105,6 +106,12 @@ pub struct PolicyStats {
 /// Compiled Rego policies with a decision cache.
 pub struct RegoPolicies {
     engine: regorus::Engine,
+    /// The data document as loaded, without `inventory`.
+    base_data: regorus::Value,
+    /// `input.parameters` of admission: the data document's `config`.
+    parameters: serde_json::Value,
+    /// The `data.inventory` JSON the engine holds now.
+    inventory_json: String,
     packages: Vec<String>,
     files: usize,
     /// Decisions by point (in `Point` order), then by the exact input JSON.
@@ -120,12 +127,33 @@ impl RegoPolicies {
         for (file, text) in sources {
             engine.add_policy(file.clone(), text.clone()).map_err(|e| PolicyError::Parse { file: file.clone(), message: e.to_string() })?;
         }
+        let mut parameters = serde_json::Value::Object(Default::default());
         if let Some(d) = data_json {
             engine.add_data_json(d).map_err(|e| PolicyError::Data(e.to_string()))?;
+            let doc: serde_json::Value = serde_json::from_str(d).map_err(|e| PolicyError::Data(e.to_string()))?;
+            if doc.get("inventory").is_some() {
+                return Err(PolicyError::Data(
+                    "the data document may not define `inventory`: Twin fills data.inventory with the workloads running, as Gatekeeper does"
+                        .into(),
+                ));
+            }
+            if let Some(c) = doc.get("config") {
+                parameters = c.clone();
+            }
         }
+        let base_data = engine.get_data();
         let packages = engine.get_packages().map_err(|e| PolicyError::Data(e.to_string()))?;
         let packages = packages.into_iter().map(|p| p.trim_start_matches("data.").to_string()).collect();
-        let mut p = RegoPolicies { engine, packages, files: sources.len(), cache: Default::default(), stats: PolicyStats::default() };
+        let mut p = RegoPolicies {
+            engine,
+            base_data,
+            parameters,
+            inventory_json: String::new(),
+            packages,
+            files: sources.len(),
+            cache: Default::default(),
+            stats: PolicyStats::default(),
+        };
         // Each covered point must define its `violation` set: found now, not
         // at the first decision halfway through a run.
         for point in [Point::Admission, Point::Placement, Point::Scaling] {
@@ -185,6 +213,45 @@ impl RegoPolicies {
     }
 }
 
+/// `input` of an admission policy as Gatekeeper builds it: the review and
+/// the Constraint's parameters.
+#[derive(Serialize)]
+struct GatekeeperInput<'a> {
+    review: &'a twin_sim::policy::Review,
+    parameters: &'a serde_json::Value,
+}
+
+impl RegoPolicies {
+    /// An admission decision as Gatekeeper would take it: `input.review`,
+    /// `input.parameters` (the data document's `config`) and
+    /// `data.inventory` (the workloads holding accelerators).
+    pub fn admit(&mut self, input: &AdmissionInput) -> Result<Vec<Violation>, PolicyError> {
+        if !self.covers(Point::Admission) {
+            return Ok(Vec::new());
+        }
+        let eval = |e: String| PolicyError::Eval { package: Point::Admission.package(), message: e };
+        let inventory = serde_json::to_string(&input.inventory).map_err(|e| eval(e.to_string()))?;
+        let json = serde_json::to_string(&GatekeeperInput { review: &input.review, parameters: &self.parameters })
+            .map_err(|e| eval(e.to_string()))?;
+        self.stats.decisions += 1;
+        let key = format!("{json}\n{inventory}");
+        if let Some(v) = self.cache[Point::Admission as usize].get(&key) {
+            self.stats.cache_hits += 1;
+            return Ok(v.clone());
+        }
+        if inventory != self.inventory_json {
+            let value = regorus::Value::from_json_str(&format!("{{\"inventory\":{inventory}}}")).map_err(|e| eval(e.to_string()))?;
+            self.engine.clear_data();
+            self.engine.add_data(self.base_data.clone()).map_err(|e| eval(e.to_string()))?;
+            self.engine.add_data(value).map_err(|e| eval(e.to_string()))?;
+            self.inventory_json = inventory;
+        }
+        let violations = self.evaluate_json(Point::Admission, &json)?;
+        self.cache[Point::Admission as usize].insert(key, violations.clone());
+        Ok(violations)
+    }
+}
+
 /// Reads a `violation` set: objects with `msg` and `details.rule`.
 ///
 /// Fails closed: a `violation` that is not a set (say `violation := {...}`,
@@ -227,7 +294,7 @@ impl PolicyHook for RegoPolicies {
     }
 
     fn admission(&mut self, input: &AdmissionInput) -> Result<Vec<Violation>, String> {
-        self.evaluate(Point::Admission, input).map_err(|e| e.to_string())
+        self.admit(input).map_err(|e| e.to_string())
     }
 
     fn placement(&mut self, input: &PlacementInput) -> Result<Vec<Violation>, String> {
@@ -270,6 +337,55 @@ violation contains {"msg": msg, "details": {"rule": "allowed-registry"}} if {
         // A point without a package allows everything.
         assert!(!p.covers(Point::Scaling));
         assert!(p.evaluate(Point::Scaling, &bad).unwrap().is_empty());
+    }
+
+    /// The shipped admission policy, as Gatekeeper would run it: the object
+    /// under review, the parameters from data.json's `config`, and
+    /// `data.inventory` changing between decisions.
+    #[test]
+    fn admission_sees_gatekeepers_input_and_the_inventory() {
+        use twin_sim::policy::{Inventory, KubeObject, Review, WorkloadDoc};
+        let sources = [("admission.rego".to_string(), include_str!("../../policies/admission.rego").to_string())];
+        let mut p = RegoPolicies::new(&sources, Some(include_str!("../../policies/data.json"))).unwrap();
+        let doc = |name: &str, gpus: u32, image: &str| WorkloadDoc {
+            kind: "TrainingJob",
+            name: name.into(),
+            namespace: "research".into(),
+            team: "research".into(),
+            image: image.into(),
+            labels: Default::default(),
+            model: None,
+            gpus,
+            replicas: 1,
+            priority: 0,
+            pools: vec!["h100-od".into()],
+            regions: vec!["us-east-1".into()],
+        };
+        let ask = |p: &mut RegoPolicies, inventory: &Inventory, d: &WorkloadDoc| {
+            let input = AdmissionInput { review: Review::create(KubeObject::of(d, 1, d.gpus)), inventory: inventory.clone() };
+            p.admit(&input).unwrap()
+        };
+        let b = doc("pretrain-b", 32, "registry.internal/megatron");
+        let mut inventory = Inventory::default();
+        assert!(ask(&mut p, &inventory, &b).is_empty(), "alone, 32 GPUs are within research's 48");
+        inventory.insert(KubeObject::of(&doc("pretrain-a", 32, "registry.internal/megatron"), 1, 32));
+        let v = ask(&mut p, &inventory, &b);
+        assert_eq!(
+            v,
+            vec![Violation { rule: "team-gpu-quota".into(), message: "team research would hold 64 GPUs, over its quota of 48".into() }]
+        );
+        // The inventory is replaced, not merged: empty again, allowed again.
+        assert!(ask(&mut p, &Inventory::default(), &b).is_empty());
+        let v = ask(&mut p, &Inventory::default(), &doc("x", 1, "docker.io/x"));
+        assert_eq!(v[0].rule, "allowed-registry");
+        assert!(v[0].message.contains("(registry.internal/, nvcr.io/nvidia/)"), "parameters come from data.json's config: {v:?}");
+        assert_eq!(p.stats.decisions, 4);
+    }
+
+    #[test]
+    fn a_data_document_may_not_define_the_inventory() {
+        let e = RegoPolicies::new(&[("a.rego".into(), ADMISSION.into())], Some(r#"{"inventory": {}}"#)).err().unwrap();
+        assert!(e.to_string().contains("Twin fills data.inventory"), "{e}");
     }
 
     #[test]

@@ -57,6 +57,85 @@ pub struct SuiteSpec {
     pub kpis: Vec<KpiSpec>,
     /// The scenarios run.
     pub scenarios: Vec<ScenarioEntry>,
+    /// What `twin promote` puts in the cluster when the suite passes.
+    #[serde(default)]
+    pub promote: Option<PromoteSpec>,
+}
+
+/// `[promote]`: what a passing suite promotes (docs/promote.md). Paths are
+/// relative to the suite file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteSpec {
+    /// The scheduler profile `twin extender` runs: a built-in name or a profile file.
+    pub profile: String,
+    /// Rego files or folders: `twin.admission` goes to Gatekeeper,
+    /// `twin.placement` into the extender; other packages stay in the twin.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// The policies' JSON data document; its `config` becomes the
+    /// Constraints' parameters.
+    #[serde(default)]
+    pub policy_data: Option<String>,
+    /// The scenario whose cloud pools become NodePools and whose workloads
+    /// (with `manifests`) the admission policies must all allow.
+    pub fleet: String,
+    /// Manifests added to the fleet scenario's own.
+    #[serde(default)]
+    pub manifests: Vec<String>,
+    /// The image with the `twin` binary. Default `ghcr.io/twin-sim/twin:<version>`.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// The extender's namespace. Default `twin-system`.
+    #[serde(default = "twin_system")]
+    pub namespace: String,
+    /// The Karpenter `EC2NodeClass` the NodePools use. Default `default`.
+    #[serde(default = "default_class")]
+    pub node_class: String,
+    /// The weight of the extender's scores in kube-scheduler. Default 5.
+    #[serde(default = "five")]
+    pub weight: i64,
+    /// Run a node-feed sidecar beside the extender so that kube-scheduler
+    /// sends node names only (`nodeCacheCapable: true`): some 50 times
+    /// cheaper a request, nodes up to 30 s stale. Default false.
+    #[serde(default)]
+    pub node_feed: bool,
+    /// Workloads of the fleet whose replica settings the twin searches: the
+    /// cheapest setting that meets the workload's SLO on every seed becomes
+    /// a Kustomize patch of its manifests.
+    #[serde(default)]
+    pub tune: Vec<TuneSpec>,
+}
+
+/// `[[promote.tune]]`: a grid of replica settings for one served workload of
+/// the fleet: `replicas` for a Deployment without an HPA, or
+/// `min_replicas` and `max_replicas` for its HPA.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuneSpec {
+    /// The Deployment's name (the fleet's service of that name).
+    pub workload: String,
+    /// Fixed replica counts to try.
+    #[serde(default)]
+    pub replicas: Vec<u32>,
+    /// HPA `minReplicas` values to try.
+    #[serde(default)]
+    pub min_replicas: Vec<u32>,
+    /// HPA `maxReplicas` values to try.
+    #[serde(default)]
+    pub max_replicas: Vec<u32>,
+}
+
+fn twin_system() -> String {
+    "twin-system".into()
+}
+
+fn default_class() -> String {
+    "default".into()
+}
+
+fn five() -> i64 {
+    5
 }
 
 fn alpha() -> f64 {

@@ -16,6 +16,10 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod object;
+
+pub use object::{GroupVersionKind, Inventory, KubeObject};
+
 /// One violated rule.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Violation {
@@ -79,31 +83,48 @@ pub struct PoolDoc {
     pub interruption_per_hour: f64,
 }
 
-/// Input of the admission decision, shaped like a Kubernetes admission review.
+/// Input of the admission decision: what OPA Gatekeeper shows an admission
+/// policy, so that one Rego file runs in the twin and in the cluster.
+///
+/// `review` is `input.review` (the workload as a Kubernetes object under
+/// `review.object`); `inventory` is not part of the input but Gatekeeper's
+/// `data.inventory`: the workloads that hold accelerators now. The policy
+/// engine adds `input.parameters` (a Constraint's parameters) itself.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AdmissionInput {
-    /// `{ "object": workload }`.
+    /// `input.review`.
     pub review: Review,
-    /// The team's current use.
-    pub team: TeamUse,
+    /// `data.inventory`, for the engine to present as data.
+    #[serde(skip)]
+    pub inventory: Inventory,
 }
 
-/// The object under review.
+/// An admission review, as Gatekeeper presents it under `input.review`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Review {
-    /// The workload.
-    pub object: WorkloadDoc,
+    /// The object's group, version and kind.
+    pub kind: GroupVersionKind,
+    /// `CREATE`: Twin asks when a workload is first submitted.
+    pub operation: &'static str,
+    /// The object's name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// The workload as a Deployment or a Job.
+    pub object: KubeObject,
 }
 
-/// What a team holds now.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TeamUse {
-    /// The team.
-    pub name: String,
-    /// Accelerators its workloads hold.
-    pub gpus_in_use: u32,
-    /// Accelerators the workload under review asks for (all replicas).
-    pub gpus_requested: u32,
+impl Review {
+    /// The review of creating this object.
+    pub fn create(object: KubeObject) -> Review {
+        Review {
+            kind: object.gvk(),
+            operation: "CREATE",
+            name: object.metadata.name.clone(),
+            namespace: object.metadata.namespace.clone(),
+            object,
+        }
+    }
 }
 
 /// Input of the placement decision: may this workload run in this pool?

@@ -12,6 +12,7 @@ mod invariants;
 mod library;
 mod manifests;
 mod own_recording;
+mod promote;
 mod recorded;
 mod regress;
 mod replay;
@@ -26,6 +27,18 @@ use twin_sim::scenario::Scenario;
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `git ARGS` in `dir` with a throwaway identity; its stdout, or a panic with its stderr.
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let o = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// A scenario from text, or a panic that shows every error.

@@ -1,6 +1,7 @@
 //! The regression gate end to end: a real temporary git repository, the
 //! `twin` binary, and the statistics on real runs.
 
+use crate::git;
 use std::path::Path;
 use std::process::{Command, Output};
 use twin_regress::suite::seeds;
@@ -64,16 +65,6 @@ seeds = { count = 12 }
 [[scenarios]]
 file = "fleet/gate.toml"
 "#;
-
-fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-}
 
 /// A repository with the suite at its first commit (3 replicas), checked out.
 fn repo(replicas: u32) -> tempfile::TempDir {

@@ -17,7 +17,8 @@ fn the_rego_library_passes_its_own_tests() {
     let o = twin(&["policy", "test", "policies"]);
     let out = text(&o.stdout);
     assert!(o.status.success(), "{out}{}", text(&o.stderr));
-    assert!(out.contains("12 passed, 0 failed"), "{out}");
+    assert!(out.contains("22 passed, 0 failed"), "{out}");
+    assert_eq!(out.matches("PASS  [gatekeeper]").count(), 8, "the admission tests again, as Gatekeeper runs them: {out}");
 }
 
 #[test]
@@ -411,4 +412,39 @@ fn a_latency_autoscaler_rescues_the_launch_day_surge() {
     assert!(l.slo_attainment > f.slo_attainment + 0.2, "latency-scaled {} vs fixed {}", l.slo_attainment, f.slo_attainment);
     let drops = |s: &twin_sim::metrics::ServiceSummary| s.dropped.values().sum::<u64>();
     assert!(drops(&l) * 4 < drops(&f), "drops {} vs {}", drops(&l), drops(&f));
+}
+
+/// Replicas that each need a node of their own at the start (one-GPU nodes
+/// from an empty on-demand pool) are bound to the nodes launched for them.
+/// A start-up pass that only launched nodes used to end the start-up, and
+/// the replicas waited all run beside idle, billed nodes.
+#[test]
+fn replicas_that_each_launch_a_node_at_the_start_are_bound_to_them() {
+    let s = crate::scenario(
+        r#"format_version = 1
+name = "one-gpu-nodes"
+horizon = "1h"
+seed = 1
+
+[[pools]]
+name = "l4-od"
+node_type = "g6.xlarge"
+capacity = "on-demand"
+max_nodes = 10
+
+[[services]]
+name = "classifier"
+pools = ["l4-od"]
+replicas = 4
+service_time = { fixed = { duration = "60ms" } }
+max_batch = 4
+slo = { ttft = "500ms", e2e = "500ms", target = 0.99 }
+arrivals = { poisson = { rate = 30.0 } }
+"#,
+    );
+    let out = twin_sim::run(&s, 1, twin_sim::RunOptions::summary_only()).unwrap();
+    let svc = &out.summary.services[0];
+    assert_eq!(svc.peak_replicas, 4);
+    assert!(svc.slo_met, "served from the start: {:.4}", svc.slo_attainment);
+    assert_eq!(out.summary.pools[0].peak_nodes, 4, "one node a replica, none extra");
 }

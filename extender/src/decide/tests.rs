@@ -107,7 +107,7 @@ fn node_names_are_answered_from_the_cache_fed_by_full_lists() {
     let mut x = extender("default");
     let r = x.filter(&names(gpu_pod(2, ""), &["h100-a", "t4"]));
     assert_eq!(r.node_names.as_deref(), Some(&[][..]));
-    assert_eq!(r.failed_nodes["h100-a"], "node not in the extender's cache: no Nodes list has carried it yet");
+    assert_eq!(r.failed_nodes["h100-a"], "node not in the extender's cache: neither the node feed nor a Nodes list has carried it yet");
     x.filter(&full(gpu_pod(1, ""), fleet()));
     let r = x.filter(&names(gpu_pod(2, ""), &["h100-a", "t4", "h100-a", "gone"]));
     assert_eq!(r.node_names.as_deref(), Some(&["h100-a".to_string()][..]));

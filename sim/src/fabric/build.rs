@@ -598,12 +598,15 @@ impl Fabric {
             self.schedule_stream(k, start, ctx);
         }
         ctx.schedule_in(self.ledger.period(), Event::LedgerClose);
-        // Nodes launched for the initial replicas are ready at once; a second
-        // pass binds the replicas to them.
+        // Nodes launched for the initial replicas are ready at once; another
+        // pass binds the replicas to them. A pass that only launched nodes
+        // (every replica needs a node of its own) is progress too. It ends:
+        // each pass places work or launches nodes, and pools have a ceiling.
         loop {
-            let before = self.pending.len();
+            let (before, nodes) = (self.pending.len(), self.nodes.len());
             self.place_pending(ctx);
-            if self.pending.is_empty() || self.pending.len() == before {
+            let progress = self.pending.len() < before || self.nodes.len() > nodes;
+            if self.pending.is_empty() || !progress {
                 break;
             }
         }

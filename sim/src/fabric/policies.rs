@@ -5,7 +5,9 @@ use super::{Event, Fabric};
 use crate::engine::Context;
 use crate::fleet::Owner;
 use crate::ids::{JobId, PoolId, ServiceId, WorkloadId};
-use crate::policy::{AdmissionInput, PlacementInput, PoolDoc, Review, ScalingInput, TeamSpend, TeamUse, Violation, WorkloadDoc};
+use crate::policy::{
+    AdmissionInput, Inventory, KubeObject, PlacementInput, PoolDoc, Review, ScalingInput, TeamSpend, Violation, WorkloadDoc,
+};
 use std::collections::BTreeSet;
 
 /// Hours in the month policies forecast spend over.
@@ -51,6 +53,33 @@ impl Fabric {
         }
     }
 
+    /// Gatekeeper's `data.inventory` as Twin keeps it: every workload that
+    /// holds accelerators now, with the replicas placed (services) or the
+    /// accelerators its gang holds (jobs).
+    fn inventory(&self) -> Inventory {
+        let mut held = vec![0u32; self.workloads.len()];
+        for pool in &self.pools {
+            for &n in &pool.nodes {
+                for a in &self.nodes[n.index()].allocs {
+                    held[a.workload.index()] += a.gpus;
+                }
+            }
+        }
+        let mut inv = Inventory::default();
+        for (i, &gpus) in held.iter().enumerate() {
+            if gpus == 0 {
+                continue;
+            }
+            let doc = self.workload_doc(WorkloadId(i as u32));
+            let object = match self.workloads[i].kind {
+                super::WorkloadKind::Service(_) if doc.gpus > 0 => KubeObject::of(&doc, gpus.div_ceil(doc.gpus), doc.gpus),
+                _ => KubeObject::of(&doc, 1, gpus),
+            };
+            inv.insert(object);
+        }
+        inv
+    }
+
     /// Accelerators the team's workloads hold now, and what they cost per hour.
     fn team_holdings(&self, team: &str) -> (u32, f64) {
         let mut gpus = 0;
@@ -92,21 +121,18 @@ impl Fabric {
         if self.policy.is_none() {
             return true;
         }
-        let object = self.workload_doc(w);
-        let (held, _) = self.team_holdings(&object.team);
-        let input = AdmissionInput {
-            team: TeamUse { name: object.team.clone(), gpus_in_use: held, gpus_requested: object.gpus * object.replicas.max(1) },
-            review: Review { object },
-        };
+        let doc = self.workload_doc(w);
+        let input =
+            AdmissionInput { review: Review::create(KubeObject::of(&doc, doc.replicas.max(1), doc.gpus)), inventory: self.inventory() };
         let verdict = self.policy.as_mut().map(|p| p.admission(&input));
         match verdict {
             Some(Ok(v)) if !v.is_empty() => {
-                let name = input.review.object.name.clone();
+                let name = input.review.name.clone();
                 self.deny("admission", &name, &v, ctx.now(), None);
                 false
             }
             Some(Err(e)) => {
-                self.fatal = Some(format!("admission policy for {}: {e}", input.review.object.name));
+                self.fatal = Some(format!("admission policy for {}: {e}", input.review.name));
                 false
             }
             _ => true,
