@@ -47,7 +47,10 @@ fn inputs(data: &str) -> [(Point, serde_json::Value); 3] {
         ]}}}
     });
     [
-        (Point::Admission, json!({"review": {"kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "operation": "CREATE", "object": deployment}, "parameters": config})),
+        (
+            Point::Admission,
+            json!({"review": {"kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "operation": "CREATE", "object": deployment}, "parameters": config}),
+        ),
         (
             Point::Placement,
             json!({"workload": workload(), "pool": {"name": "h100-spot", "capacity": "spot", "region": "eu-west-1", "zone": "eu-west-1a",

@@ -48,8 +48,8 @@ mod suite_run;
 mod sweep;
 mod tables;
 mod trace;
-mod tune;
 mod tui;
+mod tune;
 mod validate;
 
 use clap::Parser;

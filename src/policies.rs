@@ -46,22 +46,16 @@ pub fn test(a: PolicyTestArgs) -> anyhow::Result<ExitCode> {
 
     // The admission policies again, as Gatekeeper runs them in the cluster:
     // no data file, only input and data.inventory.
-    let admission: Vec<(String, String)> = sources
-        .iter()
-        .filter(|(f, text)| !f.ends_with("_test.rego") && package_of(text) == Some("twin.admission"))
-        .cloned()
-        .collect();
+    let admission: Vec<(String, String)> =
+        sources.iter().filter(|(f, text)| !f.ends_with("_test.rego") && package_of(text) == Some("twin.admission")).cloned().collect();
     for (file, text) in &admission {
         for r in twin_policy::gatekeeper::foreign_data_refs(text) {
             outln!("FAIL  [gatekeeper] {file}: {r}");
             failed += 1;
         }
     }
-    let admission_tests: Vec<(String, String)> = sources
-        .iter()
-        .filter(|(f, text)| f.ends_with("_test.rego") && text.contains("data.twin.admission"))
-        .cloned()
-        .collect();
+    let admission_tests: Vec<(String, String)> =
+        sources.iter().filter(|(f, text)| f.ends_with("_test.rego") && text.contains("data.twin.admission")).cloned().collect();
     if !admission.is_empty() && !admission_tests.is_empty() {
         let both: Vec<(String, String)> = admission.iter().chain(&admission_tests).cloned().collect();
         for o in twin_policy::run_tests(&both, None)? {

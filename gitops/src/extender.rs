@@ -150,7 +150,8 @@ pub fn deployment(s: &ExtenderSetup, config_sha256: &str) -> Deployment {
         period_seconds: Some(10),
         ..Default::default()
     };
-    let mut mounts = vec![VolumeMount { name: "config".into(), mount_path: CONFIG_DIR.into(), read_only: Some(true), ..Default::default() }];
+    let mut mounts =
+        vec![VolumeMount { name: "config".into(), mount_path: CONFIG_DIR.into(), read_only: Some(true), ..Default::default() }];
     let mut volumes = vec![Volume {
         name: "config".into(),
         config_map: Some(ConfigMapVolumeSource { name: NAME.into(), ..Default::default() }),

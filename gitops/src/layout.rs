@@ -187,7 +187,9 @@ pub fn render(p: &Promotion) -> Result<Rendered, GitOpsError> {
     let mut resources = Vec::new();
     for (name, text) in &p.workloads {
         if resources.contains(name) {
-            return Err(GitOpsError::Render(format!("two manifest files are named {name}: rename one, the workloads' base keeps file names")));
+            return Err(GitOpsError::Render(format!(
+                "two manifest files are named {name}: rename one, the workloads' base keeps file names"
+            )));
         }
         out.files.insert(format!("{base}/{name}"), text.clone());
         resources.push(name.clone());
@@ -205,10 +207,10 @@ pub fn render(p: &Promotion) -> Result<Rendered, GitOpsError> {
             with_fleet.then_some("../base/twin-fleet"),
             with_workloads.then_some("../base/twin-workloads"),
         ]
-            .into_iter()
-            .flatten()
-            .map(str::to_string)
-            .collect(),
+        .into_iter()
+        .flatten()
+        .map(str::to_string)
+        .collect(),
     );
     overlay.common_annotations.insert("twin.dev/environment".into(), env.into());
     if p.env == Env::Staging && with_policies {

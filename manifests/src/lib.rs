@@ -93,7 +93,9 @@ pub use apply::{Applied, apply};
 pub use error::{Fault, Location, ManifestError, Problem};
 pub use field::FieldPath;
 pub use hpa::METRICS;
-pub use karpenter::{Disruption, NodeClaimTemplate, NodeClaimTemplateSpec, NodeClassReference, NodePool, NodePoolSpec, Requirement, TemplateMetadata};
+pub use karpenter::{
+    Disruption, NodeClaimTemplate, NodeClaimTemplateSpec, NodeClassReference, NodePool, NodePoolSpec, Requirement, TemplateMetadata,
+};
 pub use labels::pool_labels;
 pub use parse::{ManifestFile, Manifests, Object, Resource, parse, parse_str};
 pub use pod::{ACCELERATORS, PodDemand, read as read_pod};

@@ -394,7 +394,11 @@ fn tuned_hpa_bounds_become_a_kustomize_patch_of_the_workload() {
     let patch = overlay.patches.iter().find(|p| p.target.kind == "HorizontalPodAutoscaler").expect("an HPA patch");
     assert_eq!(patch.target.name, "classifier-hpa");
     assert_eq!(patch.patch, "- op: replace\n  path: /spec/minReplicas\n  value: 1\n");
-    assert_eq!(std::fs::read_to_string(r.join("apps/base/twin-workloads/app.yaml")).unwrap(), TUNED_APP, "the manifests as the twin ran them");
+    assert_eq!(
+        std::fs::read_to_string(r.join("apps/base/twin-workloads/app.yaml")).unwrap(),
+        TUNED_APP,
+        "the manifests as the twin ran them"
+    );
     assert!(git(r, &["log", "-1", "--format=%B"]).contains("Workload changes measured over the suite's seeds:"));
 
     // The manifests' own bounds alone: already the cheapest, no patch.
@@ -419,7 +423,8 @@ fn tuned_hpa_bounds_become_a_kustomize_patch_of_the_workload() {
     assert!(!overlay.patches.iter().any(|p| p.target.kind == "HorizontalPodAutoscaler"));
 
     // A grid for a workload the fleet lacks is an error naming the workloads.
-    std::fs::write(w.join("suite.toml"), suite("min_replicas = [1]").replace("workload = \"classifier\"", "workload = \"classifer\"")).unwrap();
+    std::fs::write(w.join("suite.toml"), suite("min_replicas = [1]").replace("workload = \"classifier\"", "workload = \"classifer\""))
+        .unwrap();
     let o = twin(&["promote", "--suite", w.join("suite.toml").to_str().unwrap(), "--to", repo.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("the fleet has no such workload (it has: classifier)"), "{}", text(&o));
