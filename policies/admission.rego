@@ -66,8 +66,27 @@ gpus(obj) := per_pod * pods if {
 	pods := object.get(obj.spec, "replicas", object.get(obj.spec, "parallelism", 1))
 }
 
-# Every Deployment and Job Gatekeeper has synced.
+# Every Deployment and Job Gatekeeper has synced, but the object under
+# review (an update's old copy; itself, in an audit) and finished Jobs.
 running contains o if {
 	some kind in ["Deployment", "Job"]
 	some o in data.inventory.namespace[_][_][kind]
+	not same_object(o, input.review.object)
+	not finished(o)
+}
+
+same_object(a, b) if {
+	a.kind == b.kind
+	a.metadata.namespace == b.metadata.namespace
+	a.metadata.name == b.metadata.name
+}
+
+finished(job) if job.status.succeeded > 0
+
+finished(job) if job.status.failed > 0
+
+finished(job) if {
+	some c in job.status.conditions
+	c.type in {"Complete", "Failed"}
+	c.status == "True"
 }

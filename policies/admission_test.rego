@@ -81,3 +81,14 @@ test_other_teams_do_not_count if {
 test_an_empty_inventory_is_no_use if {
 	count(admission.violation) == 0 with input as review(job("pretrain-b", "research", 16)) with data.inventory as {}
 }
+
+test_the_old_copy_of_an_updated_object_is_not_counted if {
+	# Updating pretrain-b (16 → 40 GPUs): its old copy in the inventory is not added.
+	running := [job("pretrain-b", "research", 16)]
+	count(admission.violation) == 0 with input as review(job("pretrain-b", "research", 40)) with data.inventory as inventory(running)
+}
+
+test_finished_jobs_are_not_counted if {
+	done := object.union(job("pretrain-a", "research", 40), {"status": {"succeeded": 1}})
+	count(admission.violation) == 0 with input as review(job("pretrain-b", "research", 16)) with data.inventory as inventory([done])
+}

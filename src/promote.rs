@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 use twin_gitops::Env;
 use twin_gitops::layout::{self, Promotion};
-use twin_gitops::repo::{Checkout, Outcome, PROMOTION_TRAILER};
+use twin_gitops::repo::{Checkout, Outcome, PATH_TRAILER, PROMOTION_TRAILER};
 use twin_regress::compare::{Comparison, compare};
 use twin_regress::results::Results;
 use twin_regress::suite::SuiteSpec;
@@ -82,6 +82,9 @@ pub struct RollbackArgs {
     /// The branch; it must be the one checked out.
     #[arg(long, value_name = "B")]
     pub branch: Option<String>,
+    /// The folder the promotions were written under (as `twin promote --path`).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub path: String,
 }
 
 /// Exit status for an error or a refusal (a dirty tree, a detached HEAD, bad input).
@@ -112,6 +115,7 @@ fn promote_or_refuse(a: PromoteArgs) -> anyhow::Result<ExitCode> {
         bail!("{}: no [promote] section: name the profile, policies and fleet to promote (docs/promote.md)", a.suite.display());
     };
     let dir = a.suite.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let prefix = normalise(&a.path)?;
     // Refusals first: a dirty or detached repository fails before minutes of runs.
     let checkout = Checkout::open(&a.to, a.branch.as_deref())?;
 
@@ -125,35 +129,51 @@ fn promote_or_refuse(a: PromoteArgs) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64()
     );
 
-    let results_rel = join(&a.path, &layout::results_path(env));
+    let results_rel = join(&prefix, &layout::results_path(env));
     let stored = checkout.read_at_head(&results_rel)?;
-    let (baseline, against) = match &stored {
+    let first = "the suite's own limits (the first promotion)".to_string();
+    let (mut baseline, mut against) = match &stored {
         Some(text) => (
             Results::from_json(text, &format!("{}:{results_rel}", a.to.display()))?,
-            match checkout.last_promotion(env)? {
+            match checkout.last_promotion(env, &prefix)? {
                 Some((id, _)) => format!("the last promotion to {} ({})", env.as_str(), &id.to_string()[..12]),
                 None => format!("{results_rel} at the branch's tip"),
             },
         ),
-        None => (candidate.clone(), "the suite's own limits (the first promotion)".to_string()),
+        None => (candidate.clone(), first.clone()),
     };
-    let comparison = compare(&suite.name, &suite.kpis(), &baseline, &candidate, suite.alpha)?;
-    let (table, failed, inconclusive) = analysis(&comparison, stored.is_none());
+    let mut judged_first = stored.is_none();
+    let comparison = match compare(&suite.name, &suite.kpis(), &baseline, &candidate, suite.alpha) {
+        Ok(c) => c,
+        // Stored results of another seed set or other scenarios cannot be
+        // paired: judge as a first promotion, and say so, rather than refuse forever.
+        Err(e) => {
+            eprintln!("note: the stored {results_rel} cannot be paired with this suite ({e}); judging against the suite's own limits");
+            baseline = candidate.clone();
+            against = first;
+            judged_first = true;
+            compare(&suite.name, &suite.kpis(), &baseline, &candidate, suite.alpha)?
+        }
+    };
+    let (table, failed, mut inconclusive) = analysis(&comparison, judged_first);
     out!("Regression gate against {against}:\n{table}");
-
-    let denials = admission_gate(&what)?;
-    for d in &denials {
-        outln!("Failed        admission  {d}");
+    // What could not be judged (a scenario new to the suite, a KPI some runs
+    // lack) is Inconclusive: the promotion pauses until a person looks.
+    if !judged_first {
+        for n in &comparison.notes {
+            outln!("Inconclusive  {n}");
+            inconclusive += 1;
+        }
     }
-    if failed > 0 || !denials.is_empty() {
-        outln!("promotion aborted: {failed} KPI(s) Failed, {} workload(s) denied; nothing committed", denials.len());
+
+    if failed > 0 {
+        outln!("promotion aborted: {failed} KPI(s) Failed; nothing committed");
         return Ok(ExitCode::from(EXIT_GATE));
     }
     if inconclusive > 0 {
         outln!("promotion paused: {inconclusive} KPI(s) Inconclusive; nothing committed");
         return Ok(ExitCode::from(EXIT_GATE));
     }
-    outln!("Admission: {} workload(s) allowed by {}", what.workloads.len(), what.admission_names());
 
     // The workload changes the twin measured, on the suite's seeds.
     let mut tuned = Vec::new();
@@ -164,6 +184,25 @@ fn promote_or_refuse(a: PromoteArgs) -> anyhow::Result<ExitCode> {
         tuned.push(result);
     }
     let workload_patches: Vec<_> = tuned.iter().filter_map(|t| t.patch.clone()).collect();
+
+    // Admission sees the workloads as they will run: tuned replica counts included.
+    let mut workloads = what.workloads.clone();
+    for t in tuned.iter().filter(|t| t.patch.is_some()) {
+        if let (Some(w), Some(crate::tune::Setting::Replicas(r))) =
+            (workloads.iter_mut().find(|w| w.name == t.workload), t.best.as_ref().map(|b| b.setting))
+        {
+            w.replicas = r;
+        }
+    }
+    let denials = admission_gate(&what, &workloads)?;
+    for d in &denials {
+        outln!("Failed        admission  {d}");
+    }
+    if !denials.is_empty() {
+        outln!("promotion aborted: {} workload(s) denied; nothing committed", denials.len());
+        return Ok(ExitCode::from(EXIT_GATE));
+    }
+    outln!("Admission: {} workload(s) allowed by {}", workloads.len(), what.admission_names());
 
     let promotion = Promotion {
         env,
@@ -183,9 +222,8 @@ fn promote_or_refuse(a: PromoteArgs) -> anyhow::Result<ExitCode> {
     }
     let files: BTreeMap<String, String> = rendered.files.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let owned: Vec<String> = layout::owned(env);
-    let message = message(&suite, env, &against, &comparison, &candidate, &what, &tuned);
-    let prefix = a.path.trim_matches('/');
-    match checkout.commit_files(prefix, &owned, &files, &message)? {
+    let message = message(&suite, env, &prefix, &against, &comparison, &candidate, &what, &tuned);
+    match checkout.commit_files(&prefix, &owned, &files, &message)? {
         Outcome::NothingToPromote => {
             outln!("nothing to promote: {} already holds exactly this for {}", checkout.branch, env.as_str());
         }
@@ -203,8 +241,9 @@ fn promote_or_refuse(a: PromoteArgs) -> anyhow::Result<ExitCode> {
 
 fn rollback_or_refuse(a: RollbackArgs) -> anyhow::Result<ExitCode> {
     let env: Env = a.env.into();
+    let prefix = normalise(&a.path)?;
     let checkout = Checkout::open(&a.repo, a.branch.as_deref())?;
-    match checkout.rollback(env)? {
+    match checkout.rollback(env, &prefix)? {
         Some((reverted, summary, new)) => {
             outln!("reverted {} \"{summary}\" as {} on {}; push it to roll back", &reverted[..12], &new[..12], checkout.branch);
             Ok(ExitCode::SUCCESS)
@@ -216,9 +255,25 @@ fn rollback_or_refuse(a: RollbackArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `--path` as a clean relative path inside the repository: no absolute
+/// path, no `..`; `.` and empty segments dropped (`""` is the root).
+fn normalise(path: &str) -> anyhow::Result<String> {
+    if Path::new(path).is_absolute() {
+        bail!("--path {path}: give a folder relative to the repository's root");
+    }
+    let mut parts = Vec::new();
+    for seg in path.split(['/', '\\']) {
+        match seg {
+            "" | "." => {}
+            ".." => bail!("--path {path}: `..` would leave the repository"),
+            s => parts.push(s),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
 fn join(prefix: &str, rel: &str) -> String {
-    let p = prefix.trim_matches('/');
-    if p.is_empty() || p == "." { rel.to_string() } else { format!("{p}/{rel}") }
+    if prefix.is_empty() { rel.to_string() } else { format!("{prefix}/{rel}") }
 }
 
 /// Each KPI in Argo Rollouts' words: Successful, Failed or Inconclusive.
@@ -253,9 +308,11 @@ fn analysis(c: &Comparison, first: bool) -> (String, usize, usize) {
 
 /// The commit message: the verdict, the inputs' hashes, Twin's version, and
 /// the trailers that mark a promotion.
+#[allow(clippy::too_many_arguments)]
 fn message(
     suite: &SuiteSpec,
     env: Env,
+    prefix: &str,
     against: &str,
     c: &Comparison,
     candidate: &Results,
@@ -280,7 +337,23 @@ fn message(
     }
     let _ = writeln!(m, "  {:<28} {}", "fleet", &what.fleet_sha256[..16.min(what.fleet_sha256.len())]);
     let _ = writeln!(m, "\n{PROMOTION_TRAILER}: {}", env.as_str());
+    let _ = writeln!(m, "{PATH_TRAILER}: {}", if prefix.is_empty() { "." } else { prefix });
     let _ = writeln!(m, "Twin-Suite: {}", suite.name);
     let _ = writeln!(m, "Twin-Version: {}", env!("CARGO_PKG_VERSION"));
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{join, normalise};
+
+    #[test]
+    fn paths_stay_inside_the_repository() {
+        assert_eq!(normalise(".").unwrap(), "");
+        assert_eq!(normalise("./clusters//east/").unwrap(), "clusters/east");
+        assert_eq!(join(&normalise("./x").unwrap(), "twin/staging/results.json"), "x/twin/staging/results.json");
+        assert!(normalise("../elsewhere").unwrap_err().to_string().contains("would leave the repository"));
+        assert!(normalise("a/../../b").is_err());
+        assert!(normalise("/etc").unwrap_err().to_string().contains("relative"));
+    }
 }

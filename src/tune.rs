@@ -197,7 +197,8 @@ fn apply(svc: &mut twin_sim::scenario::spec::ServiceSpec, s: Setting) {
 /// StatefulSet) named `workload` or the HPA that scales it.
 fn patch(workload: &str, from: Setting, to: Setting, manifests: &Manifests) -> anyhow::Result<Patch> {
     let mut ops = String::new();
-    let mut op = |path: &str, v: u32| ops.push_str(&format!("- op: replace\n  path: {path}\n  value: {v}\n"));
+    // `add` sets a member whether or not the manifest wrote it (`replace` fails on a missing one).
+    let mut op = |path: &str, v: u32| ops.push_str(&format!("- op: add\n  path: {path}\n  value: {v}\n"));
     let target = match (from, to) {
         (_, Setting::Replicas(r)) => {
             let kind = manifests

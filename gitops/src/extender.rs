@@ -2,7 +2,7 @@
 //! ConfigMap (the profile, the placement policies and the prices), and the
 //! kube-scheduler configuration that calls it, as `k8s-openapi` objects.
 
-use crate::scheduler_config::{ExtenderConfig, KubeSchedulerConfiguration, ManagedResource, SchedulerProfile};
+use crate::scheduler_config::{ClientConnection, ExtenderConfig, KubeSchedulerConfiguration, ManagedResource, SchedulerProfile};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, HTTPGetAction, Namespace, PodSecurityContext, PodSpec, PodTemplateSpec,
@@ -44,12 +44,14 @@ pub struct ExtenderSetup {
     /// Run a node-feed sidecar (`kubectl get nodes -o json` every 30 s) and
     /// let kube-scheduler send node names only (`nodeCacheCapable: true`).
     pub node_feed: bool,
+    /// The node feed's image: a shell and `kubectl`.
+    pub feed_image: String,
+    /// The kubeconfig kube-scheduler reads (its configuration's `clientConnection`).
+    pub scheduler_kubeconfig: String,
 }
 
 /// Where the node feed writes the node list, shared by the two containers.
 pub const FEED_DIR: &str = "/feed";
-/// The sidecar's image.
-pub const KUBECTL_IMAGE: &str = "bitnami/kubectl:1.33";
 
 fn labels() -> BTreeMap<String, String> {
     [("app.kubernetes.io/name".to_string(), NAME.to_string()), ("app.kubernetes.io/part-of".to_string(), "twin".to_string())].into()
@@ -124,10 +126,10 @@ pub fn feed_rbac(s: &ExtenderSetup) -> (ServiceAccount, ClusterRole, ClusterRole
 }
 
 /// The sidecar that keeps `/feed/nodes.json` current, written whole and renamed.
-fn feed_container() -> Container {
+fn feed_container(image: &str) -> Container {
     Container {
         name: "node-feed".into(),
-        image: Some(KUBECTL_IMAGE.into()),
+        image: Some(image.into()),
         command: Some(vec!["/bin/sh".into(), "-c".into()]),
         args: Some(vec![format!(
             "while true; do kubectl get nodes -o json > {FEED_DIR}/nodes.json.tmp && mv {FEED_DIR}/nodes.json.tmp {FEED_DIR}/nodes.json; sleep 30; done"
@@ -208,7 +210,7 @@ pub fn deployment(s: &ExtenderSetup, config_sha256: &str) -> Deployment {
                         ..Default::default()
                     }]
                     .into_iter()
-                    .chain(s.node_feed.then(feed_container))
+                    .chain(s.node_feed.then(|| feed_container(&s.feed_image)))
                     .collect(),
                     service_account_name: s.node_feed.then(|| format!("{NAME}-node-feed")),
                     volumes: Some(volumes),
@@ -246,6 +248,7 @@ pub fn scheduler_config(s: &ExtenderSetup) -> KubeSchedulerConfiguration {
     KubeSchedulerConfiguration {
         api_version: "kubescheduler.config.k8s.io/v1".into(),
         kind: "KubeSchedulerConfiguration".into(),
+        client_connection: ClientConnection { kubeconfig: s.scheduler_kubeconfig.clone() },
         profiles: vec![SchedulerProfile { scheduler_name: "default-scheduler".into() }],
         extenders: vec![ExtenderConfig {
             url_prefix: format!("http://{NAME}.{}.svc:{PORT}", s.namespace),

@@ -1,6 +1,6 @@
 //! OPA Gatekeeper: each admission policy as a `ConstraintTemplate` whose
 //! Rego v1 runs through the `code` engine (Gatekeeper 3.19 or later), its
-//! `Constraint` carrying the parameters, and the `Config` that syncs
+//! `Constraint` carrying the parameters, and the `SyncSet` that syncs
 //! Deployments and Jobs into `data.inventory`. `k8s-openapi` has no
 //! Gatekeeper types; the fields Twin writes are typed here with Gatekeeper's
 //! names, so a rendered file parses back.
@@ -159,37 +159,32 @@ pub struct MatchKind {
     pub kinds: Vec<String>,
 }
 
-/// `config.gatekeeper.sh/v1alpha1` `Config`: what Gatekeeper syncs into `data.inventory`.
+/// `syncset.gatekeeper.sh/v1alpha1` `SyncSet`: kinds Gatekeeper syncs into
+/// `data.inventory`. Gatekeeper merges every SyncSet (3.15 and later), so
+/// this one adds to what other templates sync rather than replacing the
+/// cluster's single `Config`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SyncConfig {
-    /// `config.gatekeeper.sh/v1alpha1`.
+pub struct SyncSet {
+    /// `syncset.gatekeeper.sh/v1alpha1`.
     pub api_version: String,
-    /// `Config`.
+    /// `SyncSet`.
     pub kind: String,
-    /// `config` in `gatekeeper-system`: Gatekeeper reads only that one.
+    /// `twin-inventory` (cluster-scoped).
     pub metadata: Meta,
-    /// `sync.syncOnly`.
-    pub spec: SyncSpec,
+    /// The kinds.
+    pub spec: SyncSetSpec,
 }
 
-/// `spec` of the Config.
+/// `spec` of a SyncSet.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SyncSpec {
-    /// `sync`.
-    pub sync: Sync,
-}
-
-/// `spec.sync`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Sync {
+pub struct SyncSetSpec {
     /// The kinds synced.
-    pub sync_only: Vec<GroupVersionKind>,
+    pub gvks: Vec<GroupVersionKind>,
 }
 
-/// A kind, for `syncOnly`.
+/// A kind, for `gvks`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupVersionKind {
@@ -201,8 +196,8 @@ pub struct GroupVersionKind {
     pub kind: String,
 }
 
-/// The namespaces a constraint never reviews: the control plane's, Gatekeeper's and Twin's own.
-pub const EXCLUDED_NAMESPACES: [&str; 3] = ["kube-system", "gatekeeper-system", "twin-system"];
+/// The namespaces a constraint never reviews besides Twin's own: the control plane's and Gatekeeper's.
+pub const EXCLUDED_NAMESPACES: [&str; 2] = ["kube-system", "gatekeeper-system"];
 
 /// The template for one admission policy module. `kind` is the constraint
 /// kind (CamelCase); the parameters' schema is inferred from `parameters`.
@@ -234,12 +229,13 @@ pub fn template(kind: &str, rego: &str, parameters: &Value) -> ConstraintTemplat
 }
 
 /// The constraint of a template's kind with these parameters.
-pub fn constraint(kind: &str, name: &str, parameters: Value, uses_inventory: bool) -> Constraint {
+pub fn constraint(kind: &str, name: &str, parameters: Value, uses_inventory: bool, twin_namespace: &str) -> Constraint {
     let mut annotations = BTreeMap::new();
     // The kind is a CRD the template makes: Argo CD must not dry-run it first.
     annotations.insert("argocd.argoproj.io/sync-options".to_string(), "SkipDryRunOnMissingResource=true".to_string());
     if uses_inventory {
-        annotations.insert("twin.dev/needs".to_string(), "data.inventory: the Gatekeeper Config syncing Deployments and Jobs".to_string());
+        annotations
+            .insert("twin.dev/needs".to_string(), "data.inventory: the SyncSet twin-inventory syncing Deployments and Jobs".to_string());
     }
     Constraint {
         api_version: "constraints.gatekeeper.sh/v1beta1".into(),
@@ -252,26 +248,24 @@ pub fn constraint(kind: &str, name: &str, parameters: Value, uses_inventory: boo
                     MatchKind { api_groups: vec!["apps".into()], kinds: vec!["Deployment".into(), "StatefulSet".into()] },
                     MatchKind { api_groups: vec!["batch".into()], kinds: vec!["Job".into()] },
                 ],
-                excluded_namespaces: EXCLUDED_NAMESPACES.iter().map(|s| s.to_string()).collect(),
+                excluded_namespaces: EXCLUDED_NAMESPACES.iter().map(|s| s.to_string()).chain([twin_namespace.to_string()]).collect(),
             },
             parameters,
         },
     }
 }
 
-/// Gatekeeper's `Config` syncing the kinds the twin's inventory holds.
-pub fn sync_config() -> SyncConfig {
-    SyncConfig {
-        api_version: "config.gatekeeper.sh/v1alpha1".into(),
-        kind: "Config".into(),
-        metadata: Meta { name: "config".into(), namespace: Some("gatekeeper-system".into()), annotations: BTreeMap::new() },
-        spec: SyncSpec {
-            sync: Sync {
-                sync_only: vec![
-                    GroupVersionKind { group: "apps".into(), version: "v1".into(), kind: "Deployment".into() },
-                    GroupVersionKind { group: "batch".into(), version: "v1".into(), kind: "Job".into() },
-                ],
-            },
+/// The SyncSet of the kinds the twin's inventory holds.
+pub fn sync_set() -> SyncSet {
+    SyncSet {
+        api_version: "syncset.gatekeeper.sh/v1alpha1".into(),
+        kind: "SyncSet".into(),
+        metadata: Meta { name: "twin-inventory".into(), namespace: None, annotations: BTreeMap::new() },
+        spec: SyncSetSpec {
+            gvks: vec![
+                GroupVersionKind { group: "apps".into(), version: "v1".into(), kind: "Deployment".into() },
+                GroupVersionKind { group: "batch".into(), version: "v1".into(), kind: "Job".into() },
+            ],
         },
     }
 }

@@ -2,14 +2,17 @@
 //! Argo CD and Flux both reconcile (fluxcd/flux2-kustomize-helm-example):
 //!
 //! ```text
-//! apps/base/twin-scheduler/   the extender: Namespace, ConfigMap, Deployment, Service,
-//!                             and the kube-scheduler configuration (ConfigMap)
-//! apps/base/twin-policies/    Gatekeeper: ConstraintTemplates, Constraints, Config
-//! apps/base/twin-fleet/       Karpenter NodePools
-//! apps/base/twin-workloads/   the workloads' manifests as the twin ran them (when tuned)
-//! apps/<env>/                 the overlay: the bases, and the environment's patches
+//! apps/<env>/base/twin-scheduler/  the extender: Namespace, ConfigMap, Deployment, Service,
+//!                                  and the kube-scheduler configuration (ConfigMap)
+//! apps/<env>/base/twin-policies/   Gatekeeper: ConstraintTemplates, Constraints, SyncSet
+//! apps/<env>/base/twin-fleet/      Karpenter NodePools
+//! apps/<env>/base/twin-workloads/  the workloads' manifests as the twin ran them (when tuned)
+//! apps/<env>/kustomization.yaml    the overlay: the bases, and the environment's patches
 //! twin/<env>/results.json     the suite's results: the next promotion's baseline
 //! ```
+//!
+//! Each environment has its own bases: promoting (or rolling back) staging
+//! never changes what production reconciles.
 //!
 //! Every object is typed (`k8s-openapi` where it has the type, this crate's
 //! types where it has not) and serialised to YAML.
@@ -25,17 +28,11 @@ use std::collections::BTreeMap;
 use twin_sim::catalogue::Catalogue;
 use twin_sim::scenario::spec::PoolSpec;
 
-/// The folders a promotion owns, relative to its path: their contents are
-/// replaced by each promotion (an env's overlay and results only for that env).
+/// The folders a promotion to `env` owns, relative to its path: their
+/// contents are replaced by each promotion to that environment, and no
+/// other environment's.
 pub fn owned(env: Env) -> Vec<String> {
-    vec![
-        "apps/base/twin-scheduler".into(),
-        "apps/base/twin-policies".into(),
-        "apps/base/twin-fleet".into(),
-        "apps/base/twin-workloads".into(),
-        format!("apps/{}", env.as_str()),
-        format!("twin/{}", env.as_str()),
-    ]
+    vec![format!("apps/{}", env.as_str()), format!("twin/{}", env.as_str())]
 }
 
 /// Where a promotion keeps its results, the next one's baseline.
@@ -96,7 +93,7 @@ pub fn render(p: &Promotion) -> Result<Rendered, GitOpsError> {
     let env = p.env.as_str();
 
     // The scheduler extender.
-    let base = "apps/base/twin-scheduler";
+    let base = &format!("apps/{env}/base/twin-scheduler");
     let config = extender::config_map(&p.extender);
     let config_yaml = document("the extender's ConfigMap", &config)?;
     let sha = hex(&Sha256::digest(config_yaml.as_bytes()));
@@ -126,7 +123,7 @@ pub fn render(p: &Promotion) -> Result<Rendered, GitOpsError> {
     out.files.insert(format!("{base}/kustomization.yaml"), document("a kustomization", &Kustomization::of(resources))?);
 
     // Gatekeeper.
-    let base = "apps/base/twin-policies";
+    let base = &format!("apps/{env}/base/twin-policies");
     let mut resources = Vec::new();
     let mut kinds = BTreeMap::new();
     let mut inventory = false;
@@ -148,13 +145,13 @@ pub fn render(p: &Promotion) -> Result<Rendered, GitOpsError> {
         let constraint_name = a.package.replace(['.', '_'], "-");
         out.files.insert(
             format!("{base}/{c}"),
-            document("a Constraint", &gatekeeper::constraint(&kind, &constraint_name, p.parameters.clone(), uses))?,
+            document("a Constraint", &gatekeeper::constraint(&kind, &constraint_name, p.parameters.clone(), uses, &p.extender.namespace))?,
         );
         resources.push(c);
     }
     if inventory {
-        out.files.insert(format!("{base}/gatekeeper-config.yaml"), document("Gatekeeper's Config", &gatekeeper::sync_config())?);
-        resources.push("gatekeeper-config.yaml".into());
+        out.files.insert(format!("{base}/gatekeeper-syncset.yaml"), document("Gatekeeper's SyncSet", &gatekeeper::sync_set())?);
+        resources.push("gatekeeper-syncset.yaml".into());
     }
     let with_policies = !resources.is_empty();
     if with_policies {
@@ -164,7 +161,7 @@ pub fn render(p: &Promotion) -> Result<Rendered, GitOpsError> {
     }
 
     // Karpenter.
-    let base = "apps/base/twin-fleet";
+    let base = &format!("apps/{env}/base/twin-fleet");
     let class = nodepool::node_class(&p.node_class);
     let mut resources = Vec::new();
     for pool in &p.pools {
@@ -183,7 +180,7 @@ pub fn render(p: &Promotion) -> Result<Rendered, GitOpsError> {
     }
 
     // The workloads, as the twin ran them.
-    let base = "apps/base/twin-workloads";
+    let base = &format!("apps/{env}/base/twin-workloads");
     let mut resources = Vec::new();
     for (name, text) in &p.workloads {
         if resources.contains(name) {
@@ -202,10 +199,10 @@ pub fn render(p: &Promotion) -> Result<Rendered, GitOpsError> {
     // The overlay.
     let mut overlay = Kustomization::of(
         [
-            Some("../base/twin-scheduler"),
-            with_policies.then_some("../base/twin-policies"),
-            with_fleet.then_some("../base/twin-fleet"),
-            with_workloads.then_some("../base/twin-workloads"),
+            Some("base/twin-scheduler"),
+            with_policies.then_some("base/twin-policies"),
+            with_fleet.then_some("base/twin-fleet"),
+            with_workloads.then_some("base/twin-workloads"),
         ]
         .into_iter()
         .flatten()

@@ -31,7 +31,25 @@ pub fn node_class(name: &str) -> NodeClassReference {
     NodeClassReference { group: "karpenter.k8s.aws".into(), kind: "EC2NodeClass".into(), name: name.into() }
 }
 
-/// The NodePool of a pool, or why there is none.
+/// Whether Karpenter refuses a label of this key on a NodePool's template:
+/// its own domain and Kubernetes' are reserved.
+fn restricted(key: &str) -> bool {
+    let Some((domain, _)) = key.split_once('/') else { return false };
+    domain == "karpenter.sh" || domain.ends_with("kubernetes.io") || domain.ends_with("k8s.io")
+}
+
+/// The extended resource a vendor's accelerators are requested as.
+fn resource_of(vendor: &str) -> Option<&'static str> {
+    match vendor {
+        "NVIDIA" => Some("nvidia.com/gpu"),
+        "AWS" => Some("aws.amazon.com/neuron"),
+        _ => None,
+    }
+}
+
+/// The NodePool of a pool, or why there is none: on-prem pools, pools that
+/// came from a NodePool manifest (promote that manifest as it is), and node
+/// types that are not AWS instances (the NodePools use `EC2NodeClass`).
 pub fn of(pool: &PoolSpec, catalogue: &Catalogue, class: &NodeClassReference) -> Result<NodePoolObject, String> {
     let capacity = match pool.capacity {
         CapacityType::OnPrem => return Err(format!("pool {}: on-prem, not provisioned by Karpenter: no NodePool", pool.name)),
@@ -39,10 +57,22 @@ pub fn of(pool: &PoolSpec, catalogue: &Catalogue, class: &NodeClassReference) ->
         CapacityType::OnDemand => "on-demand",
         CapacityType::Reserved => "reserved",
     };
+    if let Some(np) = pool.labels.get("karpenter.sh/nodepool") {
+        return Err(format!(
+            "pool {}: made from the NodePool {np} in the manifests; that manifest is the NodePool, no second one",
+            pool.name
+        ));
+    }
     let node_type = catalogue
         .node_type(&pool.node_type)
         .map(|i| &catalogue.node_types[i])
         .ok_or_else(|| format!("pool {}: node type {} is not in the catalogue", pool.name, pool.node_type))?;
+    if !node_type.source.starts_with("AWS") {
+        return Err(format!(
+            "pool {}: {} is not an AWS instance type, and the NodePools use Karpenter's EC2NodeClass: no NodePool",
+            pool.name, node_type.name
+        ));
+    }
     let mut requirements = vec![
         Requirement {
             key: "node.kubernetes.io/instance-type".into(),
@@ -60,7 +90,8 @@ pub fn of(pool: &PoolSpec, catalogue: &Catalogue, class: &NodeClassReference) ->
             min_values: None,
         });
     }
-    let mut labels = pool.labels.clone();
+    let mut labels: std::collections::BTreeMap<String, String> =
+        pool.labels.iter().filter(|(k, _)| !restricted(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
     labels.insert("twin.dev/pool".into(), pool.name.clone());
     let taints = pool
         .taints
@@ -75,11 +106,17 @@ pub fn of(pool: &PoolSpec, catalogue: &Catalogue, class: &NodeClassReference) ->
             ..Default::default()
         })
         .collect();
-    let limits = pool
-        .max_nodes
-        .map(|n| [("nvidia.com/gpu".to_string(), Quantity((n * node_type.accelerators_per_node).to_string()))].into())
-        .unwrap_or_default();
-    let secs = pool.scale_down().as_secs_f64().round() as u64;
+    // The twin's ceiling: max_nodes (64 when unset), or a committed pool's node count.
+    let nodes = pool.max_node_count();
+    let mut limits = std::collections::BTreeMap::new();
+    limits.insert("cpu".to_string(), Quantity((nodes * node_type.vcpus).to_string()));
+    let accelerator = catalogue.accelerator(&node_type.accelerator).map(|i| &catalogue.accelerators[i]);
+    if let Some(resource) = accelerator.and_then(|a| resource_of(&a.vendor)) {
+        limits.insert(resource.to_string(), Quantity((nodes * node_type.accelerators_per_node).to_string()));
+    }
+    // Committed capacity is paid for whether busy or not: never consolidated away.
+    let consolidate_after =
+        if pool.capacity.is_committed() { "Never".to_string() } else { format!("{}s", pool.scale_down().as_secs_f64().round() as u64) };
     Ok(NodePoolObject {
         api_version: "karpenter.sh/v1".into(),
         kind: "NodePool".into(),
@@ -91,12 +128,25 @@ pub fn of(pool: &PoolSpec, catalogue: &Catalogue, class: &NodeClassReference) ->
                     spec: NodeClaimTemplateSpec { requirements, taints, startup_taints: Vec::new(), node_class_ref: Some(class.clone()) },
                 },
                 limits,
-                disruption: Some(Disruption {
-                    consolidate_after: Some(format!("{secs}s")),
-                    consolidation_policy: Some("WhenEmpty".into()),
-                }),
+                disruption: Some(Disruption { consolidate_after: Some(consolidate_after), consolidation_policy: Some("WhenEmpty".into()) }),
                 weight: None,
             },
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::restricted;
+
+    #[test]
+    fn reserved_label_domains() {
+        assert!(restricted("karpenter.sh/nodepool"));
+        assert!(restricted("node.kubernetes.io/instance-type"));
+        assert!(restricted("kubernetes.io/arch"));
+        assert!(restricted("node-role.k8s.io/gpu"));
+        assert!(!restricted("gpu.type"));
+        assert!(!restricted("nvidia.com/gpu.product"));
+        assert!(!restricted("twin.dev/pool"));
+    }
 }

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 pub const PROMOTION_TRAILER: &str = "Twin-Promotion";
 /// The trailer marking a rollback, naming the promotion it reverts.
 pub const REVERTS_TRAILER: &str = "Twin-Reverts";
+/// The trailer naming the folder a promotion wrote under (`.` for the root),
+/// so that two clusters promoted into one repository keep their own history.
+pub const PATH_TRAILER: &str = "Twin-Path";
 
 /// What a promotion did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +83,14 @@ impl Checkout {
                 )));
             }
         }
+        let checkout = Checkout { repo, branch: head, workdir };
+        checkout.refuse_changes()?;
+        Ok(checkout)
+    }
+
+    /// Refuses a working tree with changes (untracked files count).
+    fn refuse_changes(&self) -> Result<(), GitOpsError> {
+        let (repo, workdir) = (&self.repo, &self.workdir);
         let mut opts = StatusOptions::new();
         opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
         let dirty: Vec<String> = repo
@@ -97,7 +108,7 @@ impl Checkout {
                 if dirty.len() > 5 { format!(" and {} more", dirty.len() - 5) } else { String::new() }
             )));
         }
-        Ok(Checkout { repo, branch: head, workdir })
+        Ok(())
     }
 
     /// A file's text at the branch's tip, if it holds one.
@@ -137,7 +148,8 @@ impl Checkout {
         }
         let mut index = self.repo.index()?;
         let specs: Vec<String> = owned.iter().map(|d| join(d)).collect();
-        index.add_all(specs.iter(), git2::IndexAddOption::DEFAULT, None)?;
+        // Forced: a .gitignore must not drop the stored results or a manifest.
+        index.add_all(specs.iter(), git2::IndexAddOption::FORCE, None)?;
         index.update_all(specs.iter(), None)?;
         index.write()?;
         let tree_id = index.write_tree()?;
@@ -158,9 +170,11 @@ impl Checkout {
         Ok(Outcome::Committed { commit: id.to_string(), changed })
     }
 
-    /// The newest promotion to `env` on the branch not yet reverted, walking
-    /// first parents from the tip.
-    pub fn last_promotion(&self, env: Env) -> Result<Option<(Oid, String)>, GitOpsError> {
+    /// The newest promotion to `env` under `prefix` on the branch not yet
+    /// reverted, walking first parents from the tip (Twin commits on the
+    /// branch itself).
+    pub fn last_promotion(&self, env: Env, prefix: &str) -> Result<Option<(Oid, String)>, GitOpsError> {
+        let path = if prefix.is_empty() { "." } else { prefix };
         let Ok(head) = self.repo.head().and_then(|h| h.peel_to_commit()) else { return Ok(None) };
         let mut reverted = std::collections::HashSet::new();
         let mut commit = Some(head);
@@ -172,7 +186,8 @@ impl Checkout {
                     reverted.insert(v.clone());
                 }
             }
-            let is_promotion = trailers.iter().any(|(k, v)| k == PROMOTION_TRAILER && v == env.as_str());
+            let is_promotion = trailers.iter().any(|(k, v)| k == PROMOTION_TRAILER && v == env.as_str())
+                && trailers.iter().find(|(k, _)| k == PATH_TRAILER).is_none_or(|(_, v)| v == path);
             if is_promotion && !reverted.contains(&c.id().to_string()) {
                 return Ok(Some((c.id(), c.summary().ok().flatten().unwrap_or("").to_string())));
             }
@@ -183,8 +198,8 @@ impl Checkout {
 
     /// Reverts the last promotion to `env` not yet reverted, as a new commit
     /// (history kept); the reverted commit and its summary, or `None`.
-    pub fn rollback(&self, env: Env) -> Result<Option<(String, String, String)>, GitOpsError> {
-        let Some((id, summary)) = self.last_promotion(env)? else { return Ok(None) };
+    pub fn rollback(&self, env: Env, prefix: &str) -> Result<Option<(String, String, String)>, GitOpsError> {
+        let Some((id, summary)) = self.last_promotion(env, prefix)? else { return Ok(None) };
         let target = self.repo.find_commit(id)?;
         let head = self.repo.head()?.peel_to_commit()?;
         let mut index = self.repo.revert_commit(&target, &head, 0, None)?;

@@ -13,6 +13,9 @@ pub struct KubeSchedulerConfiguration {
     pub api_version: String,
     /// `KubeSchedulerConfiguration`.
     pub kind: String,
+    /// How the scheduler reaches the API server: with `--config`,
+    /// kube-scheduler ignores `--kubeconfig`, so the file must say it.
+    pub client_connection: ClientConnection,
     /// Profiles: the default scheduler.
     pub profiles: Vec<SchedulerProfile>,
     /// The extenders it calls.
@@ -60,4 +63,12 @@ pub struct ManagedResource {
     pub name: String,
     /// Whether kube-scheduler's own fit check skips it.
     pub ignored_by_scheduler: bool,
+}
+
+/// `clientConnection`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientConnection {
+    /// The scheduler's kubeconfig: `/etc/kubernetes/scheduler.conf` on kubeadm control planes.
+    pub kubeconfig: String,
 }

@@ -41,6 +41,8 @@ price = 30.0
             prices_toml: None,
             weight: 5,
             node_feed: false,
+            feed_image: "kubectl:test".into(),
+            scheduler_kubeconfig: "/etc/kubernetes/scheduler.conf".into(),
         },
         admission: vec![AdmissionPolicy {
             file: "admission.rego".into(),
@@ -71,12 +73,20 @@ fn every_listed_resource_is_rendered_and_on_prem_pools_are_noted() {
             assert!(exists, "{k} lists {res}, which is not rendered");
         }
     }
-    assert!(r.files.contains_key("apps/base/twin-fleet/nodepool-h100-spot.yaml"));
+    assert!(r.files.contains_key("apps/staging/base/twin-fleet/nodepool-h100-spot.yaml"));
     assert!(!r.files.keys().any(|f| f.contains("nodepool-dc")));
     assert_eq!(r.notes, vec!["pool dc: on-prem, not provisioned by Karpenter: no NodePool".to_string()]);
-    assert!(r.files.contains_key("apps/base/twin-policies/gatekeeper-config.yaml"), "the Rego reads data.inventory");
-    let np = &r.files["apps/base/twin-fleet/nodepool-h100-spot.yaml"];
-    for want in ["- spot", "nvidia.com/gpu: \"32\"", "consolidateAfter: 120s", "key: twin.dev/spot", "effect: NoSchedule", "name: gpu"] {
+    assert!(r.files.contains_key("apps/staging/base/twin-policies/gatekeeper-syncset.yaml"), "the Rego reads data.inventory");
+    let np = &r.files["apps/staging/base/twin-fleet/nodepool-h100-spot.yaml"];
+    for want in [
+        "- spot",
+        "nvidia.com/gpu: \"32\"",
+        "cpu: \"768\"",
+        "consolidateAfter: 120s",
+        "key: twin.dev/spot",
+        "effect: NoSchedule",
+        "name: gpu",
+    ] {
         assert!(np.contains(want), "{want} in\n{np}");
     }
     let overlay = &r.files["apps/staging/kustomization.yaml"];
@@ -85,7 +95,7 @@ fn every_listed_resource_is_rendered_and_on_prem_pools_are_noted() {
     assert!(!production.files["apps/production/kustomization.yaml"].contains("warn"));
 }
 
-/// `apps/staging/../base/x` → `apps/base/x`.
+/// `apps/staging/./x/../y` → `apps/staging/y`.
 fn normalize(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for p in path.split('/') {
@@ -107,7 +117,7 @@ fn rendering_is_deterministic_and_a_new_config_rolls_the_pods() {
     let mut p = promotion(Env::Staging);
     p.extender.placement[0].1.push_str("# changed\n");
     let b = render(&p).unwrap();
-    let d = "apps/base/twin-scheduler/extender-deployment.yaml";
+    let d = "apps/staging/base/twin-scheduler/extender-deployment.yaml";
     assert_ne!(a.files[d], b.files[d], "the ConfigMap's hash is in the pod template");
 }
 
@@ -146,29 +156,31 @@ fn commit_then_nothing_then_revert_in_a_real_repository() {
     let c = Checkout::open(dir.path(), None).unwrap();
     assert_eq!(c.branch, "main");
     let owned = crate::layout::owned(Env::Staging);
+    assert_eq!(owned, ["apps/staging", "twin/staging"], "a promotion to staging owns nothing of production");
     let mut files = BTreeMap::new();
     files.insert("apps/staging/kustomization.yaml".to_string(), "a\n".to_string());
     files.insert("twin/staging/results.json".to_string(), "{}\n".to_string());
-    let msg = "Promote\n\nTwin-Promotion: staging\n";
+    let msg = "Promote\n\nTwin-Promotion: staging\nTwin-Path: deploy\n";
     let Outcome::Committed { commit, changed } = c.commit_files("deploy", &owned, &files, msg).unwrap() else { panic!("committed") };
     assert_eq!(changed, 2);
     assert!(dir.path().join("deploy/twin/staging/results.json").exists());
     assert_eq!(c.read_at_head("deploy/twin/staging/results.json").unwrap().as_deref(), Some("{}\n"));
     assert_eq!(c.commit_files("deploy", &owned, &files, msg).unwrap(), Outcome::NothingToPromote);
-    assert_eq!(c.last_promotion(Env::Staging).unwrap().map(|(id, _)| id.to_string()), Some(commit.clone()));
-    assert_eq!(c.last_promotion(Env::Production).unwrap(), None);
+    assert_eq!(c.last_promotion(Env::Staging, "deploy").unwrap().map(|(id, _)| id.to_string()), Some(commit.clone()));
+    assert_eq!(c.last_promotion(Env::Production, "deploy").unwrap(), None);
+    assert_eq!(c.last_promotion(Env::Staging, "other").unwrap(), None, "another path's promotions are not this one's");
 
     // A second promotion drops a file: it is removed, not left behind.
     files.remove("apps/staging/kustomization.yaml");
     let Outcome::Committed { commit: second, .. } = c.commit_files("deploy", &owned, &files, msg).unwrap() else { panic!() };
     assert!(!dir.path().join("deploy/apps/staging/kustomization.yaml").exists());
 
-    let (reverted, _, _) = c.rollback(Env::Staging).unwrap().unwrap();
+    let (reverted, _, _) = c.rollback(Env::Staging, "deploy").unwrap().unwrap();
     assert_eq!(reverted, second);
     assert!(dir.path().join("deploy/apps/staging/kustomization.yaml").exists(), "the revert restores the first promotion's files");
-    let (reverted, _, _) = c.rollback(Env::Staging).unwrap().unwrap();
+    let (reverted, _, _) = c.rollback(Env::Staging, "deploy").unwrap().unwrap();
     assert_eq!(reverted, commit);
-    assert!(c.rollback(Env::Staging).unwrap().is_none());
+    assert!(c.rollback(Env::Staging, "deploy").unwrap().is_none());
     assert!(!dir.path().join("deploy").exists());
 }
 
@@ -180,7 +192,7 @@ fn the_node_feed_adds_a_sidecar_rbac_and_node_names_only() {
     let mut p = promotion(Env::Production);
     p.extender.node_feed = true;
     let r = render(&p).unwrap();
-    let base = "apps/base/twin-scheduler";
+    let base = "apps/production/base/twin-scheduler";
     let d: Deployment = serde_saphyr::from_str(&r.files[&format!("{base}/extender-deployment.yaml")]).unwrap();
     let spec = d.spec.template.spec.unwrap();
     assert_eq!(spec.containers.len(), 2);

@@ -247,7 +247,12 @@ impl RegoPolicies {
             self.inventory_json = inventory;
         }
         let violations = self.evaluate_json(Point::Admission, &json)?;
-        self.cache[Point::Admission as usize].insert(key, violations.clone());
+        // The inventory changes with nearly every decision: keys with one
+        // would fill memory and hardly ever hit. Only inventory-free
+        // decisions (runs where nothing holds accelerators yet) are kept.
+        if input.inventory.is_empty() {
+            self.cache[Point::Admission as usize].insert(key, violations.clone());
+        }
         Ok(violations)
     }
 }

@@ -100,6 +100,14 @@ pub struct PromoteSpec {
     /// cheaper a request, nodes up to 30 s stale. Default false.
     #[serde(default)]
     pub node_feed: bool,
+    /// The node feed's image: any image with a shell and `kubectl` (pin one
+    /// you control, by digest). Default `bitnami/kubectl:latest`.
+    #[serde(default = "kubectl_image")]
+    pub feed_image: String,
+    /// The kubeconfig kube-scheduler reads, written into its configuration's
+    /// `clientConnection`. Default `/etc/kubernetes/scheduler.conf` (kubeadm).
+    #[serde(default = "scheduler_kubeconfig")]
+    pub scheduler_kubeconfig: String,
     /// Workloads of the fleet whose replica settings the twin searches: the
     /// cheapest setting that meets the workload's SLO on every seed becomes
     /// a Kustomize patch of its manifests.
@@ -136,6 +144,14 @@ fn default_class() -> String {
 
 fn five() -> i64 {
     5
+}
+
+fn kubectl_image() -> String {
+    "bitnami/kubectl:latest".into()
+}
+
+fn scheduler_kubeconfig() -> String {
+    "/etc/kubernetes/scheduler.conf".into()
 }
 
 fn alpha() -> f64 {

@@ -35,6 +35,12 @@ pub(super) struct What {
 
 impl What {
     pub(super) fn read(dir: &Path, spec: &PromoteSpec) -> anyhow::Result<What> {
+        if !(1..=100_000).contains(&spec.weight) {
+            bail!(
+                "[promote] weight = {}: kube-scheduler takes a prioritize weight above 0 (scores × weight × 10 join its own)",
+                spec.weight
+            );
+        }
         let source = Source::Dir(dir.to_path_buf());
         let policies = if spec.policies.is_empty() {
             PolicySources::default()
@@ -63,7 +69,12 @@ impl What {
                     }
                     admission.push(AdmissionPolicy { file: file.clone(), package, rego: text.clone() });
                 }
-                "twin.placement" => placement.push((name, text.clone())),
+                "twin.placement" => {
+                    if placement.iter().any(|(n, _)| *n == name) {
+                        bail!("{file}: another placement policy is also named {name}; the extender's ConfigMap keys them by file name");
+                    }
+                    placement.push((name, text.clone()))
+                }
                 _ => eprintln!("note: {file}: package {package} runs only in the twin; not promoted"),
             }
         }
@@ -146,6 +157,8 @@ impl What {
                 prices_toml: prices,
                 weight: spec.weight,
                 node_feed: spec.node_feed,
+                feed_image: spec.feed_image.clone(),
+                scheduler_kubeconfig: spec.scheduler_kubeconfig.clone(),
             },
             admission,
             parameters,
@@ -198,12 +211,12 @@ fn prices_toml(pools: &[twin_sim::scenario::spec::PoolSpec], catalogue: &twin_si
 
 /// Every workload of the fleet, reviewed as Gatekeeper would with all the
 /// others running: the denials, as `workload: rule: message`.
-pub(super) fn admission_gate(what: &What) -> anyhow::Result<Vec<String>> {
+pub(super) fn admission_gate(what: &What, workloads: &[WorkloadDoc]) -> anyhow::Result<Vec<String>> {
     if what.admission.is_empty() {
         return Ok(Vec::new());
     }
     let mut engine: RegoPolicies = what.policies.compile()?;
-    let objects: Vec<KubeObject> = what.workloads.iter().map(|w| KubeObject::of(w, w.replicas.max(1), w.gpus)).collect();
+    let objects: Vec<KubeObject> = workloads.iter().map(|w| KubeObject::of(w, w.replicas.max(1), w.gpus)).collect();
     let mut denials = Vec::new();
     for (i, object) in objects.iter().enumerate() {
         let mut inventory = Inventory::default();

@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use std::path::Path;
 use std::process::{Command, Output};
-use twin_gitops::gatekeeper::{Constraint, ConstraintTemplate, SyncConfig};
+use twin_gitops::gatekeeper::{Constraint, ConstraintTemplate, SyncSet};
 use twin_gitops::kustomize::Kustomization;
 use twin_gitops::nodepool::NodePoolObject;
 use twin_gitops::scheduler_config::KubeSchedulerConfiguration;
@@ -103,7 +103,7 @@ fn a_promotion_commits_once_parses_back_and_rolls_back_by_revert() {
     assert_eq!(git(r, &["status", "--porcelain"]), "", "the working tree is the commit");
 
     // Every file parses back into its type.
-    let base = "apps/base/twin-scheduler";
+    let base = "apps/production/base/twin-scheduler";
     let d: Deployment = read(r, &format!("{base}/extender-deployment.yaml"));
     let c = &d.spec.template.spec.as_ref().unwrap().containers[0];
     assert_eq!(c.args.as_ref().unwrap()[..5], ["extender", "--listen", "0.0.0.0:8888", "--profile", "fgd"]);
@@ -121,9 +121,9 @@ fn a_promotion_commits_once_parses_back_and_rolls_back_by_revert() {
     let config: KubeSchedulerConfiguration = serde_saphyr::from_str(&sched.data.unwrap()["config.yaml"]).unwrap();
     assert_eq!(config.extenders[0].url_prefix, "http://twin-extender.twin-system.svc:8888");
     assert_eq!(config.extenders[0].managed_resources[0].name, "nvidia.com/gpu");
-    let template: ConstraintTemplate = read(r, "apps/base/twin-policies/templates/twinadmission.yaml");
-    let constraint: Constraint = read(r, "apps/base/twin-policies/constraints/twinadmission.yaml");
-    let _: SyncConfig = read(r, "apps/base/twin-policies/gatekeeper-config.yaml");
+    let template: ConstraintTemplate = read(r, "apps/production/base/twin-policies/templates/twinadmission.yaml");
+    let constraint: Constraint = read(r, "apps/production/base/twin-policies/constraints/twinadmission.yaml");
+    let _: SyncSet = read(r, "apps/production/base/twin-policies/gatekeeper-syncset.yaml");
     assert_eq!(template.spec.targets[0].code[0].source.version, "v1");
     assert_eq!(
         template.spec.targets[0].code[0].source.rego,
@@ -132,13 +132,15 @@ fn a_promotion_commits_once_parses_back_and_rolls_back_by_revert() {
     assert_eq!(constraint.kind, template.spec.crd.spec.names.kind);
     assert_eq!(constraint.spec.enforcement_action, "deny");
     for pool in ["a100-od", "a100-reserved"] {
-        let np: NodePoolObject = read(r, &format!("apps/base/twin-fleet/nodepool-{pool}.yaml"));
+        let np: NodePoolObject = read(r, &format!("apps/production/base/twin-fleet/nodepool-{pool}.yaml"));
         assert_eq!(np.kind, "NodePool");
         // And as the manifests loader reads a NodePool.
-        let text = std::fs::read_to_string(r.join(format!("apps/base/twin-fleet/nodepool-{pool}.yaml"))).unwrap();
+        let text = std::fs::read_to_string(r.join(format!("apps/production/base/twin-fleet/nodepool-{pool}.yaml"))).unwrap();
         twin_manifests::parse_str("nodepool.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
     }
-    for k in ["apps/base/twin-scheduler", "apps/base/twin-policies", "apps/base/twin-fleet", "apps/production"] {
+    for k in
+        ["apps/production/base/twin-scheduler", "apps/production/base/twin-policies", "apps/production/base/twin-fleet", "apps/production"]
+    {
         let kz: Kustomization = read(r, &format!("{k}/kustomization.yaml"));
         for res in &kz.resources {
             assert!(r.join(k).join(res).exists(), "{k}: {res} is listed and present");
@@ -167,6 +169,20 @@ fn a_promotion_commits_once_parses_back_and_rolls_back_by_revert() {
     let o = twin(&["rollback", "--repo", r.to_str().unwrap(), "--env", "production"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("no promotion to production left to revert"), "{}", text(&o));
+
+    // Environments are apart: promoting production again, then staging, then
+    // rolling staging back never touches production's files.
+    let o = twin(&["promote", "--suite", s, "--to", r.to_str().unwrap(), "--env", "production", "-j", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let production = head(r);
+    let o = twin(&["promote", "--suite", s, "--to", r.to_str().unwrap(), "--env", "staging", "-j", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let staged = head(r);
+    let changed = git(r, &["diff", "--name-only", &production, &staged]);
+    assert!(!changed.is_empty() && changed.lines().all(|f| f.starts_with("apps/staging/") || f.starts_with("twin/staging/")), "{changed}");
+    let o = twin(&["rollback", "--repo", r.to_str().unwrap(), "--env", "staging"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(git(r, &["diff", "--stat", &production, "HEAD"]), "", "staging's rollback leaves production as promoted");
 }
 
 #[test]
@@ -227,7 +243,7 @@ fn the_constraint_template_denies_what_the_twin_denies() {
     let data = std::fs::read_to_string(root.join("policies/data.json")).unwrap();
     let parameters = serde_json::from_str::<serde_json::Value>(&data).unwrap()["config"].clone();
     let template = twin_gitops::gatekeeper::template("TwinAdmission", &rego, &parameters);
-    let constraint = twin_gitops::gatekeeper::constraint("TwinAdmission", "twin-admission", parameters, true);
+    let constraint = twin_gitops::gatekeeper::constraint("TwinAdmission", "twin-admission", parameters, true, "twin-system");
     // Through YAML and back, as the cluster would get them.
     let template: ConstraintTemplate = serde_saphyr::from_str(&twin_gitops::yaml::document("t", &template).unwrap()).unwrap();
     let constraint: Constraint = serde_saphyr::from_str(&twin_gitops::yaml::document("c", &constraint).unwrap()).unwrap();
@@ -390,12 +406,12 @@ fn tuned_hpa_bounds_become_a_kustomize_patch_of_the_workload() {
     assert!(out.contains("Tuned         classifier: minReplicas 4, maxReplicas 6"), "{out}");
     assert!(out.contains("→ minReplicas 1, maxReplicas 6"), "the cheapest, and on a tie the most headroom: {out}");
     let overlay: Kustomization = read(r, "apps/staging/kustomization.yaml");
-    assert!(overlay.resources.contains(&"../base/twin-workloads".to_string()));
+    assert!(overlay.resources.contains(&"base/twin-workloads".to_string()));
     let patch = overlay.patches.iter().find(|p| p.target.kind == "HorizontalPodAutoscaler").expect("an HPA patch");
     assert_eq!(patch.target.name, "classifier-hpa");
-    assert_eq!(patch.patch, "- op: replace\n  path: /spec/minReplicas\n  value: 1\n");
+    assert_eq!(patch.patch, "- op: add\n  path: /spec/minReplicas\n  value: 1\n");
     assert_eq!(
-        std::fs::read_to_string(r.join("apps/base/twin-workloads/app.yaml")).unwrap(),
+        std::fs::read_to_string(r.join("apps/staging/base/twin-workloads/app.yaml")).unwrap(),
         TUNED_APP,
         "the manifests as the twin ran them"
     );
