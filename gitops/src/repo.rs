@@ -176,20 +176,35 @@ impl Checkout {
     pub fn last_promotion(&self, env: Env, prefix: &str) -> Result<Option<(Oid, String)>, GitOpsError> {
         let path = if prefix.is_empty() { "." } else { prefix };
         let Ok(head) = self.repo.head().and_then(|h| h.peel_to_commit()) else { return Ok(None) };
-        let mut reverted = std::collections::HashSet::new();
+        // Commits some later, standing commit undid: by Twin's rollback
+        // (`Twin-Reverts`) or by `git revert` ("This reverts commit X."). A
+        // reverted rollback undoes nothing, so a promotion re-applied with
+        // `git revert <rollback>` counts again.
+        let mut undone = std::collections::HashSet::new();
         let mut commit = Some(head);
         while let Some(c) = commit {
+            let id = c.id().to_string();
             let message = c.message().unwrap_or("").to_string();
             let trailers = trailers(&message);
-            for (k, v) in &trailers {
-                if k == REVERTS_TRAILER {
-                    reverted.insert(v.clone());
+            if !undone.contains(&id) {
+                for (k, v) in &trailers {
+                    if k == REVERTS_TRAILER {
+                        undone.insert(v.clone());
+                    }
                 }
-            }
-            let is_promotion = trailers.iter().any(|(k, v)| k == PROMOTION_TRAILER && v == env.as_str())
-                && trailers.iter().find(|(k, _)| k == PATH_TRAILER).is_none_or(|(_, v)| v == path);
-            if is_promotion && !reverted.contains(&c.id().to_string()) {
-                return Ok(Some((c.id(), c.summary().ok().flatten().unwrap_or("").to_string())));
+                for line in message.lines() {
+                    if let Some(rest) = line.trim().strip_prefix("This reverts commit ") {
+                        let sha: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+                        if sha.len() == 40 {
+                            undone.insert(sha);
+                        }
+                    }
+                }
+                let is_promotion = trailers.iter().any(|(k, v)| k == PROMOTION_TRAILER && v == env.as_str())
+                    && trailers.iter().find(|(k, _)| k == PATH_TRAILER).is_none_or(|(_, v)| v == path);
+                if is_promotion {
+                    return Ok(Some((c.id(), c.summary().ok().flatten().unwrap_or("").to_string())));
+                }
             }
             commit = c.parents().next();
         }

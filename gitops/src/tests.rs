@@ -175,9 +175,15 @@ fn commit_then_nothing_then_revert_in_a_real_repository() {
     let Outcome::Committed { commit: second, .. } = c.commit_files("deploy", &owned, &files, msg).unwrap() else { panic!() };
     assert!(!dir.path().join("deploy/apps/staging/kustomization.yaml").exists());
 
-    let (reverted, _, _) = c.rollback(Env::Staging, "deploy").unwrap().unwrap();
+    let (reverted, _, rollback) = c.rollback(Env::Staging, "deploy").unwrap().unwrap();
     assert_eq!(reverted, second);
     assert!(dir.path().join("deploy/apps/staging/kustomization.yaml").exists(), "the revert restores the first promotion's files");
+
+    // `git revert <rollback>` re-applies the second promotion: it is the last again.
+    git(dir.path(), &["revert", "--no-edit", &rollback]);
+    assert_eq!(c.last_promotion(Env::Staging, "deploy").unwrap().map(|(id, _)| id.to_string()), Some(second.clone()));
+    let (reverted, _, _) = c.rollback(Env::Staging, "deploy").unwrap().unwrap();
+    assert_eq!(reverted, second, "rolled back once more");
     let (reverted, _, _) = c.rollback(Env::Staging, "deploy").unwrap().unwrap();
     assert_eq!(reverted, commit);
     assert!(c.rollback(Env::Staging, "deploy").unwrap().is_none());
