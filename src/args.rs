@@ -47,6 +47,8 @@ pub enum Command {
     Promote(crate::promote::PromoteArgs),
     /// Revert the last promotion to an environment that is not yet reverted, as a new commit.
     Rollback(crate::promote::RollbackArgs),
+    /// Merge the shards of `twin regress --shard I/N` into the results one run writes.
+    Merge(MergeArgs),
 }
 
 /// `twin extender`.
@@ -104,6 +106,25 @@ pub struct RegressArgs {
     /// Threads to run on. Default: all cores. The results are the same at any count.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Run one share of the candidate's runs and write it with --write-results, for `twin merge`:
+    /// I/N, 0 ≤ I < N. Without it, `JOB_COMPLETION_INDEX` (an Indexed Job's pod) and
+    /// `TWIN_SHARDS` set together choose the shard.
+    #[arg(long, value_name = "I/N", conflicts_with_all = ["baseline_ref", "baseline", "candidate", "junit", "markdown"])]
+    pub shard: Option<String>,
+    /// The candidate is a results file (`twin merge` of the shards, or --write-results) instead of a run.
+    #[arg(long, value_name = "FILE")]
+    pub candidate: Option<PathBuf>,
+}
+
+/// `twin merge`.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Shard files written by `twin regress --shard`, or folders of them (`*.json`).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Where to write the merged results: what one unsharded `--write-results` writes.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// `twin tui`.

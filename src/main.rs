@@ -92,6 +92,7 @@ fn main() -> ExitCode {
         args::Command::Extender(a) => extender::extender(a),
         args::Command::Promote(a) => promote::promote(a),
         args::Command::Rollback(a) => promote::rollback(a),
+        args::Command::Merge(a) => regress::merge(a),
     };
     match result {
         Ok(code) => code,

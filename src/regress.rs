@@ -2,7 +2,7 @@
 //! baseline, judge every KPI seed by seed, and say pass (0), regression (1)
 //! or error (2).
 
-use crate::args::RegressArgs;
+use crate::args::{MergeArgs, RegressArgs};
 use crate::suite_run::{Place, run_suite};
 use anyhow::{Context, bail};
 use std::path::Path;
@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 use twin_regress::compare::compare;
 use twin_regress::results::Results;
+use twin_regress::shard::{Shard, ShardResults};
 use twin_regress::suite::SuiteSpec;
 
 /// Exit code of a suite with a regression (or a KPI past its limit).
@@ -36,8 +37,72 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     twin_replay::atomic::write_text(path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
+/// The shard to run: `--shard`, else `JOB_COMPLETION_INDEX` with `TWIN_SHARDS`.
+fn shard_of(a: &RegressArgs) -> anyhow::Result<Option<Shard>> {
+    if let Some(s) = &a.shard {
+        return Ok(Some(Shard::parse(s)?));
+    }
+    match (std::env::var("JOB_COMPLETION_INDEX"), std::env::var("TWIN_SHARDS")) {
+        (Ok(i), Ok(n)) => Ok(Some(Shard::parse(&format!("{i}/{n}")).context("JOB_COMPLETION_INDEX and TWIN_SHARDS")?)),
+        (Ok(_), Err(_)) => bail!("JOB_COMPLETION_INDEX is set but TWIN_SHARDS is not: set it to the Job's completions"),
+        _ => Ok(None),
+    }
+}
+
+/// `twin merge`: the shards into one results file; exit 2 on a bad set.
+pub fn merge(a: MergeArgs) -> anyhow::Result<ExitCode> {
+    let run = || -> anyhow::Result<()> {
+        let mut files = Vec::new();
+        for p in &a.inputs {
+            if p.is_dir() {
+                let mut inside: Vec<_> = std::fs::read_dir(p)
+                    .with_context(|| format!("cannot list {}", p.display()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.extension().is_some_and(|x| x == "json"))
+                    .collect();
+                inside.sort();
+                files.extend(inside);
+            } else {
+                files.push(p.clone());
+            }
+        }
+        let mut parts = Vec::new();
+        for f in &files {
+            let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+            parts.push((f.display().to_string(), ShardResults::from_json(&text, &f.display().to_string())?));
+        }
+        let merged = twin_regress::shard::merge(&parts)?;
+        write(&a.out, &merged.to_json())?;
+        eprintln!("merged {} shard(s) into {}", parts.len(), a.out.display());
+        Ok(())
+    };
+    Ok(match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(crate::EXIT_BAD_INPUT)
+        }
+    })
+}
+
 fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
     let suite = read_suite(&a.suite)?;
+    if let Some(shard) = shard_of(a)? {
+        let Some(out) = &a.write_results else {
+            bail!("a shard needs --write-results FILE: where its part of the results goes, for `twin merge`");
+        };
+        let text = std::fs::read_to_string(&a.suite).with_context(|| format!("cannot read the suite {}", a.suite.display()))?;
+        let sha = twin_sim::scenario::hex_sha256(text.as_bytes());
+        let started = Instant::now();
+        let mut pool = rayon::ThreadPoolBuilder::new();
+        if let Some(j) = a.jobs {
+            pool = pool.num_threads(j);
+        }
+        let part = pool.build()?.install(|| crate::suite_run::run_suite_shard(&a.suite, &suite, &sha, shard))?;
+        write(out, &part.to_json())?;
+        eprintln!("shard {shard}: {} run(s) in {:.1} s; wrote {}", part.items.len(), started.elapsed().as_secs_f64(), out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(j) = a.jobs {
         pool = pool.num_threads(j);
@@ -47,13 +112,22 @@ fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
     let runs = suite.scenarios.len() * suite.seeds.count as usize;
 
     let started = Instant::now();
-    let candidate = pool.install(|| run_suite(&a.suite, &suite, &Place::Disk))?;
-    eprintln!(
-        "candidate: {runs} runs ({} scenarios × {} seeds) in {:.1} s on {threads} threads",
-        suite.scenarios.len(),
-        suite.seeds.count,
-        started.elapsed().as_secs_f64()
-    );
+    let candidate = match &a.candidate {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read the candidate {}", file.display()))?;
+            Results::from_json(&text, &file.display().to_string())?
+        }
+        None => {
+            let c = pool.install(|| run_suite(&a.suite, &suite, &Place::Disk))?;
+            eprintln!(
+                "candidate: {runs} runs ({} scenarios × {} seeds) in {:.1} s on {threads} threads",
+                suite.scenarios.len(),
+                suite.seeds.count,
+                started.elapsed().as_secs_f64()
+            );
+            c
+        }
+    };
     if let Some(path) = &a.write_results {
         write(path, &candidate.to_json())?;
         eprintln!("wrote {}", path.display());

@@ -187,3 +187,45 @@ pub fn run_in_pool(suite_file: &Path, suite: &SuiteSpec, jobs: Option<usize>) ->
     }
     pool.build()?.install(|| run_suite(suite_file, suite, &Place::Disk))
 }
+
+/// One shard of [`run_suite`]: every scenario is prepared (their headers
+/// must agree across shards), and only the shard's (scenario, seed) items run.
+pub fn run_suite_shard(
+    suite_file: &Path,
+    suite: &SuiteSpec,
+    suite_sha256: &str,
+    shard: twin_regress::shard::Shard,
+) -> anyhow::Result<twin_regress::shard::ShardResults> {
+    use twin_regress::shard::{ItemResult, SHARD_FORMAT, ScenarioHeader, ShardResults};
+    let prepared: Vec<Prepared> = suite.scenarios.iter().map(|e| prepare(suite_file, &Place::Disk, e)).collect::<anyhow::Result<_>>()?;
+    let seeds = suite.seed_list();
+    let work: Vec<(usize, usize, u64)> = (0..prepared.len())
+        .flat_map(|i| seeds.iter().map(move |&s| (i, s)))
+        .enumerate()
+        .filter(|(k, _)| shard.owns(*k))
+        .map(|(k, (i, s))| (k, i, s))
+        .collect();
+    let items: Vec<ItemResult> = work
+        .par_iter()
+        .map(|&(k, i, seed)| run_one(&prepared[i], seed).map(|run| ItemResult { item: k, run }))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(ShardResults {
+        shard_format: SHARD_FORMAT,
+        twin_version: env!("CARGO_PKG_VERSION").to_string(),
+        suite_sha256: suite_sha256.to_string(),
+        suite: suite.name.clone(),
+        seed_set: suite.seeds.set,
+        seeds,
+        scenarios: prepared
+            .iter()
+            .map(|p| ScenarioHeader {
+                name: p.name.clone(),
+                inputs_sha256: p.sha256.clone(),
+                horizon_s: if p.loaded.pod_trace.is_some() { 0.0 } else { p.loaded.scenario.spec.horizon.get().as_secs_f64() },
+                currency: p.loaded.scenario.spec.billing.currency.clone(),
+            })
+            .collect(),
+        shard,
+        items,
+    })
+}

@@ -41,6 +41,7 @@ pub mod holm;
 pub mod measure;
 pub mod report;
 pub mod results;
+pub mod shard;
 pub mod suite;
 pub mod verdict;
 pub mod wilcoxon;

@@ -275,7 +275,8 @@ fn catalogue_of(spec: &ScenarioSpec) -> Catalogue {
     })
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
+/// Lowercase hex SHA-256 of some bytes: how Twin names what exactly ran.
+pub fn hex_sha256(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 

@@ -277,3 +277,69 @@ fn a_reactive_autoscaler_replacing_a_predictive_one_is_caught() {
         assert!(out.lines().any(|l| l.starts_with(kpi) && l.contains("✗ regression")), "{kpi}: {out}");
     }
 }
+
+fn twin_in(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_twin"));
+    c.args(args).current_dir(dir).env_remove("JOB_COMPLETION_INDEX").env_remove("TWIN_SHARDS");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("twin runs")
+}
+
+/// N shards run as separate processes with `JOB_COMPLETION_INDEX` set, as an
+/// Indexed Job's pods run them, and merged, equal one unsharded run byte for
+/// byte, for N of 1, 2, 5 and 13 (more shards than the 12 runs); the gate
+/// judges the merged file as it judges a run; bad sets are refused by name.
+#[test]
+fn shards_merge_into_exactly_one_runs_results() {
+    let dir = repo(3);
+    let p = dir.path();
+    let o = regress(p, &["--write-results", "full.json", "--jobs", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let full = std::fs::read(p.join("full.json")).unwrap();
+    for n in [1u32, 2, 5, 13] {
+        let folder = format!("shards-{n}");
+        std::fs::create_dir(p.join(&folder)).unwrap();
+        for i in 0..n {
+            let out = format!("{folder}/part-{i:02}.json");
+            let o = twin_in(
+                p,
+                &["regress", "--write-results", &out, "--jobs", "1"],
+                &[("JOB_COMPLETION_INDEX", i.to_string()), ("TWIN_SHARDS", n.to_string())],
+            );
+            assert_eq!(o.status.code(), Some(0), "shard {i}/{n}: {}", text(&o));
+        }
+        let merged = format!("merged-{n}.json");
+        let o = twin_in(p, &["merge", &folder, "--out", &merged], &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert_eq!(std::fs::read(p.join(&merged)).unwrap(), full, "{n} shards merged differ from one run");
+    }
+
+    // The gate judges a merged candidate as it judges one it ran.
+    let ran = regress(p, &["--baseline", "full.json", "--jobs", "1"]);
+    let merged = regress(p, &["--baseline", "full.json", "--candidate", "merged-5.json"]);
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged));
+    assert_eq!(String::from_utf8_lossy(&merged.stdout), String::from_utf8_lossy(&ran.stdout));
+
+    // A missing shard, a shard twice, a shard of another suite: exit 2, named.
+    std::fs::remove_file(p.join("shards-5/part-03.json")).unwrap();
+    let o = twin_in(p, &["merge", "shards-5", "--out", "x.json"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("missing shard 3/5"), "{}", text(&o));
+    std::fs::copy(p.join("shards-5/part-02.json"), p.join("shards-5/part-03.json")).unwrap();
+    let o = twin_in(p, &["merge", "shards-5", "--out", "x.json"], &[]);
+    assert!(text(&o).contains("shard 2/5 is here twice"), "{}", text(&o));
+    std::fs::write(p.join("regress.toml"), SUITE.replace("count = 12", "count = 10")).unwrap();
+    let o = twin_in(p, &["regress", "--shard", "3/5", "--write-results", "shards-5/part-03.json", "--jobs", "1"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = twin_in(p, &["merge", "shards-5", "--out", "x.json"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("part-03.json is a shard of another run: its suite"), "{}", text(&o));
+    assert!(!p.join("x.json").exists(), "nothing written from a bad set");
+    // A shard without somewhere to write, and a bad index, are errors.
+    let o = twin_in(p, &["regress", "--shard", "5/5"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = twin_in(p, &["regress", "--write-results", "y.json"], &[("JOB_COMPLETION_INDEX", "1".into())]);
+    assert!(text(&o).contains("TWIN_SHARDS is not"), "{}", text(&o));
+}
