@@ -5,11 +5,6 @@ use anyhow::{Context, bail};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The package a Rego file declares.
-fn package_of(text: &str) -> Option<&str> {
-    text.lines().map(str::trim).find_map(|l| l.strip_prefix("package ")).map(str::trim)
-}
-
 /// `twin policy test [DIR...]`: runs the Rego unit tests beside the policies,
 /// then the admission policies' tests again as Gatekeeper runs them.
 pub fn test(a: PolicyTestArgs) -> anyhow::Result<ExitCode> {
@@ -46,8 +41,11 @@ pub fn test(a: PolicyTestArgs) -> anyhow::Result<ExitCode> {
 
     // The admission policies again, as Gatekeeper runs them in the cluster:
     // no data file, only input and data.inventory.
-    let admission: Vec<(String, String)> =
-        sources.iter().filter(|(f, text)| !f.ends_with("_test.rego") && package_of(text) == Some("twin.admission")).cloned().collect();
+    let admission: Vec<(String, String)> = sources
+        .iter()
+        .filter(|(f, text)| !f.ends_with("_test.rego") && twin_policy::package_of(text) == Some("twin.admission"))
+        .cloned()
+        .collect();
     for (file, text) in &admission {
         for r in twin_policy::gatekeeper::foreign_data_refs(text) {
             outln!("FAIL  [gatekeeper] {file}: {r}");

@@ -9,7 +9,6 @@
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -119,7 +118,7 @@ fn promote_or_refuse(a: PromoteArgs) -> anyhow::Result<ExitCode> {
     // Refusals first: a dirty or detached repository fails before minutes of runs.
     let checkout = Checkout::open(&a.to, a.branch.as_deref())?;
 
-    let what = What::read(&dir, &spec)?;
+    let mut what = What::read(&dir, &spec)?;
     let started = Instant::now();
     let candidate = crate::suite_run::run_in_pool(&a.suite, &suite, a.jobs)?;
     eprintln!(
@@ -194,7 +193,7 @@ fn promote_or_refuse(a: PromoteArgs) -> anyhow::Result<ExitCode> {
             w.replicas = r;
         }
     }
-    let denials = admission_gate(&what, &workloads)?;
+    let denials = admission_gate(&mut what, &workloads)?;
     for d in &denials {
         outln!("Failed        admission  {d}");
     }
@@ -220,10 +219,9 @@ fn promote_or_refuse(a: PromoteArgs) -> anyhow::Result<ExitCode> {
     for n in &rendered.notes {
         eprintln!("note: {n}");
     }
-    let files: BTreeMap<String, String> = rendered.files.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let owned: Vec<String> = layout::owned(env);
     let message = message(&suite, env, &prefix, &against, &comparison, &candidate, &what, &tuned);
-    match checkout.commit_files(&prefix, &owned, &files, &message)? {
+    match checkout.commit_files(&prefix, &owned, &rendered.files, &message)? {
         Outcome::NothingToPromote => {
             outln!("nothing to promote: {} already holds exactly this for {}", checkout.branch, env.as_str());
         }

@@ -28,9 +28,10 @@ pub fn regress(a: RegressArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn read_suite(path: &Path) -> anyhow::Result<SuiteSpec> {
+/// The suite, and its text's SHA-256 (what shards are checked against).
+fn read_suite(path: &Path) -> anyhow::Result<(SuiteSpec, String)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the suite {}", path.display()))?;
-    Ok(SuiteSpec::from_toml(&text, &path.display().to_string())?)
+    Ok((SuiteSpec::from_toml(&text, &path.display().to_string())?, twin_sim::scenario::hex_sha256(text.as_bytes())))
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -86,28 +87,18 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
-    let suite = read_suite(&a.suite)?;
+    let (suite, sha) = read_suite(&a.suite)?;
     if let Some(shard) = shard_of(a)? {
         let Some(out) = &a.write_results else {
             bail!("a shard needs --write-results FILE: where its part of the results goes, for `twin merge`");
         };
-        let text = std::fs::read_to_string(&a.suite).with_context(|| format!("cannot read the suite {}", a.suite.display()))?;
-        let sha = twin_sim::scenario::hex_sha256(text.as_bytes());
         let started = Instant::now();
-        let mut pool = rayon::ThreadPoolBuilder::new();
-        if let Some(j) = a.jobs {
-            pool = pool.num_threads(j);
-        }
-        let part = pool.build()?.install(|| crate::suite_run::run_suite_shard(&a.suite, &suite, &sha, shard))?;
+        let part = crate::suite_run::pool(a.jobs)?.install(|| crate::suite_run::run_suite_shard(&a.suite, &suite, &sha, shard))?;
         write(out, &part.to_json())?;
         eprintln!("shard {shard}: {} run(s) in {:.1} s; wrote {}", part.items.len(), started.elapsed().as_secs_f64(), out.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(j) = a.jobs {
-        pool = pool.num_threads(j);
-    }
-    let pool = pool.build()?;
+    let pool = crate::suite_run::pool(a.jobs)?;
     let threads = pool.current_num_threads();
     let runs = suite.scenarios.len() * suite.seeds.count as usize;
 
@@ -152,7 +143,7 @@ fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
             if !base_file.is_file() {
                 bail!("{reference} has no {}: the suite is new; give a stored baseline with --baseline FILE", rel.display());
             }
-            let mut base_suite = read_suite(&base_file).with_context(|| format!("the suite as it stood at {reference}"))?;
+            let (mut base_suite, _) = read_suite(&base_file).with_context(|| format!("the suite as it stood at {reference}"))?;
             // Both sides run the candidate's seeds, so a pull request may change them.
             base_suite.seeds = suite.seeds.clone();
             let place = Place::Tree { root: copy.dir.path().to_path_buf(), outside: workdir.clone() };

@@ -124,6 +124,17 @@ fn prepare(suite_file: &Path, place: &Place, e: &ScenarioEntry) -> anyhow::Resul
     Ok(Prepared { name: e.display_name(), loaded, sha256: digest.finalize().iter().map(|b| format!("{b:02x}")).collect() })
 }
 
+/// What every run of a prepared scenario shares: its name, inputs, horizon
+/// (0 for a pod-trace experiment) and currency.
+fn header(p: &Prepared) -> twin_regress::shard::ScenarioHeader {
+    twin_regress::shard::ScenarioHeader {
+        name: p.name.clone(),
+        inputs_sha256: p.sha256.clone(),
+        horizon_s: if p.loaded.pod_trace.is_some() { 0.0 } else { p.loaded.scenario.spec.horizon.get().as_secs_f64() },
+        currency: p.loaded.scenario.spec.billing.currency.clone(),
+    }
+}
+
 /// One run's KPIs.
 fn run_one(p: &Prepared, seed: u64) -> anyhow::Result<RunResult> {
     let scenario = &p.loaded.scenario;
@@ -161,12 +172,15 @@ pub fn run_suite(suite_file: &Path, suite: &SuiteSpec, place: &Place) -> anyhow:
     let mut runs = runs.into_iter();
     let scenarios = prepared
         .iter()
-        .map(|p| ScenarioResults {
-            name: p.name.clone(),
-            inputs_sha256: p.sha256.clone(),
-            horizon_s: if p.loaded.pod_trace.is_some() { 0.0 } else { p.loaded.scenario.spec.horizon.get().as_secs_f64() },
-            currency: p.loaded.scenario.spec.billing.currency.clone(),
-            runs: runs.by_ref().take(seeds.len()).collect(),
+        .map(|p| {
+            let h = header(p);
+            ScenarioResults {
+                name: h.name,
+                inputs_sha256: h.inputs_sha256,
+                horizon_s: h.horizon_s,
+                currency: h.currency,
+                runs: runs.by_ref().take(seeds.len()).collect(),
+            }
         })
         .collect();
     Ok(Results {
@@ -179,13 +193,18 @@ pub fn run_suite(suite_file: &Path, suite: &SuiteSpec, place: &Place) -> anyhow:
     })
 }
 
-/// [`run_suite`] on the working tree's files, on `jobs` threads (default: all cores).
-pub fn run_in_pool(suite_file: &Path, suite: &SuiteSpec, jobs: Option<usize>) -> anyhow::Result<Results> {
+/// A pool of `jobs` threads (default: all cores) for a suite's runs.
+pub fn pool(jobs: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(j) = jobs {
         pool = pool.num_threads(j);
     }
-    pool.build()?.install(|| run_suite(suite_file, suite, &Place::Disk))
+    Ok(pool.build()?)
+}
+
+/// [`run_suite`] on the working tree's files, on `jobs` threads (default: all cores).
+pub fn run_in_pool(suite_file: &Path, suite: &SuiteSpec, jobs: Option<usize>) -> anyhow::Result<Results> {
+    pool(jobs)?.install(|| run_suite(suite_file, suite, &Place::Disk))
 }
 
 /// One shard of [`run_suite`]: every scenario is prepared (their headers
@@ -196,7 +215,7 @@ pub fn run_suite_shard(
     suite_sha256: &str,
     shard: twin_regress::shard::Shard,
 ) -> anyhow::Result<twin_regress::shard::ShardResults> {
-    use twin_regress::shard::{ItemResult, SHARD_FORMAT, ScenarioHeader, ShardResults};
+    use twin_regress::shard::{ItemResult, SHARD_FORMAT, ShardResults};
     let prepared: Vec<Prepared> = suite.scenarios.iter().map(|e| prepare(suite_file, &Place::Disk, e)).collect::<anyhow::Result<_>>()?;
     let seeds = suite.seed_list();
     let work: Vec<(usize, usize, u64)> = (0..prepared.len())
@@ -216,15 +235,7 @@ pub fn run_suite_shard(
         suite: suite.name.clone(),
         seed_set: suite.seeds.set,
         seeds,
-        scenarios: prepared
-            .iter()
-            .map(|p| ScenarioHeader {
-                name: p.name.clone(),
-                inputs_sha256: p.sha256.clone(),
-                horizon_s: if p.loaded.pod_trace.is_some() { 0.0 } else { p.loaded.scenario.spec.horizon.get().as_secs_f64() },
-                currency: p.loaded.scenario.spec.billing.currency.clone(),
-            })
-            .collect(),
+        scenarios: prepared.iter().map(header).collect(),
         shard,
         items,
     })

@@ -33,15 +33,10 @@
 use crate::nodes::{NodeRecord, POOL_LABELS, REGION_LABELS};
 use crate::pod::PodRequest;
 use k8s_openapi::api::core::v1::Pod as K8sPod;
-use rustc_hash::FxHashMap;
 use std::fmt;
 use twin_policy::{Point, PolicyError, RegoPolicies};
 use twin_scheduler::Capacity;
 use twin_sim::policy::{PlacementInput, PoolDoc, Violation, WorkloadDoc};
-
-/// Answers kept for repeated inputs; the cache is emptied when it holds
-/// this many, so that a long-running extender's memory stays bounded.
-pub const CACHE_LIMIT: usize = 16_384;
 
 /// Why placement policies cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -67,17 +62,15 @@ pub struct PlacementStats {
     pub cached: u64,
 }
 
-/// Compiled `twin.placement` policies with a bounded decision cache.
+/// Compiled `twin.placement` policies, with `twin-policy`'s bounded
+/// decision cache ([`twin_policy::CACHE_LIMIT`] answers).
 pub struct PlacementPolicy {
     rego: RegoPolicies,
-    cache: FxHashMap<String, Vec<Violation>>,
-    /// Counters.
-    pub stats: PlacementStats,
 }
 
 impl fmt::Debug for PlacementPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PlacementPolicy").field("cached", &self.cache.len()).field("stats", &self.stats).finish()
+        f.debug_struct("PlacementPolicy").field("stats", &self.stats()).finish()
     }
 }
 
@@ -103,24 +96,17 @@ impl PlacementPolicy {
             let found = twin_policy_packages(&rego);
             return Err(PlacementPolicyError::NoPlacement { found });
         }
-        Ok(PlacementPolicy { rego, cache: FxHashMap::default(), stats: PlacementStats::default() })
+        Ok(PlacementPolicy { rego })
     }
 
     /// The violations of placing the workload in the pool (empty: allowed).
     pub fn judge(&mut self, input: &PlacementInput) -> Result<Vec<Violation>, PolicyError> {
-        self.stats.asked += 1;
-        let json =
-            serde_json::to_string(input).map_err(|e| PolicyError::Eval { package: Point::Placement.package(), message: e.to_string() })?;
-        if let Some(v) = self.cache.get(&json) {
-            self.stats.cached += 1;
-            return Ok(v.clone());
-        }
-        let violations = self.rego.evaluate_json(Point::Placement, &json)?;
-        if self.cache.len() >= CACHE_LIMIT {
-            self.cache.clear();
-        }
-        self.cache.insert(json, violations.clone());
-        Ok(violations)
+        self.rego.evaluate(Point::Placement, input)
+    }
+
+    /// Counters of the questions asked.
+    pub fn stats(&self) -> PlacementStats {
+        PlacementStats { asked: self.rego.stats.decisions, cached: self.rego.stats.cache_hits }
     }
 }
 
@@ -251,7 +237,7 @@ mod tests {
         assert_eq!(v[0].to_string(), "critical-not-on-spot: train is critical and may not run on spot pool h100-spot");
         assert!(p.judge(&input(&w, &od, "nvidia.com/gpu")).unwrap().is_empty());
         assert_eq!(p.judge(&input(&w, &spot, "nvidia.com/gpu")).unwrap(), v);
-        assert_eq!(p.stats, PlacementStats { asked: 3, cached: 1 });
+        assert_eq!(p.stats(), PlacementStats { asked: 3, cached: 1 });
     }
 
     #[test]

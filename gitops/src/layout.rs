@@ -23,7 +23,6 @@ use crate::kustomize::{Kustomization, Patch, Target};
 use crate::nodepool;
 use crate::yaml::document;
 use crate::{Env, GitOpsError};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use twin_sim::catalogue::Catalogue;
 use twin_sim::scenario::spec::PoolSpec;
@@ -96,7 +95,7 @@ pub fn render(p: &Promotion) -> Result<Rendered, GitOpsError> {
     let base = &format!("apps/{env}/base/twin-scheduler");
     let config = extender::config_map(&p.extender);
     let config_yaml = document("the extender's ConfigMap", &config)?;
-    let sha = hex(&Sha256::digest(config_yaml.as_bytes()));
+    let sha = twin_sim::scenario::hex_sha256(config_yaml.as_bytes());
     let scheduler = document("the KubeSchedulerConfiguration", &extender::scheduler_config(&p.extender))?;
     let files = [
         ("namespace.yaml", document("the Namespace", &extender::namespace(&p.extender))?),
@@ -237,8 +236,4 @@ pub fn render(p: &Promotion) -> Result<Rendered, GitOpsError> {
     out.files.insert(format!("apps/{env}/kustomization.yaml"), document("a kustomization", &overlay)?);
     out.files.insert(results_path(p.env), p.results_json.clone());
     Ok(out)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

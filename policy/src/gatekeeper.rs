@@ -29,7 +29,7 @@ impl std::fmt::Display for DataRef {
 /// References to `data` other than `data.inventory`, `data.lib` and the
 /// policy's own package, outside comments and string literals.
 pub fn foreign_data_refs(text: &str) -> Vec<DataRef> {
-    let package = text.lines().map(str::trim).find_map(|l| l.strip_prefix("package ")).map(|p| format!("data.{}", p.trim()));
+    let package = crate::package_of(text).map(|p| format!("data.{p}"));
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let code = strip_strings_and_comment(line);

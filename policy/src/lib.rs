@@ -36,6 +36,11 @@ mod tests_runner;
 
 pub use tests_runner::{TestOutcome, run_tests};
 
+/// The package a Rego file declares (`package twin.admission` → `twin.admission`).
+pub fn package_of(text: &str) -> Option<&str> {
+    text.lines().map(str::trim).find_map(|l| l.strip_prefix("package ")).map(str::trim)
+}
+
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use twin_sim::policy::{AdmissionInput, PlacementInput, PolicyHook, ScalingInput, Violation};
@@ -102,6 +107,11 @@ pub struct PolicyStats {
     /// Of those, answered from the cache.
     pub cache_hits: u64,
 }
+
+/// Answers a decision point's cache keeps; it is emptied when it holds this
+/// many, so that a long-running process (`twin extender`) stays bounded.
+/// A run's decisions do not depend on it: the cache only saves evaluations.
+pub const CACHE_LIMIT: usize = 16_384;
 
 /// Compiled Rego policies with a decision cache.
 pub struct RegoPolicies {
@@ -187,8 +197,17 @@ impl RegoPolicies {
             return Ok(v.clone());
         }
         let violations = self.evaluate_json(point, &json)?;
-        self.cache[point as usize].insert(json, violations.clone());
+        self.remember(point, json, &violations);
         Ok(violations)
+    }
+
+    /// Keeps an answer, emptying the point's cache first when it is full.
+    fn remember(&mut self, point: Point, key: String, violations: &[Violation]) {
+        let cache = &mut self.cache[point as usize];
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(key, violations.to_vec());
     }
 
     /// Evaluates without the cache, from input JSON (what a cache miss costs).
@@ -251,7 +270,7 @@ impl RegoPolicies {
         // would fill memory and hardly ever hit. Only inventory-free
         // decisions (runs where nothing holds accelerators yet) are kept.
         if input.inventory.is_empty() {
-            self.cache[Point::Admission as usize].insert(key, violations.clone());
+            self.remember(Point::Admission, key, &violations);
         }
         Ok(violations)
     }

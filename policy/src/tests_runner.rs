@@ -18,11 +18,6 @@ pub struct TestOutcome {
     pub detail: String,
 }
 
-/// The package a Rego file declares.
-fn package_of(text: &str) -> Option<String> {
-    text.lines().map(str::trim).find_map(|l| l.strip_prefix("package ")).map(|p| p.trim().to_string())
-}
-
 /// The `test_` rules a Rego file defines, in order, once each.
 fn tests_in(text: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
@@ -50,7 +45,7 @@ pub fn run_tests(sources: &[(String, String)], data_json: Option<&str>) -> Resul
     }
     let mut out = Vec::new();
     for (file, text) in sources.iter().filter(|(f, _)| f.ends_with("_test.rego")) {
-        let Some(package) = package_of(text) else { continue };
+        let Some(package) = crate::package_of(text).map(str::to_string) else { continue };
         for name in tests_in(text) {
             let result = engine
                 .eval_rule(format!("data.{package}.{name}"))

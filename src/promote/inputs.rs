@@ -18,7 +18,8 @@ use twin_sim::scenario::spec::PoliciesSpec;
 pub(super) struct What {
     pub(super) extender: ExtenderSetup,
     pub(super) admission: Vec<AdmissionPolicy>,
-    pub(super) policies: PolicySources,
+    /// The policies, compiled once: the admission gate asks them.
+    pub(super) engine: Option<RegoPolicies>,
     pub(super) parameters: serde_json::Value,
     pub(super) pools: Vec<twin_sim::scenario::spec::PoolSpec>,
     pub(super) catalogue: twin_sim::catalogue::Catalogue,
@@ -47,10 +48,8 @@ impl What {
         } else {
             PolicySources::read(&source, &PoliciesSpec { files: spec.policies.clone(), data: spec.policy_data.clone() })?
         };
-        // Compiled once here, so a broken policy stops the promotion now.
-        if !policies.files.is_empty() {
-            policies.compile()?;
-        }
+        // Compiled once, here, so a broken policy stops the promotion before any run.
+        let engine = if policies.files.is_empty() { None } else { Some(policies.compile()?) };
         let parameters = match &policies.data {
             Some(d) => serde_json::from_str::<serde_json::Value>(d)?.get("config").cloned().unwrap_or_else(|| serde_json::json!({})),
             None => serde_json::json!({}),
@@ -58,8 +57,7 @@ impl What {
         let mut admission = Vec::new();
         let mut placement = Vec::new();
         for (file, text) in &policies.files {
-            let package =
-                text.lines().map(str::trim).find_map(|l| l.strip_prefix("package ")).map(|p| p.trim().to_string()).unwrap_or_default();
+            let package = twin_policy::package_of(text).unwrap_or_default().to_string();
             let name = Path::new(file).file_name().map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned());
             match package.as_str() {
                 "twin.admission" => {
@@ -167,7 +165,7 @@ impl What {
             workloads,
             fleet_sha256: s.sha256.clone(),
             profile_label,
-            policies,
+            engine,
             fleet: loaded.scenario.clone(),
             manifests: parsed,
             manifest_files,
@@ -211,11 +209,10 @@ fn prices_toml(pools: &[twin_sim::scenario::spec::PoolSpec], catalogue: &twin_si
 
 /// Every workload of the fleet, reviewed as Gatekeeper would with all the
 /// others running: the denials, as `workload: rule: message`.
-pub(super) fn admission_gate(what: &What, workloads: &[WorkloadDoc]) -> anyhow::Result<Vec<String>> {
-    if what.admission.is_empty() {
+pub(super) fn admission_gate(what: &mut What, workloads: &[WorkloadDoc]) -> anyhow::Result<Vec<String>> {
+    let Some(engine) = what.engine.as_mut().filter(|_| !what.admission.is_empty()) else {
         return Ok(Vec::new());
-    }
-    let mut engine: RegoPolicies = what.policies.compile()?;
+    };
     let objects: Vec<KubeObject> = workloads.iter().map(|w| KubeObject::of(w, w.replicas.max(1), w.gpus)).collect();
     let mut denials = Vec::new();
     for (i, object) in objects.iter().enumerate() {

@@ -5,7 +5,7 @@
 //! back into its type, and the ConstraintTemplate's Rego, run on
 //! Gatekeeper's input, denies what the twin denies.
 
-use crate::git;
+use crate::{git, text};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use std::path::Path;
@@ -64,10 +64,6 @@ fn gitops_repo() -> tempfile::TempDir {
 
 fn twin(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_twin")).args(args).output().expect("twin runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 fn head(repo: &Path) -> String {

@@ -1,7 +1,7 @@
 //! The regression gate end to end: a real temporary git repository, the
 //! `twin` binary, and the statistics on real runs.
 
-use crate::git;
+use crate::{git, text};
 use std::path::Path;
 use std::process::{Command, Output};
 use twin_regress::suite::seeds;
@@ -82,10 +82,6 @@ fn repo(replicas: u32) -> tempfile::TempDir {
 
 fn regress(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_twin")).arg("regress").args(args).current_dir(dir).output().expect("twin runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 #[test]

@@ -76,9 +76,9 @@ fn the_shipped_placement_policy_keeps_the_critical_pod_off_spot() {
     let filtered = Extender::filter_result(&args, &d);
     assert!(filtered.failed_and_unresolvable_nodes["ip-10-0-1-12.ec2.internal"].contains("critical-not-on-spot"));
     // Prioritize asks the same questions again: answered from the cache.
-    let asked = x.policy.as_ref().unwrap().stats;
+    let asked = x.policy.as_ref().unwrap().stats();
     let scores = x.prioritize(&args);
     assert_eq!(scores.iter().find(|h| h.host == "ip-10-0-1-12.ec2.internal").map(|h| h.score), Some(0));
-    let again = x.policy.as_ref().unwrap().stats;
+    let again = x.policy.as_ref().unwrap().stats();
     assert_eq!(again.cached - asked.cached, again.asked - asked.asked, "{asked:?} then {again:?}");
 }

@@ -91,7 +91,7 @@ pub struct PodSpec {
     pub priority: Option<i32>,
     /// Where it may run, when pinned.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub affinity: Option<serde_like::Affinity>,
+    pub affinity: Option<affinity::Affinity>,
 }
 
 /// A container.
@@ -118,7 +118,7 @@ pub struct Resources {
 }
 
 /// Node affinity, in the API's nesting.
-pub mod serde_like {
+pub mod affinity {
     use serde::Serialize;
 
     /// `affinity`.
@@ -220,15 +220,15 @@ impl KubeObject {
         let gpu: BTreeMap<String, String> = if gpus > 0 { [(GPU_RESOURCE.to_string(), gpus.to_string())].into() } else { BTreeMap::new() };
         let mut expressions = Vec::new();
         if !doc.pools.is_empty() {
-            expressions.push(serde_like::Requirement { key: POOL_LABEL.into(), operator: "In", values: doc.pools.clone() });
+            expressions.push(affinity::Requirement { key: POOL_LABEL.into(), operator: "In", values: doc.pools.clone() });
         }
         if !doc.regions.is_empty() {
-            expressions.push(serde_like::Requirement { key: REGION_LABEL.into(), operator: "In", values: doc.regions.clone() });
+            expressions.push(affinity::Requirement { key: REGION_LABEL.into(), operator: "In", values: doc.regions.clone() });
         }
-        let affinity = (!expressions.is_empty()).then(|| serde_like::Affinity {
-            node_affinity: serde_like::NodeAffinity {
-                required: serde_like::NodeSelector {
-                    node_selector_terms: vec![serde_like::NodeSelectorTerm { match_expressions: expressions }],
+        let affinity = (!expressions.is_empty()).then(|| affinity::Affinity {
+            node_affinity: affinity::NodeAffinity {
+                required: affinity::NodeSelector {
+                    node_selector_terms: vec![affinity::NodeSelectorTerm { match_expressions: expressions }],
                 },
             },
         });
