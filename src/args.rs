@@ -47,7 +47,8 @@ pub enum Command {
     Promote(crate::promote::PromoteArgs),
     /// Revert the last promotion to an environment that is not yet reverted, as a new commit.
     Rollback(crate::promote::RollbackArgs),
-    /// Merge the shards of `twin regress --shard I/N` into the results one run writes.
+    /// Merge the shards of `twin regress --shard I/N` into the results one run writes, or those of
+    /// `twin sweep --shard I/N` into the folder one sweep writes (docs/cluster.md).
     Merge(MergeArgs),
 }
 
@@ -91,7 +92,8 @@ pub struct RegressArgs {
     /// The baseline is a results file written earlier with --write-results.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<std::path::PathBuf>,
-    /// Write the candidate's results (versioned JSON), to serve as a later baseline.
+    /// Write the candidate's results (versioned JSON), to serve as a later baseline. With --shard,
+    /// a FILE, or a DIR (existing, or written with a trailing `/`) that gets `regress-shard-I-of-N.json`.
     #[arg(long, value_name = "FILE")]
     pub write_results: Option<PathBuf>,
     /// Write the baseline's results too (with --baseline-ref), to store it for later runs.
@@ -114,17 +116,25 @@ pub struct RegressArgs {
     /// The candidate is a results file (`twin merge` of the shards, or --write-results) instead of a run.
     #[arg(long, value_name = "FILE")]
     pub candidate: Option<PathBuf>,
+    /// Render the candidate's runs as a Kubernetes Indexed Job instead of running them.
+    #[command(flatten)]
+    pub job: crate::k8s_job::JobArgs,
 }
 
 /// `twin merge`.
 #[derive(Args, Debug)]
 pub struct MergeArgs {
-    /// Shard files written by `twin regress --shard`, or folders of them (`*.json`).
+    /// Shard files written by `twin regress --shard` or `twin sweep --shard`, or folders of them
+    /// (every shard among their `*.json` files).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Where to write the merged results: what one unsharded `--write-results` writes.
-    #[arg(long, value_name = "FILE")]
+    /// Where to write the merged results: for a suite, the FILE one unsharded `--write-results`
+    /// writes; for a sweep, the DIR one unsharded `--out` fills.
+    #[arg(long, value_name = "FILE|DIR")]
     pub out: PathBuf,
+    /// How to print a merged sweep's table.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// `twin tui`.
@@ -178,6 +188,14 @@ pub struct SweepArgs {
     /// Time the sweep on the chosen backend and on the CPU backend, and print replica-steps per second.
     #[arg(long)]
     pub bench: bool,
+    /// Run one share of the replicas and write it into --out, for `twin merge`: I/N, 0 ≤ I < N.
+    /// Without it, `JOB_COMPLETION_INDEX` (an Indexed Job's pod) and `TWIN_SHARDS` set together
+    /// choose the share.
+    #[arg(long, value_name = "I/N", conflicts_with = "bench")]
+    pub shard: Option<String>,
+    /// Render the sweep as a Kubernetes Indexed Job instead of running it.
+    #[command(flatten)]
+    pub job: crate::k8s_job::JobArgs,
 }
 
 /// Where a sweep runs.
@@ -438,4 +456,10 @@ pub enum BenchPart {
     /// 5 ms, and full Node lists as the baseline. Not in the default set:
     /// it takes about a minute.
     Extender,
+    /// `twin run --out` on a 1,000-GPU week of about 10 M requests with
+    /// every record, in a child process: its peak RSS (records streamed to
+    /// their files) against the same run kept in memory and written at the
+    /// end; then a 10,000-GPU week of about 100 M requests, summary only,
+    /// timed. Not in the default set: it takes minutes.
+    Stream,
 }

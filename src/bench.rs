@@ -1,6 +1,7 @@
 //! `twin bench`: a fleet-scale week, the engine's hold model, the
-//! telemetry import and the scheduler extender under load, timed here, each
-//! against a baseline in the same run.
+//! telemetry import, the scheduler extender under load and `twin run --out`
+//! streaming its records, timed here, each against a baseline in the same
+//! run.
 //!
 //! Figures depend on the machine; quote them with it. Criterion benchmarks
 //! under `benches/` measure the same workloads with statistics.
@@ -8,13 +9,17 @@
 use crate::args::{BenchArgs, BenchPart};
 use std::process::ExitCode;
 use std::time::Instant;
-use twin_sim::benchmarks::{BinaryHeapHold, fleet_week, hold_simulation};
+use twin_sim::benchmarks::{BinaryHeapHold, fleet_week, fleet_week_sized, hold_simulation};
 use twin_sim::scenario::Scenario;
 use twin_sim::{RunOptions, run};
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let only = if a.engine_only { vec![BenchPart::Engine] } else { a.only.clone() };
     let wanted = |p: BenchPart| (only.is_empty() && !matches!(p, BenchPart::Regress | BenchPart::Extender)) || only.contains(&p);
+    // First, so that the in-memory baseline's peak is this process's own.
+    if only.contains(&BenchPart::Stream) {
+        stream(a.million_requests)?;
+    }
     if wanted(BenchPart::Regress) {
         regress_suite()?;
     }
@@ -167,10 +172,165 @@ fn tui(million_requests: f64) -> anyhow::Result<()> {
 
 /// The process's peak resident memory, from /proc (Linux).
 fn peak_rss() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    Some(format!("{:.0} MiB", peak_rss_kib("self")? as f64 / 1024.0))
+}
+
+/// A process's peak resident memory so far in KiB (`VmHWM`, Linux), by
+/// pid or `self`; `None` once it has exited.
+fn peak_rss_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(format!("{:.0} MiB", kb / 1024.0))
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// What a child `twin run --out` did: wall time, peak RSS and its files.
+struct ChildRun {
+    secs: f64,
+    peak_kib: u64,
+    bytes: u64,
+    requests: u64,
+}
+
+/// Runs this binary with `args` (a `twin run ... --out out`), watching its
+/// peak RSS every 2 ms while it runs.
+fn child_run(args: &[&std::ffi::OsStr], out: &std::path::Path) -> anyhow::Result<ChildRun> {
+    use std::io::Read as _;
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe()?;
+    let t = Instant::now();
+    let mut child = Command::new(&exe).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+    let mut pipe = child.stderr.take();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(p) = pipe.as_mut() {
+            let _ = p.read_to_string(&mut text);
+        }
+        text
+    });
+    let pid = child.id().to_string();
+    let mut peak_kib = 0;
+    let status = loop {
+        // VmHWM is a high-water mark: any reading after the peak holds it.
+        if let Some(kib) = peak_rss_kib(&pid) {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let secs = t.elapsed().as_secs_f64();
+    let stderr = errors.join().unwrap_or_default();
+    anyhow::ensure!(status.success(), "{} {args:?} failed ({status}):\n{stderr}", exe.display());
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json"))?)?;
+    let requests = summary["services"].as_array().map_or(0, |s| s.iter().map(|s| s["arrived"].as_u64().unwrap_or(0)).sum());
+    Ok(ChildRun { secs, peak_kib, bytes: folder_bytes(out)?, requests })
+}
+
+/// Bytes of the files in `dir`.
+fn folder_bytes(dir: &std::path::Path) -> std::io::Result<u64> {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir)? {
+        n += e?.metadata()?.len();
+    }
+    Ok(n)
+}
+
+/// The files of `a` that differ from `b`'s of the same name (or are missing there).
+fn differing_files(a: &std::path::Path, b: &std::path::Path) -> std::io::Result<Vec<String>> {
+    use std::io::Read as _;
+    let mut differ = Vec::new();
+    for e in std::fs::read_dir(a)? {
+        let e = e?;
+        let other = b.join(e.file_name());
+        let same = other.is_file() && e.metadata()?.len() == std::fs::metadata(&other)?.len() && {
+            let (mut x, mut y) = (std::fs::File::open(e.path())?, std::fs::File::open(&other)?);
+            let (mut bx, mut by) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+            loop {
+                let n = x.read(&mut bx)?;
+                if n == 0 {
+                    break true;
+                }
+                y.read_exact(&mut by[..n])?;
+                if bx[..n] != by[..n] {
+                    break false;
+                }
+            }
+        };
+        if !same {
+            differ.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    differ.sort();
+    Ok(differ)
+}
+
+/// `twin run --out` with records streamed to their files, in a child
+/// process whose peak RSS is watched: a week on 1,000 GPUs and the default
+/// scenario; the week's baseline is the same run kept in memory and written
+/// at the end, in this process. Then a week on 10,000 GPUs, summary only,
+/// timed.
+fn stream(million_requests: f64) -> anyhow::Result<()> {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let work = tempfile::tempdir()?;
+    let path = work.path().join("fleet-week.toml");
+    std::fs::write(&path, fleet_week(million_requests))?;
+    let streamed = work.path().join("streamed");
+    outln!(
+        "stream: `twin run --out` (Parquet and CSV, every record) on a week of 1,000 GPUs and {million_requests} M requests, in a child process, peak RSS read from /proc every 2 ms"
+    );
+    let c = child_run(&["run".as_ref(), path.as_os_str(), "--out".as_ref(), streamed.as_os_str()], &streamed)?;
+    outln!(
+        "  streamed: {:.1} s wall · {} requests · {:.0} MiB written · peak RSS {:.0} MiB (goal < 256 MiB)",
+        c.secs,
+        c.requests,
+        c.bytes as f64 / 1_048_576.0,
+        mib(c.peak_kib)
+    );
+    // The baseline: every record kept to the end, then written.
+    let loaded = twin_inputs::load(&path.to_string_lossy())?;
+    let before = peak_rss_kib("self").unwrap_or(0);
+    let t = Instant::now();
+    let output = run(&loaded.scenario, loaded.scenario.spec.seed, RunOptions::default())?;
+    let kept = work.path().join("kept");
+    twin_export::write_run(&kept, &output, &loaded.text, twin_export::Formats::default())?;
+    let secs = t.elapsed().as_secs_f64();
+    let peak = peak_rss_kib("self").unwrap_or(0);
+    drop(output);
+    let differ = differing_files(&streamed, &kept)?;
+    outln!(
+        "  kept in memory, written at the end (this process, {:.0} MiB before): {secs:.1} s · peak RSS {:.0} MiB · streamed uses {:.1}x less · {}",
+        mib(before),
+        mib(peak),
+        peak as f64 / c.peak_kib.max(1) as f64,
+        if differ.is_empty() { "the same bytes".to_string() } else { format!("files differ: {}", differ.join(", ")) }
+    );
+    std::fs::remove_dir_all(&kept)?;
+    std::fs::remove_dir_all(&streamed)?;
+    let default_out = work.path().join("default");
+    let d = child_run(&["run".as_ref(), "--out".as_ref(), default_out.as_os_str()], &default_out)?;
+    outln!(
+        "  the default scenario streamed: {:.1} s wall · {} requests · peak RSS {:.0} MiB (1.0 GiB when kept in memory, issue 18)",
+        d.secs,
+        d.requests,
+        mib(d.peak_kib)
+    );
+    std::fs::remove_dir_all(&default_out)?;
+
+    let big = million_requests * 10.0;
+    let scenario = Scenario::from_toml(&fleet_week_sized(10, big), "fleet-week-x10").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    outln!("stream: a week of 10,000 GPUs and {big} M requests, summary only, one run on {threads} core(s)");
+    let t = Instant::now();
+    let out = run(&scenario, 1, RunOptions::summary_only())?;
+    let secs = t.elapsed().as_secs_f64();
+    let requests: u64 = out.summary.services.iter().map(|s| s.arrived).sum();
+    outln!(
+        "  {secs:.1} s wall (goal < 60 s) · {requests} requests · {} events ({:.2} M events/s)",
+        out.summary.events,
+        out.summary.events as f64 / secs / 1e6
+    );
+    Ok(())
 }
 
 /// One side of the shipped regression suite, its runs one after another on

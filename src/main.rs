@@ -35,6 +35,7 @@ mod bench_extender;
 mod extender;
 mod external;
 mod git_tree;
+mod k8s_job;
 mod load;
 mod pod_trace;
 mod policies;

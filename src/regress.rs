@@ -39,8 +39,8 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// The shard to run: `--shard`, else `JOB_COMPLETION_INDEX` with `TWIN_SHARDS`.
-fn shard_of(a: &RegressArgs) -> anyhow::Result<Option<Shard>> {
-    if let Some(s) = &a.shard {
+pub(crate) fn shard_from(arg: Option<&str>) -> anyhow::Result<Option<Shard>> {
+    if let Some(s) = arg {
         return Ok(Some(Shard::parse(s)?));
     }
     match (std::env::var("JOB_COMPLETION_INDEX"), std::env::var("TWIN_SHARDS")) {
@@ -50,7 +50,8 @@ fn shard_of(a: &RegressArgs) -> anyhow::Result<Option<Shard>> {
     }
 }
 
-/// `twin merge`: the shards into one results file; exit 2 on a bad set.
+/// `twin merge`: regression shards into one results file, or sweep shards
+/// into the folder one sweep writes; exit 2 on a bad set.
 pub fn merge(a: MergeArgs) -> anyhow::Result<ExitCode> {
     let run = || -> anyhow::Result<()> {
         let mut files = Vec::new();
@@ -62,15 +63,39 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<ExitCode> {
                     .filter(|f| f.extension().is_some_and(|x| x == "json"))
                     .collect();
                 inside.sort();
-                files.extend(inside);
+                // In a folder, only shards count: a sweep's folder may hold its own sweep.json.
+                for f in inside {
+                    let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
+                    if let Some(kind) = shard_kind(&text) {
+                        files.push((f, kind, text));
+                    }
+                }
             } else {
-                files.push(p.clone());
+                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+                let kind = shard_kind(&text).unwrap_or(Kind::Regress);
+                files.push((p.clone(), kind, text));
             }
         }
+        if files.is_empty() {
+            bail!(
+                "no shard files in {}: give the folders the shards wrote into",
+                a.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        if let Some((f, _, _)) = files.iter().find(|(_, k, _)| *k != files[0].1) {
+            bail!(
+                "{} and {} are shards of different kinds (a sweep's and a regression suite's): merge each set on its own",
+                files[0].0.display(),
+                f.display()
+            );
+        }
+        if files[0].1 == Kind::Sweep {
+            let paths: Vec<_> = files.into_iter().map(|(f, _, _)| f).collect();
+            return crate::sweep::merge(&paths, &a.out, a.format);
+        }
         let mut parts = Vec::new();
-        for f in &files {
-            let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-            parts.push((f.display().to_string(), ShardResults::from_json(&text, &f.display().to_string())?));
+        for (f, _, text) in &files {
+            parts.push((f.display().to_string(), ShardResults::from_json(text, &f.display().to_string())?));
         }
         let merged = twin_regress::shard::merge(&parts)?;
         write(&a.out, &merged.to_json())?;
@@ -86,11 +111,43 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// What kind of shard a file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Sweep,
+    Regress,
+}
+
+/// A JSON file's kind of shard, or `None` when it is no shard.
+fn shard_kind(text: &str) -> Option<Kind> {
+    let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+    if v.contains_key("sweep_shard_format") {
+        Some(Kind::Sweep)
+    } else if v.contains_key("shard_format") {
+        Some(Kind::Regress)
+    } else {
+        None
+    }
+}
+
 fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
     let (suite, sha) = read_suite(&a.suite)?;
-    if let Some(shard) = shard_of(a)? {
+    if a.job.emit_k8s_job.is_some() {
+        return emit_job(a, &suite);
+    }
+    if let Some(shard) = shard_from(a.shard.as_deref())? {
         let Some(out) = &a.write_results else {
-            bail!("a shard needs --write-results FILE: where its part of the results goes, for `twin merge`");
+            bail!("a shard needs --write-results FILE or DIR: where its part of the results goes, for `twin merge`");
+        };
+        // A folder (as every pod of a Job is given) holds each shard under its own name.
+        let named;
+        let out = if out.is_dir() || out.to_string_lossy().ends_with('/') {
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+            let w = shard.count.to_string().len().max(4);
+            named = out.join(format!("regress-shard-{:0w$}-of-{:0w$}.json", shard.index, shard.count));
+            &named
+        } else {
+            out
         };
         let started = Instant::now();
         let part = crate::suite_run::pool(a.jobs)?.install(|| crate::suite_run::run_suite_shard(&a.suite, &suite, &sha, shard))?;
@@ -179,6 +236,37 @@ fn gate(a: &RegressArgs) -> anyhow::Result<ExitCode> {
         write(path, &twin_regress::report::markdown::render(&comparison))?;
     }
     Ok(if comparison.passed() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_REGRESSION) })
+}
+
+/// `--emit-k8s-job`: the candidate's runs as an Indexed Job, each pod a
+/// shard, the merge writing the results file a run writes.
+fn emit_job(a: &RegressArgs, suite: &SuiteSpec) -> anyhow::Result<ExitCode> {
+    if a.baseline_ref.is_some() || a.baseline.is_some() || a.candidate.is_some() || a.shard.is_some() {
+        bail!(
+            "--emit-k8s-job runs the candidate's side only: leave out --baseline-ref, --baseline, --candidate and --shard, and judge the merged results with `twin regress --candidate FILE --baseline ...`"
+        );
+    }
+    let dir = a.suite.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut inputs = crate::k8s_job::Inputs::new(dir);
+    let name = a.suite.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let at = inputs.add(dir, &name, "the suite")?;
+    for e in &suite.scenarios {
+        inputs.scenario(&dir.join(&e.file))?;
+        for m in &e.manifests {
+            inputs.add(dir, m, &format!("{}: manifests", e.display_name()))?;
+        }
+        if let Some(p) = e.profile.as_ref().filter(|p| p.ends_with(".toml")) {
+            inputs.add(dir, p, &format!("{}: profile", e.display_name()))?;
+        }
+        for p in e.policies.iter().flatten().chain(e.policy_data.iter()) {
+            inputs.add(dir, p, &format!("{}: policies", e.display_name()))?;
+        }
+    }
+    let mut args = vec!["regress".to_string(), "--suite".into(), at, "--write-results".into(), "{OUT}/".into()];
+    if let Some(j) = a.jobs {
+        args.extend(["--jobs".into(), j.to_string()]);
+    }
+    crate::k8s_job::emit(&a.job, crate::k8s_job::Work { kind: "regress", shard_args: args, merged: "results.json", gpus: 0, inputs })
 }
 
 /// Each scenario's KPI medians over its seeds, when there is nothing to compare with.

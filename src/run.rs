@@ -39,20 +39,33 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut run = Run::with_extensions(scenario, seed, options, placement, policy).context("building the scenario")?;
+    // With --out, records go to their files as the run goes (temporary
+    // files until the end), so memory does not grow with the horizon.
+    let mut writer = match &a.out {
+        Some(dir) => {
+            let formats = twin_export::Formats { parquet: a.tables != TableFormats::Csv, csv: a.tables != TableFormats::Parquet };
+            Some(twin_export::RunWriter::create(dir, formats, &scenario.spec.billing.currency)?)
+        }
+        None => None,
+    };
     let mut progress = Progress::new(&scenario.spec.name);
     let horizon = run.horizon().as_nanos();
     for i in 1..=STEPS {
         run.advance_to(SimTime((horizon as u128 * u128::from(i) / u128::from(STEPS)) as u64));
+        if let Some(w) = &mut writer {
+            w.push(run.take_records())?;
+        }
         progress.set(run.progress());
         if run.error().is_some() {
             break;
         }
     }
     progress.finish();
+    // A run that stopped early writes nothing: dropping the writer removes
+    // its temporary files and leaves the folder as it was.
     let output = run.finish()?;
-    if let Some(dir) = &a.out {
-        let formats = twin_export::Formats { parquet: a.tables != TableFormats::Csv, csv: a.tables != TableFormats::Parquet };
-        let files = twin_export::write_run(dir, &output, &loaded.text, formats)?;
+    if let (Some(w), Some(dir)) = (writer, &a.out) {
+        let files = w.finish(&output, &loaded.text)?;
         eprintln!("wrote {} files to {}", files.len(), dir.display());
     }
     match a.format {

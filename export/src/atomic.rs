@@ -15,11 +15,19 @@ pub fn write_atomically(
 ) -> Result<(), ExportError> {
     write_with(path, fill).map_err(|e| match e {
         AtomicError::Io(source) => ExportError::Io { path: path.to_path_buf(), source },
-        AtomicError::Fill(PolarsError::IO { error, .. }) => {
+        AtomicError::Fill(e) => polars_error(path, e),
+    })
+}
+
+/// What polars said while writing `path`: a failure of the disk as
+/// [`ExportError::Io`], anything else as [`ExportError::Table`].
+pub(crate) fn polars_error(path: &Path, e: PolarsError) -> ExportError {
+    match e {
+        PolarsError::IO { error, .. } => {
             ExportError::Io { path: path.to_path_buf(), source: std::io::Error::new(error.kind(), error.to_string()) }
         }
-        AtomicError::Fill(other) => ExportError::Table { path: path.to_path_buf(), source: other },
-    })
+        other => ExportError::Table { path: path.to_path_buf(), source: other },
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,17 @@
 //! and synced, then renamed over its final name, so a reader never sees a
 //! half-written file and an interrupted run leaves earlier results intact.
 //!
+//! A long run is written as it goes: [`RunWriter::create`] opens the
+//! temporary files before the run, [`RunWriter::push`] takes what the run
+//! hands out between steps ([`twin_sim::Run::take_records`]), and
+//! [`RunWriter::finish`] writes what the run returned at its end and renames
+//! the files. A table's rows wait only until a row group of
+//! [`ROW_GROUP_ROWS`] fills, so memory is bounded by a row group per table,
+//! not by the run's length. Row groups are cut at that fixed count of rows,
+//! so the bytes do not depend on how often the run was drained or on the
+//! thread count: [`write_run`], the same writer given everything at the end,
+//! writes the same bytes as a run streamed through it.
+//!
 //! | file | one row per |
 //! | --- | --- |
 //! | `summary.json` | (the run's summary) |
@@ -17,6 +28,11 @@
 //! | `decisions.{parquet,csv}` | decision: placement, preemption, scale step, policy verdict, node event, with why |
 //! | `scenario.toml` | (the scenario text that ran) |
 //!
+//! `tables.rs` builds each table's frame from a run of rows, `stream.rs`
+//! holds the writer, `atomic.rs` the whole-file writes, `explain.rs` reads a
+//! folder back for `twin explain`, `fill.rs` and `columns.rs` write tables
+//! that are not a run's.
+//!
 //! A pod-trace experiment ([`write_fill`]) writes `summary.json`,
 //! `scenario.toml` and `fragmentation.{parquet,csv}`: one row per profile and
 //! point of the fill.
@@ -27,10 +43,12 @@ mod atomic;
 pub mod columns;
 pub mod explain;
 mod fill;
+mod stream;
 mod tables;
 
 pub use atomic::write_atomically;
 pub use fill::{fragmentation_table, write_fill};
+pub use stream::{ROW_GROUP_ROWS, RunWriter};
 
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
@@ -81,40 +99,9 @@ impl Default for Formats {
 }
 
 /// Writes everything a run produced into `dir` (created if missing) and
-/// returns the files written, in order.
+/// returns the files written, in order: [`RunWriter`] given every record at
+/// the end, so the files are the same bytes as a run streamed through it.
+/// Each file appears whole or not at all.
 pub fn write_run(dir: &Path, output: &RunOutput, scenario_text: &str, formats: Formats) -> Result<Vec<PathBuf>, ExportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io { path: dir.to_path_buf(), source })?;
-    let mut written = Vec::new();
-    let summary = dir.join("summary.json");
-    let json = serde_json::to_vec_pretty(&output.summary).map_err(|source| ExportError::Json { path: summary.clone(), source })?;
-    write_atomically(&summary, |w| w.write_all(&json).map_err(PolarsError::from))?;
-    written.push(summary);
-    let scenario = dir.join("scenario.toml");
-    write_atomically(&scenario, |w| w.write_all(scenario_text.as_bytes()).map_err(PolarsError::from))?;
-    written.push(scenario);
-    let r = &output.records;
-    let tables: [(&str, Result<DataFrame, PolarsError>); 6] = [
-        ("decisions", tables::decisions(r)),
-        ("requests", tables::requests(r)),
-        ("jobs", tables::jobs(r)),
-        ("pool_series", tables::pool_series(r)),
-        ("service_series", tables::service_series(r)),
-        ("ledger", tables::ledger(r, &output.summary.currency)),
-    ];
-    for (name, df) in tables {
-        let mut df = df.map_err(|source| ExportError::Table { path: dir.join(name), source })?;
-        if formats.parquet {
-            let path = dir.join(format!("{name}.parquet"));
-            write_atomically(&path, |w| ParquetWriter::new(w).finish(&mut df).map(|_| ()))?;
-            written.push(path);
-        }
-        if formats.csv {
-            let path = dir.join(format!("{name}.csv"));
-            write_atomically(&path, |w| CsvWriter::new(w).include_header(true).finish(&mut df))?;
-            written.push(path);
-        }
-    }
-    Ok(written)
+    RunWriter::create(dir, formats, &output.summary.currency)?.finish(output, scenario_text)
 }
-
-use std::io::Write as _;

@@ -1,7 +1,16 @@
-//! The run's records as polars data frames, one function per table.
+//! The run's records as polars data frames, one function per table, each
+//! over a run of rows: the streaming writer builds one row group at a time,
+//! so a frame never holds more than a row group's rows.
+//!
+//! `names` is a [`Records`] whose `services`, `pools` and `workloads` hold
+//! the names the rows refer to by index (its rows are not read). A row's
+//! values depend on that row and the names alone, never on its neighbours,
+//! so the same rows give the same values however they were cut.
 
 use polars::prelude::*;
-use twin_sim::metrics::Records;
+use std::ops::Range;
+use twin_sim::ledger::LedgerRow;
+use twin_sim::metrics::{DecisionRecord, JobRecord, PoolInfo, PoolSample, Records, RequestRecords, ServiceSample};
 
 const NS_PER_MS: f64 = 1e6;
 const NS_PER_S: f64 = 1e9;
@@ -10,48 +19,54 @@ fn ms_between(a: Option<u64>, b: Option<u64>) -> Option<f64> {
     Some((b? as f64 - a? as f64) / NS_PER_MS)
 }
 
-/// One row per request.
-pub fn requests(r: &Records) -> PolarsResult<DataFrame> {
-    let q = &r.requests;
-    let n = q.len();
-    let arrival: Vec<Option<u64>> = q.arrival_ns.iter().map(|&a| Some(a)).collect();
+/// One row per request: rows `rows` of `q`.
+pub fn requests(names: &Records, q: &RequestRecords, rows: Range<usize>) -> PolarsResult<DataFrame> {
+    let n = rows.len();
+    let r = rows;
+    let arrival: Vec<Option<u64>> = q.arrival_ns[r.clone()].iter().map(|&a| Some(a)).collect();
     // Borrowed names: millions of rows must not mean millions of strings.
-    let name = |i: &u32| r.services.get(*i as usize).map_or("", String::as_str);
-    let pool = |p: &Option<u32>| p.and_then(|p| r.pools.get(p as usize)).map(|p| p.name.as_str());
+    let name = |i: &u32| names.services.get(*i as usize).map_or("", String::as_str);
+    let pool = |p: &Option<u32>| p.and_then(|p| names.pools.get(p as usize)).map(|p| p.name.as_str());
+    let outcome = &q.outcome[r.clone()];
     DataFrame::new(
         n,
         vec![
-            Column::new("id".into(), &q.id),
-            Column::new("service".into(), q.service.iter().map(name).collect::<Vec<_>>()),
-            Column::new("arrival_ns".into(), &q.arrival_ns),
-            Column::new("admitted_ns".into(), &q.admitted_ns),
-            Column::new("first_token_ns".into(), &q.first_token_ns),
-            Column::new("end_ns".into(), &q.end_ns),
-            Column::new("queue_wait_ms".into(), arrival.iter().zip(&q.admitted_ns).map(|(a, b)| ms_between(*a, *b)).collect::<Vec<_>>()),
-            Column::new("ttft_ms".into(), arrival.iter().zip(&q.first_token_ns).map(|(a, b)| ms_between(*a, *b)).collect::<Vec<_>>()),
+            Column::new("id".into(), &q.id[r.clone()]),
+            Column::new("service".into(), q.service[r.clone()].iter().map(name).collect::<Vec<_>>()),
+            Column::new("arrival_ns".into(), &q.arrival_ns[r.clone()]),
+            Column::new("admitted_ns".into(), &q.admitted_ns[r.clone()]),
+            Column::new("first_token_ns".into(), &q.first_token_ns[r.clone()]),
+            Column::new("end_ns".into(), &q.end_ns[r.clone()]),
+            Column::new(
+                "queue_wait_ms".into(),
+                arrival.iter().zip(&q.admitted_ns[r.clone()]).map(|(a, b)| ms_between(*a, *b)).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "ttft_ms".into(),
+                arrival.iter().zip(&q.first_token_ns[r.clone()]).map(|(a, b)| ms_between(*a, *b)).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "e2e_ms".into(),
                 arrival
                     .iter()
-                    .zip(&q.end_ns)
-                    .zip(&q.outcome)
+                    .zip(&q.end_ns[r.clone()])
+                    .zip(outcome)
                     .map(|((a, b), o)| if o.as_str() == "finished" { ms_between(*a, *b) } else { None })
                     .collect::<Vec<_>>(),
             ),
-            Column::new("prompt_tokens".into(), &q.prompt_tokens),
-            Column::new("output_tokens".into(), &q.output_tokens),
-            Column::new("retries".into(), q.retries.iter().map(|&x| u32::from(x)).collect::<Vec<_>>()),
-            Column::new("pool".into(), q.pool.iter().map(pool).collect::<Vec<_>>()),
-            Column::new("replica".into(), q.replica.iter().map(|r| r.map(|r| format!("replica-{r}"))).collect::<Vec<_>>()),
-            Column::new("outcome".into(), q.outcome.iter().map(|o| o.as_str()).collect::<Vec<_>>()),
-            Column::new("drop_reason".into(), q.outcome.iter().map(|o| o.reason()).collect::<Vec<_>>()),
+            Column::new("prompt_tokens".into(), &q.prompt_tokens[r.clone()]),
+            Column::new("output_tokens".into(), &q.output_tokens[r.clone()]),
+            Column::new("retries".into(), q.retries[r.clone()].iter().map(|&x| u32::from(x)).collect::<Vec<_>>()),
+            Column::new("pool".into(), q.pool[r.clone()].iter().map(pool).collect::<Vec<_>>()),
+            Column::new("replica".into(), q.replica[r].iter().map(|r| r.map(|r| format!("replica-{r}"))).collect::<Vec<_>>()),
+            Column::new("outcome".into(), outcome.iter().map(|o| o.as_str()).collect::<Vec<_>>()),
+            Column::new("drop_reason".into(), outcome.iter().map(|o| o.reason()).collect::<Vec<_>>()),
         ],
     )
 }
 
 /// One row per training job.
-pub fn jobs(r: &Records) -> PolarsResult<DataFrame> {
-    let j = &r.jobs;
+pub fn jobs(j: &[JobRecord]) -> PolarsResult<DataFrame> {
     DataFrame::new(
         j.len(),
         vec![
@@ -68,15 +83,14 @@ pub fn jobs(r: &Records) -> PolarsResult<DataFrame> {
             Column::new("lost_gpu_hours".into(), j.iter().map(|x| x.lost_gpu_hours).collect::<Vec<_>>()),
             Column::new("queued_hours".into(), j.iter().map(|x| x.queued_hours).collect::<Vec<_>>()),
             Column::new("cost".into(), j.iter().map(|x| x.cost).collect::<Vec<_>>()),
-            Column::new("pool".into(), j.iter().map(|x| x.pool.clone()).collect::<Vec<_>>()),
+            Column::new("pool".into(), j.iter().map(|x| x.pool.as_deref()).collect::<Vec<_>>()),
         ],
     )
 }
 
 /// One row per pool per sample.
-pub fn pool_series(r: &Records) -> PolarsResult<DataFrame> {
-    let p = &r.pool_series;
-    let name = |i: u32| r.pools.get(i as usize).map_or(String::new(), |p| p.name.clone());
+pub fn pool_series(names: &Records, p: &[PoolSample]) -> PolarsResult<DataFrame> {
+    let name = |i: u32| names.pools.get(i as usize).map_or("", |p| p.name.as_str());
     DataFrame::new(
         p.len(),
         vec![
@@ -94,9 +108,8 @@ pub fn pool_series(r: &Records) -> PolarsResult<DataFrame> {
 }
 
 /// One row per service per sample.
-pub fn service_series(r: &Records) -> PolarsResult<DataFrame> {
-    let s = &r.service_series;
-    let name = |i: u32| r.services.get(i as usize).cloned().unwrap_or_default();
+pub fn service_series(names: &Records, s: &[ServiceSample]) -> PolarsResult<DataFrame> {
+    let name = |i: u32| names.services.get(i as usize).map_or("", String::as_str);
     DataFrame::new(
         s.len(),
         vec![
@@ -118,8 +131,7 @@ pub fn service_series(r: &Records) -> PolarsResult<DataFrame> {
 
 /// One row per decision: placements, preemptions, scale steps, policy
 /// verdicts and node events, with why.
-pub fn decisions(r: &Records) -> PolarsResult<DataFrame> {
-    let d = &r.decisions;
+pub fn decisions(d: &[DecisionRecord]) -> PolarsResult<DataFrame> {
     DataFrame::new(
         d.len(),
         vec![
@@ -136,15 +148,16 @@ pub fn decisions(r: &Records) -> PolarsResult<DataFrame> {
 
 /// One row per owner per node per charge period, in FOCUS-aligned columns
 /// (times are seconds from the start of the run).
-pub fn ledger(r: &Records, currency: &str) -> PolarsResult<DataFrame> {
-    let l = &r.ledger;
-    let pool = |i: usize| r.pools.get(i).cloned().unwrap_or_default();
-    let owner = |w: Option<twin_sim::ids::WorkloadId>, k: usize| -> String {
-        match w.and_then(|w| r.workloads.get(w.index())) {
-            Some(t) => [&t.0, &t.1, &t.2][k].clone(),
-            None => String::new(),
+pub fn ledger(names: &Records, l: &[LedgerRow], currency: &str) -> PolarsResult<DataFrame> {
+    let none = PoolInfo::default();
+    let pool = |x: &LedgerRow| names.pools.get(x.pool.index()).unwrap_or(&none);
+    let owner = |w: Option<twin_sim::ids::WorkloadId>, k: usize| -> &str {
+        match w.and_then(|w| names.workloads.get(w.index())) {
+            Some(t) => [&t.0, &t.1, &t.2][k].as_str(),
+            None => "",
         }
     };
+    let pools = |f: fn(&PoolInfo) -> &str| l.iter().map(|x| f(pool(x))).collect::<Vec<_>>();
     DataFrame::new(
         l.len(),
         vec![
@@ -155,22 +168,19 @@ pub fn ledger(r: &Records, currency: &str) -> PolarsResult<DataFrame> {
             Column::new("ChargePeriodEndSeconds".into(), l.iter().map(|x| x.period_end.as_nanos() as f64 / NS_PER_S).collect::<Vec<_>>()),
             Column::new("BillingCurrency".into(), vec![currency; l.len()]),
             Column::new("ChargeCategory".into(), vec!["Usage"; l.len()]),
-            Column::new(
-                "ResourceId".into(),
-                l.iter().map(|x| format!("{}/node-{}", pool(x.pool.index()).name, x.node.0)).collect::<Vec<_>>(),
-            ),
-            Column::new("ResourceType".into(), l.iter().map(|x| pool(x.pool.index()).node_type).collect::<Vec<_>>()),
-            Column::new("RegionId".into(), l.iter().map(|x| pool(x.pool.index()).region).collect::<Vec<_>>()),
-            Column::new("AvailabilityZone".into(), l.iter().map(|x| pool(x.pool.index()).zone).collect::<Vec<_>>()),
-            Column::new("PricingCategory".into(), l.iter().map(|x| pool(x.pool.index()).pricing_category).collect::<Vec<_>>()),
+            Column::new("ResourceId".into(), l.iter().map(|x| format!("{}/node-{}", pool(x).name, x.node.0)).collect::<Vec<_>>()),
+            Column::new("ResourceType".into(), pools(|p| &p.node_type)),
+            Column::new("RegionId".into(), pools(|p| &p.region)),
+            Column::new("AvailabilityZone".into(), pools(|p| &p.zone)),
+            Column::new("PricingCategory".into(), pools(|p| &p.pricing_category)),
             Column::new("ConsumedQuantity".into(), l.iter().map(|x| x.account.gpu_hours()).collect::<Vec<_>>()),
             Column::new("ConsumedUnit".into(), vec!["GPU-Hour"; l.len()]),
             Column::new("BilledCost".into(), l.iter().map(|x| x.account.total().to_currency()).collect::<Vec<_>>()),
             Column::new("EffectiveCost".into(), l.iter().map(|x| x.account.total().to_currency()).collect::<Vec<_>>()),
             Column::new("ListCost".into(), l.iter().map(|x| x.account.list.to_currency()).collect::<Vec<_>>()),
-            Column::new("x_Pool".into(), l.iter().map(|x| pool(x.pool.index()).name).collect::<Vec<_>>()),
-            Column::new("x_CapacityType".into(), l.iter().map(|x| pool(x.pool.index()).capacity).collect::<Vec<_>>()),
-            Column::new("x_Accelerator".into(), l.iter().map(|x| pool(x.pool.index()).accelerator).collect::<Vec<_>>()),
+            Column::new("x_Pool".into(), pools(|p| &p.name)),
+            Column::new("x_CapacityType".into(), pools(|p| &p.capacity)),
+            Column::new("x_Accelerator".into(), pools(|p| &p.accelerator)),
             Column::new("x_Workload".into(), l.iter().map(|x| owner(x.workload, 0)).collect::<Vec<_>>()),
             Column::new("x_Team".into(), l.iter().map(|x| owner(x.workload, 1)).collect::<Vec<_>>()),
             Column::new("x_Namespace".into(), l.iter().map(|x| owner(x.workload, 2)).collect::<Vec<_>>()),

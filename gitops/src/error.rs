@@ -6,6 +6,17 @@ pub enum GitOpsError {
     /// The inputs cannot be rendered as they stand.
     #[error("{0}")]
     Render(String),
+    /// A sharded sweep or suite's Job settings that Kubernetes would refuse
+    /// or that could not work; nothing was rendered.
+    #[error("{field}: {problem}; fix: {fix}")]
+    ShardJob {
+        /// The setting at fault (a field of `shard_job::ShardJob`).
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+        /// What to do instead.
+        fix: String,
+    },
     /// The repository is not in a state to commit to (dirty, detached, missing branch).
     #[error("{0}")]
     Refused(String),

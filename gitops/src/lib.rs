@@ -10,6 +10,9 @@
 //! - [`repo::Checkout`] commits them with `git2` (refusing a dirty tree, a
 //!   detached HEAD or a missing branch, and never committing nothing) and
 //!   reverts the last promotion.
+//! - [`shard_job::render`] turns a [`shard_job::ShardJob`] into a folder
+//!   that runs a sweep or regression suite as a Kubernetes Indexed Job, one
+//!   shard per pod, then merges the shards' results.
 //!
 //! The regression gate that decides whether to promote is `twin-regress`'s;
 //! this crate does no simulation.
@@ -22,6 +25,7 @@ pub mod layout;
 pub mod nodepool;
 pub mod repo;
 pub mod scheduler_config;
+pub mod shard_job;
 pub mod yaml;
 
 #[cfg(test)]

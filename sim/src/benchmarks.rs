@@ -82,6 +82,14 @@ impl BinaryHeapHold {
 /// A100s) serving `million_requests` million requests across four services
 /// of 250 single-GPU replicas each.
 pub fn fleet_week(million_requests: f64) -> String {
+    fleet_week_sized(1, million_requests)
+}
+
+/// [`fleet_week`] on `scale` times the fleet: `scale` × 1,000 GPUs (every
+/// pool's nodes and every service's replicas multiplied), serving
+/// `million_requests` million requests in the week.
+pub fn fleet_week_sized(scale: u32, million_requests: f64) -> String {
+    let scale = scale.max(1);
     let rate = million_requests * 1e6 / (7.0 * 86_400.0);
     let service = |name: &str, model: &str, pool: &str, replicas: u32, share: f64, arrivals: &str| {
         let r = rate * share;
@@ -105,10 +113,12 @@ output_tokens = {{ lognormal = {{ median = 200, sigma = 0.6, max = 2000 }} }}
 "#
         )
     };
-    let mut s = String::from(
+    let name = if scale == 1 { "fleet-week".to_string() } else { format!("fleet-week-x{scale}") };
+    let (h100, a100) = (64 * scale, 61 * scale);
+    let mut s = format!(
         r#"format_version = 1
-name = "fleet-week"
-description = "A week of inference on 1,000 GPUs"
+name = "{name}"
+description = "A week of inference on {scale},000 GPUs"
 horizon = "7d"
 sample_interval = "5m"
 
@@ -116,28 +126,35 @@ sample_interval = "5m"
 name = "h100-reserved"
 node_type = "p5.48xlarge"
 capacity = "reserved"
-nodes = 64
+nodes = {h100}
 price = 35.0
 
 [[pools]]
 name = "a100-od"
 node_type = "p4de.24xlarge"
 capacity = "on-demand"
-min_nodes = 61
-max_nodes = 61
-"#,
+min_nodes = {a100}
+max_nodes = {a100}
+"#
     );
-    s += &service("chat", "llama-3.1-8b", "h100-reserved", 256, 0.35, "{ poisson = { rate = RATE } }");
+    s += &service("chat", "llama-3.1-8b", "h100-reserved", 256 * scale, 0.35, "{ poisson = { rate = RATE } }");
     s += &service(
         "code",
         "llama-3.1-8b",
         "h100-reserved",
-        256,
+        256 * scale,
         0.25,
         "{ mmpp = { rates = [CALM, BURST], mean_durations = [\"50m\", \"10m\"] } }",
     );
-    s += &service("summarise", "mistral-7b", "a100-od", 244, 0.25, "{ diurnal = { mean_rate = RATE, amplitude = 0.6, peak = \"14h\" } }");
-    s += &service("batch", "llama-3.2-1b", "a100-od", 244, 0.15, "{ poisson = { rate = RATE } }");
+    s += &service(
+        "summarise",
+        "mistral-7b",
+        "a100-od",
+        244 * scale,
+        0.25,
+        "{ diurnal = { mean_rate = RATE, amplitude = 0.6, peak = \"14h\" } }",
+    );
+    s += &service("batch", "llama-3.2-1b", "a100-od", 244 * scale, 0.15, "{ poisson = { rate = RATE } }");
     s
 }
 
@@ -173,5 +190,15 @@ mod tests {
         assert_eq!(gpus, 1_000);
         let replicas: u32 = s.spec.services.iter().map(|s| s.replicas).sum();
         assert_eq!(replicas, 1_000);
+    }
+
+    #[test]
+    fn a_sized_fleet_week_scales_gpus_and_replicas() {
+        let s = Scenario::from_toml(&fleet_week_sized(10, 100.0), "fleet-week-x10").unwrap();
+        let gpus: u32 = s.spec.pools.iter().map(|p| p.max_node_count() * 8).sum();
+        assert_eq!(gpus, 10_000);
+        let replicas: u32 = s.spec.services.iter().map(|s| s.replicas).sum();
+        assert_eq!(replicas, 10_000);
+        assert_eq!(fleet_week_sized(1, 10.0), fleet_week(10.0));
     }
 }

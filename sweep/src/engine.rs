@@ -8,6 +8,7 @@ use crate::SweepError;
 use crate::cpu;
 use crate::gpu::GpuBackend;
 use crate::model::{Outcome, PointParams};
+use crate::share::{self, Run, RunPart, Share};
 use crate::tally::Tally;
 
 /// Replicas of every point in the pilot.
@@ -72,48 +73,117 @@ impl Engine {
             let tallies = points.iter().map(|_| Tally::from_pilot(&[], target)).collect();
             return Ok(Swept { tallies, outcomes: keep.then(Vec::new) });
         }
-        let first_n = pilot.max(1).min(count);
-        let head = self.outcomes(points, 0, first_n, progress)?;
-        let mut tallies: Vec<Tally> = head
-            .chunks(first_n as usize)
-            .map(|part| {
-                let mut t = Tally::from_pilot(part, target);
-                part.iter().for_each(|o| t.add(o));
-                t
-            })
-            .collect();
-        let rest = count - first_n;
-        let done_head = points.len() as u64 * u64::from(first_n);
-        let mut shifted = |d: u64| progress(done_head + d);
-        if keep {
-            let tail = self.outcomes(points, first_n, rest, &mut shifted)?;
-            let mut all = Vec::with_capacity(points.len() * count as usize);
-            for (i, t) in tallies.iter_mut().enumerate() {
-                let (h, r) = (&head[i * first_n as usize..(i + 1) * first_n as usize], &tail[i * rest as usize..(i + 1) * rest as usize]);
-                r.iter().for_each(|o| t.add(o));
-                all.extend_from_slice(h);
-                all.extend_from_slice(r);
-            }
-            return Ok(Swept { tallies, outcomes: Some(all) });
+        let parts = self.share_with_pilot(points, count, target, keep, pilot, Share::WHOLE, progress)?;
+        // One share of the whole covers every replica of every point once.
+        Ok(share::merge(points.len(), count, parts).expect("the whole sweep is one share"))
+    }
+
+    /// Runs share `share` of the sweep of `count` replicas of every point
+    /// (see [`crate::share`]): one [`RunPart`] per point it touches, whose
+    /// tallies [`share::merge`] adds into exactly what [`Self::sweep`]
+    /// computes. `progress` is called with the share's replicas done.
+    pub fn sweep_share(
+        &self,
+        points: &[PointParams],
+        count: u32,
+        target: f32,
+        keep: bool,
+        share: Share,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<RunPart>, SweepError> {
+        self.share_with_pilot(points, count, target, keep, PILOT, share, progress)
+    }
+
+    /// [`Self::sweep_share`] with a pilot of `pilot` replicas a point.
+    #[allow(clippy::too_many_arguments)]
+    fn share_with_pilot(
+        &self,
+        points: &[PointParams],
+        count: u32,
+        target: f32,
+        keep: bool,
+        pilot: u32,
+        share: Share,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<RunPart>, SweepError> {
+        let runs = share.runs(points.len(), count);
+        if runs.is_empty() {
+            return Ok(Vec::new());
         }
+        let pts: Vec<PointParams> = runs.iter().map(|r| points[r.point]).collect();
+        // Every share runs the pilot of each point it touches, so all fit the same histogram bounds.
+        let first_n = pilot.max(1).min(count);
+        let head = self.outcomes(&pts, 0, first_n, &mut |_| {})?;
+        let mut tallies = Vec::with_capacity(runs.len());
+        let mut kept: Vec<Option<Vec<Outcome>>> = Vec::with_capacity(runs.len());
+        let mut done = 0u64;
+        for (r, pilot_outcomes) in runs.iter().zip(head.chunks(first_n as usize)) {
+            let mut t = Tally::from_pilot(pilot_outcomes, target);
+            let (lo, hi) = (r.first.min(first_n) as usize, (r.first + r.count).min(first_n) as usize);
+            let own = &pilot_outcomes[lo..hi];
+            own.iter().for_each(|o| t.add(o));
+            done += own.len() as u64;
+            tallies.push(t);
+            kept.push(keep.then(|| own.to_vec()));
+        }
+        progress(done);
+        // The rest, in groups of consecutive runs over the same replicas.
+        let mut i = 0;
+        while i < runs.len() {
+            let rest = |r: &Run| (r.first.max(first_n), r.first + r.count);
+            let (from, end) = rest(&runs[i]);
+            let j = i + runs[i..].iter().take_while(|r| rest(r) == (from, end)).count();
+            let n = end.saturating_sub(from);
+            if n > 0 {
+                let group = &pts[i..j];
+                let mut shifted = |d: u64| progress(done + d);
+                if keep {
+                    let tail = self.outcomes(group, from, n, &mut shifted)?;
+                    for ((t, k), chunk) in tallies[i..j].iter_mut().zip(&mut kept[i..j]).zip(tail.chunks(n as usize)) {
+                        chunk.iter().for_each(|o| t.add(o));
+                        if let Some(k) = k {
+                            k.extend_from_slice(chunk);
+                        }
+                    }
+                } else {
+                    self.tally(group, from, n, &mut tallies[i..j], &mut shifted)?;
+                }
+                done += (j - i) as u64 * u64::from(n);
+                progress(done);
+            }
+            i = j;
+        }
+        Ok(runs.into_iter().zip(tallies).zip(kept).map(|((run, tally), outcomes)| RunPart { run, tally, outcomes }).collect())
+    }
+
+    /// Adds replicas `first..first + count` of every point to `tallies`,
+    /// without keeping their outcomes.
+    fn tally(
+        &self,
+        points: &[PointParams],
+        first: u32,
+        count: u32,
+        tallies: &mut [Tally],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), SweepError> {
         match self {
-            Engine::Gpu(g) => g.tally_into(points, first_n, rest, &mut tallies, &mut shifted)?,
+            Engine::Gpu(g) => g.tally_into(points, first, count, tallies, progress),
             Engine::Cpu(_) => {
                 // Blocks of replicas of every point, so memory stays bounded and progress shows.
-                let block = ((CPU_BLOCK / points.len().max(1) as u64).max(1) as u32).min(rest.div_ceil(16).max(1));
+                let block = ((CPU_BLOCK / points.len().max(1) as u64).max(1) as u32).min(count.div_ceil(16).max(1));
                 let mut at = 0u32;
-                while at < rest {
-                    let n = block.min(rest - at);
-                    let part = self.outcomes(points, first_n + at, n, &mut |_| {})?;
+                while at < count {
+                    let n = block.min(count - at);
+                    let part = self.outcomes(points, first + at, n, &mut |_| {})?;
                     for (t, chunk) in tallies.iter_mut().zip(part.chunks(n as usize)) {
                         chunk.iter().for_each(|o| t.add(o));
                     }
                     at += n;
-                    shifted(u64::from(at) * points.len() as u64);
+                    progress(u64::from(at) * points.len() as u64);
                 }
+                Ok(())
             }
         }
-        Ok(Swept { tallies, outcomes: None })
     }
 
     /// Replicas `first..first + count` of every point, point-major.
@@ -159,7 +229,7 @@ mod tests {
         // The pilot's size changes the bins, not the counts.
         let other = cpu.sweep_with_pilot(&points(), 700, 0.99, false, 300, &mut |_| {}).unwrap();
         assert_eq!(other.tallies[2].misses, kept.tallies[2].misses);
-        assert!((other.tallies[2].sums[0] - kept.tallies[2].sums[0]).abs() < 1e-6 * kept.tallies[2].sums[0]);
+        assert!((other.tallies[2].sum(0) - kept.tallies[2].sum(0)).abs() < 1e-6 * kept.tallies[2].sum(0));
     }
 
     #[test]
@@ -170,6 +240,27 @@ mod tests {
         assert!(seen.windows(2).all(|w| w[0] <= w[1]));
         let none = Engine::Cpu(1).sweep(&points(), 0, 0.99, false, &mut |_| {}).unwrap();
         assert!(none.tallies.iter().all(|t| t.n == 0));
+    }
+
+    /// Every cut of the work into shares, merged, is the unsharded sweep to
+    /// the bit: tallies and kept outcomes, with more shares than units too.
+    #[test]
+    fn shares_merge_into_the_whole_sweep() {
+        let pts = points();
+        for engine in [Engine::Cpu(2)].into_iter().chain(crate::gpu::test_backend().map(|g| Engine::Gpu(Box::new(g)))) {
+            for (replicas, keep) in [(3000, false), (2100, true), (700, false)] {
+                let whole = engine.sweep(&pts, replicas, 0.99, keep, &mut |_| {}).unwrap();
+                for count in [1u32, 2, 3, 4, 7, 40] {
+                    let mut parts = Vec::new();
+                    for index in (0..count).rev() {
+                        parts.extend(engine.sweep_share(&pts, replicas, 0.99, keep, Share { index, count }, &mut |_| {}).unwrap());
+                    }
+                    let merged = share::merge(pts.len(), replicas, parts).unwrap();
+                    assert_eq!(merged.tallies, whole.tallies, "{} {replicas} replicas in {count} shares", engine.name());
+                    assert_eq!(merged.outcomes, whole.outcomes, "{} {replicas} replicas in {count} shares", engine.name());
+                }
+            }
+        }
     }
 
     /// The whole path on both backends: summaries agree to the f32 tolerance

@@ -85,7 +85,7 @@ struct Chunk {
 }
 
 /// Replicas one workgroup of the tally sums.
-const TILE: u64 = 2048;
+pub(crate) const TILE: u64 = 1024;
 
 /// A run of one point's replicas in a chunk's outcome buffer (`Tile` in the shader).
 #[repr(C)]
@@ -529,7 +529,7 @@ impl GpuBackend {
         let chunk = self.chunk_len(count64);
         let mut done = 0u64;
         while done < total {
-            let len = chunk.min(total - done);
+            let len = tile_aligned(done, chunk.min(total - done), first, count64);
             self.tally_chunk(points, Chunk { first, count, start: done, len }, tallies, progress).map_err(|f| fail(done, f))?;
             if tallies.iter().any(|t| t.cost.min < 0.0) {
                 return Err(SweepError::CutShort { adapter: self.adapter_name() });
@@ -542,17 +542,20 @@ impl GpuBackend {
     /// One chunk of [`Self::tally_into`]: runs it, sums it on the device and
     /// adds the sums to `tallies` once everything has come back.
     fn tally_chunk(&self, points: &[PointParams], at: Chunk, tallies: &mut [Tally], progress: &mut dyn FnMut(u64)) -> Result<(), GpuFault> {
-        let Chunk { count, start, len, .. } = at;
+        let Chunk { first, count, start, len } = at;
         let outcomes = self.compute_chunk(points, at, progress)?;
         let count64 = u64::from(count);
         let (p_lo, p_hi) = ((start / count64) as usize, ((start + len - 1) / count64) as usize);
-        // Tiles: runs of one point's replicas, TILE at most.
+        // Tiles: runs of one point's replicas cut where the replica index is a
+        // multiple of TILE, so a tile's sums never depend on where the chunk
+        // (or the shard) began.
         let mut tiles = Vec::new();
         for p in p_lo..=p_hi {
             let (a, b) = ((p as u64 * count64).max(start), ((p as u64 + 1) * count64).min(start + len));
             let mut at = a;
             while at < b {
-                let n = TILE.min(b - at);
+                let replica = u64::from(first) + at % count64;
+                let n = (TILE - replica % TILE).min(b - at);
                 tiles.push(Tile { point: (p - p_lo) as u32, start: (at - start) as u32, len: n as u32, pad: 0 });
                 at += n;
             }
@@ -652,6 +655,58 @@ pub(crate) fn test_backend() -> Option<GpuBackend> {
             None
         }
         Err(e) => panic!("{e} (set TWIN_SKIP_GPU_TESTS=1 to skip GPU tests)"),
+    }
+}
+
+/// `len` replicas from flat index `start` (point-major, `count` replicas a
+/// point from replica `first`), cut back (or, when that leaves none, on) to
+/// the nearest end of a tile: a point's end, or a replica index that is a
+/// multiple of [`TILE`]. Chunks so cut never split a tile.
+fn tile_aligned(start: u64, len: u64, first: u32, count: u64) -> u64 {
+    let end = start + len;
+    let offset = end % count;
+    if offset == 0 {
+        return len;
+    }
+    let point_start = end - offset;
+    let replica = u64::from(first) + offset;
+    let back = (replica / TILE * TILE).saturating_sub(u64::from(first));
+    if point_start + back > start {
+        return point_start + back - start;
+    }
+    let on = (replica.div_ceil(TILE) * TILE - u64::from(first)).min(count);
+    point_start + on - start
+}
+
+#[cfg(test)]
+mod tile_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A cut chunk is never empty, never longer than asked unless asked
+        /// for less than a tile, and ends on a tile's end or a point's end.
+        #[test]
+        fn chunks_end_on_tiles(points in 1u64..5, count in 1u64..5000, first in 0u32..4096, start_frac in 0.0f64..1.0, len in 1u64..9000) {
+            let total = points * count;
+            let start = ((total as f64 * start_frac) as u64).min(total - 1);
+            let len = len.min(total - start);
+            let cut = tile_aligned(start, len, first, count);
+            prop_assert!(cut > 0);
+            prop_assert!(start + cut <= total);
+            let end = start + cut;
+            let offset = end % count;
+            prop_assert!(offset == 0 || (u64::from(first) + offset).is_multiple_of(TILE), "ends inside a tile: {}", end);
+            if cut > len {
+                // Only when no tile end lies within what was asked for.
+                let mut at = start + 1;
+                while at <= start + len {
+                    let o = at % count;
+                    prop_assert!(!(o == 0 || (u64::from(first) + o).is_multiple_of(TILE)));
+                    at += 1;
+                }
+            }
+        }
     }
 }
 
@@ -793,13 +848,13 @@ mod tests {
             );
             for f in 0..OUTCOME_FIELDS {
                 assert!(
-                    (h.sums[f] - d.sums[f]).abs() <= 1e-5 * h.sums[f].abs().max(1.0),
+                    (h.sum(f) - d.sum(f)).abs() <= 1e-5 * h.sum(f).abs().max(1.0),
                     "point {i} field {f}: {} against {}",
-                    h.sums[f],
-                    d.sums[f]
+                    h.sum(f),
+                    d.sum(f)
                 );
             }
-            assert!((h.attainment_sum - d.attainment_sum).abs() <= 1e-5 * h.attainment_sum.max(1.0));
+            assert!((h.attainment_sum.get() - d.attainment_sum.get()).abs() <= 1e-5 * h.attainment_sum.get().max(1.0));
             assert!(h.cost.counts.iter().filter(|c| **c > 0).count() > 20, "point {i}: the histogram should spread");
         }
         // Twice on the same device: the same bits.

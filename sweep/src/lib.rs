@@ -12,6 +12,9 @@
 //! - [`engine`]: a whole sweep on either backend (pilot, then tallies);
 //! - [`tally`]: running statistics per point (sums, misses, histograms),
 //!   filled on the device by the GPU backend;
+//! - [`share`]: the work cut into shares (a Kubernetes Indexed Job's pods)
+//!   and their parts merged exactly, on [`exact`] sums; [`shard_file`]: a
+//!   share's partial result as a file, and a set of them merged;
 //! - [`summary`]: statistics per point and the cheapest point that meets the SLO.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
@@ -19,12 +22,15 @@
 pub mod batch;
 pub mod cpu;
 pub mod engine;
+pub mod exact;
 pub mod gpu;
 pub mod grid;
 pub mod lanes;
 mod layout;
 pub mod model;
 pub mod params;
+pub mod shard_file;
+pub mod share;
 pub mod summary;
 pub mod tally;
 

@@ -46,7 +46,7 @@ pub struct PointSummary {
 /// (within one bin of the exact order statistics; see [`crate::tally`]).
 pub fn summarise(values: Vec<f64>, t: &Tally, od_price: f64) -> PointSummary {
     let n = t.n.max(1) as f64;
-    let [cost, _list, arrived, _met, dropped, interruptions, spot_h, od_h] = t.sums;
+    let [cost, _list, arrived, _met, dropped, interruptions, spot_h, od_h] = t.sums.map(|s| s.get());
     PointSummary {
         values,
         replicas: t.n,
@@ -55,7 +55,7 @@ pub fn summarise(values: Vec<f64>, t: &Tally, od_price: f64) -> PointSummary {
         cost_p50: t.cost.quantile(0.5),
         cost_p95: t.cost.quantile(0.95),
         cost_band: (t.cost.quantile(0.025), t.cost.quantile(0.975)),
-        attainment_mean: t.attainment_sum / n,
+        attainment_mean: t.attainment_sum.get() / n,
         attainment_p5: t.attainment.quantile(0.05),
         attainment_band: (t.attainment.quantile(0.025), t.attainment.quantile(0.975)),
         p_miss_slo: t.misses as f64 / n,

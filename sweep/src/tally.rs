@@ -14,6 +14,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use crate::exact::FixedSum;
 use crate::model::{OUTCOME_FIELDS, Outcome};
 
 /// Bins of a histogram between its bounds (`BINS` in `kernel.wgsl`).
@@ -132,10 +133,11 @@ impl Histogram {
 pub struct Tally {
     /// Replicas counted.
     pub n: u64,
-    /// Sums of every [`Outcome`] field, in its order.
-    pub sums: [f64; OUTCOME_FIELDS],
-    /// Sum of the replicas' SLO attainment.
-    pub attainment_sum: f64,
+    /// Sums of every [`Outcome`] field, in its order: exact, so that any
+    /// split of the replicas (tiles, chunks, shards) adds up to the same bits.
+    pub sums: [FixedSum; OUTCOME_FIELDS],
+    /// Sum of the replicas' SLO attainment (exact too).
+    pub attainment_sum: FixedSum,
     /// Replicas whose attainment is below the target.
     pub misses: u64,
     /// The SLO attainment target.
@@ -152,8 +154,8 @@ impl Tally {
     pub fn from_pilot(pilot: &[Outcome], target: f32) -> Tally {
         Tally {
             n: 0,
-            sums: [0.0; OUTCOME_FIELDS],
-            attainment_sum: 0.0,
+            sums: [FixedSum::ZERO; OUTCOME_FIELDS],
+            attainment_sum: FixedSum::ZERO,
             misses: 0,
             target,
             cost: Histogram::new(Bounds::from_pilot(pilot.iter().map(|o| o.cost))),
@@ -165,8 +167,8 @@ impl Tally {
     pub fn cleared(&self) -> Tally {
         Tally {
             n: 0,
-            sums: [0.0; OUTCOME_FIELDS],
-            attainment_sum: 0.0,
+            sums: [FixedSum::ZERO; OUTCOME_FIELDS],
+            attainment_sum: FixedSum::ZERO,
             misses: 0,
             target: self.target,
             cost: Histogram::new(self.cost.bounds),
@@ -179,9 +181,9 @@ impl Tally {
         let a = o.attainment();
         self.n += 1;
         for (s, v) in self.sums.iter_mut().zip(bytemuck::cast::<Outcome, [f32; OUTCOME_FIELDS]>(*o)) {
-            *s += f64::from(v);
+            s.add(v);
         }
-        self.attainment_sum += f64::from(a);
+        self.attainment_sum.add(a);
         self.misses += u64::from(a < self.target);
         self.cost.add(o.cost);
         self.attainment.add(a);
@@ -191,9 +193,9 @@ impl Tally {
     pub fn merge(&mut self, part: &Partial) {
         self.n += u64::from(part.n);
         for (s, v) in self.sums.iter_mut().zip(part.sums) {
-            *s += f64::from(v);
+            s.add(v);
         }
-        self.attainment_sum += f64::from(part.attainment_sum);
+        self.attainment_sum.add(part.attainment_sum);
         self.misses += u64::from(part.misses);
         if part.n > 0 {
             self.cost.min = self.cost.min.min(part.cost_min);
@@ -214,9 +216,48 @@ impl Tally {
         }
     }
 
+    /// Adds another tally of the same point's other replicas (another
+    /// shard's, say): counts, sums and extremes. The two must share bounds
+    /// and target; the result does not depend on the order of absorbing.
+    pub fn absorb(&mut self, o: &Tally) -> Result<(), TallyMismatch> {
+        if o.target != self.target || o.cost.bounds != self.cost.bounds || o.attainment.bounds != self.attainment.bounds {
+            return Err(TallyMismatch);
+        }
+        self.n += o.n;
+        for (s, v) in self.sums.iter_mut().zip(o.sums) {
+            *s += v;
+        }
+        self.attainment_sum += o.attainment_sum;
+        self.misses += o.misses;
+        for (mine, theirs) in [(&mut self.cost, &o.cost), (&mut self.attainment, &o.attainment)] {
+            mine.counts.iter_mut().zip(&theirs.counts).for_each(|(c, v)| *c += v);
+            mine.min = mine.min.min(theirs.min);
+            mine.max = mine.max.max(theirs.max);
+        }
+        Ok(())
+    }
+
+    /// Sum of the [`Outcome`] field at `field`.
+    pub fn sum(&self, field: usize) -> f64 {
+        self.sums[field].get()
+    }
+
     /// Mean of the [`Outcome`] field at `field` (0 with no replicas).
     pub fn mean(&self, field: usize) -> f64 {
-        if self.n == 0 { 0.0 } else { self.sums[field] / self.n as f64 }
+        if self.n == 0 { 0.0 } else { self.sum(field) / self.n as f64 }
+    }
+}
+
+/// Two tallies of one point whose histograms or targets differ: parts of
+/// different sweeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the parts' histogram bounds or SLO targets differ: they are not parts of one sweep")]
+pub struct TallyMismatch;
+
+impl Tally {
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
     }
 }
 
@@ -319,6 +360,6 @@ mod tests {
         assert_eq!(a.misses, b.misses);
         assert_eq!(a.cost, b.cost);
         assert_eq!(a.attainment, b.attainment);
-        assert!((a.attainment_sum - b.attainment_sum).abs() < 1e-6 && (a.mean(0) - 3.0).abs() < 1e-12);
+        assert!((a.attainment_sum.get() - b.attainment_sum.get()).abs() < 1e-6 && (a.mean(0) - 3.0).abs() < 1e-12);
     }
 }

@@ -298,7 +298,8 @@ fn shards_merge_into_exactly_one_runs_results() {
         let folder = format!("shards-{n}");
         std::fs::create_dir(p.join(&folder)).unwrap();
         for i in 0..n {
-            let out = format!("{folder}/part-{i:02}.json");
+            // The last set writes into the folder itself, as every pod of a Job is told to.
+            let out = if n == 13 { folder.clone() } else { format!("{folder}/part-{i:02}.json") };
             let o = twin_in(
                 p,
                 &["regress", "--write-results", &out, "--jobs", "1"],
@@ -338,4 +339,60 @@ fn shards_merge_into_exactly_one_runs_results() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = twin_in(p, &["regress", "--write-results", "y.json"], &[("JOB_COMPLETION_INDEX", "1".into())]);
     assert!(text(&o).contains("TWIN_SHARDS is not"), "{}", text(&o));
+}
+
+/// `--emit-k8s-job` renders the suite as an Indexed Job; its pods, played
+/// here as processes (the ConfigMap's files laid out as its volume mounts
+/// them, `JOB_COMPLETION_INDEX` and `TWIN_SHARDS` set as Kubernetes sets
+/// them, the container's arguments as written), then the merge Job's, write
+/// the very results file one unsharded run writes.
+#[test]
+fn a_suite_renders_as_an_indexed_job_whose_pods_merge_into_one_run() {
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let dir = repo(3);
+    let p = dir.path();
+    let o = regress(p, &["--write-results", "full.json", "--jobs", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = twin_in(
+        p,
+        &["regress", "--jobs", "1", "--emit-k8s-job", "k8s", "--shards", "4", "--image", "twin:test", "--job-name", "gate"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let read = |f: &str| std::fs::read_to_string(p.join("k8s").join(f)).unwrap();
+    let job: Job = serde_saphyr::from_str(&read("job.yaml")).unwrap();
+    let spec = job.spec.unwrap();
+    assert_eq!((spec.completions, spec.completion_mode.as_deref()), (Some(4), Some("Indexed")));
+    let pod = spec.template.spec.unwrap();
+    assert!(pod.containers[0].resources.as_ref().and_then(|r| r.limits.as_ref()).is_none_or(|l| !l.contains_key("nvidia.com/gpu")));
+    let cm: ConfigMap = serde_saphyr::from_str(&read("configmap.yaml")).unwrap();
+    let data = cm.data.unwrap();
+    // The ConfigMap volume as the kubelet lays it out.
+    let input = p.join("input");
+    let volume = pod.volumes.unwrap().into_iter().find(|v| v.name == "input").unwrap();
+    for item in volume.config_map.unwrap().items.unwrap() {
+        let at = input.join(&item.path);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(at, &data[&item.key]).unwrap();
+    }
+    assert!(input.join("fleet/deploy.yaml").is_file(), "the manifests the scenario names travel with it");
+    let local = |args: Vec<String>| -> Vec<String> {
+        args.into_iter()
+            .map(|a| a.replace("/twin/input", input.to_str().unwrap()).replace("/twin/results", p.join("results").to_str().unwrap()))
+            .collect()
+    };
+    let c = &pod.containers[0];
+    let shards = c.env.as_ref().unwrap().iter().find(|e| e.name == "TWIN_SHARDS").unwrap().value.clone().unwrap();
+    let args = local(c.args.clone().unwrap());
+    for i in 0..4 {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = twin_in(p, &a, &[("JOB_COMPLETION_INDEX", i.to_string()), ("TWIN_SHARDS", shards.clone())]);
+        assert_eq!(o.status.code(), Some(0), "pod {i}: {}", text(&o));
+    }
+    let merge: Job = serde_saphyr::from_str(&read("merge-job.yaml")).unwrap();
+    let margs = local(merge.spec.unwrap().template.spec.unwrap().containers[0].args.clone().unwrap());
+    let o = twin_in(p, &margs.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read(p.join("results/gate/results.json")).unwrap(), std::fs::read(p.join("full.json")).unwrap());
 }

@@ -46,6 +46,48 @@ impl Fabric {
         }
     }
 
+    /// Moves out every record that is final so far, so that a front end
+    /// writing a long run to disk keeps its memory bounded: the requests that
+    /// ended, the time-series samples, the decisions and the ledger lines of
+    /// closed charge periods (each only when the run's options record it).
+    /// What is not final stays: job records (their state at the horizon) and
+    /// the lines of the open charge period come from [`Fabric::finish`], as
+    /// do the requests still in flight at the horizon.
+    ///
+    /// The rows are in the order a run that hands out nothing records them,
+    /// so the parts handed out, then what [`Fabric::finish`] returns, are
+    /// that run's records table by table. The name lists stay empty:
+    /// [`crate::Run::take_records`] hands names out as they are added.
+    pub fn take_records(&mut self) -> Records {
+        Records {
+            requests: std::mem::take(&mut self.records.requests),
+            pool_series: std::mem::take(&mut self.records.pool_series),
+            service_series: std::mem::take(&mut self.records.service_series),
+            decisions: std::mem::take(&mut self.records.decisions),
+            ledger: self.ledger.take_rows(),
+            ..Records::default()
+        }
+    }
+
+    /// The names records refer to by index (services, pools, workloads),
+    /// from the given position of each list on: those a reader of earlier
+    /// parts does not hold yet. Workloads are added during a run (a training
+    /// stream's jobs); services and pools are known from the start.
+    pub(crate) fn names_from(&self, services: usize, pools: usize, workloads: usize) -> Records {
+        Records {
+            services: self.records.services.get(services..).unwrap_or_default().to_vec(),
+            pools: self.records.pools.get(pools..).unwrap_or_default().to_vec(),
+            workloads: self
+                .workloads
+                .get(workloads..)
+                .unwrap_or_default()
+                .iter()
+                .map(|w| (w.name.clone(), w.team.clone(), w.namespace.clone()))
+                .collect(),
+            ..Records::default()
+        }
+    }
+
     pub(super) fn on_sample(&mut self, ctx: &mut Context<'_, Event>) {
         let now = ctx.now();
         self.sample(now);

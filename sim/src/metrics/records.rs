@@ -6,6 +6,7 @@
 use crate::ledger::LedgerRow;
 use crate::time::SimTime;
 use crate::workload::DropReason;
+use std::ops::Range;
 
 /// How a request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +76,57 @@ impl RequestRecords {
     /// Whether no row is held.
     pub fn is_empty(&self) -> bool {
         self.id.is_empty()
+    }
+
+    /// Copies rows `rows` of `other` to the end of these, in order.
+    ///
+    /// # Panics
+    /// If `rows` reaches past the end of `other`.
+    pub fn extend_from(&mut self, other: &RequestRecords, rows: Range<usize>) {
+        self.id.extend_from_slice(&other.id[rows.clone()]);
+        self.service.extend_from_slice(&other.service[rows.clone()]);
+        self.arrival_ns.extend_from_slice(&other.arrival_ns[rows.clone()]);
+        self.admitted_ns.extend_from_slice(&other.admitted_ns[rows.clone()]);
+        self.first_token_ns.extend_from_slice(&other.first_token_ns[rows.clone()]);
+        self.end_ns.extend_from_slice(&other.end_ns[rows.clone()]);
+        self.prompt_tokens.extend_from_slice(&other.prompt_tokens[rows.clone()]);
+        self.output_tokens.extend_from_slice(&other.output_tokens[rows.clone()]);
+        self.retries.extend_from_slice(&other.retries[rows.clone()]);
+        self.pool.extend_from_slice(&other.pool[rows.clone()]);
+        self.replica.extend_from_slice(&other.replica[rows.clone()]);
+        self.outcome.extend_from_slice(&other.outcome[rows]);
+    }
+
+    /// Moves every row of `other` to the end of these, leaving `other` empty.
+    pub fn append(&mut self, other: &mut RequestRecords) {
+        self.id.append(&mut other.id);
+        self.service.append(&mut other.service);
+        self.arrival_ns.append(&mut other.arrival_ns);
+        self.admitted_ns.append(&mut other.admitted_ns);
+        self.first_token_ns.append(&mut other.first_token_ns);
+        self.end_ns.append(&mut other.end_ns);
+        self.prompt_tokens.append(&mut other.prompt_tokens);
+        self.output_tokens.append(&mut other.output_tokens);
+        self.retries.append(&mut other.retries);
+        self.pool.append(&mut other.pool);
+        self.replica.append(&mut other.replica);
+        self.outcome.append(&mut other.outcome);
+    }
+
+    /// Removes every row, keeping the memory for the next ones.
+    pub fn clear(&mut self) {
+        self.id.clear();
+        self.service.clear();
+        self.arrival_ns.clear();
+        self.admitted_ns.clear();
+        self.first_token_ns.clear();
+        self.end_ns.clear();
+        self.prompt_tokens.clear();
+        self.output_tokens.clear();
+        self.retries.clear();
+        self.pool.clear();
+        self.replica.clear();
+        self.outcome.clear();
     }
 }
 
@@ -223,4 +275,33 @@ pub struct Records {
     pub ledger: Vec<LedgerRow>,
     /// The decision trace, in time order.
     pub decisions: Vec<DecisionRecord>,
+}
+
+impl Records {
+    /// Appends a part of a run's records ([`crate::Run::take_records`]):
+    /// `more`'s names after these names, and its rows after these rows,
+    /// table by table. The parts of a run appended in turn, then the rows
+    /// its end returned, are the records of the same run handing out
+    /// nothing.
+    pub fn append(&mut self, mut more: Records) {
+        self.services.append(&mut more.services);
+        self.pools.append(&mut more.pools);
+        self.workloads.append(&mut more.workloads);
+        self.requests.append(&mut more.requests);
+        self.jobs.append(&mut more.jobs);
+        self.pool_series.append(&mut more.pool_series);
+        self.service_series.append(&mut more.service_series);
+        self.ledger.append(&mut more.ledger);
+        self.decisions.append(&mut more.decisions);
+    }
+
+    /// Rows held in every table together.
+    pub fn rows(&self) -> usize {
+        self.requests.len()
+            + self.jobs.len()
+            + self.pool_series.len()
+            + self.service_series.len()
+            + self.ledger.len()
+            + self.decisions.len()
+    }
 }
