@@ -40,7 +40,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let mut run = Run::with_extensions(scenario, seed, options, placement, policy).context("building the scenario")?;
     // With --out, records go to their files as the run goes (temporary
-    // files until the end), so memory does not grow with the horizon.
+    // files until the end), so memory does not grow with the horizon. The
+    // guard, dropped after the writer, removes the folders the writer made
+    // when the run fails: a failed run leaves the disk as it found it.
+    let mut made = MadeFolders::before(a.out.as_deref());
     let mut writer = match &a.out {
         Some(dir) => {
             let formats = twin_export::Formats { parquet: a.tables != TableFormats::Csv, csv: a.tables != TableFormats::Parquet };
@@ -66,6 +69,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let output = run.finish()?;
     if let (Some(w), Some(dir)) = (writer, &a.out) {
         let files = w.finish(&output, &loaded.text)?;
+        made.keep();
         eprintln!("wrote {} files to {}", files.len(), dir.display());
     }
     match a.format {
@@ -73,4 +77,34 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         Format::Json => outln!("{}", serde_json::to_string_pretty(&output.summary)?),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The folders of a path that do not exist yet: removed again (when still
+/// empty) on drop, unless kept.
+struct MadeFolders(Vec<std::path::PathBuf>);
+
+impl MadeFolders {
+    /// The missing folders of `dir` (itself first, then its missing parents).
+    fn before(dir: Option<&std::path::Path>) -> MadeFolders {
+        MadeFolders(
+            dir.map(|d| d.ancestors().take_while(|p| !p.as_os_str().is_empty() && !p.exists()).map(Into::into).collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The run succeeded: the folders stay.
+    fn keep(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for MadeFolders {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            // Only an empty folder goes; anything else someone wrote stays.
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+        }
+    }
 }
