@@ -70,8 +70,7 @@ fn merge(c: &mut Criterion) {
     g.bench_function("read-check-merge-summarise", |b| {
         b.iter(|| {
             let merged = shard_file::merge("bench", read(&paths)).expect("a whole set");
-            let s: Vec<_> =
-                merged.swept.tallies.iter().map(|t| twin_sweep::summary::summarise(vec![], t, 55.0)).collect();
+            let s: Vec<_> = merged.swept.tallies.iter().map(|t| twin_sweep::summary::summarise(vec![], t, 55.0)).collect();
             assert_eq!(s.iter().map(|p| p.replicas).sum::<u64>(), POINTS as u64 * u64::from(REPLICAS));
             black_box(s)
         })

@@ -38,22 +38,32 @@
 //! final newline is taken as cut short: it sets
 //! [`ReadReport::truncated_last_line`] and counts in [`ReadReport::skipped`],
 //! but is no error even when strict.
+//!
+//! The line reader ([`parse_line`]) and the metric mapping ([`target`]) are
+//! public for readers that keep what [`read`] drops (the host, UUID and pod
+//! labels of a live scrape: `twin-shadow`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::{Field, ReadOptions, ReadReport, ReplayError, Sample};
 
-/// Where a metric goes.
-#[derive(Clone, Copy)]
-enum Target {
+/// Where a DCGM metric goes in a [`Sample`] (the table above).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Target {
+    /// A field, after multiplying the metric's value by the factor.
     Value(Field, f64),
+    /// [`Sample::throttle_reasons`], a bitmask.
     Throttle,
+    /// Free framebuffer (MiB), a part of [`Field::MemTotal`].
     FbFree,
+    /// Reserved framebuffer (MiB), a part of [`Field::MemTotal`].
     FbReserved,
+    /// Total framebuffer (MiB): [`Field::MemTotal`] itself.
     FbTotal,
 }
 
-fn target(metric: &str) -> Option<Target> {
+/// Where `metric` goes, or `None` for a metric Twin does not keep.
+pub fn target(metric: &str) -> Option<Target> {
     let t = match metric {
         "DCGM_FI_DEV_GPU_UTIL" => Target::Value(Field::UtilGpu, 1.0),
         "DCGM_FI_DEV_MEM_COPY_UTIL" => Target::Value(Field::UtilMem, 1.0),
@@ -75,21 +85,29 @@ fn target(metric: &str) -> Option<Target> {
     Some(t)
 }
 
-/// One exposition line.
-struct Line<'a> {
-    metric: &'a str,
-    labels: Labels<'a>,
-    value: f64,
-    ms: Option<i64>,
+/// One exposition line, read by [`parse_line`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line<'a> {
+    /// The metric name.
+    pub metric: &'a str,
+    /// Its labels, values unescaped, in the order written.
+    pub labels: Labels<'a>,
+    /// The value as written (`NaN` and infinities included).
+    pub value: f64,
+    /// The Prometheus timestamp (ms since the epoch), when the line has one.
+    pub ms: Option<i64>,
 }
 
 impl Line<'_> {
-    fn label(&self, name: &str) -> Option<&str> {
+    /// The value of label `name`, if the line has it.
+    pub fn label(&self, name: &str) -> Option<&str> {
         self.labels.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 }
 
-type Bad = (Option<String>, String);
+/// Why a line cannot be read: the field (metric, label or `timestamp`) at
+/// fault, when there is one, and what is wrong.
+pub type Bad = (Option<String>, String);
 
 fn bad(field: &str, message: impl Into<String>) -> Bad {
     (Some(field.to_string()), message.into())
@@ -100,7 +118,7 @@ fn name_len(s: &str) -> usize {
 }
 
 /// Label names and their unescaped values.
-type Labels<'a> = Vec<(&'a str, String)>;
+pub type Labels<'a> = Vec<(&'a str, String)>;
 
 /// The labels after `{`, and the text after the closing `}`.
 fn labels(mut r: &str) -> Result<(Labels<'_>, &str), Bad> {
@@ -141,7 +159,8 @@ fn labels(mut r: &str) -> Result<(Labels<'_>, &str), Bad> {
     }
 }
 
-fn parse_line(s: &str) -> Result<Line<'_>, Bad> {
+/// Reads one exposition line (trimmed; not blank, not a `#` comment).
+pub fn parse_line(s: &str) -> Result<Line<'_>, Bad> {
     let n = name_len(s);
     if n == 0 || s.starts_with(|c: char| c.is_ascii_digit()) {
         return Err((None, "expected a metric name".into()));

@@ -19,12 +19,14 @@
 //! | `scan.rs` | byte scanners: decimals, GPU indices, bitmasks, field ends |
 //! | `clock.rs` | timestamps on the fast path, the date and hour remembered |
 //! | `columns.rs` | the columns, filled in place by the chunks: the crate's one `unsafe` block |
+//! | `lines.rs` | [`LineReader`]: a line at a time, for a file still being written |
 
 pub(crate) mod clock;
 #[allow(unsafe_code)]
 mod columns;
 mod fast;
 mod line_diff;
+mod lines;
 mod reference;
 mod scan;
 #[cfg(test)]
@@ -34,7 +36,24 @@ use crate::telemetry::Field;
 use crate::{ReadOptions, ReadReport, ReplayError, Telemetry};
 use columns::{Columns, Layout, Rows, Written};
 use fast::{ChunkOut, GPU, NOWHERE, Plan, THROTTLE, TIME, parse_chunk};
+pub use lines::LineReader;
 use reference::{Column, Target, abbreviate, parse_header, scale};
+
+/// The columns of a header line (line `line` of `origin`), refused with a
+/// hint when none is `timestamp` (a file written with `noheader`, say).
+fn header_columns(header: &str, origin: &str, line: usize) -> Result<Vec<Column>, ReplayError> {
+    let cols = parse_header(header);
+    if !cols.iter().any(|c| c.target == Target::Time) {
+        return Err(ReplayError::Format {
+            origin: origin.to_string(),
+            line,
+            field: None,
+            message: format!("the header has no `timestamp` column (it reads `{}`)", abbreviate(header)),
+            hint: Some("record with `nvidia-smi --query-gpu=timestamp,index,... --format=csv` (with the header, and `timestamp` among the columns)".into()),
+        });
+    }
+    Ok(cols)
+}
 
 /// Lines in a chunk (newlines and one): no chunk has more rows.
 fn lines_in(chunk: &str) -> usize {
@@ -89,16 +108,7 @@ fn read_in(text: &str, origin: &str, opts: &ReadOptions, parts: usize) -> Result
             break line.trim_end_matches(['\n', '\r']);
         }
     };
-    let cols = parse_header(header.trim_start_matches('\u{feff}'));
-    if !cols.iter().any(|c| c.target == Target::Time) {
-        return Err(ReplayError::Format {
-            origin: origin.to_string(),
-            line: hline,
-            field: None,
-            message: format!("the header has no `timestamp` column (it reads `{}`)", abbreviate(header)),
-            hint: Some("record with `nvidia-smi --query-gpu=timestamp,index,... --format=csv` (with the header, and `timestamp` among the columns)".into()),
-        });
-    }
+    let cols = header_columns(header.trim_start_matches('\u{feff}'), origin, hline)?;
     report.ignored_columns = cols.iter().filter(|c| c.target == Target::Ignored).map(|c| c.name.clone()).collect();
     let plans: Vec<Plan> = cols
         .iter()

@@ -1,0 +1,22 @@
+//! Live shadow mode's edge: what the real fleet says, read as it happens.
+//!
+//! Each telemetry source runs as its own tokio task and pushes
+//! [`feed::Event`]s into a [`feed::Feed`]: readings, marked gaps, and its
+//! health. A source that errors, stalls or sends garbage is retried with
+//! backoff and says so; the feed never blocks a source (a slow consumer
+//! costs the oldest readings, and the loss is a marked gap, never a silent
+//! one).
+//!
+//! - [`feed`]: the events and the non-blocking queue between sources and
+//!   the shadow loop;
+//! - [`dcgm`]: a DCGM exporter (or any Prometheus endpoint) scraped at an
+//!   interval;
+//! - [`follow`]: a file followed as `tail -F` follows it, through
+//!   truncation and rotation, and [`smi`]: an nvidia-smi CSV so followed.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod dcgm;
+pub mod feed;
+pub mod follow;
+pub mod smi;
