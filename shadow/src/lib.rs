@@ -9,6 +9,11 @@
 //!
 //! - [`feed`]: the events and the non-blocking queue between sources and
 //!   the shadow loop;
+//! - [`cluster`]: the real cluster's nodes and pods as a watch stream
+//!   reports them, and [`kubectl`]: `kubectl get pods,nodes --watch -o json`
+//!   read as such a stream;
+//! - [`divergence`]: where Twin's scheduler would have placed a pod the
+//!   real scheduler placed, with both nodes' scores and the cost difference;
 //! - [`dcgm`]: a DCGM exporter (or any Prometheus endpoint) scraped at an
 //!   interval;
 //! - [`follow`]: a file followed as `tail -F` follows it, through
@@ -16,7 +21,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod dcgm;
+pub mod divergence;
 pub mod feed;
 pub mod follow;
+pub mod kubectl;
 pub mod smi;
