@@ -41,6 +41,9 @@ pub enum Command {
     Regress(RegressArgs),
     /// Serve a scheduler profile to kube-scheduler as a scheduler extender: filter and prioritize over HTTP (docs/extender.md).
     Extender(ExtenderArgs),
+    /// Run beside a real fleet: follow live telemetry and the cluster's pods and nodes, and log where Twin's
+    /// scheduler would have placed a pod elsewhere, or found a GPU idle (docs/shadow.md).
+    Shadow(ShadowArgs),
     /// Promote what passed the regression gate to a GitOps repository: the extender, the scheduler
     /// configuration, Gatekeeper templates, NodePools and the results, in one commit (docs/promote.md).
     /// Exit 0: promoted, or nothing to promote; 1: the gate failed or paused; 2: an error.
@@ -77,6 +80,46 @@ pub struct ExtenderArgs {
     /// between requests is closed too.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = crate::extender::parse_timeout)]
     pub read_timeout: std::time::Duration,
+}
+
+/// `twin shadow`.
+#[derive(Args, Debug)]
+pub struct ShadowArgs {
+    /// A live telemetry source, repeatable: `dcgm:URL` (a DCGM exporter scraped each second) or
+    /// `nvidia-smi:FILE` (a CSV that `nvidia-smi --query-gpu=... --format=csv -lms 1000` writes, followed),
+    /// or `nvml[:INTERVAL]` (this machine's GPUs through NVML, every second by default).
+    #[arg(long, value_name = "SOURCE")]
+    pub telemetry: Vec<String>,
+    /// The cluster: `kubectl:FILE` (what `kubectl get pods,nodes --watch -o json` writes, followed)
+    /// or `kubectl:-` (the same on standard input).
+    #[arg(long, value_name = "SOURCE")]
+    pub cluster: Option<String>,
+    /// The scenario whose scheduler profile judges each binding (a file, or a built-in scenario's name);
+    /// `--profile` wins over it.
+    #[arg(long, value_name = "SCENARIO")]
+    pub scenario: Option<String>,
+    /// The scheduler profile that judges each binding: a built-in name, or a profile file (TOML).
+    /// Default: the scenario's profile, else `cost-aware`.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub profile: Option<String>,
+    /// Prices per node-hour by instance type, for nodes without a `twin.dev/price-per-hour` label:
+    /// a TOML or JSON (`.json`) table of names to numbers, as for `twin extender`.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Serve `/metrics` (Prometheus) and `/healthz` here; port 0 picks a free port, printed to stderr as
+    /// `listening on ADDR`.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Write `divergences.jsonl` (as they happen) and `shadow-summary.json` (at the end) here;
+    /// without it, divergences go to stderr, one JSON line each.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Stop after this long (`30s`, `2h`); default: at Ctrl-C or SIGTERM.
+    #[arg(long, value_name = "D")]
+    pub duration: Option<String>,
+    /// A GPU whose utilisation reads 0 for this long is logged as an `idle` divergence (`0s`: never).
+    #[arg(long, default_value = "10m", value_name = "D")]
+    pub idle_after: String,
 }
 
 /// `twin regress`.

@@ -340,7 +340,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
 
 /// A built-in profile by name, or a profile file: a path ending in `.toml`
 /// or naming an existing file.
-fn load_profile(choice: &str) -> anyhow::Result<Profile> {
+pub(crate) fn load_profile(choice: &str) -> anyhow::Result<Profile> {
     let path = Path::new(choice);
     if choice.ends_with(".toml") || path.is_file() {
         let text = std::fs::read_to_string(path).with_context(|| format!("--profile {choice}"))?;
@@ -352,7 +352,7 @@ fn load_profile(choice: &str) -> anyhow::Result<Profile> {
 }
 
 /// Prices per node-hour by instance type: JSON for a `.json` file, else TOML.
-fn load_prices(path: &Path) -> anyhow::Result<BTreeMap<String, f64>> {
+pub(crate) fn load_prices(path: &Path) -> anyhow::Result<BTreeMap<String, f64>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("--prices {}", path.display()))?;
     let prices = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
         serde_json::from_str(&text).with_context(|| format!("price file {} (JSON: instance type to price)", path.display()))?
@@ -483,8 +483,14 @@ fn setup(a: &ExtenderArgs) -> anyhow::Result<(Arc<Shared>, Option<NodeFile>)> {
     Ok((Arc::new(Shared::new(extender, a.read_timeout)), node_file))
 }
 
-/// Ctrl-C or SIGTERM.
+/// Ctrl-C or SIGTERM, then a line saying so.
 async fn shutdown_signal() {
+    ctrl_c_or_term().await;
+    eprintln!("shutting down: finishing the requests in flight");
+}
+
+/// Ctrl-C or SIGTERM (the one stop signal of the long-running commands).
+pub(crate) async fn ctrl_c_or_term() {
     let interrupt = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -505,7 +511,6 @@ async fn shutdown_signal() {
         () = interrupt => {}
         () = terminate => {}
     }
-    eprintln!("shutting down: finishing the requests in flight");
 }
 
 pub fn extender(a: ExtenderArgs) -> anyhow::Result<ExitCode> {

@@ -45,6 +45,7 @@ mod record;
 mod regress;
 mod run;
 mod scenarios;
+mod shadow;
 mod suite_run;
 mod sweep;
 mod tables;
@@ -91,6 +92,7 @@ fn main() -> ExitCode {
         args::Command::Tui(a) => tui::tui(a),
         args::Command::Regress(a) => regress::regress(a),
         args::Command::Extender(a) => extender::extender(a),
+        args::Command::Shadow(a) => shadow::shadow(a),
         args::Command::Promote(a) => promote::promote(a),
         args::Command::Rollback(a) => promote::rollback(a),
         args::Command::Merge(a) => regress::merge(a),

@@ -9,6 +9,7 @@
 //!
 //! - [`feed`]: the events and the non-blocking queue between sources and
 //!   the shadow loop;
+//! - [`nvml`]: this machine's GPUs through NVML, sampled at an interval;
 //! - [`cluster`]: the real cluster's nodes and pods as a watch stream
 //!   reports them, and [`kubectl`]: `kubectl get pods,nodes --watch -o json`
 //!   read as such a stream;
@@ -17,7 +18,9 @@
 //! - [`dcgm`]: a DCGM exporter (or any Prometheus endpoint) scraped at an
 //!   interval;
 //! - [`follow`]: a file followed as `tail -F` follows it, through
-//!   truncation and rotation, and [`smi`]: an nvidia-smi CSV so followed.
+//!   truncation and rotation, and [`smi`]: an nvidia-smi CSV so followed;
+//! - [`session`]: one shadow session, the sources' events folded into the
+//!   divergences Twin would have made, and a summary.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -27,4 +30,6 @@ pub mod divergence;
 pub mod feed;
 pub mod follow;
 pub mod kubectl;
+pub mod nvml;
+pub mod session;
 pub mod smi;

@@ -98,8 +98,9 @@ impl SmiSource {
     }
 }
 
-/// This machine's host name, or `localhost` when it cannot be told.
-fn this_host() -> String {
+/// This machine's host name, or `localhost` when it cannot be told (the
+/// host of the readings of this machine's own sources).
+pub(crate) fn this_host() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .filter_map(|p| std::fs::read_to_string(p).ok())

@@ -17,6 +17,7 @@ mod recorded;
 mod regress;
 mod replay;
 mod scheduling;
+mod shadow;
 mod stream;
 mod sweep;
 mod theory;
