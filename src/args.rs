@@ -120,6 +120,14 @@ pub struct ShadowArgs {
     /// A GPU whose utilisation reads 0 for this long is logged as an `idle` divergence (`0s`: never).
     #[arg(long, default_value = "10m", value_name = "D")]
     pub idle_after: String,
+    /// Placement policies (Rego, `twin.placement`) that judge each binding,
+    /// as for `twin extender`: files or folders. Default: the scenario's.
+    #[arg(long, value_name = "DIR|FILE", num_args = 1..)]
+    pub policies: Vec<PathBuf>,
+    /// How often the consolidation plan is made again when the cluster
+    /// changed (`0s`: never).
+    #[arg(long, default_value = "1m", value_name = "D")]
+    pub consolidate_every: String,
 }
 
 /// `twin regress`.
@@ -183,7 +191,7 @@ pub struct MergeArgs {
 /// `twin tui`.
 #[derive(Args, Debug)]
 pub struct TuiArgs {
-    /// Scenario files or built-in names, run folders (`twin run --out`) and telemetry files; the first opens at once.
+    /// Scenario files or built-in names, run folders (`twin run --out`), shadow folders (`twin shadow --out`) and telemetry files; the first opens at once.
     pub open: Vec<String>,
     /// Colours for a light terminal.
     #[arg(long)]
@@ -369,9 +377,9 @@ pub struct TraceInfoArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("subject").required(true).args(["job", "request", "node", "service"])))]
+#[command(group(clap::ArgGroup::new("subject").args(["job", "request", "node", "service", "pod"])))]
 pub struct ExplainArgs {
-    /// A folder written by `twin run --out`.
+    /// A folder written by `twin run --out` or by `twin shadow --out`.
     pub run_dir: PathBuf,
     /// A training job, by name.
     #[arg(long)]
@@ -385,6 +393,10 @@ pub struct ExplainArgs {
     /// A service, by name: its scale steps and its replicas' placements.
     #[arg(long)]
     pub service: Option<String>,
+    /// In a `twin shadow` folder: a pod, as `namespace/name`, and what Twin
+    /// would have done with it.
+    #[arg(long)]
+    pub pod: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

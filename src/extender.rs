@@ -306,7 +306,18 @@ fn router(shared: Arc<Shared>) -> Router {
 /// connection is closed; none waits longer than the read timeout).
 pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, shutdown: impl Future<Output = ()>) {
     let read_timeout = shared.read_timeout;
-    let service = TowerToHyperService::new(router(shared));
+    serve_router(listener, router(shared), read_timeout, shutdown).await;
+}
+
+/// Serves `router` on `listener` as [`serve`] does, with `read_timeout` for
+/// each request head: `twin shadow`'s `/metrics` shares it.
+pub(crate) async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    read_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let service = TowerToHyperService::new(router);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(read_timeout);
     let graceful = GracefulShutdown::new();
@@ -325,7 +336,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
                 }
                 Err(e) => {
                     // Out of file descriptors, say: wait a little rather than spin.
-                    eprintln!("twin extender: accepting a connection: {e}");
+                    eprintln!("twin: accepting a connection: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
@@ -334,7 +345,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
     }
     drop(listener);
     if tokio::time::timeout(read_timeout + Duration::from_secs(5), graceful.shutdown()).await.is_err() {
-        eprintln!("twin extender: some connections did not finish; closing them");
+        eprintln!("twin: some connections did not finish; closing them");
     }
 }
 
@@ -365,7 +376,7 @@ pub(crate) fn load_prices(path: &Path) -> anyhow::Result<BTreeMap<String, f64>> 
 /// Placement policies from files and folders, read as a scenario's
 /// `[policies]` are (`.rego` files, tests left out), with the `data.json`
 /// of the first folder that has one.
-fn load_policies(paths: &[PathBuf]) -> anyhow::Result<PlacementPolicy> {
+pub(crate) fn load_policies(paths: &[PathBuf]) -> anyhow::Result<PlacementPolicy> {
     let mut files = Vec::new();
     let mut data = None;
     for path in paths {

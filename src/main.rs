@@ -32,6 +32,7 @@ macro_rules! outln {
 mod args;
 mod bench;
 mod bench_extender;
+mod explain_shadow;
 mod extender;
 mod external;
 mod git_tree;
@@ -60,9 +61,20 @@ use std::process::ExitCode;
 /// Exit code for bad input (a scenario that does not parse or check).
 pub const EXIT_BAD_INPUT: u8 = 2;
 
-/// `twin explain`: prints the story of one subject of a run.
+/// `twin explain`: prints the story of one subject of a run, or what a
+/// `twin shadow` folder found (`explain_shadow`).
 fn explain(a: args::ExplainArgs) -> anyhow::Result<ExitCode> {
     use twin_export::explain::Subject;
+    if twin_export::shadow::is_shadow_folder(&a.run_dir) {
+        return explain_shadow::explain(&a);
+    }
+    if a.pod.is_some() {
+        anyhow::bail!(
+            "--pod explains a folder written by `twin shadow --out`, and {} is not one (it has no shadow-summary.json or divergences.jsonl); \
+             in a run folder say --job, --request, --node or --service",
+            a.run_dir.display()
+        );
+    }
     let subject = match (a.job, a.request, a.node, a.service) {
         (Some(j), ..) => Subject::Job(j),
         (_, Some(r), ..) => Subject::Request(r),

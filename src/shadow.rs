@@ -29,9 +29,12 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use twin_extender::nodes::NodeReader;
+use twin_extender::placement::{PlacementPolicy, PlacementPolicyError};
 use twin_scheduler::Profile;
+use twin_shadow::autoscale::Scalers;
 use twin_shadow::dcgm::DcgmSource;
 use twin_shadow::feed::{Event, Feed};
+use twin_shadow::kube_api::KubeSource;
 use twin_shadow::kubectl::{KubectlSource, WatchEvent};
 use twin_shadow::nvml::NvmlSource;
 use twin_shadow::session::{Divergence, Session, health_value};
@@ -41,6 +44,10 @@ use twin_shadow::smi::SmiSource;
 const FEED_CAPACITY: usize = 65_536;
 /// Cluster events waiting to be judged before the watch reader waits.
 const CLUSTER_QUEUE: usize = 1024;
+/// How often the session's clock follows the wall clock.
+const TICK: Duration = Duration::from_secs(1);
+/// How long a `/metrics` client may take to send its request head.
+const METRICS_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the sources get to stop once told to.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -68,11 +75,21 @@ fn telemetry(arg: &str) -> anyhow::Result<Telemetry> {
     }
 }
 
+/// A cluster source as given on the command line.
+enum Cluster {
+    Kubectl(KubectlSource),
+    Kube(KubeSource),
+}
+
 /// Reads `--cluster`.
-fn cluster(arg: &str) -> anyhow::Result<KubectlSource> {
+fn cluster(arg: &str) -> anyhow::Result<Cluster> {
     match arg.split_once(':') {
-        Some(("kubectl", rest)) if !rest.is_empty() => Ok(KubectlSource::from_arg(rest)),
-        _ => anyhow::bail!("--cluster {arg}: not a source; write kubectl:FILE or kubectl:- (standard input)"),
+        None if arg == "kube" => Ok(Cluster::Kube(KubeSource::new(None))),
+        Some(("kube", rest)) if !rest.is_empty() => Ok(Cluster::Kube(KubeSource::new(Some(PathBuf::from(rest))))),
+        Some(("kubectl", rest)) if !rest.is_empty() => Ok(Cluster::Kubectl(KubectlSource::from_arg(rest))),
+        _ => anyhow::bail!(
+            "--cluster {arg}: not a source; write kube (the API server of the current kubeconfig context, or in-cluster), kube:KUBECONFIG, kubectl:FILE or kubectl:- (standard input)"
+        ),
     }
 }
 
@@ -80,9 +97,8 @@ use crate::extender::{load_prices, load_profile};
 
 /// The profile of Twin's scheduler that scenario `name` runs with
 /// (`default` when it names none).
-fn scenario_profile(name: &str) -> anyhow::Result<Profile> {
+fn scenario_profile(name: &str, loaded: &twin_inputs::Loaded) -> anyhow::Result<Profile> {
     use twin_sim::scenario::spec::ProfileChoice;
-    let loaded = twin_inputs::load(name).with_context(|| format!("--scenario {name}"))?;
     let sched = &loaded.scenario.spec.scheduler;
     anyhow::ensure!(
         sched.external.is_none(),
@@ -104,8 +120,10 @@ fn parse_duration(what: &str, v: &str) -> anyhow::Result<Duration> {
 /// Everything checked before the session starts.
 struct Setup {
     telemetry: Vec<Telemetry>,
-    cluster: Option<KubectlSource>,
+    cluster: Option<Cluster>,
     session: Session,
+    /// What the session judges with, in words, for the start message.
+    judges: Vec<String>,
     duration: Option<Duration>,
     out: Option<PathBuf>,
 }
@@ -113,24 +131,54 @@ struct Setup {
 fn setup(a: &ShadowArgs) -> anyhow::Result<Setup> {
     let telemetry = a.telemetry.iter().map(|t| telemetry(t)).collect::<anyhow::Result<Vec<_>>>()?;
     let cluster = a.cluster.as_deref().map(cluster).transpose()?;
-    let profile = match (&a.profile, &a.scenario) {
+    let loaded = a.scenario.as_deref().map(|name| twin_inputs::load(name).with_context(|| format!("--scenario {name}"))).transpose()?;
+    let profile = match (&a.profile, &loaded) {
         (Some(p), _) => load_profile(p)?,
-        (None, Some(name)) => scenario_profile(name)?,
+        (None, Some(l)) => scenario_profile(a.scenario.as_deref().unwrap_or_default(), l)?,
         (None, None) => load_profile("cost-aware")?,
     };
+    let mut judges = vec![format!("profile {}", profile.name)];
+    // Placement policies: --policies, else the scenario's (when they place).
+    let policy = if !a.policies.is_empty() {
+        Some(crate::extender::load_policies(&a.policies)?)
+    } else if let Some(sources) = loaded.as_ref().and_then(|l| l.policies.as_ref()) {
+        match PlacementPolicy::compile(&sources.files, sources.data.as_deref()) {
+            Ok(p) => Some(p),
+            Err(PlacementPolicyError::NoPlacement { .. }) => None,
+            Err(e) => return Err(anyhow::Error::new(e).context("--scenario: its policies")),
+        }
+    } else {
+        None
+    };
+    if policy.is_some() {
+        judges.push("placement policies".into());
+    }
+    // Twin's autoscalers: the scenario's services that have one.
+    let services: Vec<(String, twin_sim::scenario::spec::AutoscalerSpec)> = loaded
+        .as_ref()
+        .map(|l| l.scenario.spec.services.iter().filter_map(|s| s.autoscaler.clone().map(|a| (s.name.clone(), a))).collect())
+        .unwrap_or_default();
+    let scalers = Scalers::new(services);
+    if !scalers.is_empty() {
+        judges.push(format!("autoscalers of {}", scalers.services().collect::<Vec<_>>().join(", ")));
+    }
+    let consolidate = parse_duration("consolidate-every", &a.consolidate_every)?;
     anyhow::ensure!(
         !a.telemetry.is_empty() || a.cluster.is_some(),
-        "nothing to shadow: give --telemetry SOURCE (repeatable) and/or --cluster kubectl:FILE"
+        "nothing to shadow: give --telemetry SOURCE (repeatable) and/or --cluster kube|kubectl:FILE"
     );
     let prices = a.prices.as_deref().map(load_prices).transpose()?.unwrap_or_default();
     let reader = NodeReader::new(prices)?;
     let duration = a.duration.as_deref().map(|d| parse_duration("duration", d)).transpose()?;
     let idle = parse_duration("idle-after", &a.idle_after)?;
     let idle_ns = i64::try_from(idle.as_nanos()).unwrap_or(i64::MAX);
-    if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
+    let mut session = Session::new(profile, reader, idle_ns)
+        .with_autoscalers(scalers)
+        .consolidate_every(i64::try_from(consolidate.as_nanos()).unwrap_or(i64::MAX));
+    if let Some(p) = policy {
+        session = session.with_policy(p);
     }
-    Ok(Setup { telemetry, cluster, session: Session::new(profile, reader, idle_ns), duration, out: a.out.clone() })
+    Ok(Setup { telemetry, cluster, session, judges, duration, out: a.out.clone() })
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -151,6 +199,15 @@ struct Metrics {
     divergences: Family<KindLabel, Counter>,
     saving: Gauge<f64, AtomicU64>,
     health: Family<SourceLabel, Gauge<f64, AtomicU64>>,
+    cost: Family<LedgerLabel, Gauge<f64, AtomicU64>>,
+    idle_gpus: Gauge,
+    consolidation: Gauge<f64, AtomicU64>,
+    cluster_events: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LedgerLabel {
+    ledger: &'static str,
 }
 
 impl Metrics {
@@ -170,7 +227,36 @@ impl Metrics {
             saving.clone(),
         );
         registry.register("source_health", "Each source's health: 1 up, 0.5 degraded or retrying, 0 down", health.clone());
-        Metrics { registry, samples, gaps, divergences, saving, health }
+        let cost = Family::<LedgerLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "cost_dollars",
+            "The session's OpenCost-style cost so far: nodes, allocated to pods, idle, and allocated where Twin would have placed the pods",
+            cost.clone(),
+        );
+        let idle_gpus = Gauge::default();
+        registry.register("idle_gpus", "GPUs reading 0 % utilisation for the whole idle window now", idle_gpus.clone());
+        let consolidation = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "consolidation_saving_dollars_per_hour",
+            "What emptying the nodes of the latest consolidation plan would save per hour",
+            consolidation.clone(),
+        );
+        let cluster_events = Counter::default();
+        registry.register("cluster_events", "Cluster watch events received", cluster_events.clone());
+        Metrics { registry, samples, gaps, divergences, saving, health, cost, idle_gpus, consolidation, cluster_events }
+    }
+
+    /// The session's gauges, after a tick.
+    fn session(&self, s: &twin_shadow::session::Summary) {
+        let c = &s.cost;
+        for (ledger, v) in
+            [("nodes", c.nodes_dollars), ("allocated", c.allocated_dollars), ("idle", c.idle_dollars), ("twin", c.twin_dollars)]
+        {
+            self.cost.get_or_create(&LedgerLabel { ledger }).set(v);
+        }
+        self.idle_gpus.set(i64::try_from(s.idle_gpus).unwrap_or(i64::MAX));
+        self.consolidation.set(s.consolidation.saving_per_hour);
+        self.saving.set(s.counterfactual_saving_per_hour);
     }
 
     fn telemetry(&self, event: &Event) {
@@ -200,6 +286,11 @@ async fn serve_metrics(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
     }
 }
 
+/// The wall clock, ns since the epoch.
+fn wall_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 /// Where divergences go as they are found.
 enum Log {
     File(std::io::BufWriter<std::fs::File>),
@@ -210,8 +301,7 @@ impl Log {
     fn write(&mut self, d: &Divergence) -> anyhow::Result<()> {
         let mut v = serde_json::to_value(d).context("a divergence as JSON")?;
         if let Some(o) = v.as_object_mut() {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
-            o.insert("observed_ns".into(), now.into());
+            o.insert("observed_ns".into(), wall_ns().into());
         }
         let line = serde_json::to_string(&v).context("a divergence as JSON")?;
         match self {
@@ -262,8 +352,18 @@ impl Loop {
     }
 
     fn cluster(&mut self, e: &WatchEvent) -> anyhow::Result<()> {
+        self.metrics.cluster_events.inc();
         let found = self.session.on_cluster(e);
         self.found(found)
+    }
+
+    /// The session's clock moved to the wall clock's now (`last`: the end
+    /// of the session).
+    fn tick(&mut self, last: bool) -> anyhow::Result<()> {
+        let found = if last { self.session.finish(wall_ns()) } else { self.session.tick(wall_ns()) };
+        self.found(found)?;
+        self.metrics.session(self.session.summary());
+        Ok(())
     }
 }
 
@@ -275,17 +375,31 @@ pub fn shadow(a: ShadowArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(crate::EXIT_BAD_INPUT));
         }
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
+    // A kubeconfig that does not load is bad input, found before anything
+    // is written. The client lives on this runtime, which runs the session.
+    let kube_client = match &s.cluster {
+        Some(Cluster::Kube(src)) => match runtime.block_on(src.connect()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("error: --cluster {}: {e}", src.name());
+                return Ok(ExitCode::from(crate::EXIT_BAD_INPUT));
+            }
+        },
+        _ => None,
+    };
     let log = match &s.out {
         Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
             let path = dir.join("divergences.jsonl");
             let f = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
             Log::File(std::io::BufWriter::new(f))
         }
         None => Log::Stderr,
     };
+    eprintln!("twin shadow: judging with {}", s.judges.join(", "));
     let metrics = Arc::new(Metrics::new());
     let mut run = Loop { session: s.session, log, metrics: Arc::clone(&metrics) };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
     let result = runtime.block_on(async {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut server = None;
@@ -301,9 +415,7 @@ pub fn shadow(a: ShadowArgs) -> anyhow::Result<ExitCode> {
                 let shutdown = async move {
                     let _ = stop.wait_for(|s| *s).await;
                 };
-                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-                    eprintln!("twin shadow: serving /metrics: {e}");
-                }
+                crate::extender::serve_router(listener, app, METRICS_READ_TIMEOUT, shutdown).await;
             }));
         }
         let feed = Feed::new(FEED_CAPACITY);
@@ -333,15 +445,24 @@ pub fn shadow(a: ShadowArgs) -> anyhow::Result<ExitCode> {
         }
         let (cluster_tx, mut cluster_rx) = mpsc::channel::<WatchEvent>(CLUSTER_QUEUE);
         let mut cluster_open = false;
-        if let Some(src) = s.cluster {
-            eprintln!("twin shadow: watching {}", src.name());
-            cluster_open = true;
-            let (feed, stop) = (feed.clone(), stop_rx.clone());
-            tasks.push(tokio::spawn(async move {
-                src.run(cluster_tx, feed, stop).await;
-            }));
-        } else {
-            drop(cluster_tx);
+        match (s.cluster, kube_client) {
+            (Some(Cluster::Kubectl(src)), _) => {
+                eprintln!("twin shadow: watching {}", src.name());
+                cluster_open = true;
+                let (feed, stop) = (feed.clone(), stop_rx.clone());
+                tasks.push(tokio::spawn(async move {
+                    src.run(cluster_tx, feed, stop).await;
+                }));
+            }
+            (Some(Cluster::Kube(src)), Some(client)) => {
+                eprintln!("twin shadow: watching the Kubernetes API ({}): pods, nodes, deployments, horizontalpodautoscalers", src.name());
+                cluster_open = true;
+                let (feed, stop, src) = (feed.clone(), stop_rx.clone(), src.with_client(client));
+                tasks.push(tokio::spawn(async move {
+                    src.run(cluster_tx, feed, stop).await;
+                }));
+            }
+            _ => drop(cluster_tx),
         }
         let deadline = async {
             match s.duration {
@@ -352,6 +473,8 @@ pub fn shadow(a: ShadowArgs) -> anyhow::Result<ExitCode> {
         tokio::pin!(deadline);
         let interrupted = signal();
         tokio::pin!(interrupted);
+        let mut clock = tokio::time::interval(TICK);
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -368,6 +491,8 @@ pub fn shadow(a: ShadowArgs) -> anyhow::Result<ExitCode> {
                     Some(e) => run.telemetry(&e)?,
                     None => break,
                 },
+                // Last: what came before the tick is judged before it.
+                _ = clock.tick() => run.tick(false)?,
             }
         }
         // Stop the sources, then judge what they had sent.
@@ -381,6 +506,7 @@ pub fn shadow(a: ShadowArgs) -> anyhow::Result<ExitCode> {
         for e in feed.drain() {
             run.telemetry(&e)?;
         }
+        run.tick(true)?;
         if let Some(server) = server {
             let _ = tokio::time::timeout(STOP_GRACE, server).await;
         }
@@ -405,6 +531,19 @@ pub fn shadow(a: ShadowArgs) -> anyhow::Result<ExitCode> {
         summary.agreed,
         summary.not_judged,
         summary.samples_in.values().sum::<u64>(),
+    );
+    let c = &summary.cost;
+    outln!(
+        "twin shadow: over {:.2} h: nodes {:.2} $, allocated to pods {:.2} $ ({:.2} $ idle), where Twin would have placed them {:.2} $ (saving {:.2} $); consolidation could free {} node(s), {:.2} $/h; GPUs drew {:.3} kWh",
+        c.hours,
+        c.nodes_dollars,
+        c.allocated_dollars,
+        c.idle_dollars,
+        c.twin_dollars,
+        c.saving_dollars,
+        summary.consolidation.nodes_freed.len(),
+        summary.consolidation.saving_per_hour,
+        summary.energy_kwh,
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -30,7 +30,8 @@
 //!
 //! `tables.rs` builds each table's frame from a run of rows, `stream.rs`
 //! holds the writer, `atomic.rs` the whole-file writes, `explain.rs` reads a
-//! folder back for `twin explain`, `fill.rs` and `columns.rs` write tables
+//! folder back for `twin explain`, `shadow.rs` a `twin shadow --out` folder
+//! (for `twin explain` and the TUI), `fill.rs` and `columns.rs` write tables
 //! that are not a run's.
 //!
 //! A pod-trace experiment ([`write_fill`]) writes `summary.json`,
@@ -43,6 +44,7 @@ mod atomic;
 pub mod columns;
 pub mod explain;
 mod fill;
+pub mod shadow;
 mod stream;
 mod tables;
 

@@ -2,6 +2,8 @@
 //! last watch event about each said.
 
 use crate::kubectl::{Object, WatchEvent, WatchKind};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use std::collections::BTreeMap;
 
@@ -12,12 +14,20 @@ pub struct ClusterState {
     pub nodes: BTreeMap<String, Node>,
     /// Every pod, by `namespace/name`.
     pub pods: BTreeMap<String, Pod>,
+    /// Every Deployment, by `namespace/name`.
+    pub deployments: BTreeMap<String, Deployment>,
+    /// Every HorizontalPodAutoscaler, by `namespace/name`.
+    pub hpas: BTreeMap<String, HorizontalPodAutoscaler>,
+}
+
+/// An object's key: `namespace/name` (`default` when the namespace is unset).
+pub fn object_key(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    format!("{}/{}", m.namespace.as_deref().unwrap_or("default"), m.name.as_deref().unwrap_or(""))
 }
 
 /// A pod's key: `namespace/name` (`default` when the namespace is unset).
 pub fn pod_key(pod: &Pod) -> String {
-    let m = &pod.metadata;
-    format!("{}/{}", m.namespace.as_deref().unwrap_or("default"), m.name.as_deref().unwrap_or(""))
+    object_key(&pod.metadata)
 }
 
 impl ClusterState {
@@ -104,6 +114,14 @@ impl ClusterState {
                     None => Change::NodeAdded { node: name },
                 }
             }
+            (Object::Deployment(d), kind) => {
+                upsert(&mut self.deployments, object_key(&d.metadata), d, kind);
+                Change::None
+            }
+            (Object::Hpa(h), kind) => {
+                upsert(&mut self.hpas, object_key(&h.metadata), h, kind);
+                Change::None
+            }
             (Object::Other(_), _) => Change::None,
         }
     }
@@ -120,6 +138,14 @@ impl ClusterState {
             .filter(|p| !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed")))
             .filter(|p| controller_of(p).is_some_and(|(_, name)| name == owner))
             .count()
+    }
+}
+
+fn upsert<T: Clone>(map: &mut BTreeMap<String, T>, key: String, object: &T, kind: WatchKind) {
+    if kind == WatchKind::Deleted {
+        map.remove(&key);
+    } else {
+        map.insert(key, object.clone());
     }
 }
 

@@ -38,6 +38,8 @@
 
 use crate::feed::{Event, Feed, Health};
 use crate::follow::{FollowEvent, Follower, Start};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -70,6 +72,11 @@ pub enum Object {
     Pod(Box<Pod>),
     /// A Node.
     Node(Box<Node>),
+    /// A Deployment (`kubectl get ...,deployments`): the replicas it asks for and runs.
+    Deployment(Box<Deployment>),
+    /// A HorizontalPodAutoscaler (`autoscaling/v2`; `kubectl get ...,hpa`):
+    /// the real autoscaler's target and its decision.
+    Hpa(Box<HorizontalPodAutoscaler>),
     /// An object of another kind (its `kind`), which shadow mode ignores.
     Other(String),
 }
@@ -416,6 +423,16 @@ fn read_object(value: Value, default_kind: Option<&str>) -> Result<Object, Strin
         Some("Node") => serde_json::from_value::<Node>(value)
             .map(|n| Object::Node(Box::new(n)))
             .map_err(|e| format!("Node `{name}` does not read as a Node: {e}")),
+        Some("Deployment") => serde_json::from_value::<Deployment>(value)
+            .map(|d| Object::Deployment(Box::new(d)))
+            .map_err(|e| format!("Deployment `{name}` does not read as a Deployment: {e}")),
+        // Only autoscaling/v2 reads as an HPA (v1's shape differs; kubectl
+        // writes the version the server prefers, v2 since Kubernetes 1.23).
+        Some("HorizontalPodAutoscaler") if value.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v2") => {
+            serde_json::from_value::<HorizontalPodAutoscaler>(value)
+                .map(|h| Object::Hpa(Box::new(h)))
+                .map_err(|e| format!("HorizontalPodAutoscaler `{name}` does not read as one (autoscaling/v2): {e}"))
+        }
         Some(other) => Ok(Object::Other(other.to_string())),
         None => Err("an object without `kind`".into()),
     }
@@ -892,6 +909,12 @@ E1207 14:01:03.512345   4242 reflector.go:158] "Unhandled Error" err="watch of *
                     format!("{kind:?} pod {} on {:?}", crate::cluster::pod_key(p), p.spec.as_ref().and_then(|s| s.node_name.clone()))
                 }
                 Ok(WatchEvent { kind, object: Object::Node(n) }) => format!("{kind:?} node {}", n.metadata.name.as_deref().unwrap_or("")),
+                Ok(WatchEvent { kind, object: Object::Deployment(d) }) => {
+                    format!("{kind:?} deployment {} replicas {:?}", d.metadata.name.as_deref().unwrap_or(""), d.spec.replicas)
+                }
+                Ok(WatchEvent { kind, object: Object::Hpa(h) }) => {
+                    format!("{kind:?} hpa {} -> {}", h.metadata.name.as_deref().unwrap_or(""), h.spec.scale_target_ref.name)
+                }
                 Ok(WatchEvent { kind, object: Object::Other(k) }) => format!("{kind:?} {k}"),
                 Err(e) => format!("error: {e}"),
             })
@@ -1011,6 +1034,35 @@ E1207 14:01:03.512345   4242 reflector.go:158] "Unhandled Error" err="watch of *
             summary(&read_all(list.as_bytes())),
             ["Modified node n1", "Modified pod a/p on None", "Modified Service", "Modified pod default/q on None"]
         );
+    }
+
+    #[test]
+    fn deployments_and_autoscaling_v2_hpas_read_and_v1_hpas_pass_as_other() {
+        let text = r#"{"type": "ADDED", "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "llm", "namespace": "ml"},
+  "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "llm"}}, "template": {}}}}
+{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "llm", "namespace": "ml"},
+  "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llm"}, "minReplicas": 1, "maxReplicas": 8},
+  "status": {"currentReplicas": 3, "desiredReplicas": 5}}
+{"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "old"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "x"}, "maxReplicas": 2}}
+{"type": "DELETED", "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "llm", "namespace": "ml"}, "spec": {"selector": {}, "template": {}}}}
+"#;
+        let items = read_all(text.as_bytes());
+        assert_eq!(
+            summary(&items),
+            [
+                "Added deployment llm replicas Some(3)",
+                "Modified hpa llm -> llm",
+                "Modified HorizontalPodAutoscaler",
+                "Deleted deployment llm replicas None"
+            ]
+        );
+        let mut cluster = ClusterState::default();
+        for item in &items[..2] {
+            cluster.apply(item.as_ref().unwrap());
+        }
+        assert_eq!((cluster.deployments.len(), cluster.hpas["ml/llm"].status.as_ref().map(|s| s.desired_replicas)), (1, Some(5)));
+        cluster.apply(items[3].as_ref().unwrap());
+        assert!(cluster.deployments.is_empty());
     }
 
     #[test]

@@ -18,6 +18,8 @@ mod regress;
 mod replay;
 mod scheduling;
 mod shadow;
+mod shadow_folder;
+mod shadow_kube;
 mod stream;
 mod sweep;
 mod theory;

@@ -7,6 +7,7 @@ use crate::keys::KeyMap;
 use crate::library::{Entry, Target};
 use crate::live::Live;
 use crate::results::ResultsScreen;
+use crate::shadow::ShadowScreen;
 use crate::telemetry::TelemetryScreen;
 use crate::theme::Theme;
 use crate::whatif::{SweepOutcome, WhatIf, WhatIfRun};
@@ -29,13 +30,15 @@ pub enum Tab {
     Compare,
     /// Knobs, a re-run, a sweep.
     WhatIf,
+    /// What `twin shadow` found: divergences from the real fleet.
+    Shadow,
     /// A telemetry trace.
     Telemetry,
 }
 
 impl Tab {
     /// Every screen, in tab order.
-    pub const ALL: [Tab; 6] = [Tab::Library, Tab::Run, Tab::Results, Tab::Compare, Tab::WhatIf, Tab::Telemetry];
+    pub const ALL: [Tab; 7] = [Tab::Library, Tab::Run, Tab::Results, Tab::Compare, Tab::WhatIf, Tab::Shadow, Tab::Telemetry];
 
     /// Its title.
     pub fn title(self) -> &'static str {
@@ -45,6 +48,7 @@ impl Tab {
             Tab::Results => "Results",
             Tab::Compare => "Compare",
             Tab::WhatIf => "What-if",
+            Tab::Shadow => "Shadow",
             Tab::Telemetry => "Telemetry",
         }
     }
@@ -106,7 +110,7 @@ pub struct WhatIfView {
 pub struct Jobs {
     /// The id the next job gets.
     pub next_id: u64,
-    /// Loading a scenario, a run folder or a trace.
+    /// Loading a scenario, a run folder, a shadow folder or a trace.
     pub open: Option<Handle>,
     /// The live run.
     pub live: Option<Handle>,
@@ -165,6 +169,8 @@ pub struct App {
     pub whatif: WhatIfView,
     /// The Telemetry screen.
     pub telemetry: Option<Box<TelemetryScreen>>,
+    /// The Shadow screen.
+    pub shadow: Option<Box<ShadowScreen>>,
     /// An error to show over the screen (its lines), until a key is pressed.
     pub error: Option<Vec<String>>,
     /// A passing message for the status line.
@@ -202,6 +208,7 @@ impl App {
             compare: CompareView::default(),
             whatif: WhatIfView::default(),
             telemetry: None,
+            shadow: None,
             error: None,
             status: String::new(),
             busy: None,

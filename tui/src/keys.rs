@@ -62,6 +62,8 @@ pub enum Action {
     Save,
     /// Sort a table by the next column.
     Sort,
+    /// Show the next kind of a list (the Shadow screen's divergences).
+    Filter,
     /// Zoom in.
     ZoomIn,
     /// Zoom out.
@@ -72,7 +74,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help lists them.
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::Help,
         Action::Quit,
         Action::NextTab,
@@ -93,6 +95,7 @@ impl Action {
         Action::Sweep,
         Action::Save,
         Action::Sort,
+        Action::Filter,
         Action::ZoomIn,
         Action::ZoomOut,
         Action::Theme,
@@ -121,6 +124,7 @@ impl Action {
             Action::Sweep => "sweep",
             Action::Save => "save",
             Action::Sort => "sort",
+            Action::Filter => "filter",
             Action::ZoomIn => "zoom_in",
             Action::ZoomOut => "zoom_out",
             Action::Theme => "theme",
@@ -150,6 +154,7 @@ impl Action {
             Action::Sweep => "sweep the what-if",
             Action::Save => "save the what-if",
             Action::Sort => "sort by the next column",
+            Action::Filter => "filter by the next kind",
             Action::ZoomIn => "zoom in",
             Action::ZoomOut => "zoom out",
             Action::Theme => "dark / light theme",
@@ -307,6 +312,7 @@ impl Default for KeyMap {
             (Action::Sweep, &[c('w')]),
             (Action::Save, &[c('s')]),
             (Action::Sort, &[c('o')]),
+            (Action::Filter, &[c('f')]),
             (Action::ZoomIn, &[c('z')]),
             (Action::ZoomOut, &[c('x')]),
             (Action::Theme, &[c('t')]),

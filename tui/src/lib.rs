@@ -1,5 +1,5 @@
 //! Twin's terminal UI: watch a run, compare schedulers, try a what-if,
-//! read a trace.
+//! read a trace, follow what `twin shadow` finds.
 //!
 //! Elm-style, as SimKube's `xray` and gitui are: an [`App`] holds the
 //! state, every input is a [`Message`] (a key, a mouse event, a job's
@@ -32,6 +32,7 @@ pub mod live;
 mod message;
 pub mod results;
 pub mod series;
+pub mod shadow;
 pub mod telemetry;
 pub mod terminal;
 pub mod theme;
@@ -50,7 +51,7 @@ use std::sync::mpsc;
 /// How `twin tui` was started.
 #[derive(Default)]
 pub struct Options {
-    /// Scenarios, run folders and traces named on the command line.
+    /// Scenarios, run folders, shadow folders and traces named on the command line.
     pub args: Vec<String>,
     /// Light theme.
     pub light: bool,

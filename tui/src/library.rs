@@ -11,6 +11,9 @@ pub enum Target {
     Scenario(String),
     /// A folder written by `twin run --out`: opens Results.
     RunDir(PathBuf),
+    /// A folder written by `twin shadow --out` (`shadow-summary.json` or
+    /// `divergences.jsonl`, no `summary.json`): opens Shadow.
+    ShadowDir(PathBuf),
     /// A telemetry file: opens Telemetry.
     Trace(PathBuf),
 }
@@ -28,11 +31,14 @@ pub struct Entry {
     pub target: Target,
 }
 
-/// What a command-line argument is: a run folder (it has `summary.json`),
+/// What a command-line argument is: a shadow folder (it has
+/// `shadow-summary.json` or `divergences.jsonl`), another folder (a run's),
 /// a scenario (`.toml`, or a built-in name), else a telemetry file.
 pub fn classify(arg: &str) -> Target {
     let p = Path::new(arg);
-    if p.is_dir() {
+    if twin_export::shadow::is_shadow_folder(p) {
+        Target::ShadowDir(p.to_path_buf())
+    } else if p.is_dir() {
         Target::RunDir(p.to_path_buf())
     } else if arg.ends_with(".toml") || twin_inputs::library::get(arg).is_some() {
         Target::Scenario(arg.to_string())
@@ -77,6 +83,7 @@ pub fn entries(args: &[String], cwd: &Path) -> Vec<Entry> {
                 .map(|t| question(&t))
                 .unwrap_or_else(|| "(cannot be read)".into()),
             Target::RunDir(_) => "a finished run: its charts and tables".into(),
+            Target::ShadowDir(_) => "twin shadow: where Twin would have decided otherwise than the real fleet".into(),
             Target::Trace(_) => "GPU telemetry: utilisation, power, idle spells".into(),
         };
         out.push(Entry { name: a.clone(), from: "argument", question, target });
@@ -132,5 +139,9 @@ mod tests {
         assert_eq!(classify("spot-inference"), Target::Scenario("spot-inference".into()));
         assert_eq!(classify(dir.path().to_str().unwrap()), Target::RunDir(dir.path().to_path_buf()));
         assert_eq!(classify("gpu.csv"), Target::Trace("gpu.csv".into()));
+        std::fs::write(dir.path().join("divergences.jsonl"), "").unwrap();
+        assert_eq!(classify(dir.path().to_str().unwrap()), Target::ShadowDir(dir.path().to_path_buf()));
+        std::fs::write(dir.path().join("summary.json"), "{}").unwrap();
+        assert_eq!(classify(dir.path().to_str().unwrap()), Target::RunDir(dir.path().to_path_buf()), "a run's summary wins");
     }
 }

@@ -4,6 +4,7 @@
 use crate::compare::Comparison;
 use crate::live::{Delta, RunInfo};
 use crate::results::ResultsScreen;
+use crate::shadow::ShadowScreen;
 use crate::telemetry::TelemetryScreen;
 use crate::whatif::{SweepOutcome, WhatIfRun};
 use ratatui::crossterm::event::{KeyEvent, MouseEvent};
@@ -22,6 +23,8 @@ pub enum Message {
     Resize(u16, u16),
     /// A signal (SIGTERM, SIGHUP) asks the app to end.
     Terminate,
+    /// A second passed: screens that follow files read what was appended.
+    Tick,
     /// A scenario was loaded (or failed to: its located problems).
     ScenarioLoaded {
         /// The job.
@@ -98,5 +101,12 @@ pub enum Message {
         id: u64,
         /// The screen, or why not.
         result: Result<Box<TelemetryScreen>, String>,
+    },
+    /// A `twin shadow` folder was read.
+    ShadowOpened {
+        /// The job.
+        id: u64,
+        /// The screen, or why not.
+        result: Result<Box<ShadowScreen>, String>,
     },
 }

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 /// Frames at most this often while work streams in.
 const FRAME: Duration = Duration::from_millis(33);
+/// How often [`Message::Tick`] is sent (screens that follow a file re-read it).
+pub const TICK: Duration = Duration::from_secs(1);
 
 /// Where terminal events come from.
 pub trait Events {
@@ -46,8 +48,9 @@ fn message(e: Event) -> Option<Message> {
 }
 
 /// Runs the app until it quits: draws when something changed (at most one
-/// frame per 33 ms), hands terminal events and the jobs' messages to
-/// `update`, and ends when `stop` is set (a signal) or the app quits.
+/// frame per 33 ms), hands terminal events, the jobs' messages and a
+/// [`Message::Tick`] each [`TICK`] to `update`, and ends when `stop` is set
+/// (a signal) or the app quits.
 pub fn drive<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
@@ -57,10 +60,17 @@ pub fn drive<B: Backend>(
 ) -> std::io::Result<()> {
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
+    let mut last_tick = Instant::now();
     while !app.quit {
         if stop.load(Ordering::Relaxed) {
             update(app, Message::Terminate);
             break;
+        }
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            update(app, Message::Tick);
+            // Only the Shadow screen follows a file so far.
+            dirty |= app.shadow.is_some();
         }
         // Everything the jobs said since the last turn, at once.
         while let Ok(m) = jobs.try_recv() {

@@ -332,3 +332,96 @@ fn the_loop_runs_on_a_test_backend_until_quit() {
     assert!(app.quit);
     assert_eq!(app.tab, Tab::Run);
 }
+
+/// A folder as `twin shadow --out` writes it: an idle GPU, a placement
+/// (the line the real binary logs for tests/it/shadow.rs' watch) and a
+/// replica count Twin's autoscaler would have set otherwise.
+const SHADOW_LOG: &str = r#"{"at_ns":1796637660000000000,"gpu":0,"host":"gpu-dear","kind":"idle","observed_ns":1796637660100000000,"since_ns":1796637000000000000,"uuid":"GPU-0"}
+{"actual":{"cost_per_hour":24.5,"free_gpus_before":8,"gpus":8,"instance_type":"p5.48xlarge","name":"gpu-dear","plugin_scores":[["node-affinity",100.0],["interruption-aware",100.0],["cost-aware",0.0]],"price_per_hour":98.0,"refused":null,"score":200.0},"cost_per_hour_difference":-16.5,"gpus":2,"kind":"placement","observed_ns":1796637672000000000,"pod":"ml/train","profile":"cost-aware","twin":{"cost_per_hour":8.0,"free_gpus_before":8,"gpus":8,"instance_type":"p4d.24xlarge","name":"gpu-cheap","plugin_scores":[["node-affinity",100.0],["interruption-aware",100.0],["cost-aware",100.0]],"price_per_hour":32.0,"refused":null,"score":300.0},"why":"cost-aware prefers gpu-cheap (score 300.0) to gpu-dear (score 200.0)"}
+{"kind":"replicas","observed_ns":1796637690000000000,"workload":"web/chat","actual":5,"twin":3,"metric":"gpu-utilisation","value":0.35,"target":0.6,"why":"3 replicas keep utilisation under the target"}
+"#;
+
+const SHADOW_SUMMARY: &str = r#"{"profile":"cost-aware","divergences":{"idle":1,"placement":1,"replicas":1},"counterfactual_saving_per_hour":16.5,
+"agreed":4,"not_judged":0,"errors":0,"samples_in":{"nvidia-smi:smi.csv":120},"gaps":{},"health":{"kubectl:watch.json":"up","nvidia-smi:smi.csv":"up"},
+"gpus":16,"nodes":2,"pods":5,"cost":{"hours":1.0,"nodes_dollars":130.0,"allocated_dollars":24.5,"idle_dollars":105.5,"twin_dollars":8.0,"saving_dollars":16.5}}"#;
+
+#[test]
+fn shadow_shows_divergences_selects_filters_and_follows_the_log() {
+    let (mut app, rx) = app();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shadow-out");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("divergences.jsonl"), SHADOW_LOG).unwrap();
+    std::fs::write(dir.join("shadow-summary.json"), SHADOW_SUMMARY).unwrap();
+    let target = library::classify(dir.to_str().unwrap());
+    assert_eq!(target, Target::ShadowDir(dir.clone()));
+    app.open(target);
+    settle(&mut app, &rx, |a| a.shadow.is_some() || a.error.is_some());
+    assert_eq!(app.tab, Tab::Shadow, "{:?}", app.error);
+    let screen = text(&draw(&app, 160, 48));
+    for want in [
+        "shadow-out · profile cost-aware · divergences 3 (1 idle, 1 placement, 1 replicas) · saving 16.50 $/h",
+        "cost over 1.00 h: nodes 130.00 $, allocated 24.50 $, idle 105.50 $, twin 8.00 $, saving 16.50 $",
+        "3 divergences · every kind (f)",
+        "12-07 10:01:12",
+        "ml/train",
+        "web/chat",
+        "gpu-dear GPU 0",
+        "3 replicas",
+        "idle 11m 0s",
+    ] {
+        assert!(screen.contains(want), "{want:?} on\n{screen}");
+    }
+    // The first divergence is selected: the idle GPU, in full below.
+    assert!(screen.contains("0 % utilisation from 2026-12-07 09:50:00.000 to 2026-12-07 10:01:00.000 (11m 0s)"), "{screen}");
+    key(&mut app, KeyCode::Down);
+    let screen = text(&draw(&app, 160, 48));
+    let placement = screen.lines().skip_while(|l| !l.contains("divergences.jsonl line 2")).collect::<Vec<_>>().join("\n");
+    for want in [
+        "placement · ml/train",
+        "actual (real scheduler)   Twin (cost-aware)",
+        "node                  gpu-dear                  gpu-cheap",
+        "instance type         p5.48xlarge               p4d.24xlarge",
+        "  cost-aware          0                         100",
+        "price $/node-h        98.00                     32.00",
+        "Twin saves 16.50 $/h (cost difference -16.50 $/h, Twin's node minus actual)",
+    ] {
+        assert!(placement.contains(want), "{want:?} in the detail:\n{screen}");
+    }
+    assert!(screen.contains("gpu-cheap") && screen.contains("16.50"), "the row: Twin's node and the saving\n{screen}");
+    snapshots(&mut app, "shadow");
+
+    // The filter cycles through the kinds seen, then back to every kind;
+    // the selection stays on its divergence where the filter shows it.
+    let shown = |app: &App| app.shadow.as_ref().unwrap().shown().iter().map(|d| d.kind.clone()).collect::<Vec<_>>();
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!((app.shadow.as_ref().unwrap().filter(), shown(&app)), (Some("idle"), vec!["idle".to_string()]));
+    assert!(text(&draw(&app, 80, 24)).contains("1 divergences · idle (f)"));
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!(shown(&app), ["placement"]);
+    assert_eq!(app.shadow.as_ref().unwrap().selected().unwrap().kind, "placement");
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!(shown(&app), ["replicas"]);
+    let screen = text(&draw(&app, 80, 24));
+    assert!(
+        screen.contains("replicas: actual 5 · Twin 3") && screen.contains("metric gpu-utilisation: value 0.35, target 0.6"),
+        "{screen}"
+    );
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!((app.shadow.as_ref().unwrap().filter(), shown(&app).len()), (None, 3));
+    assert_eq!(app.shadow.as_ref().unwrap().selected().unwrap().kind, "replicas", "kept through the filters");
+
+    // Shadow still running: a new line shows at the next tick; the selection stays.
+    key(&mut app, KeyCode::Up);
+    let line = r#"{"kind":"policy","observed_ns":1796637700000000000,"pod":"ml/eval","node":"gpu-cheap","policy":"gpu-quota","message":"team ml is over its quota"}"#;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("divergences.jsonl"))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()))
+        .unwrap();
+    update(&mut app, Message::Tick);
+    assert_eq!(shown(&app).len(), 4);
+    assert_eq!(app.shadow.as_ref().unwrap().selected().unwrap().kind, "placement");
+    let screen = text(&draw(&app, 160, 48));
+    assert!(screen.contains("ml/eval") && screen.contains("deny (gpu-quota)"), "{screen}");
+}

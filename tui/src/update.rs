@@ -35,6 +35,11 @@ pub fn update(app: &mut App, msg: Message) {
         },
         Message::Resize(..) => {}
         Message::Terminate => stop(app),
+        Message::Tick => {
+            if let Some(s) = app.shadow.as_mut() {
+                s.refresh();
+            }
+        }
         Message::ScenarioLoaded { id, result } => {
             if !Jobs::is(&app.jobs.open, id) {
                 return;
@@ -111,6 +116,12 @@ pub fn update(app: &mut App, msg: Message) {
             if let Some(t) = outcome(app, Slot::Open, id, result, "The trace cannot be shown:") {
                 app.telemetry = Some(t);
                 app.tab = Tab::Telemetry;
+            }
+        }
+        Message::ShadowOpened { id, result } => {
+            if let Some(s) = outcome(app, Slot::Open, id, result, "The shadow folder cannot be shown:") {
+                app.shadow = Some(s);
+                app.tab = Tab::Shadow;
             }
         }
     }
@@ -218,6 +229,11 @@ pub fn act(app: &mut App, a: Action) {
         },
         Tab::Compare => compare(app, a),
         Tab::WhatIf => whatif(app, a),
+        Tab::Shadow => {
+            if let Some(s) = app.shadow.as_mut() {
+                s.on_action(a);
+            }
+        }
         Tab::Telemetry => {
             if let Some(t) = app.telemetry.as_mut() {
                 t.on_action(a);
@@ -251,7 +267,7 @@ fn library(app: &mut App, a: Action) {
     }
 }
 
-/// Opens a scenario, a run folder or a trace, reading it in the background.
+/// Opens a scenario, a run folder, a shadow folder or a trace, reading it in the background.
 pub fn open(app: &mut App, target: Target) {
     if let Some(h) = app.jobs.open.take() {
         h.cancel();
@@ -274,6 +290,12 @@ pub fn open(app: &mut App, target: Target) {
             format!("reading {}", dir.display()),
             worker::spawn_job(id, tx, move |_| {
                 Some(Message::ResultsOpened { id, result: crate::results::ResultsScreen::open(&dir).map(Box::new) })
+            }),
+        ),
+        Target::ShadowDir(dir) => (
+            format!("reading {}", dir.display()),
+            worker::spawn_job(id, tx, move |_| {
+                Some(Message::ShadowOpened { id, result: crate::shadow::ShadowScreen::open(&dir).map(Box::new) })
             }),
         ),
         Target::Trace(path) => (

@@ -74,6 +74,15 @@ pub fn view(app: &App, frame: &mut Frame) {
         },
         Tab::Compare => compare::draw(app, frame, body),
         Tab::WhatIf => whatif::draw(app, frame, body),
+        Tab::Shadow => match &app.shadow {
+            Some(s) => s.render(frame, body, theme),
+            None => empty(
+                app,
+                frame,
+                body,
+                "No shadow folder open: start `twin tui DIR` on a folder written by `twin shadow --out DIR` (it may still be running: the log is followed).",
+            ),
+        },
         Tab::Telemetry => match &app.telemetry {
             Some(t) => t.render(frame, body, theme),
             None => {
@@ -125,6 +134,7 @@ fn status(app: &App, frame: &mut Frame, area: Rect) {
                 app.keys.key_name(Action::Sweep),
                 app.keys.key_name(Action::Save)
             ),
+            Tab::Shadow => app.shadow.as_ref().map_or("", |s| s.hint()).to_string(),
             Tab::Telemetry => app.telemetry.as_ref().map_or("", |r| r.hint()).to_string(),
         };
         spans.push(Span::styled(hint, t.dim));
