@@ -70,14 +70,15 @@ impl Allocation {
         node.price_per_hour.map(|p| if gpus == 0 { 0.0 } else { p * f64::from(h.gpus.min(gpus)) / f64::from(gpus) })
     }
 
-    /// Sum of known node prices per hour.
+    /// Sum of known node prices per hour (sums start from +0.0: an empty
+    /// `f64` sum is -0.0, which would print as `-0.00`).
     pub fn nodes_per_hour(&self) -> f64 {
-        self.nodes.values().filter_map(|n| n.price_per_hour).sum()
+        self.nodes.values().filter_map(|n| n.price_per_hour).fold(0.0, |a, b| a + b)
     }
 
     /// Sum of the pods' allocated cost per hour.
     pub fn allocated_per_hour(&self) -> f64 {
-        self.held.values().filter_map(|h| self.cost_per_hour(h)).sum()
+        self.held.values().filter_map(|h| self.cost_per_hour(h)).fold(0.0, |a, b| a + b)
     }
 
     /// Accelerators of each node held by its pods, by (node, resource).

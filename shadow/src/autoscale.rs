@@ -226,7 +226,7 @@ impl Scalers {
                     // No reading for some replica: nothing to judge by, and nothing assumed.
                     continue;
                 }
-                let total: f64 = utils.iter().sum();
+                let total: f64 = utils.iter().fold(0.0, |a, b| a + b);
                 let ready = u32::try_from(pods.len()).unwrap_or(u32::MAX);
                 let actual = spec.replicas.map_or(1, |r| u32::try_from(r).unwrap_or(0));
                 let (auto, last) = s.per.entry(key.clone()).or_insert_with(|| (Autoscaler::new(&s.spec), None));

@@ -339,7 +339,7 @@ impl Session {
                     }
                 }
                 self.summary.gpus = self.gpus.len();
-                self.summary.memory_used_mib = self.gpus.values().filter_map(|g| g.memory_mib).sum();
+                self.summary.memory_used_mib = self.gpus.values().filter_map(|g| g.memory_mib).fold(0.0, |a, b| a + b);
             }
             Event::Gap { source, .. } => {
                 *self.summary.gaps.entry(source.clone()).or_default() += 1;
@@ -445,7 +445,8 @@ impl Session {
             self.alloc_stale = false;
         }
         let allocated = self.alloc.allocated_per_hour();
-        let twin = allocated + self.twin_delta.iter().filter(|(k, _)| self.alloc.held.contains_key(*k)).map(|(_, d)| d).sum::<f64>();
+        let twin =
+            allocated + self.twin_delta.iter().filter(|(k, _)| self.alloc.held.contains_key(*k)).map(|(_, d)| d).fold(0.0, |a, b| a + b);
         self.summary.cost.accrue(now_ns - last, Rates { nodes: self.alloc.nodes_per_hour(), allocated, twin });
         self.clock = Some((start, now_ns));
         let clock = now_ns - start;
