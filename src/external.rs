@@ -17,6 +17,9 @@ use twin_sim::placement::{FleetView, Placement, PlacementError, PlacementRequest
 use twin_sim::scenario::Scenario;
 use twin_sim::scenario::spec::ExternalSchedulerSpec;
 
+/// The least time the hello is given: the process starts within it.
+const STARTUP: Duration = Duration::from_secs(30);
+
 /// An external scheduler process.
 pub struct ExternalScheduler {
     command: String,
@@ -92,7 +95,14 @@ impl ExternalScheduler {
             name: String::new(),
             broken: None,
         };
-        match ext.ask(&Message::hello(&scenario.spec.name).to_line(), "hello").map_err(|e| anyhow::anyhow!("{e}"))? {
+        // The hello waits for the process to start as well (an interpreter,
+        // its imports, a model loaded): at least STARTUP, however short the
+        // decisions' timeout.
+        let decisions = ext.timeout;
+        ext.timeout = decisions.max(STARTUP);
+        let hello = ext.ask(&Message::hello(&scenario.spec.name).to_line(), "hello").map_err(|e| anyhow::anyhow!("{e}"));
+        ext.timeout = decisions;
+        match hello? {
             Answer::Ready { name } => ext.name = if name.is_empty() { ext.command.clone() } else { name },
             _ => anyhow::bail!("external scheduler `{}` answered hello with something other than {{\"type\": \"ready\"}}", ext.command),
         }
