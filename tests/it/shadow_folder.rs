@@ -8,21 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Two 8-GPU nodes priced by label, a 2-GPU pod created unbound, then
-/// bound to the dear one: `cost-aware` would have chosen the cheap one.
-const WATCH: &str = r#"{"type":"ADDED","object":{"kind":"Node","apiVersion":"v1","metadata":{"name":"gpu-cheap","labels":{"twin.dev/price-per-hour":"32"}},"status":{"allocatable":{"nvidia.com/gpu":"8","cpu":"96","memory":"1000Gi"}}}}
-{"type":"ADDED","object":{"kind":"Node","apiVersion":"v1","metadata":{"name":"gpu-dear","labels":{"twin.dev/price-per-hour":"98"}},"status":{"allocatable":{"nvidia.com/gpu":"8","cpu":"96","memory":"1000Gi"}}}}
-{"type":"ADDED","object":{"kind":"Pod","apiVersion":"v1","metadata":{"name":"train","namespace":"ml"},"spec":{"containers":[{"name":"c","resources":{"limits":{"nvidia.com/gpu":"2"}}}]},"status":{"phase":"Pending"}}}
-{"type":"MODIFIED","object":{"kind":"Pod","apiVersion":"v1","metadata":{"name":"train","namespace":"ml"},"spec":{"nodeName":"gpu-dear","containers":[{"name":"c","resources":{"limits":{"nvidia.com/gpu":"2"}}}]},"status":{"phase":"Pending"}}}
-"#;
-
-/// Two GPUs a minute apart: GPU 0 idle throughout, GPU 1 busy.
-const SMI: &str = "timestamp, index, name, uuid, utilization.gpu [%], memory.used [MiB], power.draw [W]
-2026/12/07 10:00:00.000, 0, NVIDIA H100 80GB HBM3, GPU-0, 0 %, 1024 MiB, 70 W
-2026/12/07 10:00:00.000, 1, NVIDIA H100 80GB HBM3, GPU-1, 50 %, 1024 MiB, 300 W
-2026/12/07 10:01:00.000, 0, NVIDIA H100 80GB HBM3, GPU-0, 0 %, 1024 MiB, 70 W
-2026/12/07 10:01:00.000, 1, NVIDIA H100 80GB HBM3, GPU-1, 50 %, 1024 MiB, 300 W
-";
+use crate::shadow::{SMI, WATCH};
 
 fn twin(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_twin")).args(args).current_dir(dir).output().expect("twin runs")
