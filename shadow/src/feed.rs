@@ -119,6 +119,17 @@ impl Feed {
         self.notify.notify_one();
     }
 
+    /// Pushes `health` for `source` when it differs from `last` (what the
+    /// source said before), and remembers it there; true when pushed.
+    pub fn push_health_if_new(&self, source: &str, last: &mut Option<Health>, health: Health) -> bool {
+        if last.as_ref() == Some(&health) {
+            return false;
+        }
+        *last = Some(health.clone());
+        self.push(Event::Health { source: source.to_string(), health });
+        true
+    }
+
     /// The next event, waiting for one; `None` once closed and empty.
     pub async fn next(&self) -> Option<Event> {
         loop {

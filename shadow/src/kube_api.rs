@@ -26,7 +26,7 @@
 //!
 //! Cluster events are never dropped: the channel's back-pressure slows the
 //! watch instead. The source's health goes to the [`Feed`] as
-//! [`Event::Health`]: [`Health::Up`] while events flow,
+//! [`Event::Health`](crate::feed::Event::Health): [`Health::Up`] while events flow,
 //! [`Health::Retrying`] after a watcher error (the API server unreachable,
 //! `403 Forbidden` naming the RBAC rule that is missing, a watch expired),
 //! with the attempt and the error of every kind failing now, and
@@ -40,7 +40,7 @@
 //! missed while the watch was down. HPAs are read as `autoscaling/v2` only
 //! (Kubernetes 1.23 or later).
 
-use crate::feed::{Event, Feed, Health};
+use crate::feed::{Feed, Health};
 use crate::kubectl::{Object, WatchEvent, WatchKind};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -433,10 +433,7 @@ impl State {
 
     /// Pushes `health` when it differs from what was said last.
     fn set_health(&mut self, health: Health, feed: &Feed) {
-        if self.health.as_ref() != Some(&health) {
-            self.health = Some(health.clone());
-            feed.push(Event::Health { source: self.source.clone(), health });
-        }
+        feed.push_health_if_new(&self.source, &mut self.health, health);
     }
 }
 
@@ -565,6 +562,7 @@ users:
 mod tests {
     use super::*;
     use crate::cluster::{Change, ClusterState};
+    use crate::feed::Event;
     use bytes::Bytes;
     use http_body_util::combinators::BoxBody;
     use http_body_util::{BodyExt, Full, StreamBody};

@@ -21,7 +21,7 @@
 //!   channel of [`WatchEvent`]s. Cluster events are never dropped (the
 //!   channel's back-pressure slows the reading instead); the source's
 //!   health goes to the [`Feed`] the telemetry sources share, as
-//!   [`Event::Health`]: [`Health::Degraded`] with the last error (file, line,
+//!   [`Event::Health`](crate::feed::Event::Health): [`Health::Degraded`] with the last error (file, line,
 //!   byte) for a look that met garbage, [`Health::Retrying`] while the file
 //!   is missing, [`Health::Up`] when objects read cleanly again.
 //!
@@ -36,7 +36,7 @@
 //! starts over (truncated, rotated) is read as a new stream: an object cut
 //! by it is reported and lost.
 
-use crate::feed::{Event, Feed, Health};
+use crate::feed::{Feed, Health};
 use crate::follow::{FollowEvent, Follower, Start};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -637,10 +637,7 @@ impl State {
 
     /// Pushes `health` when it differs from what was said last.
     fn set_health(&mut self, health: Health, feed: &Feed) {
-        if self.health.as_ref() != Some(&health) {
-            self.health = Some(health.clone());
-            feed.push(Event::Health { source: self.source.clone(), health });
-        }
+        feed.push_health_if_new(&self.source, &mut self.health, health);
     }
 }
 
@@ -648,6 +645,7 @@ impl State {
 mod tests {
     use super::*;
     use crate::cluster::{Change, ClusterState};
+    use crate::feed::Event;
     use proptest::prelude::*;
     use std::io::Write;
 

@@ -352,10 +352,7 @@ impl State {
 
     /// Pushes `health` if it is news.
     fn set_health(&mut self, health: Health, feed: &Feed) {
-        if self.health.as_ref() != Some(&health) {
-            self.health = Some(health.clone());
-            feed.push(Event::Health { source: self.source.clone(), health });
-        }
+        feed.push_health_if_new(&self.source, &mut self.health, health);
     }
 }
 

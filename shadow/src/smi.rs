@@ -268,8 +268,7 @@ impl State {
     fn set_health(&mut self, health: Health, feed: &Feed) {
         if self.health.as_ref() != Some(&health) {
             self.flush(feed);
-            self.health = Some(health.clone());
-            feed.push(Event::Health { source: self.source.clone(), health });
+            feed.push_health_if_new(&self.source, &mut self.health, health);
         }
     }
 }
